@@ -1,0 +1,95 @@
+//! GOT and stub (PLT) synthesis, run after dead-stripping and before allocation.
+//!
+//! Each graph gets its own GOT (`$__GOT`) and stubs (`$__STUBS`). A GOT entry is an 8-byte
+//! block with a `Pointer64` edge to its target; a stub is `jmp *entry(%rip)`. `Request*`
+//! edges are rewritten to target the entry, so after this pass the graph alone says where
+//! every byte goes.
+
+use super::Kind;
+use crate::graph::{
+    BlockId, Content, Definition, Edge, EdgeKind, LinkGraph, MemProt, SectionId, SectionRole, SymbolId,
+};
+use crate::Result;
+
+const STUB: [u8; 6] = [0xff, 0x25, 0, 0, 0, 0]; // jmp *disp32(%rip)
+
+/// The graph's `_GLOBAL_OFFSET_TABLE_`: the start of its GOT, which begins with one reserved
+/// entry so that the base is always a real address even in a graph without entries.
+pub fn got_base(graph: &mut LinkGraph) -> SymbolId {
+    if let Some(base) = graph.got_base {
+        return base;
+    }
+    let section = got_section(graph);
+    let header = graph.add_block(section, Content::Owned(vec![0; 8]), 8);
+    let base = graph.add_anonymous_symbol(header, 0, 0);
+    graph.symbols[base.index()].live = true;
+    graph.blocks[header.index()].live = true;
+    graph.got_base = Some(base);
+    base
+}
+
+fn got_section(graph: &mut LinkGraph) -> SectionId {
+    graph.find_section("$__GOT").unwrap_or_else(|| graph.add_section("$__GOT", MemProt::Read, SectionRole::Got))
+}
+
+fn got_entry(graph: &mut LinkGraph, target: SymbolId) -> SymbolId {
+    if let Some(&entry) = graph.stubs.got.get(&target) {
+        return entry;
+    }
+    let section = got_section(graph);
+    let block = graph.add_block(section, Content::Owned(vec![0; 8]), 8);
+    add_live_edge(graph, block, Kind::Pointer64, 0, target, 0);
+    let entry = graph.add_anonymous_symbol(block, 0, 8);
+    graph.stubs.got.insert(target, entry);
+    entry
+}
+
+fn stub(graph: &mut LinkGraph, target: SymbolId) -> SymbolId {
+    if let Some(&stub) = graph.stubs.plt.get(&target) {
+        return stub;
+    }
+    let entry = got_entry(graph, target);
+    let section = graph
+        .find_section("$__STUBS")
+        .unwrap_or_else(|| graph.add_section("$__STUBS", MemProt::ReadExec, SectionRole::Stubs));
+    let block = graph.add_block(section, Content::Owned(STUB.to_vec()), 2);
+    add_live_edge(graph, block, Kind::Delta32, 2, entry, -4);
+    let stub = graph.add_anonymous_symbol(block, 0, STUB.len() as u64);
+    graph.symbols[stub.index()].callable = true;
+    graph.stubs.plt.insert(target, stub);
+    stub
+}
+
+fn add_live_edge(graph: &mut LinkGraph, block: BlockId, kind: Kind, offset: u32, target: SymbolId, addend: i64) {
+    let b = &mut graph.blocks[block.index()];
+    b.live = true;
+    b.edges.push(Edge { kind: EdgeKind::X86_64(kind), offset, target, addend });
+}
+
+/// Lowers GOT requests and gives every external reached by a 32-bit field a stub to fall
+/// back on. Runs over the live blocks that existed before it (entries are not revisited).
+pub fn build_tables(graph: &mut LinkGraph) -> Result<()> {
+    let blocks: Vec<BlockId> =
+        (0..graph.blocks.len() as u32).map(BlockId).filter(|b| graph.blocks[b.index()].live).collect();
+    for block in blocks {
+        for i in 0..graph.blocks[block.index()].edges.len() {
+            let edge = graph.blocks[block.index()].edges[i];
+            let EdgeKind::X86_64(kind) = edge.kind else { continue };
+            if let Some(lowered) = kind.requests_got() {
+                let entry = got_entry(graph, edge.target);
+                let e = &mut graph.blocks[block.index()].edges[i];
+                e.kind = EdgeKind::X86_64(lowered);
+                e.target = entry;
+            } else if kind.may_need_stub()
+                && matches!(graph.symbols[edge.target.index()].def, Definition::External { .. })
+            {
+                stub(graph, edge.target);
+            }
+        }
+    }
+    if graph.stubs.got.is_empty() && graph.got_base.is_none() {
+        return Ok(());
+    }
+    got_base(graph);
+    Ok(())
+}

@@ -1,0 +1,76 @@
+//! Static archives: an index from symbol name to member, and members as inputs of their own.
+//! Members are only parsed when one of their symbols is needed.
+
+use crate::graph::InputBuffer;
+use crate::names::{NamePool, SymbolName};
+use crate::{LinkError, Location, Result};
+use indexmap::IndexMap;
+use object::read::archive::ArchiveFile;
+
+pub struct Archive {
+    pub input: InputBuffer,
+    /// Members in archive order: display name and byte range.
+    members: Vec<(String, usize, usize)>,
+    /// Symbol → index in `members`: the first member that defines it, as ld picks.
+    index: IndexMap<SymbolName, usize>,
+}
+
+impl Archive {
+    pub fn parse(input: InputBuffer, names: &NamePool) -> Result<Archive> {
+        let at = || Location::file(&*input.name);
+        let data = input.bytes();
+        let file = ArchiveFile::parse(data).map_err(|e| LinkError::malformed(at(), e.to_string()))?;
+        if file.is_thin() {
+            return Err(LinkError::unsupported(at(), "thin archives"));
+        }
+        let mut members = Vec::new();
+        let mut by_start = IndexMap::new();
+        for member in file.members() {
+            let member = member.map_err(|e| LinkError::malformed(at(), e.to_string()))?;
+            let (start, len) = member.file_range();
+            let name = format!("{}({})", input.name, String::from_utf8_lossy(member.name()));
+            by_start.insert(start, members.len());
+            members.push((name, start as usize, len as usize));
+        }
+        let mut index = IndexMap::new();
+        if let Some(symbols) = file.symbols().map_err(|e| LinkError::malformed(at(), e.to_string()))? {
+            for symbol in symbols {
+                let symbol = symbol.map_err(|e| LinkError::malformed(at(), e.to_string()))?;
+                let start = file.member(symbol.offset()).map(|m| m.file_range().0);
+                let Some(&member) = start.ok().and_then(|s| by_start.get(&s)) else {
+                    return Err(LinkError::malformed(at(), "symbol index names an offset that is no member"));
+                };
+                index.entry(names.intern(&String::from_utf8_lossy(symbol.name()))).or_insert(member);
+            }
+        } else {
+            // No ranlib index: read every member's symbol table instead.
+            for (i, (name, start, len)) in members.iter().enumerate() {
+                let Some(member) = input.slice(name.as_str(), *start, *len) else { continue };
+                let Ok(iface) = crate::format::elf::interface(&member, names) else { continue };
+                for symbol in iface.symbols {
+                    index.entry(symbol.name).or_insert(i);
+                }
+            }
+        }
+        Ok(Archive { input, members, index })
+    }
+
+    /// The member that defines `name`, if the index names one.
+    pub fn member_defining(&self, name: SymbolName) -> Option<usize> {
+        self.index.get(&name).copied()
+    }
+
+    pub fn member_count(&self) -> usize {
+        self.members.len()
+    }
+
+    pub fn member(&self, member: usize) -> Option<InputBuffer> {
+        let (name, start, len) = self.members.get(member)?;
+        self.input.slice(name.as_str(), *start, *len)
+    }
+
+    /// Every member's index that holds an ELF object (for whole-archive loading).
+    pub fn object_members(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.members.len()).filter(|&i| self.member(i).is_some_and(|m| m.bytes().starts_with(b"\x7fELF")))
+    }
+}

@@ -1,0 +1,390 @@
+//! ELF x86-64 relocatable objects → `LinkGraph`.
+//!
+//! Every allocatable section becomes a section with one block (`.eh_frame` is split into
+//! records later, by a pass). Symbols in COMDAT groups are treated as weak definitions, so
+//! the session keeps one copy and the others become references to it. Every index and offset
+//! read from the file is checked; errors name the file, section, symbol and offset.
+
+use super::{Interface, InterfaceSymbol, Strength};
+use crate::arch::x86_64::{self, ElfEdge};
+use crate::graph::{
+    BlockId, Content, Definition, Edge, EdgeKind, InputBuffer, LinkGraph, Linkage, MemProt, Scope, SectionRole, Symbol,
+    SymbolId,
+};
+use crate::names::NamePool;
+use crate::{LinkError, Location, Result};
+use object::elf::*;
+use object::read::elf::{FileHeader as _, Rela as _, SectionHeader as _, SectionTable, Sym as _, SymbolTable};
+use object::LittleEndian as LE;
+use std::sync::Arc;
+
+type Header = FileHeader64<LE>;
+
+/// A parsed view of one object: header, section table, symbol table and COMDAT membership.
+struct ElfObject<'a> {
+    input: &'a InputBuffer,
+    data: &'a [u8],
+    sections: SectionTable<'a, Header>,
+    symbols: SymbolTable<'a, Header>,
+    /// Section index → it belongs to a COMDAT group.
+    in_comdat: Vec<bool>,
+}
+
+impl<'a> ElfObject<'a> {
+    fn open(input: &'a InputBuffer) -> Result<Self> {
+        let data = input.bytes();
+        let at = || Location::file(&*input.name);
+        let bad = |e: object::read::Error| LinkError::malformed(at(), e.to_string());
+        let header = Header::parse(data).map_err(bad)?;
+        if header.e_ident().class != ELFCLASS64 || header.e_ident().data != ELFDATA2LSB {
+            return Err(LinkError::malformed(at(), "not a 64-bit little-endian ELF file"));
+        }
+        let machine = header.e_machine(LE);
+        if machine != EM_X86_64 {
+            return Err(LinkError::unsupported(
+                at(),
+                format!("machine {machine} (only x86-64, machine 62, is supported)"),
+            ));
+        }
+        if header.e_type(LE) != ET_REL {
+            return Err(LinkError::malformed(at(), format!("not a relocatable object (e_type {})", header.e_type(LE))));
+        }
+        let sections = header.sections(LE, data).map_err(bad)?;
+        let symbols = sections.symbols(LE, data, SHT_SYMTAB).map_err(bad)?;
+        let mut in_comdat = vec![false; sections.len()];
+        for (index, section) in sections.iter().enumerate() {
+            let Some((flags, members)) = section.group(LE, data).map_err(|e| bad_section(input, index, e))? else {
+                continue;
+            };
+            if flags & GRP_COMDAT == 0 {
+                continue;
+            }
+            for member in members {
+                let member = member.get(LE) as usize;
+                *in_comdat.get_mut(member).ok_or_else(|| {
+                    LinkError::malformed(
+                        at().section(section_label(index)),
+                        format!("group member {member} is not a section"),
+                    )
+                })? = true;
+            }
+        }
+        Ok(ElfObject { input, data, sections, symbols, in_comdat })
+    }
+
+    fn at(&self) -> Location {
+        Location::file(&*self.input.name)
+    }
+
+    fn section_name(&self, index: usize) -> String {
+        self.sections
+            .section(object::SectionIndex(index))
+            .ok()
+            .and_then(|s| self.sections.section_name(LE, s).ok())
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .unwrap_or_else(|| section_label(index))
+    }
+
+    fn symbol_name(&self, sym: &Sym64<LE>) -> Result<&'a [u8]> {
+        self.symbols.symbol_name(LE, sym).map_err(|e| LinkError::malformed(self.at(), format!("symbol name: {e}")))
+    }
+
+    /// Sections we load: allocatable content, not notes.
+    fn is_loaded(&self, index: usize) -> bool {
+        let Ok(section) = self.sections.section(object::SectionIndex(index)) else { return false };
+        let kind = section.sh_type(LE);
+        section.sh_flags(LE) & u64::from(SHF_ALLOC) != 0
+            && matches!(
+                kind,
+                SHT_PROGBITS | SHT_NOBITS | SHT_INIT_ARRAY | SHT_FINI_ARRAY | SHT_PREINIT_ARRAY | SHT_X86_64_UNWIND
+            )
+    }
+
+    fn section_has_initializers(&self, index: usize) -> bool {
+        self.is_loaded(index) && section_role(&self.section_name(index)).is_root()
+    }
+
+    /// The section index a symbol is defined in, if any (handles `SHN_XINDEX`).
+    fn symbol_section(&self, sym: &Sym64<LE>, index: usize) -> Result<Option<usize>> {
+        self.symbols
+            .symbol_section(LE, sym, object::SymbolIndex(index))
+            .map(|s| s.map(|s| s.0))
+            .map_err(|e| LinkError::malformed(self.at().symbol(format!("#{index}")), e.to_string()))
+    }
+
+    /// Strength, scope and callability of a global definition.
+    fn definition_attrs(&self, sym: &Sym64<LE>, section: Option<usize>) -> (Strength, Scope, bool) {
+        let weak =
+            sym.st_bind() == STB_WEAK || section.is_some_and(|s| self.in_comdat.get(s).copied().unwrap_or(false));
+        let strength = if sym.st_shndx(LE) == SHN_COMMON {
+            Strength::Common { size: sym.st_size(LE), align: sym.st_value(LE).max(1) }
+        } else if weak {
+            Strength::Weak
+        } else {
+            Strength::Strong
+        };
+        let scope = match sym.st_visibility() {
+            STV_HIDDEN | STV_INTERNAL => Scope::Hidden,
+            _ => Scope::Default,
+        };
+        (strength, scope, matches!(sym.st_type(), STT_FUNC | STT_GNU_IFUNC))
+    }
+}
+
+fn section_label(index: usize) -> String {
+    format!("#{index}")
+}
+
+fn bad_section(input: &InputBuffer, index: usize, e: object::read::Error) -> LinkError {
+    LinkError::malformed(Location::file(&*input.name).section(section_label(index)), e.to_string())
+}
+
+/// What the platform must know about a section, from its name.
+fn section_role(name: &str) -> SectionRole {
+    let priority = |suffix: &str| suffix.parse::<u32>().ok();
+    let (base, suffix) = match name.strip_prefix('.').and_then(|n| n.split_once('.')) {
+        Some((base, suffix)) => (base, priority(suffix)),
+        None => (name.trim_start_matches('.'), None),
+    };
+    // Unsuffixed arrays run after every prioritized one; `.ctors.N` means priority 65535-N.
+    match (base, suffix) {
+        ("init_array", p) => SectionRole::Init { priority: p.unwrap_or(65536), reversed: false },
+        ("fini_array", p) => SectionRole::Fini { priority: p.unwrap_or(65536), reversed: false },
+        ("ctors", p) => SectionRole::Init { priority: p.map_or(65536, |p| 65535u32.saturating_sub(p)), reversed: true },
+        ("dtors", p) => SectionRole::Fini { priority: p.map_or(65536, |p| 65535u32.saturating_sub(p)), reversed: true },
+        ("preinit_array", None) => SectionRole::PreInit,
+        ("eh_frame", None) => SectionRole::EhFrame,
+        _ => SectionRole::Plain,
+    }
+}
+
+/// The symbols an object defines, without building its graph.
+pub fn interface(input: &InputBuffer, names: &NamePool) -> Result<Interface> {
+    let obj = ElfObject::open(input)?;
+    let mut iface = Interface::default();
+    iface.has_initializers = (0..obj.sections.len()).any(|i| obj.section_has_initializers(i));
+    for (index, sym) in obj.symbols.iter().enumerate().skip(1) {
+        if sym.st_bind() == STB_LOCAL || sym.is_undefined(LE) || matches!(sym.st_type(), STT_FILE | STT_SECTION) {
+            continue;
+        }
+        let section = obj.symbol_section(sym, index)?;
+        if section.is_some_and(|s| !obj.is_loaded(s)) {
+            continue;
+        }
+        let (strength, scope, callable) = obj.definition_attrs(sym, section);
+        let name = names.intern(&String::from_utf8_lossy(obj.symbol_name(sym)?));
+        iface.symbols.push(InterfaceSymbol { name, strength, scope, callable });
+    }
+    Ok(iface)
+}
+
+/// Builds the link graph of one object.
+pub fn build_graph(input: &InputBuffer, names: &Arc<NamePool>) -> Result<LinkGraph> {
+    let obj = ElfObject::open(input)?;
+    let mut graph = LinkGraph::new(input.clone(), names.clone());
+    let blocks = add_sections(&obj, &mut graph)?;
+    let symbols = add_symbols(&obj, &mut graph, &blocks)?;
+    add_relocations(&obj, &mut graph, &blocks, &symbols)?;
+    Ok(graph)
+}
+
+fn add_sections(obj: &ElfObject, graph: &mut LinkGraph) -> Result<Vec<Option<BlockId>>> {
+    let mut blocks = vec![None; obj.sections.len()];
+    for (index, section) in obj.sections.iter().enumerate() {
+        if !obj.is_loaded(index) {
+            continue;
+        }
+        let name = obj.section_name(index);
+        let flags = section.sh_flags(LE);
+        let at = || obj.at().section(&name);
+        if flags & u64::from(SHF_TLS) != 0 {
+            return Err(LinkError::unsupported(at(), "thread-local storage sections"));
+        }
+        let prot = if flags & u64::from(SHF_EXECINSTR) != 0 {
+            MemProt::ReadExec
+        } else if flags & u64::from(SHF_WRITE) != 0 {
+            MemProt::ReadWrite
+        } else {
+            MemProt::Read
+        };
+        let size = section.sh_size(LE);
+        let content = if section.sh_type(LE) == SHT_NOBITS {
+            Content::Zero(size)
+        } else {
+            let start = section.sh_offset(LE);
+            let end = start.checked_add(size).filter(|&end| end <= obj.data.len() as u64).ok_or_else(|| {
+                LinkError::malformed(
+                    at(),
+                    format!("content {start:#x}..+{size:#x} lies outside the file ({:#x} bytes)", obj.data.len()),
+                )
+            })?;
+            Content::Input { start: start as usize, len: (end - start) as usize }
+        };
+        let align = section.sh_addralign(LE);
+        if align > 1 << 30 || (align > 1 && !align.is_power_of_two()) {
+            return Err(LinkError::malformed(at(), format!("alignment {align} is not a sane power of two")));
+        }
+        let section_id = graph.add_section(&name, prot, section_role(&name));
+        blocks[index] = Some(graph.add_block(section_id, content, align));
+    }
+    Ok(blocks)
+}
+
+/// Maps ELF symbol indices to graph symbols. Undefined symbols become externals when a
+/// relocation first uses them; section symbols become anonymous symbols at the section start.
+fn add_symbols(obj: &ElfObject, graph: &mut LinkGraph, blocks: &[Option<BlockId>]) -> Result<Vec<Option<SymbolId>>> {
+    let mut ids = vec![None; obj.symbols.len()];
+    let mut common: Option<crate::graph::SectionId> = None;
+    for (index, sym) in obj.symbols.iter().enumerate().skip(1) {
+        if sym.is_undefined(LE) || sym.st_type() == STT_FILE {
+            continue;
+        }
+        let raw_name = obj.symbol_name(sym)?;
+        let name_text = String::from_utf8_lossy(raw_name);
+        let at = || obj.at().symbol(name_text.to_string());
+        if sym.st_type() == STT_GNU_IFUNC {
+            return Err(LinkError::unsupported(at(), "GNU indirect functions (STT_GNU_IFUNC)"));
+        }
+        let section = obj.symbol_section(sym, index)?;
+        let local = sym.st_bind() == STB_LOCAL;
+        let (strength, scope, callable) = obj.definition_attrs(sym, section);
+        let def = if sym.st_shndx(LE) == SHN_COMMON {
+            let Strength::Common { size, align } = strength else { unreachable!() };
+            if !align.is_power_of_two() || align > 1 << 30 {
+                return Err(LinkError::malformed(at(), format!("common symbol alignment {align}")));
+            }
+            let section =
+                *common.get_or_insert_with(|| graph.add_section(".bss.common", MemProt::ReadWrite, SectionRole::Plain));
+            Definition::Block { block: graph.add_block(section, Content::Zero(size), align), offset: 0 }
+        } else if sym.st_shndx(LE) == SHN_ABS {
+            Definition::Absolute
+        } else {
+            let Some(section) = section else { continue };
+            let Some(block) = blocks.get(section).copied().flatten() else { continue };
+            let offset = sym.st_value(LE);
+            if offset > graph.blocks[block.index()].size() {
+                return Err(LinkError::malformed(
+                    at().section(obj.section_name(section)).offset(offset),
+                    format!(
+                        "symbol lies past the end of its section ({:#x} bytes)",
+                        graph.blocks[block.index()].size()
+                    ),
+                ));
+            }
+            Definition::Block { block, offset }
+        };
+        let named = sym.st_type() != STT_SECTION && !raw_name.is_empty();
+        let id = graph.add_symbol(Symbol {
+            name: named.then(|| graph.names.intern(&name_text)),
+            def,
+            size: sym.st_size(LE),
+            linkage: if local || strength == Strength::Strong { Linkage::Strong } else { Linkage::Weak },
+            scope: if local { Scope::Local } else { scope },
+            callable,
+            addr: if def == Definition::Absolute { sym.st_value(LE) } else { 0 },
+            live: !local,
+        });
+        ids[index] = Some(id);
+    }
+    Ok(ids)
+}
+
+fn add_relocations(
+    obj: &ElfObject,
+    graph: &mut LinkGraph,
+    blocks: &[Option<BlockId>],
+    symbols: &[Option<SymbolId>],
+) -> Result<()> {
+    for (index, section) in obj.sections.iter().enumerate() {
+        let kind = section.sh_type(LE);
+        if kind == SHT_REL {
+            return Err(LinkError::unsupported(
+                obj.at().section(obj.section_name(index)),
+                "SHT_REL relocations on x86-64",
+            ));
+        }
+        if kind != SHT_RELA {
+            continue;
+        }
+        let target = section.sh_info(LE) as usize;
+        let Some(block) = blocks.get(target).copied().flatten() else { continue };
+        let target_name = obj.section_name(target);
+        let (relas, _) = section
+            .rela(LE, obj.data)
+            .map_err(|e| bad_section(obj.input, index, e))?
+            .ok_or_else(|| LinkError::malformed(obj.at().section(obj.section_name(index)), "unreadable relocations"))?;
+        let size = graph.blocks[block.index()].size();
+        for rela in relas {
+            let offset = rela.r_offset(LE);
+            let at = || obj.at().section(&target_name).offset(offset);
+            let r_type = rela.r_type(LE, false);
+            let (kind, to_got_base) = match x86_64::edge_kind_for_elf(r_type) {
+                Ok(ElfEdge::Edge(kind)) => (kind, false),
+                Ok(ElfEdge::ToGotBase(kind)) => (kind, true),
+                Ok(ElfEdge::None) => continue,
+                Err(name) => return Err(LinkError::unsupported(at(), format!("relocation {name}"))),
+            };
+            if offset.checked_add(kind.width()).is_none_or(|end| end > size) {
+                return Err(LinkError::malformed(
+                    at(),
+                    format!("relocation past the end of the section ({size:#x} bytes)"),
+                ));
+            }
+            let sym_index = rela.r_sym(LE, false) as usize;
+            let target_symbol = if to_got_base {
+                x86_64::got_base(graph)
+            } else {
+                relocation_target(obj, graph, symbols, sym_index)
+                    .map_err(|message| LinkError::malformed(at(), message))?
+            };
+            graph.blocks[block.index()].edges.push(Edge {
+                kind: EdgeKind::X86_64(kind),
+                offset: offset as u32,
+                target: target_symbol,
+                addend: rela.r_addend(LE),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The graph symbol a relocation refers to.
+fn relocation_target(
+    obj: &ElfObject,
+    graph: &mut LinkGraph,
+    symbols: &[Option<SymbolId>],
+    index: usize,
+) -> std::result::Result<SymbolId, String> {
+    if index == 0 {
+        return Err("relocation without a symbol".into());
+    }
+    let sym =
+        obj.symbols.symbol(object::SymbolIndex(index)).map_err(|_| format!("symbol index {index} out of range"))?;
+    let name = String::from_utf8_lossy(obj.symbol_name(sym).map_err(|e| e.to_string())?).into_owned();
+    if let Some(id) = symbols.get(index).copied().flatten() {
+        return Ok(id);
+    }
+    if sym.is_undefined(LE) {
+        if name == "_GLOBAL_OFFSET_TABLE_" {
+            return Ok(x86_64::got_base(graph));
+        }
+        let interned = graph.names.intern(&name);
+        return Ok(graph.external(interned, sym.st_bind() == STB_WEAK));
+    }
+    Err(format!("relocation against symbol {name:?} in a section that is not loaded"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn section_roles_follow_ld_priorities() {
+        assert_eq!(section_role(".init_array.00101"), SectionRole::Init { priority: 101, reversed: false });
+        assert_eq!(section_role(".init_array"), SectionRole::Init { priority: 65536, reversed: false });
+        assert_eq!(section_role(".ctors.65434"), SectionRole::Init { priority: 101, reversed: true });
+        assert_eq!(section_role(".dtors"), SectionRole::Fini { priority: 65536, reversed: true });
+        assert_eq!(section_role(".text.startup"), SectionRole::Plain);
+        assert_eq!(section_role(".eh_frame"), SectionRole::EhFrame);
+    }
+}

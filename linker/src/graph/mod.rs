@@ -1,0 +1,373 @@
+//! The link graph: what one relocatable object becomes before it is laid out and fixed up.
+//!
+//! Sections own blocks (runs of content), blocks own edges (relocations), symbols name
+//! offsets in blocks or stand for things outside the graph. Everything is held in vectors
+//! and addressed by typed indices; iteration order is input order, so dumps and addresses
+//! are deterministic.
+
+mod dump;
+mod input;
+
+pub use dump::dump_graph;
+pub use input::InputBuffer;
+
+use crate::arch::x86_64::Kind;
+use crate::names::{NamePool, SymbolName};
+use indexmap::IndexMap;
+use std::sync::Arc;
+
+macro_rules! id_type {
+    ($name:ident, $prefix:literal) => {
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(pub u32);
+        impl $name {
+            pub fn index(self) -> usize {
+                self.0 as usize
+            }
+        }
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, concat!($prefix, "#{}"), self.0)
+            }
+        }
+    };
+}
+id_type!(SectionId, "sec");
+id_type!(BlockId, "blk");
+id_type!(SymbolId, "sym");
+
+/// Memory protection of a section once finalized. Ordered by layout position.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub enum MemProt {
+    ReadExec,
+    Read,
+    ReadWrite,
+}
+
+/// What the platform needs to know about a section beyond its bytes.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum SectionRole {
+    Plain,
+    /// `.preinit_array`, `.init_array[.N]`, `.ctors[.N]`: pointers run before the entry.
+    Init {
+        priority: u32,
+        reversed: bool,
+    },
+    /// `.fini_array[.N]`, `.dtors[.N]`: pointers run at exit.
+    Fini {
+        priority: u32,
+        reversed: bool,
+    },
+    PreInit,
+    EhFrame,
+    /// Synthesized GOT entries.
+    Got,
+    /// Synthesized PLT stubs.
+    Stubs,
+}
+
+impl SectionRole {
+    /// Sections whose blocks are kept whether or not anything references them.
+    pub fn is_root(self) -> bool {
+        matches!(self, SectionRole::Init { .. } | SectionRole::Fini { .. } | SectionRole::PreInit)
+    }
+}
+
+pub struct Section {
+    pub name: String,
+    pub prot: MemProt,
+    pub role: SectionRole,
+    pub blocks: Vec<BlockId>,
+}
+
+/// The bytes of a block.
+#[derive(Clone)]
+pub enum Content {
+    /// A range of the mapped input, copied only when it is written into target memory.
+    Input { start: usize, len: usize },
+    /// Bytes the linker made (GOT entries, stubs, copies).
+    Owned(Vec<u8>),
+    /// `.bss`-like: this many zero bytes, never stored.
+    Zero(u64),
+}
+
+pub struct Block {
+    pub section: SectionId,
+    pub content: Content,
+    pub align: u64,
+    /// Target address, set by allocation.
+    pub addr: u64,
+    pub edges: Vec<Edge>,
+    pub live: bool,
+    /// Offset of this block in its input section (for messages and dumps).
+    pub input_offset: u64,
+}
+
+impl Block {
+    pub fn size(&self) -> u64 {
+        match &self.content {
+            Content::Input { len, .. } => *len as u64,
+            Content::Owned(bytes) => bytes.len() as u64,
+            Content::Zero(size) => *size,
+        }
+    }
+    pub fn is_zero_fill(&self) -> bool {
+        matches!(self.content, Content::Zero(_))
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum EdgeKind {
+    /// No fix-up: the target is kept alive as long as the block is.
+    KeepAlive,
+    X86_64(Kind),
+}
+
+impl std::fmt::Display for EdgeKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EdgeKind::KeepAlive => f.write_str("KeepAlive"),
+            EdgeKind::X86_64(kind) => write!(f, "{kind:?}"),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Edge {
+    pub kind: EdgeKind,
+    pub offset: u32,
+    pub target: SymbolId,
+    pub addend: i64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Linkage {
+    Strong,
+    Weak,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug, PartialOrd, Ord)]
+pub enum Scope {
+    /// Visible to other JITDylibs.
+    Default,
+    /// Visible to other objects in the same JITDylib only.
+    Hidden,
+    /// Visible inside this graph only.
+    Local,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Definition {
+    Block {
+        block: BlockId,
+        offset: u64,
+    },
+    /// Defined elsewhere; `addr` is filled in by external resolution.
+    External {
+        weak_ref: bool,
+    },
+    Absolute,
+}
+
+pub struct Symbol {
+    pub name: Option<SymbolName>,
+    pub def: Definition,
+    pub size: u64,
+    pub linkage: Linkage,
+    pub scope: Scope,
+    pub callable: bool,
+    /// Final address: set by allocation for defined symbols, by resolution for externals.
+    pub addr: u64,
+    /// Roots for dead-stripping.
+    pub live: bool,
+}
+
+/// The tables the linker synthesized, by the symbol they serve (first use order).
+#[derive(Default)]
+pub struct StubIndex {
+    pub got: IndexMap<SymbolId, SymbolId>,
+    pub plt: IndexMap<SymbolId, SymbolId>,
+}
+
+pub struct LinkGraph {
+    /// Display name of the input: `file` or `archive(member)`.
+    pub name: Arc<str>,
+    pub input: InputBuffer,
+    pub names: Arc<NamePool>,
+    pub sections: Vec<Section>,
+    pub blocks: Vec<Block>,
+    pub symbols: Vec<Symbol>,
+    /// External symbols by name, so each name is referenced through one symbol.
+    pub externals: IndexMap<SymbolName, SymbolId>,
+    pub stubs: StubIndex,
+    /// `_GLOBAL_OFFSET_TABLE_` of this graph, created on first need.
+    pub got_base: Option<SymbolId>,
+}
+
+impl LinkGraph {
+    pub fn new(input: InputBuffer, names: Arc<NamePool>) -> Self {
+        LinkGraph {
+            name: input.name.clone(),
+            input,
+            names,
+            sections: Vec::new(),
+            blocks: Vec::new(),
+            symbols: Vec::new(),
+            externals: IndexMap::new(),
+            stubs: StubIndex::default(),
+            got_base: None,
+        }
+    }
+
+    pub fn add_section(&mut self, name: &str, prot: MemProt, role: SectionRole) -> SectionId {
+        let id = SectionId(self.sections.len() as u32);
+        self.sections.push(Section { name: name.to_string(), prot, role, blocks: Vec::new() });
+        id
+    }
+
+    pub fn find_section(&self, name: &str) -> Option<SectionId> {
+        self.sections.iter().position(|s| s.name == name).map(|i| SectionId(i as u32))
+    }
+
+    pub fn add_block(&mut self, section: SectionId, content: Content, align: u64) -> BlockId {
+        let id = BlockId(self.blocks.len() as u32);
+        self.blocks.push(Block {
+            section,
+            content,
+            align: align.max(1),
+            addr: 0,
+            edges: Vec::new(),
+            live: false,
+            input_offset: 0,
+        });
+        self.sections[section.index()].blocks.push(id);
+        id
+    }
+
+    pub fn add_symbol(&mut self, symbol: Symbol) -> SymbolId {
+        let id = SymbolId(self.symbols.len() as u32);
+        self.symbols.push(symbol);
+        id
+    }
+
+    /// A symbol at `offset` in `block`, local to this graph and without a name.
+    pub fn add_anonymous_symbol(&mut self, block: BlockId, offset: u64, size: u64) -> SymbolId {
+        self.add_symbol(Symbol {
+            name: None,
+            def: Definition::Block { block, offset },
+            size,
+            linkage: Linkage::Strong,
+            scope: Scope::Local,
+            callable: false,
+            addr: 0,
+            live: false,
+        })
+    }
+
+    /// The one external symbol for `name`, created on first use.
+    pub fn external(&mut self, name: SymbolName, weak_ref: bool) -> SymbolId {
+        if let Some(&id) = self.externals.get(&name) {
+            // A strong reference anywhere makes the whole reference strong.
+            if let Definition::External { weak_ref: w } = &mut self.symbols[id.index()].def {
+                *w &= weak_ref;
+            }
+            return id;
+        }
+        let id = self.add_symbol(Symbol {
+            name: Some(name),
+            def: Definition::External { weak_ref },
+            size: 0,
+            linkage: Linkage::Strong,
+            scope: Scope::Default,
+            callable: false,
+            addr: 0,
+            live: false,
+        });
+        self.externals.insert(name, id);
+        id
+    }
+
+    /// Turns a defined symbol into a reference to a definition elsewhere (a weak definition
+    /// that lost, or a COMDAT group already linked).
+    pub fn make_external(&mut self, id: SymbolId) {
+        let symbol = &mut self.symbols[id.index()];
+        symbol.def = Definition::External { weak_ref: false };
+        symbol.live = false;
+        if let Some(name) = symbol.name {
+            self.externals.insert(name, id);
+        }
+    }
+
+    pub fn symbol_name(&self, id: SymbolId) -> String {
+        let symbol = &self.symbols[id.index()];
+        match (symbol.name, symbol.def) {
+            (Some(name), _) => self.names.resolve(name).to_string(),
+            (None, Definition::Block { block, offset }) => {
+                let section = &self.sections[self.blocks[block.index()].section.index()];
+                format!("{}+{:#x}", section.name, self.blocks[block.index()].input_offset + offset)
+            }
+            (None, _) => format!("{id:?}"),
+        }
+    }
+
+    /// Name of the defined symbol that covers `offset` in `block`, for error messages.
+    pub fn symbol_covering(&self, block: BlockId, offset: u64) -> Option<String> {
+        self.symbols
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| match s.def {
+                Definition::Block { block: b, offset: o } if b == block && s.name.is_some() => {
+                    let end = o + s.size.max(1);
+                    (o <= offset && offset < end).then_some(i)
+                }
+                _ => None,
+            })
+            .next()
+            .map(|i| self.symbol_name(SymbolId(i as u32)))
+    }
+
+    /// Where an edge at `offset` in `block` sits, for error messages.
+    pub fn location(&self, block: BlockId, offset: u64) -> crate::Location {
+        let b = &self.blocks[block.index()];
+        let mut at = crate::Location::file(&*self.name)
+            .section(&self.sections[b.section.index()].name)
+            .offset(b.input_offset + offset);
+        at.symbol = self.symbol_covering(block, offset);
+        at
+    }
+
+    pub fn block_bytes<'a>(&'a self, block: &'a Block) -> &'a [u8] {
+        match &block.content {
+            Content::Input { start, len } => self.input.bytes().get(*start..start + len).unwrap_or(&[]),
+            Content::Owned(bytes) => bytes,
+            Content::Zero(_) => &[],
+        }
+    }
+
+    /// Gives `block` its own copy of its bytes, so passes can rewrite them.
+    pub fn make_owned(&mut self, block: BlockId) -> &mut Vec<u8> {
+        let b = &self.blocks[block.index()];
+        if let Content::Input { .. } = b.content {
+            let bytes = self.block_bytes(b).to_vec();
+            self.blocks[block.index()].content = Content::Owned(bytes);
+        }
+        match &mut self.blocks[block.index()].content {
+            Content::Owned(bytes) => bytes,
+            Content::Input { .. } | Content::Zero(_) => unreachable!("zero-fill blocks are never rewritten"),
+        }
+    }
+
+    pub fn symbol_addr(&self, id: SymbolId) -> u64 {
+        self.symbols[id.index()].addr
+    }
+
+    /// Defined symbols visible outside this graph (not local), with their names.
+    pub fn defined_globals(&self) -> impl Iterator<Item = (SymbolId, SymbolName, &Symbol)> {
+        self.symbols.iter().enumerate().filter_map(|(i, s)| match (s.name, s.def) {
+            (Some(name), Definition::Block { .. } | Definition::Absolute) if s.scope != Scope::Local => {
+                Some((SymbolId(i as u32), name, s))
+            }
+            _ => None,
+        })
+    }
+}

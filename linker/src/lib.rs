@@ -1,0 +1,20 @@
+//! jitld-linker: the graph JIT linker.
+//!
+//! Object bytes become a `LinkGraph` (`format`), passes prepare it (`passes`, `arch`), memory
+//! is allocated (`memory`), externals are resolved through a `LinkContext` supplied by the
+//! caller, and fix-ups write the final bytes (`link`). No global state, no knowledge of
+//! sessions: the `jitld` crate builds those on top.
+
+pub mod arch;
+mod error;
+pub mod format;
+pub mod graph;
+pub mod link;
+pub mod memory;
+pub mod names;
+pub mod passes;
+
+pub use error::{LinkError, Location, Result};
+pub use graph::{InputBuffer, LinkGraph};
+pub use link::{link, LinkContext, ResolvedSymbol};
+pub use names::{NamePool, SymbolName};

@@ -1,0 +1,51 @@
+//! Where each block goes: live blocks grouped by protection in section and block order,
+//! zero-fill after content within each group, each group starting on a page.
+
+use crate::graph::{LinkGraph, MemProt};
+
+pub const PAGE_SIZE: u64 = 4096;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Segment {
+    pub prot: MemProt,
+    /// Offset from the start of the allocation.
+    pub offset: u64,
+    pub size: u64,
+}
+
+pub struct Layout {
+    pub segments: Vec<Segment>,
+    pub size: u64,
+    pub align: u64,
+    /// Block index → offset in the allocation (for live blocks).
+    pub block_offsets: Vec<Option<u64>>,
+}
+
+pub fn layout(graph: &LinkGraph) -> Layout {
+    let mut block_offsets = vec![None; graph.blocks.len()];
+    let mut segments = Vec::new();
+    let mut cursor = 0u64;
+    let mut max_align = PAGE_SIZE;
+    for prot in [MemProt::ReadExec, MemProt::Read, MemProt::ReadWrite] {
+        let start = cursor.next_multiple_of(PAGE_SIZE);
+        cursor = start;
+        for zero_fill in [false, true] {
+            for section in graph.sections.iter().filter(|s| s.prot == prot) {
+                for &id in &section.blocks {
+                    let block = &graph.blocks[id.index()];
+                    if block.is_zero_fill() != zero_fill {
+                        continue;
+                    }
+                    cursor = cursor.next_multiple_of(block.align);
+                    max_align = max_align.max(block.align);
+                    block_offsets[id.index()] = Some(cursor);
+                    cursor += block.size();
+                }
+            }
+        }
+        if cursor > start {
+            segments.push(Segment { prot, offset: start, size: cursor - start });
+        }
+    }
+    Layout { segments, size: cursor.next_multiple_of(PAGE_SIZE).max(PAGE_SIZE), align: max_align, block_offsets }
+}

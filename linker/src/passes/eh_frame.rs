@@ -1,0 +1,92 @@
+//! Splits `.eh_frame` into one block per CIE and FDE record.
+//!
+//! An FDE's second word is the distance back to its CIE; it carries no relocation, so we add a
+//! `NegDelta32` edge for it, which keeps the distance right after records are dropped. An FDE
+//! stays alive only while the function it describes does: the function's block gets a
+//! `KeepAlive` edge to the FDE, and nothing else refers to it. A zero terminator closes the
+//! section, as unwinders expect.
+
+use crate::arch::x86_64::Kind;
+use crate::graph::{BlockId, Content, Definition, Edge, EdgeKind, LinkGraph, SectionRole};
+use crate::{LinkError, Result};
+
+pub fn split_eh_frame(graph: &mut LinkGraph) -> Result<()> {
+    let sections: Vec<usize> =
+        (0..graph.sections.len()).filter(|&s| graph.sections[s].role == SectionRole::EhFrame).collect();
+    for section in sections {
+        let blocks = std::mem::take(&mut graph.sections[section].blocks);
+        for block in blocks {
+            split_block(graph, block)?;
+        }
+        let terminator = graph.add_block(crate::graph::SectionId(section as u32), Content::Owned(vec![0; 4]), 4);
+        graph.blocks[terminator.index()].live = true;
+    }
+    Ok(())
+}
+
+fn split_block(graph: &mut LinkGraph, block: BlockId) -> Result<()> {
+    let bytes = graph.block_bytes(&graph.blocks[block.index()]).to_vec();
+    let mut edges = std::mem::take(&mut graph.blocks[block.index()].edges);
+    edges.sort_by_key(|e| e.offset);
+    let section = graph.blocks[block.index()].section;
+    let base = match graph.blocks[block.index()].content {
+        Content::Input { start, .. } => Some(start),
+        _ => None,
+    };
+    let bad = |graph: &LinkGraph, offset: usize, message: &str| {
+        LinkError::malformed(graph.location(block, offset as u64), message.to_string())
+    };
+    let read_u32 = |at: usize| bytes.get(at..at + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+
+    // Record start → the anonymous symbol at the start of its block, for CIE lookups.
+    let mut records: Vec<(usize, crate::graph::SymbolId)> = Vec::new();
+    let mut offset = 0;
+    while offset < bytes.len() {
+        let length = read_u32(offset).ok_or_else(|| bad(graph, offset, "truncated eh_frame record"))? as usize;
+        if length == 0 {
+            break; // terminator in the input; we add our own
+        }
+        if length == 0xffff_ffff {
+            return Err(LinkError::unsupported(graph.location(block, offset as u64), "64-bit DWARF eh_frame records"));
+        }
+        let end = offset
+            .checked_add(4 + length)
+            .filter(|&e| e <= bytes.len())
+            .ok_or_else(|| bad(graph, offset, "eh_frame record runs past the section end"))?;
+        let id = read_u32(offset + 4).ok_or_else(|| bad(graph, offset, "eh_frame record too short"))?;
+        let content = match base {
+            Some(start) => Content::Input { start: start + offset, len: end - offset },
+            None => Content::Owned(bytes[offset..end].to_vec()),
+        };
+        let record = graph.add_block(section, content, 4);
+        graph.blocks[record.index()].input_offset = offset as u64;
+        let symbol = graph.add_anonymous_symbol(record, 0, (end - offset) as u64);
+        let own_edges = edges.iter().filter(|e| (offset..end).contains(&(e.offset as usize)));
+        graph.blocks[record.index()].edges =
+            own_edges.map(|e| Edge { offset: e.offset - offset as u32, ..*e }).collect();
+        if id != 0 {
+            // FDE: point back at its CIE, and let the described function keep it alive.
+            let cie_start = (offset + 4).checked_sub(id as usize);
+            let cie = records.iter().find(|(start, _)| Some(*start) == cie_start).map(|r| r.1);
+            let cie = cie.ok_or_else(|| bad(graph, offset, "FDE refers to no CIE before it"))?;
+            graph.blocks[record.index()].edges.push(Edge {
+                kind: EdgeKind::X86_64(Kind::NegDelta32),
+                offset: 4,
+                target: cie,
+                addend: 0,
+            });
+            let pc_begin = graph.blocks[record.index()].edges.iter().find(|e| e.offset == 8).map(|e| e.target);
+            if let Some(Definition::Block { block: function, .. }) = pc_begin.map(|t| graph.symbols[t.index()].def) {
+                graph.blocks[function.index()].edges.push(Edge {
+                    kind: EdgeKind::KeepAlive,
+                    offset: 0,
+                    target: symbol,
+                    addend: 0,
+                });
+            }
+        }
+        records.push((offset, symbol));
+        offset = end;
+    }
+    Ok(())
+}
