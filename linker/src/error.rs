@@ -58,9 +58,9 @@ pub enum LinkError {
     /// A fix-up whose value does not fit its field.
     #[error("{at}: relocation {kind} to {target} out of range: value {value:#x} does not fit")]
     OutOfRange { at: Location, kind: String, target: String, value: i128 },
-    /// Lookup of external symbols failed (reported by the link context).
-    #[error("{0}")]
-    Lookup(String),
+    /// The link context failed (a lookup, a plugin); carries the context's own error.
+    #[error(transparent)]
+    Context(Box<dyn std::error::Error + Send + Sync>),
     /// The memory manager could not provide memory.
     #[error("memory: {0}")]
     Memory(String),

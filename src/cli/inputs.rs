@@ -1,0 +1,87 @@
+//! Command-line inputs as `ld` finds them: paths, `-lNAME` searched in `-L` directories and
+//! the system's, and GNU ld scripts (`GROUP(...)`, `INPUT(...)`) that stand in for libraries.
+
+use crate::error::{JitError, Result};
+use std::path::{Path, PathBuf};
+
+const SYSTEM_DIRS: [&str; 6] =
+    ["/usr/local/lib", "/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/lib", "/usr/lib"];
+
+/// One input, in command-line order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InputArg {
+    Path(String),
+    Library(String),
+}
+
+/// Finds `-lNAME`: `libNAME.so` before `libNAME.a` in each directory, `-L` ones first;
+/// `-l:FILE` names a file exactly.
+pub fn find_library(name: &str, search: &[String]) -> Result<PathBuf> {
+    let candidates: Vec<String> = match name.strip_prefix(':') {
+        Some(exact) => vec![exact.to_string()],
+        None => vec![format!("lib{name}.so"), format!("lib{name}.a")],
+    };
+    let dirs = search.iter().map(String::as_str).chain(SYSTEM_DIRS);
+    for dir in dirs {
+        for candidate in &candidates {
+            let path = Path::new(dir).join(candidate);
+            if path.is_file() {
+                return Ok(path);
+            }
+        }
+    }
+    Err(JitError::other(format!(
+        "cannot find -l{name} (searched {})",
+        search.iter().map(String::as_str).chain(SYSTEM_DIRS).collect::<Vec<_>>().join(", ")
+    )))
+}
+
+/// The files a GNU ld script names, in order (`AS_NEEDED` ones included: we load lazily
+/// anyway).
+pub fn linker_script_inputs(text: &str, search: &[String]) -> Result<Vec<PathBuf>> {
+    let mut without_comments = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("/*") {
+        without_comments.push_str(&rest[..start]);
+        rest = rest[start..].find("*/").map_or("", |end| &rest[start + end + 2..]);
+    }
+    without_comments.push_str(rest);
+    let mut inputs = Vec::new();
+    let mut in_list = false;
+    for token in without_comments
+        .split(|c: char| c.is_whitespace() || c == '(' || c == ')' || c == ',')
+        .filter(|t| !t.is_empty())
+    {
+        match token {
+            "GROUP" | "INPUT" => in_list = true,
+            "AS_NEEDED" => {}
+            "OUTPUT_FORMAT" | "OUTPUT_ARCH" | "SEARCH_DIR" => in_list = false,
+            _ if !in_list => {}
+            _ => match token.strip_prefix("-l") {
+                Some(lib) => inputs.push(find_library(lib, search)?),
+                None => inputs.push(PathBuf::from(token)),
+            },
+        }
+    }
+    Ok(inputs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_debian_libc_script() {
+        let script = "/* GNU ld script */\nOUTPUT_FORMAT(elf64-x86-64)\nGROUP ( /lib/x86_64-linux-gnu/libc.so.6 /usr/lib/x86_64-linux-gnu/libc_nonshared.a  AS_NEEDED ( /lib64/ld-linux-x86-64.so.2 ) )\n";
+        let inputs = linker_script_inputs(script, &[]).unwrap();
+        assert_eq!(
+            inputs,
+            [
+                "/lib/x86_64-linux-gnu/libc.so.6",
+                "/usr/lib/x86_64-linux-gnu/libc_nonshared.a",
+                "/lib64/ld-linux-x86-64.so.2"
+            ]
+            .map(PathBuf::from)
+        );
+    }
+}

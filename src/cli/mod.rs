@@ -1,0 +1,109 @@
+//! `jitld run | graph`.
+
+mod inputs;
+mod run;
+
+use clap::{ArgAction, CommandFactory, FromArgMatches, Parser, Subcommand};
+pub use inputs::InputArg;
+
+#[derive(Parser, Debug)]
+#[command(name = "jitld", version, about = "Link relocatable objects in memory and run them")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Link the inputs in memory and call the entry, like running the linked executable.
+    Run(RunArgs),
+    /// Print the link graph of an object, as built from the file.
+    Graph {
+        /// Relocatable object files.
+        #[arg(required = true)]
+        inputs: Vec<String>,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    /// Objects (.o), static archives (.a) and shared libraries (.so), in link order.
+    #[arg(required = true)]
+    pub inputs: Vec<String>,
+    /// Link against libNAME (.so before .a in each directory, like ld).
+    #[arg(short = 'l', value_name = "NAME", action = ArgAction::Append)]
+    pub libraries: Vec<String>,
+    /// Search DIR for -l libraries, before the system directories.
+    #[arg(short = 'L', value_name = "DIR", action = ArgAction::Append)]
+    pub search: Vec<String>,
+    /// The function to call.
+    #[arg(long, default_value = "main")]
+    pub entry: String,
+    /// argv[0] for the program (default: the first input).
+    #[arg(long)]
+    pub argv0: Option<String>,
+    /// Link but don't run.
+    #[arg(long)]
+    pub noexec: bool,
+    /// With --noexec: place memory as if at this address (deterministic output).
+    #[arg(long, value_parser = parse_address)]
+    pub slab_address: Option<u64>,
+    /// Print every fix-up of every linked graph.
+    #[arg(long)]
+    pub dump_relocs: bool,
+    /// Arguments for the program, after `--`.
+    #[arg(last = true)]
+    pub args: Vec<String>,
+    /// Inputs and -l libraries merged in command-line order (filled after parsing).
+    #[arg(skip)]
+    pub ordered: Vec<InputArg>,
+}
+
+fn parse_address(text: &str) -> Result<u64, String> {
+    let parsed = match text.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => text.parse(),
+    };
+    parsed.map_err(|e| format!("not an address: {text} ({e})"))
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn main() -> i32 {
+    let matches = Cli::command().get_matches();
+    let mut cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    let result = match &mut cli.command {
+        Command::Run(args) => {
+            let run_matches = matches.subcommand_matches("run").expect("run subcommand");
+            args.ordered = ordered_inputs(run_matches);
+            run::run(args)
+        }
+        Command::Graph { inputs } => run::graph(inputs),
+    };
+    match result {
+        Ok(code) => code,
+        Err(errors) => {
+            for e in errors {
+                eprintln!("error: {e}");
+            }
+            1
+        }
+    }
+}
+
+/// Positional inputs and `-l` options interleaved by their position on the command line.
+fn ordered_inputs(matches: &clap::ArgMatches) -> Vec<InputArg> {
+    let mut ordered: Vec<(usize, InputArg)> = Vec::new();
+    let indexed = |id: &str| -> Vec<(usize, String)> {
+        match (matches.indices_of(id), matches.get_many::<String>(id)) {
+            (Some(indices), Some(values)) => indices.zip(values.cloned()).collect(),
+            _ => Vec::new(),
+        }
+    };
+    ordered.extend(indexed("inputs").into_iter().map(|(i, v)| (i, InputArg::Path(v))));
+    ordered.extend(indexed("libraries").into_iter().map(|(i, v)| (i, InputArg::Library(v))));
+    ordered.sort_by_key(|(i, _)| *i);
+    ordered.into_iter().map(|(_, input)| input).collect()
+}

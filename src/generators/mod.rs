@@ -1,0 +1,24 @@
+//! Definition generators: asked for names a JITDylib doesn't define, they may add
+//! definitions for them (ORC's `DefinitionGenerator`).
+
+mod archive;
+mod dynamic;
+
+pub use archive::ArchiveGenerator;
+pub use dynamic::{DynamicLibraryGenerator, LoadedSymbol};
+
+use crate::error::Result;
+use crate::session::{DylibId, ExecutionSession, LookupFlags};
+use jitld_linker::SymbolName;
+
+pub trait DefinitionGenerator: Send + Sync {
+    /// Define whichever of `names` this generator can provide in `dylib`. Names it doesn't
+    /// know are not an error: the search moves on.
+    fn try_to_generate(
+        &self,
+        session: &ExecutionSession,
+        dylib: DylibId,
+        flags: LookupFlags,
+        names: &[SymbolName],
+    ) -> Result<()>;
+}

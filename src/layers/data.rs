@@ -1,0 +1,45 @@
+//! A unit that defines one symbol over bytes the JIT makes up: `__dso_handle`, or the copy
+//! of a shared library's variable.
+
+use super::ObjectLinkingLayer;
+use crate::session::{MaterializationResponsibility, MaterializationUnit, SymbolFlags};
+use jitld_linker::graph::{Content, Definition, Linkage, MemProt, Scope, SectionRole, Symbol};
+use jitld_linker::{InputBuffer, LinkGraph, SymbolName};
+
+pub struct DataUnit {
+    pub layer: ObjectLinkingLayer,
+    pub origin: String,
+    pub name: SymbolName,
+    pub bytes: Vec<u8>,
+    pub align: u64,
+    pub flags: SymbolFlags,
+}
+
+impl MaterializationUnit for DataUnit {
+    fn name(&self) -> &str {
+        &self.origin
+    }
+
+    fn symbols(&self) -> Vec<(SymbolName, SymbolFlags)> {
+        vec![(self.name, self.flags)]
+    }
+
+    fn materialize(self: Box<Self>, mr: MaterializationResponsibility) {
+        let names = self.layer.session().names().clone();
+        let mut graph = LinkGraph::new(InputBuffer::from_vec(self.origin.as_str(), Vec::new()), names);
+        let section = graph.add_section(".data.jitld", MemProt::ReadWrite, SectionRole::Plain);
+        let size = self.bytes.len() as u64;
+        let block = graph.add_block(section, Content::Owned(self.bytes), self.align);
+        graph.add_symbol(Symbol {
+            name: Some(self.name),
+            def: Definition::Block { block, offset: 0 },
+            size,
+            linkage: Linkage::Strong,
+            scope: if self.flags.exported { Scope::Default } else { Scope::Hidden },
+            callable: false,
+            addr: 0,
+            live: true,
+        });
+        self.layer.emit(mr, graph, u64::MAX, None);
+    }
+}

@@ -1,0 +1,7 @@
+//! Layers turn program representations into materialization units.
+
+mod data;
+mod object;
+
+pub use data::DataUnit;
+pub use object::{LinkPlugin, ObjectLinkingLayer};

@@ -1,0 +1,229 @@
+//! `ObjectLinkingLayer`: relocatable objects → materialization units → `linker::link`.
+//!
+//! Adding an object reads only its symbol table; the graph is built when one of its symbols
+//! is first looked up. Definitions that lost to others (weak ones, COMDAT copies) become
+//! references to the winner before linking.
+
+use crate::error::{JitError, Result};
+use crate::session::{
+    DylibId, ExecutionSession, InstanceId, MaterializationResponsibility, MaterializationUnit, SymbolFlags,
+};
+use jitld_linker::format::{elf, Strength};
+use jitld_linker::graph::{Content, Definition};
+use jitld_linker::memory::{Allocation, Layout, MemoryManager};
+use jitld_linker::{InputBuffer, LinkContext, LinkGraph, ResolvedSymbol, SymbolName};
+use std::any::Any;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Sees every graph once it is linked (platform support, dumps, debugger registration).
+pub trait LinkPlugin: Send + Sync {
+    fn notify_finalized(&self, instance: InstanceId, ordinal: u64, graph: &LinkGraph, alloc: &Allocation)
+        -> Result<()>;
+}
+
+#[derive(Clone)]
+pub struct ObjectLinkingLayer {
+    inner: Arc<LayerInner>,
+}
+
+struct LayerInner {
+    session: ExecutionSession,
+    plugins: Mutex<Vec<Arc<dyn LinkPlugin>>>,
+    next_ordinal: AtomicU64,
+}
+
+impl ObjectLinkingLayer {
+    pub fn new(session: ExecutionSession) -> Self {
+        ObjectLinkingLayer {
+            inner: Arc::new(LayerInner { session, plugins: Mutex::new(Vec::new()), next_ordinal: AtomicU64::new(0) }),
+        }
+    }
+
+    pub fn session(&self) -> &ExecutionSession {
+        &self.inner.session
+    }
+
+    pub fn add_plugin(&self, plugin: Arc<dyn LinkPlugin>) {
+        self.inner.plugins.lock().unwrap_or_else(|e| e.into_inner()).push(plugin);
+    }
+
+    /// Adds an object to `dylib`. Returns its initializer symbol, if it has one: looking that
+    /// up links the object even when nothing refers to it.
+    pub fn add(&self, dylib: DylibId, input: InputBuffer) -> Result<Option<SymbolName>> {
+        let ordinal = self.inner.next_ordinal.fetch_add(1, Ordering::Relaxed) * 1_000_000_000;
+        self.add_with_ordinal(dylib, input, ordinal)
+    }
+
+    /// `ordinal` orders this object's initializers among others' (input order, as `ld`).
+    pub fn add_with_ordinal(&self, dylib: DylibId, input: InputBuffer, ordinal: u64) -> Result<Option<SymbolName>> {
+        let session = &self.inner.session;
+        let interface = elf::interface(&input, session.names())?;
+        let mut symbols: Vec<(SymbolName, SymbolFlags)> = interface
+            .symbols
+            .iter()
+            .map(|s| {
+                let exported = s.scope == jitld_linker::graph::Scope::Default;
+                (s.name, SymbolFlags { strength: s.strength, exported, callable: s.callable })
+            })
+            .collect();
+        let init_symbol = interface.has_initializers.then(|| {
+            let name = session.intern(&format!("$jitld.init#{ordinal}:{}", input.name));
+            symbols.push((name, SymbolFlags { strength: Strength::Strong, exported: false, callable: false }));
+            name
+        });
+        let unit = ObjectUnit { layer: self.clone(), input, symbols, init_symbol, ordinal };
+        session.define(dylib, Box::new(unit))?;
+        Ok(init_symbol)
+    }
+
+    /// Links a graph on behalf of `mr` and reports the outcome to it.
+    pub(crate) fn emit(
+        &self,
+        mr: MaterializationResponsibility,
+        graph: LinkGraph,
+        ordinal: u64,
+        init_symbol: Option<SymbolName>,
+    ) {
+        let mut ctx = SessionLinkContext { layer: self, mr: &mr, ordinal, init_symbol, resources: Vec::new() };
+        let linked = jitld_linker::link(graph, &mut ctx);
+        let resources = std::mem::take(&mut ctx.resources);
+        match linked {
+            Ok(()) => {
+                let _ = mr.notify_emitted(resources);
+            }
+            Err(e) => mr.fail(lookup_error_or(e)),
+        }
+    }
+}
+
+/// Session errors travel through the linker boxed; unwrap them again.
+fn lookup_error_or(e: jitld_linker::LinkError) -> JitError {
+    match e {
+        jitld_linker::LinkError::Context(inner) => match inner.downcast::<JitError>() {
+            Ok(jit) => *jit,
+            Err(other) => JitError::other(other.to_string()),
+        },
+        other => other.into(),
+    }
+}
+
+struct ObjectUnit {
+    layer: ObjectLinkingLayer,
+    input: InputBuffer,
+    symbols: Vec<(SymbolName, SymbolFlags)>,
+    init_symbol: Option<SymbolName>,
+    ordinal: u64,
+}
+
+impl MaterializationUnit for ObjectUnit {
+    fn name(&self) -> &str {
+        &self.input.name
+    }
+
+    fn symbols(&self) -> Vec<(SymbolName, SymbolFlags)> {
+        self.symbols.clone()
+    }
+
+    fn discard(&mut self, name: SymbolName) {
+        self.symbols.retain(|(n, _)| *n != name);
+    }
+
+    fn materialize(self: Box<Self>, mr: MaterializationResponsibility) {
+        let graph = match elf::build_graph(&self.input, self.layer.session().names()) {
+            Ok(graph) => graph,
+            Err(e) => return mr.fail(e.into()),
+        };
+        let graph = claim_definitions(graph, &mr);
+        self.layer.emit(mr, graph, self.ordinal, self.init_symbol);
+    }
+}
+
+/// Definitions this unit no longer owns become references; owned commons get their merged
+/// size.
+fn claim_definitions(mut graph: LinkGraph, mr: &MaterializationResponsibility) -> LinkGraph {
+    let globals: Vec<_> = graph.defined_globals().map(|(id, name, s)| (id, name, s.def)).collect();
+    for (id, name, def) in globals {
+        match (mr.flags(name).map(|f| f.strength), def) {
+            (None, _) => graph.make_external(id),
+            (Some(Strength::Common { size, align }), Definition::Block { block, .. }) => {
+                let block = &mut graph.blocks[block.index()];
+                block.content = Content::Zero(size.max(block.size()));
+                block.align = block.align.max(align);
+                graph.symbols[id.index()].size = size;
+            }
+            _ => {}
+        }
+    }
+    graph
+}
+
+/// Memory that goes back to its manager when the definitions in it are removed.
+struct OwnedAllocation {
+    alloc: Option<Allocation>,
+    memory: Arc<dyn MemoryManager>,
+}
+
+impl Drop for OwnedAllocation {
+    fn drop(&mut self) {
+        if let Some(alloc) = self.alloc.take() {
+            self.memory.deallocate(alloc);
+        }
+    }
+}
+
+struct SessionLinkContext<'a> {
+    layer: &'a ObjectLinkingLayer,
+    mr: &'a MaterializationResponsibility,
+    ordinal: u64,
+    init_symbol: Option<SymbolName>,
+    resources: Vec<Box<dyn Any + Send>>,
+}
+
+impl LinkContext for SessionLinkContext<'_> {
+    fn memory(&self) -> &dyn MemoryManager {
+        &**self.layer.session().memory()
+    }
+
+    fn notify_resolved(&mut self, graph: &LinkGraph) -> jitld_linker::Result<()> {
+        let mut addrs: Vec<(SymbolName, u64)> = graph
+            .defined_globals()
+            .filter(|(_, name, _)| self.mr.flags(*name).is_some())
+            .map(|(_, name, s)| (name, s.addr))
+            .collect();
+        if let Some(init) = self.init_symbol {
+            addrs.push((init, 0));
+        }
+        for &(name, _) in self.mr.symbols() {
+            if !addrs.iter().any(|(n, _)| *n == name) {
+                let text = graph.names.resolve(name);
+                return Err(jitld_linker::LinkError::malformed(
+                    jitld_linker::Location::file(&*graph.name).symbol(text.to_string()),
+                    "symbol table promised a definition the graph does not have",
+                ));
+            }
+        }
+        self.mr.notify_resolved(&addrs).map_err(stash)
+    }
+
+    fn lookup(
+        &mut self,
+        graph: &LinkGraph,
+        names: &[(SymbolName, bool)],
+    ) -> jitld_linker::Result<Vec<Option<ResolvedSymbol>>> {
+        self.mr.lookup(names, &graph.name).map_err(stash)
+    }
+
+    fn notify_finalized(&mut self, graph: LinkGraph, alloc: Allocation, _layout: Layout) -> jitld_linker::Result<()> {
+        let plugins = self.layer.inner.plugins.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let result =
+            plugins.iter().try_for_each(|p| p.notify_finalized(self.mr.instance(), self.ordinal, &graph, &alloc));
+        self.resources
+            .push(Box::new(OwnedAllocation { alloc: Some(alloc), memory: self.layer.session().memory().clone() }));
+        result.map_err(stash)
+    }
+}
+
+fn stash(e: JitError) -> jitld_linker::LinkError {
+    jitld_linker::LinkError::Context(Box::new(e))
+}

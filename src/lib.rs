@@ -1,0 +1,15 @@
+//! jitld: a JIT linker and loader. An ORC-style session (`session`) over the graph linker
+//! (`jitld_linker`), with generators for archives and shared libraries (`generators`), the
+//! object linking layer (`layers`), loader support for running programs (`platform`), and
+//! the command line (`cli`).
+
+pub mod cli;
+pub mod error;
+pub mod generators;
+pub mod layers;
+pub mod platform;
+pub mod session;
+pub mod tools;
+
+pub use error::{JitError, Result};
+pub use jitld_linker as linker;

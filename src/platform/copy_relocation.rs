@@ -1,0 +1,139 @@
+//! Copy relocations, done at run time.
+//!
+//! Code compiled for an executable (`-fno-pic`, and gcc's `-fPIE`) reads a shared library's
+//! variables (`stdout`, `optind`) with 32-bit displacements, which cannot reach a library
+//! mapped gigabytes away. An executable solves this with a copy relocation: the variable is
+//! copied into the executable, and the dynamic loader points every library's GOT slot for it
+//! at the copy, so the library and the program share one variable again. We do the same: the
+//! copy is a small JIT'd data unit, and once it exists we rewrite the GOT slots of every
+//! loaded library that refer to the name.
+
+use crate::error::Result;
+use crate::generators::LoadedSymbol;
+use crate::layers::{DataUnit, ObjectLinkingLayer};
+use crate::session::{DylibId, LookupFlags, MaterializationResponsibility, MaterializationUnit, SymbolFlags};
+use jitld_linker::SymbolName;
+use std::ffi::CStr;
+
+/// Defines `name` in `dylib` as a copy of the library variable `symbol`.
+pub fn define(layer: &ObjectLinkingLayer, dylib: DylibId, name: SymbolName, symbol: &LoadedSymbol) -> Result<()> {
+    let unit = CopyUnit {
+        data: DataUnit {
+            layer: layer.clone(),
+            origin: format!("copy of {}", layer.session().names().resolve(name)),
+            name,
+            bytes: Vec::new(),
+            align: 16,
+            flags: SymbolFlags::strong_data(),
+        },
+        source: symbol.addr,
+        size: symbol.size,
+    };
+    layer.session().define(dylib, Box::new(unit))
+}
+
+struct CopyUnit {
+    data: DataUnit,
+    source: u64,
+    size: u64,
+}
+
+impl MaterializationUnit for CopyUnit {
+    fn name(&self) -> &str {
+        &self.data.origin
+    }
+
+    fn symbols(&self) -> Vec<(SymbolName, SymbolFlags)> {
+        self.data.symbols()
+    }
+
+    fn materialize(self: Box<Self>, mr: MaterializationResponsibility) {
+        let CopyUnit { mut data, source, size } = *self;
+        // SAFETY: the dynamic loader said `size` bytes of a variable live at `source`; the
+        // value is taken now, when the program first needs it.
+        data.bytes = unsafe { std::slice::from_raw_parts(source as *const u8, size as usize) }.to_vec();
+        let session = data.layer.session().clone();
+        let (dylib, name) = (mr.dylib(), data.name);
+        Box::new(data).materialize(mr);
+        if let Ok(found) = session.lookup(&[(dylib, LookupFlags::MatchAllSymbols)], &[name]) {
+            interpose(&session.names().resolve(name), found[0].addr);
+        }
+    }
+}
+
+/// Points every loaded library's GOT slot for `name` at `addr`.
+fn interpose(name: &str, addr: u64) {
+    let mut request = (name.as_bytes(), addr);
+    // SAFETY: dl_iterate_phdr calls us with valid program headers of each loaded object.
+    unsafe { libc::dl_iterate_phdr(Some(visit_object), &mut request as *mut _ as *mut libc::c_void) };
+}
+
+/// `Elf64_Dyn`, which the libc crate doesn't declare.
+#[repr(C)]
+struct Dyn {
+    d_tag: i64,
+    d_un: u64,
+}
+
+const DT_NULL: i64 = 0;
+const DT_STRTAB: i64 = 5;
+const DT_SYMTAB: i64 = 6;
+const DT_RELA: i64 = 7;
+const DT_RELASZ: i64 = 8;
+const R_X86_64_64: u32 = 1;
+const R_X86_64_GLOB_DAT: u32 = 6;
+
+unsafe extern "C" fn visit_object(info: *mut libc::dl_phdr_info, _size: usize, data: *mut libc::c_void) -> libc::c_int {
+    let (name, addr) = *(data as *const (&[u8], u64));
+    let info = &*info;
+    let base = info.dlpi_addr;
+    let headers = std::slice::from_raw_parts(info.dlpi_phdr, info.dlpi_phnum as usize);
+    let Some(dynamic) = headers.iter().find(|h| h.p_type == libc::PT_DYNAMIC) else { return 0 };
+    let relro = headers.iter().find(|h| h.p_type == libc::PT_GNU_RELRO).map(|h| (base + h.p_vaddr, h.p_memsz));
+    // The loader usually rebases these pointers in place; the vDSO's are left relative.
+    let pointer = |value: u64| if value < base { value + base } else { value };
+    let (mut strtab, mut symtab, mut rela, mut relasz) = (0, 0, 0, 0);
+    let mut entry = (base + dynamic.p_vaddr) as *const Dyn;
+    while (*entry).d_tag != DT_NULL {
+        let value = (*entry).d_un;
+        match (*entry).d_tag {
+            DT_STRTAB => strtab = pointer(value),
+            DT_SYMTAB => symtab = pointer(value),
+            DT_RELA => rela = pointer(value),
+            DT_RELASZ => relasz = value,
+            _ => {}
+        }
+        entry = entry.add(1);
+    }
+    if strtab == 0 || symtab == 0 || rela == 0 {
+        return 0;
+    }
+    let relocations = std::slice::from_raw_parts(rela as *const libc::Elf64_Rela, relasz as usize / 24);
+    for r in relocations {
+        let kind = (r.r_info & 0xffff_ffff) as u32;
+        if kind != R_X86_64_GLOB_DAT && kind != R_X86_64_64 {
+            continue;
+        }
+        let sym = &*((symtab as *const libc::Elf64_Sym).add((r.r_info >> 32) as usize));
+        if CStr::from_ptr((strtab + sym.st_name as u64) as *const libc::c_char).to_bytes() != name {
+            continue;
+        }
+        let slot = base + r.r_offset;
+        let value = if kind == R_X86_64_64 { addr.wrapping_add(r.r_addend as u64) } else { addr };
+        write_slot(slot, value, relro);
+    }
+    0
+}
+
+/// Writes a GOT slot, lifting RELRO protection around the write if the slot is under it.
+unsafe fn write_slot(slot: u64, value: u64, relro: Option<(u64, u64)>) {
+    let page = slot & !4095;
+    let protected = relro.is_some_and(|(start, len)| (start..start + len).contains(&slot));
+    if protected {
+        libc::mprotect(page as *mut libc::c_void, 4096, libc::PROT_READ | libc::PROT_WRITE);
+    }
+    (slot as *mut u64).write_unaligned(value);
+    if protected {
+        libc::mprotect(page as *mut libc::c_void, 4096, libc::PROT_READ);
+    }
+}

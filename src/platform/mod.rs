@@ -1,0 +1,162 @@
+//! What a program expects from its loader: initializers before the entry, finalizers at
+//! exit, and the few pieces of the C runtime that a static link would bring from `crt1.o` /
+//! `libc_nonshared.a` (`atexit`, `__dso_handle`).
+//!
+//! Order follows what `ld` and glibc do for an executable: `.preinit_array`, then
+//! `.init_array`/`.ctors` sorted by priority (unprioritized last), inputs in command-line
+//! order, each `.ctors` run backwards; finalizers in exactly the reverse order, after every
+//! `atexit` handler the program registered.
+
+pub mod copy_relocation;
+mod runtime;
+
+use crate::error::Result;
+use crate::layers::{DataUnit, LinkPlugin, ObjectLinkingLayer};
+use crate::session::{DylibId, ExecutionSession, InstanceId, SymbolFlags};
+use jitld_linker::graph::{EdgeKind, SectionRole};
+use jitld_linker::memory::Allocation;
+use jitld_linker::LinkGraph;
+use std::sync::{Arc, Mutex};
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+enum Phase {
+    PreInit,
+    Init,
+    Fini,
+}
+
+/// One function pointer from an init/fini array, with the key that orders it.
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    phase: Phase,
+    /// (priority, input ordinal, section, slot)
+    key: (u32, u64, u32, i64),
+    addr: u64,
+    instance: InstanceId,
+}
+
+pub struct Platform {
+    session: ExecutionSession,
+    pending: Mutex<Vec<Entry>>,
+    finalizers: Mutex<Vec<Entry>>,
+    args: Mutex<(i32, usize, usize)>,
+}
+
+type InitFn = unsafe extern "C" fn(i32, *const *const libc::c_char, *const *const libc::c_char);
+type FiniFn = unsafe extern "C" fn();
+
+impl Platform {
+    /// Sets up `dylib` as a program: runtime symbols, `__dso_handle`, and initializer
+    /// tracking for everything `layer` links.
+    pub fn install(layer: &ObjectLinkingLayer, dylib: DylibId) -> Result<Arc<Platform>> {
+        let session = layer.session().clone();
+        let platform = Arc::new(Platform {
+            session: session.clone(),
+            pending: Mutex::new(Vec::new()),
+            finalizers: Mutex::new(Vec::new()),
+            args: Mutex::new((0, 0, 0)),
+        });
+        layer.add_plugin(platform.clone());
+        session.define_absolute(dylib, &runtime::symbols(&session))?;
+        let dso_handle = DataUnit {
+            layer: layer.clone(),
+            origin: format!("__dso_handle of {}", session.dylib_name(dylib)),
+            name: session.intern("__dso_handle"),
+            bytes: vec![0; 8],
+            align: 8,
+            flags: SymbolFlags { exported: false, ..SymbolFlags::strong_data() },
+        };
+        session.define(dylib, Box::new(dso_handle))?;
+        Ok(platform)
+    }
+
+    /// The arguments initializers receive, as glibc passes them.
+    pub fn set_args(&self, argc: i32, argv: *const *const libc::c_char, envp: *const *const libc::c_char) {
+        *self.args.lock().unwrap_or_else(|e| e.into_inner()) = (argc, argv as usize, envp as usize);
+    }
+
+    /// Runs every initializer of linked, ready code not run yet, in order. Initializers that
+    /// cause more linking get their new initializers run too.
+    pub fn run_initializers(&self) {
+        loop {
+            let mut batch: Vec<Entry> = {
+                let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+                let (ready, rest) = pending.drain(..).partition(|e| self.session.is_ready(e.instance));
+                *pending = rest;
+                ready
+            };
+            if batch.is_empty() {
+                return;
+            }
+            batch.sort_by_key(|e| (e.phase, e.key));
+            let (argc, argv, envp) = *self.args.lock().unwrap_or_else(|e| e.into_inner());
+            for entry in batch {
+                // SAFETY: the address came from an init array of linked, finalized code.
+                let f: InitFn = unsafe { std::mem::transmute(entry.addr as usize) };
+                unsafe { f(argc, argv as *const _, envp as *const _) };
+            }
+        }
+    }
+
+    /// Runs finalizers of ready code, last-registered order first, each once.
+    pub fn run_finalizers(&self) {
+        let mut batch: Vec<Entry> = std::mem::take(&mut *self.finalizers.lock().unwrap_or_else(|e| e.into_inner()));
+        batch.retain(|e| self.session.is_ready(e.instance));
+        batch.sort_by_key(|e| e.key);
+        for entry in batch.into_iter().rev() {
+            // SAFETY: as above, from a fini array.
+            let f: FiniFn = unsafe { std::mem::transmute(entry.addr as usize) };
+            unsafe { f() };
+        }
+    }
+
+    /// Arranges for finalizers to run when the process exits (after `atexit` handlers
+    /// registered from now on, as `_dl_fini` does).
+    pub fn run_finalizers_at_exit(self: &Arc<Self>) {
+        extern "C" fn at_exit(platform: *mut libc::c_void) {
+            // SAFETY: the pointer is an `Arc<Platform>` leaked for this call.
+            let platform = unsafe { Arc::from_raw(platform as *const Platform) };
+            platform.run_finalizers();
+        }
+        let raw = Arc::into_raw(self.clone()) as *mut libc::c_void;
+        // SAFETY: registering a handler with its argument; glibc calls it once at exit.
+        unsafe { runtime::__cxa_atexit(at_exit, raw, std::ptr::null_mut()) };
+    }
+}
+
+impl LinkPlugin for Platform {
+    fn notify_finalized(
+        &self,
+        instance: InstanceId,
+        ordinal: u64,
+        graph: &LinkGraph,
+        _alloc: &Allocation,
+    ) -> Result<()> {
+        let mut found = Vec::new();
+        for (index, section) in graph.sections.iter().enumerate() {
+            let (phase, priority, reversed) = match section.role {
+                SectionRole::PreInit => (Phase::PreInit, 0, false),
+                SectionRole::Init { priority, reversed } => (Phase::Init, priority, reversed),
+                SectionRole::Fini { priority, reversed } => (Phase::Fini, priority, reversed),
+                _ => continue,
+            };
+            for &block in &section.blocks {
+                for edge in &graph.blocks[block.index()].edges {
+                    if edge.kind == EdgeKind::KeepAlive || edge.offset % 8 != 0 {
+                        continue;
+                    }
+                    let addr = graph.symbol_addr(edge.target).wrapping_add(edge.addend as u64);
+                    if addr == 0 || addr == u64::MAX {
+                        continue;
+                    }
+                    let slot = if reversed { -(edge.offset as i64) } else { edge.offset as i64 };
+                    found.push(Entry { phase, key: (priority, ordinal, index as u32, slot), addr, instance });
+                }
+            }
+        }
+        let (fini, init): (Vec<Entry>, Vec<Entry>) = found.into_iter().partition(|e| e.phase == Phase::Fini);
+        self.pending.lock().unwrap_or_else(|e| e.into_inner()).extend(init);
+        self.finalizers.lock().unwrap_or_else(|e| e.into_inner()).extend(fini);
+        Ok(())
+    }
+}

@@ -1,0 +1,60 @@
+//! The C runtime pieces an executable gets from `libc_nonshared.a`, which a JIT can't link
+//! from there: glibc's shared library exports `__cxa_atexit` but not `atexit`.
+
+use crate::session::{ExecutionSession, SymbolFlags};
+use jitld_linker::SymbolName;
+
+extern "C" {
+    pub fn __cxa_atexit(
+        f: extern "C" fn(*mut libc::c_void),
+        arg: *mut libc::c_void,
+        dso: *mut libc::c_void,
+    ) -> libc::c_int;
+    fn __cxa_at_quick_exit(f: extern "C" fn(*mut libc::c_void), dso: *mut libc::c_void) -> libc::c_int;
+    fn __register_atfork(
+        prepare: Option<extern "C" fn()>,
+        parent: Option<extern "C" fn()>,
+        child: Option<extern "C" fn()>,
+        dso: *mut libc::c_void,
+    ) -> libc::c_int;
+}
+
+extern "C" fn jitld_atexit(f: extern "C" fn()) -> libc::c_int {
+    // SAFETY: a `void (*)(void)` called with one ignored argument is fine in the SysV ABI,
+    // which is exactly how glibc's own `atexit` does it.
+    unsafe {
+        __cxa_atexit(
+            std::mem::transmute::<extern "C" fn(), extern "C" fn(*mut libc::c_void)>(f),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        )
+    }
+}
+
+extern "C" fn jitld_at_quick_exit(f: extern "C" fn()) -> libc::c_int {
+    // SAFETY: as above.
+    unsafe {
+        __cxa_at_quick_exit(
+            std::mem::transmute::<extern "C" fn(), extern "C" fn(*mut libc::c_void)>(f),
+            std::ptr::null_mut(),
+        )
+    }
+}
+
+extern "C" fn jitld_pthread_atfork(
+    prepare: Option<extern "C" fn()>,
+    parent: Option<extern "C" fn()>,
+    child: Option<extern "C" fn()>,
+) -> libc::c_int {
+    // SAFETY: forwards to the function glibc's own `pthread_atfork` wrapper calls.
+    unsafe { __register_atfork(prepare, parent, child, std::ptr::null_mut()) }
+}
+
+pub fn symbols(session: &ExecutionSession) -> Vec<(SymbolName, u64, SymbolFlags)> {
+    let f = SymbolFlags::strong_function();
+    vec![
+        (session.intern("atexit"), jitld_atexit as *const () as u64, f),
+        (session.intern("at_quick_exit"), jitld_at_quick_exit as *const () as u64, f),
+        (session.intern("pthread_atfork"), jitld_pthread_atfork as *const () as u64, f),
+    ]
+}

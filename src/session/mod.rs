@@ -1,0 +1,582 @@
+//! The ORC core: an `ExecutionSession` holds JITDylibs (symbol tables with link orders and
+//! definition generators), materialization units waiting to be asked for, and the state of
+//! every unit that was asked for.
+//!
+//! A symbol is *pending* (its unit not yet asked for), then *materializing*, *resolved* (its
+//! address is known), *emitted* (its memory is final), and *ready* (it and everything it
+//! depends on are emitted). A lookup names a search order of JITDylibs; it starts the
+//! materialization of what it finds and returns once every symbol reaches the state it
+//! needs: linking needs *resolved* (so that mutually dependent objects can both link),
+//! running needs *ready*. All table updates happen under one lock; materialization runs
+//! outside it, on the thread that asked.
+
+mod rules;
+mod unit;
+
+pub use unit::{MaterializationResponsibility, MaterializationUnit};
+
+use crate::error::{JitError, Result};
+use crate::generators::DefinitionGenerator;
+use indexmap::IndexMap;
+use jitld_linker::format::Strength;
+use jitld_linker::memory::MemoryManager;
+use jitld_linker::{NamePool, ResolvedSymbol, SymbolName};
+use rules::Outcome;
+use std::any::Any;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
+pub struct DylibId(pub u32);
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct InstanceId(pub u32);
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+struct UnitId(u32);
+
+/// How a symbol competes with others and who may see it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct SymbolFlags {
+    pub strength: Strength,
+    /// Visible to other JITDylibs (default visibility); hidden symbols are not.
+    pub exported: bool,
+    pub callable: bool,
+}
+
+impl SymbolFlags {
+    pub fn strong_function() -> Self {
+        SymbolFlags { strength: Strength::Strong, exported: true, callable: true }
+    }
+    pub fn strong_data() -> Self {
+        SymbolFlags { strength: Strength::Strong, exported: true, callable: false }
+    }
+}
+
+/// Which symbols of a JITDylib a search may see.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum LookupFlags {
+    MatchAllSymbols,
+    MatchExportedSymbolsOnly,
+}
+
+/// The state a lookup waits for.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, PartialOrd, Ord)]
+pub enum Required {
+    Resolved,
+    Ready,
+}
+
+#[derive(Debug)]
+enum InstanceState {
+    Materializing,
+    Resolved,
+    Emitted,
+    Ready,
+    Failed(Arc<JitError>),
+}
+
+struct Instance {
+    state: InstanceState,
+    dylib: DylibId,
+    origin: Arc<str>,
+    /// Instances whose symbols this one's code refers to (not yet ready when looked up).
+    deps: Vec<InstanceId>,
+    resources: Vec<Box<dyn Any + Send>>,
+}
+
+struct Entry {
+    flags: SymbolFlags,
+    origin: Arc<str>,
+    unit: Option<UnitId>,
+    instance: Option<InstanceId>,
+    addr: Option<u64>,
+}
+
+struct Dylib {
+    name: String,
+    symbols: IndexMap<SymbolName, Entry>,
+    link_order: Vec<(DylibId, LookupFlags)>,
+    generators: Vec<Arc<dyn DefinitionGenerator>>,
+}
+
+struct PendingUnit {
+    unit: Box<dyn MaterializationUnit>,
+    dylib: DylibId,
+}
+
+#[derive(Default)]
+struct State {
+    dylibs: Vec<Dylib>,
+    units: Vec<Option<PendingUnit>>,
+    instances: Vec<Instance>,
+    /// Root causes of failed materializations, in order, for reporting.
+    errors: Vec<Arc<JitError>>,
+}
+
+struct Inner {
+    names: Arc<NamePool>,
+    memory: Arc<dyn MemoryManager>,
+    state: Mutex<State>,
+    changed: Condvar,
+}
+
+/// A handle to the session; clones share it.
+#[derive(Clone)]
+pub struct ExecutionSession {
+    inner: Arc<Inner>,
+}
+
+/// A symbol a lookup found: its address and flags.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FoundSymbol {
+    pub addr: u64,
+    pub flags: SymbolFlags,
+}
+
+impl ExecutionSession {
+    pub fn new(memory: Arc<dyn MemoryManager>) -> Self {
+        ExecutionSession {
+            inner: Arc::new(Inner {
+                names: NamePool::new(),
+                memory,
+                state: Mutex::new(State::default()),
+                changed: Condvar::new(),
+            }),
+        }
+    }
+
+    pub fn names(&self) -> &Arc<NamePool> {
+        &self.inner.names
+    }
+
+    pub fn intern(&self, name: &str) -> SymbolName {
+        self.inner.names.intern(name)
+    }
+
+    pub fn memory(&self) -> &Arc<dyn MemoryManager> {
+        &self.inner.memory
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Creates a JITDylib; names are unique. It searches itself first, then its link order.
+    pub fn create_jit_dylib(&self, name: &str) -> Result<DylibId> {
+        let mut state = self.lock();
+        if state.dylibs.iter().any(|d| d.name == name) {
+            return Err(JitError::DuplicateDylib(name.to_string()));
+        }
+        let id = DylibId(state.dylibs.len() as u32);
+        state.dylibs.push(Dylib {
+            name: name.to_string(),
+            symbols: IndexMap::new(),
+            link_order: Vec::new(),
+            generators: Vec::new(),
+        });
+        Ok(id)
+    }
+
+    pub fn dylib_by_name(&self, name: &str) -> Option<DylibId> {
+        self.lock().dylibs.iter().position(|d| d.name == name).map(|i| DylibId(i as u32))
+    }
+
+    pub fn dylib_name(&self, dylib: DylibId) -> String {
+        self.lock().dylibs.get(dylib.0 as usize).map(|d| d.name.clone()).unwrap_or_default()
+    }
+
+    /// What `dylib` searches after itself.
+    pub fn set_link_order(&self, dylib: DylibId, order: Vec<(DylibId, LookupFlags)>) {
+        self.lock().dylibs[dylib.0 as usize].link_order = order;
+    }
+
+    /// Generators run, in the order added, for names the JITDylib does not define.
+    pub fn add_generator(&self, dylib: DylibId, generator: Arc<dyn DefinitionGenerator>) {
+        self.lock().dylibs[dylib.0 as usize].generators.push(generator);
+    }
+
+    /// Root causes of every failed materialization so far.
+    pub fn errors(&self) -> Vec<Arc<JitError>> {
+        self.lock().errors.clone()
+    }
+
+    /// Whether a unit's definitions are ready (used by the platform before running them).
+    pub fn is_ready(&self, instance: InstanceId) -> bool {
+        matches!(self.lock().instances.get(instance.0 as usize).map(|i| &i.state), Some(InstanceState::Ready))
+    }
+
+    /// Defines symbols that are already in memory.
+    pub fn define_absolute(&self, dylib: DylibId, symbols: &[(SymbolName, u64, SymbolFlags)]) -> Result<()> {
+        let mut state = self.lock();
+        let table = &mut state.dylibs[dylib.0 as usize].symbols;
+        for &(name, _, _) in symbols {
+            if table.contains_key(&name) {
+                return Err(JitError::DuplicateDefinition {
+                    name: self.inner.names.resolve(name).to_string(),
+                    first: table[&name].origin.to_string(),
+                    second: "absolute symbols".into(),
+                });
+            }
+        }
+        let origin: Arc<str> = Arc::from("absolute symbols");
+        for &(name, addr, flags) in symbols {
+            table.insert(name, Entry { flags, origin: origin.clone(), unit: None, instance: None, addr: Some(addr) });
+        }
+        Ok(())
+    }
+
+    /// Adds a unit's definitions to `dylib`, settling clashes by the weak/common rules.
+    pub fn define(&self, dylib: DylibId, mut unit: Box<dyn MaterializationUnit>) -> Result<()> {
+        let origin: Arc<str> = Arc::from(unit.name());
+        let mut state = self.lock();
+        let unit_id = UnitId(state.units.len() as u32);
+        let symbols = unit.symbols();
+        // Decide everything first, so a duplicate leaves the table untouched.
+        let mut decisions = Vec::with_capacity(symbols.len());
+        for &(name, flags) in &symbols {
+            let outcome = match state.dylibs[dylib.0 as usize].symbols.get(&name) {
+                None => None,
+                Some(existing) => {
+                    let outcome = match rules::resolve(existing.flags.strength, flags.strength) {
+                        // Only a definition nobody has used yet can still be replaced.
+                        Outcome::Replace if existing.unit.is_none() => Outcome::KeepExisting,
+                        other => other,
+                    };
+                    if outcome == Outcome::Duplicate {
+                        return Err(JitError::DuplicateDefinition {
+                            name: self.inner.names.resolve(name).to_string(),
+                            first: existing.origin.to_string(),
+                            second: origin.to_string(),
+                        });
+                    }
+                    Some(outcome)
+                }
+            };
+            decisions.push(outcome);
+        }
+        for (&(name, flags), outcome) in symbols.iter().zip(decisions) {
+            let fresh = Entry { flags, origin: origin.clone(), unit: Some(unit_id), instance: None, addr: None };
+            match outcome {
+                None => {
+                    state.dylibs[dylib.0 as usize].symbols.insert(name, fresh);
+                }
+                Some(Outcome::Replace) => {
+                    let old = state.dylibs[dylib.0 as usize].symbols.insert(name, fresh);
+                    if let Some(UnitId(loser)) = old.and_then(|e| e.unit) {
+                        if let Some(pending) = state.units[loser as usize].as_mut() {
+                            pending.unit.discard(name);
+                        }
+                    }
+                }
+                Some(Outcome::MergeCommon { size, align }) => {
+                    let entry = &mut state.dylibs[dylib.0 as usize].symbols[&name];
+                    entry.flags.strength = Strength::Common { size, align };
+                    unit.discard(name);
+                }
+                Some(Outcome::KeepExisting | Outcome::Duplicate) => unit.discard(name),
+            }
+        }
+        state.units.push(Some(PendingUnit { unit, dylib }));
+        Ok(())
+    }
+
+    /// Looks `names` up in `order` and waits until each is ready to run. Every name must be
+    /// found.
+    pub fn lookup(&self, order: &[(DylibId, LookupFlags)], names: &[SymbolName]) -> Result<Vec<FoundSymbol>> {
+        let wanted: Vec<(SymbolName, bool)> = names.iter().map(|&n| (n, false)).collect();
+        let found = self.lookup_impl(order, &wanted, Required::Ready, None, "lookup")?;
+        Ok(found.into_iter().map(|f| f.expect("strong names are found or fail")).collect())
+    }
+
+    fn lookup_for_link(
+        &self,
+        dylib: DylibId,
+        instance: InstanceId,
+        names: &[(SymbolName, bool)],
+        referrer: &str,
+    ) -> Result<Vec<Option<ResolvedSymbol>>> {
+        let order = self.search_order(dylib);
+        let found = self.lookup_impl(&order, names, Required::Resolved, Some(instance), referrer)?;
+        Ok(found
+            .into_iter()
+            .map(|f| f.map(|f| ResolvedSymbol { addr: f.addr, callable: f.flags.callable, size: common_size(f.flags) }))
+            .collect())
+    }
+
+    /// A JITDylib's own symbols first (all of them), then its link order.
+    pub fn search_order(&self, dylib: DylibId) -> Vec<(DylibId, LookupFlags)> {
+        let state = self.lock();
+        let mut order = vec![(dylib, LookupFlags::MatchAllSymbols)];
+        order.extend(state.dylibs[dylib.0 as usize].link_order.iter().filter(|(d, _)| *d != dylib));
+        order
+    }
+
+    fn lookup_impl(
+        &self,
+        order: &[(DylibId, LookupFlags)],
+        names: &[(SymbolName, bool)],
+        required: Required,
+        requester: Option<InstanceId>,
+        referrer: &str,
+    ) -> Result<Vec<Option<FoundSymbol>>> {
+        let found = self.search(order, names)?;
+        let missing: Vec<(String, String)> = names
+            .iter()
+            .zip(&found)
+            .filter(|((_, weak), f)| f.is_none() && !weak)
+            .map(|((name, _), _)| (self.inner.names.resolve(*name).to_string(), referrer.to_string()))
+            .collect();
+        if !missing.is_empty() {
+            return Err(JitError::Undefined(missing));
+        }
+        self.start_materializing(&found);
+        self.wait_for(&found, required, requester)
+    }
+
+    /// Finds which JITDylib defines each name, running generators where a name is missing.
+    fn search(
+        &self,
+        order: &[(DylibId, LookupFlags)],
+        names: &[(SymbolName, bool)],
+    ) -> Result<Vec<Option<(DylibId, SymbolName)>>> {
+        let mut found: Vec<Option<(DylibId, SymbolName)>> = vec![None; names.len()];
+        for &(dylib, flags) in order {
+            let generators = {
+                let state = self.lock();
+                self.search_dylib(&state, dylib, flags, names, &mut found);
+                state.dylibs[dylib.0 as usize].generators.clone()
+            };
+            if generators.is_empty() || found.iter().all(Option::is_some) {
+                continue;
+            }
+            for generator in generators {
+                let still: Vec<SymbolName> =
+                    names.iter().zip(&found).filter(|(_, f)| f.is_none()).map(|((n, _), _)| *n).collect();
+                if still.is_empty() {
+                    break;
+                }
+                generator.try_to_generate(self, dylib, flags, &still)?;
+                let state = self.lock();
+                self.search_dylib(&state, dylib, flags, names, &mut found);
+            }
+        }
+        Ok(found)
+    }
+
+    fn search_dylib(
+        &self,
+        state: &State,
+        dylib: DylibId,
+        flags: LookupFlags,
+        names: &[(SymbolName, bool)],
+        found: &mut [Option<(DylibId, SymbolName)>],
+    ) {
+        let table = &state.dylibs[dylib.0 as usize].symbols;
+        for ((name, _), slot) in names.iter().zip(found.iter_mut()) {
+            if slot.is_some() {
+                continue;
+            }
+            if let Some(entry) = table.get(name) {
+                if flags == LookupFlags::MatchAllSymbols || entry.flags.exported {
+                    *slot = Some((dylib, *name));
+                }
+            }
+        }
+    }
+
+    /// Materializes every pending unit among `found`, one at a time on this thread. Each unit
+    /// is claimed just before it runs, so no claimed unit ever waits behind another.
+    fn start_materializing(&self, found: &[Option<(DylibId, SymbolName)>]) {
+        while let Some((unit, mr)) = self.claim_next(found) {
+            unit.materialize(mr);
+        }
+    }
+
+    fn claim_next(
+        &self,
+        found: &[Option<(DylibId, SymbolName)>],
+    ) -> Option<(Box<dyn MaterializationUnit>, MaterializationResponsibility)> {
+        let mut state = self.lock();
+        let (unit_id, pending) = found.iter().flatten().find_map(|&(dylib, name)| {
+            let unit_id = state.dylibs[dylib.0 as usize].symbols.get(&name)?.unit?;
+            let pending = state.units[unit_id.0 as usize].take()?;
+            Some((unit_id, pending))
+        })?;
+        let instance = InstanceId(state.instances.len() as u32);
+        let origin: Arc<str> = Arc::from(pending.unit.name());
+        state.instances.push(Instance {
+            state: InstanceState::Materializing,
+            dylib: pending.dylib,
+            origin: origin.clone(),
+            deps: Vec::new(),
+            resources: Vec::new(),
+        });
+        let mut symbols = Vec::new();
+        for (name, entry) in state.dylibs[pending.dylib.0 as usize].symbols.iter_mut() {
+            if entry.unit == Some(unit_id) {
+                entry.unit = None;
+                entry.instance = Some(instance);
+                symbols.push((*name, entry.flags));
+            }
+        }
+        let mr = MaterializationResponsibility {
+            session: self.clone(),
+            instance,
+            dylib: pending.dylib,
+            symbols,
+            origin: origin.to_string(),
+            done: false,
+        };
+        Some((pending.unit, mr))
+    }
+
+    /// Blocks until every found symbol reaches `required`, or one of them fails.
+    fn wait_for(
+        &self,
+        found: &[Option<(DylibId, SymbolName)>],
+        required: Required,
+        requester: Option<InstanceId>,
+    ) -> Result<Vec<Option<FoundSymbol>>> {
+        let mut state = self.lock();
+        loop {
+            let mut results = Vec::with_capacity(found.len());
+            let mut deps = Vec::new();
+            let mut waiting = false;
+            for slot in found {
+                let Some((dylib, name)) = *slot else {
+                    results.push(None);
+                    continue;
+                };
+                let Some(entry) = state.dylibs[dylib.0 as usize].symbols.get(&name) else {
+                    return Err(JitError::other(format!(
+                        "{} was removed while being looked up",
+                        self.inner.names.resolve(name)
+                    )));
+                };
+                let reached = match entry.instance.map(|i| (i, &state.instances[i.0 as usize].state)) {
+                    None => entry.addr.is_some(),
+                    Some((_, InstanceState::Failed(e))) => return Err(JitError::clone(e)),
+                    Some((_, InstanceState::Ready)) => true,
+                    Some((i, InstanceState::Resolved | InstanceState::Emitted)) if required == Required::Resolved => {
+                        deps.push(i);
+                        true
+                    }
+                    Some(_) => false,
+                };
+                if !reached || entry.addr.is_none() {
+                    waiting = true;
+                    break;
+                }
+                results.push(Some(FoundSymbol { addr: entry.addr.unwrap_or(0), flags: entry.flags }));
+            }
+            if !waiting {
+                if let Some(requester) = requester {
+                    let own = &mut state.instances[requester.0 as usize].deps;
+                    own.extend(deps.into_iter().filter(|&d| d != requester));
+                }
+                return Ok(results);
+            }
+            state = self.inner.changed.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    fn resolve_instance(&self, instance: InstanceId, dylib: DylibId, addrs: &[(SymbolName, u64)]) -> Result<()> {
+        let mut state = self.lock();
+        if let InstanceState::Failed(e) = &state.instances[instance.0 as usize].state {
+            return Err(JitError::clone(e));
+        }
+        let table = &mut state.dylibs[dylib.0 as usize].symbols;
+        for &(name, addr) in addrs {
+            if let Some(entry) = table.get_mut(&name).filter(|e| e.instance == Some(instance)) {
+                entry.addr = Some(addr);
+            }
+        }
+        state.instances[instance.0 as usize].state = InstanceState::Resolved;
+        self.inner.changed.notify_all();
+        Ok(())
+    }
+
+    fn emit_instance(&self, instance: InstanceId, resources: Vec<Box<dyn Any + Send>>) -> Result<()> {
+        let mut state = self.lock();
+        let record = &mut state.instances[instance.0 as usize];
+        if let InstanceState::Failed(e) = &record.state {
+            // A dependency failed while we linked: drop what we made.
+            let e = JitError::clone(e);
+            drop(state);
+            drop(resources);
+            return Err(e);
+        }
+        record.state = InstanceState::Emitted;
+        record.resources = resources;
+        promote_ready(&mut state);
+        self.inner.changed.notify_all();
+        Ok(())
+    }
+
+    /// Fails `instance` and, transitively, every unready instance that depends on it.
+    fn fail_instance(&self, instance: InstanceId, error: JitError, root: bool) {
+        let mut freed = Vec::new();
+        {
+            let mut state = self.lock();
+            let error = Arc::new(error);
+            if root && !matches!(*error, JitError::DependencyFailed { .. }) {
+                state.errors.push(error.clone());
+            }
+            let mut work = vec![(instance, error)];
+            while let Some((id, error)) = work.pop() {
+                let record = &mut state.instances[id.0 as usize];
+                if matches!(record.state, InstanceState::Failed(_) | InstanceState::Ready) {
+                    continue;
+                }
+                record.state = InstanceState::Failed(error.clone());
+                freed.append(&mut record.resources);
+                let dylib = record.dylib;
+                state.dylibs[dylib.0 as usize].symbols.retain(|_, e| e.instance != Some(id));
+                for (i, other) in state.instances.iter().enumerate() {
+                    if other.deps.contains(&id)
+                        && !matches!(other.state, InstanceState::Failed(_) | InstanceState::Ready)
+                    {
+                        let cause = Arc::new(JitError::DependencyFailed {
+                            unit: other.origin.to_string(),
+                            cause: error.clone(),
+                        });
+                        work.push((InstanceId(i as u32), cause));
+                    }
+                }
+            }
+            self.inner.changed.notify_all();
+        }
+        drop(freed);
+    }
+}
+
+/// A common symbol's merged size, so the unit that owns it can allocate enough.
+fn common_size(flags: SymbolFlags) -> u64 {
+    match flags.strength {
+        Strength::Common { size, .. } => size,
+        _ => 0,
+    }
+}
+
+/// Emitted instances whose dependencies are all emitted (or ready) become ready. Cycles are
+/// fine: we start from every emitted instance and drop those that wait on something else.
+fn promote_ready(state: &mut State) {
+    let mut candidates: Vec<usize> =
+        (0..state.instances.len()).filter(|&i| matches!(state.instances[i].state, InstanceState::Emitted)).collect();
+    loop {
+        let before = candidates.len();
+        let is_candidate = |d: InstanceId, c: &[usize]| c.binary_search(&(d.0 as usize)).is_ok();
+        let snapshot = candidates.clone();
+        candidates.retain(|&i| {
+            state.instances[i].deps.iter().all(|&d| {
+                matches!(state.instances[d.0 as usize].state, InstanceState::Ready) || is_candidate(d, &snapshot)
+            })
+        });
+        if candidates.len() == before {
+            break;
+        }
+    }
+    for i in candidates {
+        state.instances[i].state = InstanceState::Ready;
+    }
+}

@@ -1,0 +1,69 @@
+//! `--dump-relocs`: every fix-up of every linked graph, with the bytes it wrote.
+//!
+//! Deterministic with a slab address: graphs are listed in input order, and values that
+//! depend on where the process's own libraries were loaded are shown as `<process>`.
+
+use crate::error::Result;
+use crate::layers::LinkPlugin;
+use crate::session::InstanceId;
+use jitld_linker::graph::{Definition, EdgeKind};
+use jitld_linker::memory::Allocation;
+use jitld_linker::LinkGraph;
+use std::fmt::Write;
+use std::sync::Mutex;
+
+pub struct RelocationDump {
+    slab: Option<u64>,
+    graphs: Mutex<Vec<(u64, String, String)>>,
+}
+
+impl RelocationDump {
+    pub fn new(slab: Option<u64>) -> Self {
+        RelocationDump { slab, graphs: Mutex::new(Vec::new()) }
+    }
+
+    pub fn render(&self) -> String {
+        let mut graphs = self.graphs.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        graphs.sort();
+        graphs.into_iter().map(|(_, _, text)| text).collect()
+    }
+
+    /// Whether an address is in JIT memory (and so the same on every run).
+    fn is_ours(&self, addr: u64) -> bool {
+        self.slab.is_none_or(|base| addr >= base) && addr != 0 || addr == 0
+    }
+}
+
+impl LinkPlugin for RelocationDump {
+    fn notify_finalized(&self, _: InstanceId, ordinal: u64, graph: &LinkGraph, alloc: &Allocation) -> Result<()> {
+        let mut out = String::new();
+        let _ = writeln!(out, "graph {} at {:#x}", graph.name, alloc.addr);
+        for section in &graph.sections {
+            for &block in &section.blocks {
+                let b = &graph.blocks[block.index()];
+                for edge in &b.edges {
+                    let EdgeKind::X86_64(kind) = edge.kind else { continue };
+                    let site = b.addr + edge.offset as u64;
+                    let target = &graph.symbols[edge.target.index()];
+                    let external = matches!(target.def, Definition::External { .. });
+                    let width = kind.width();
+                    let value = match alloc.bytes_at(site, width) {
+                        Some(_) if external && !self.is_ours(target.addr) => "<process>".to_string(),
+                        Some(bytes) => bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" "),
+                        None => "?".into(),
+                    };
+                    let _ = writeln!(
+                        out,
+                        "  {}+{:#x} @{site:#x} {kind:?} -> {} {:+#x} = [{value}]",
+                        section.name,
+                        b.input_offset + edge.offset as u64,
+                        graph.symbol_name(edge.target),
+                        edge.addend
+                    );
+                }
+            }
+        }
+        self.graphs.lock().unwrap_or_else(|e| e.into_inner()).push((ordinal, graph.name.to_string(), out));
+        Ok(())
+    }
+}
