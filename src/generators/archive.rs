@@ -48,9 +48,9 @@ impl DefinitionGenerator for ArchiveGenerator {
         _: &ExecutionSession,
         dylib: DylibId,
         _: LookupFlags,
-        names: &[SymbolName],
+        names: &[(SymbolName, bool)],
     ) -> Result<()> {
-        for &name in names {
+        for &(name, _) in names.iter().filter(|(_, weak)| !weak) {
             if let Some(member) = self.archive.member_defining(name) {
                 self.pull(dylib, member)?;
             }

@@ -91,10 +91,10 @@ impl DefinitionGenerator for DynamicLibraryGenerator {
         session: &ExecutionSession,
         dylib: DylibId,
         _: LookupFlags,
-        names: &[SymbolName],
+        names: &[(SymbolName, bool)],
     ) -> Result<()> {
         let mut absolute = Vec::new();
-        for &name in names {
+        for &(name, _) in names {
             let text = session.names().resolve(name);
             if self.allow.as_ref().is_some_and(|allow| !allow(&text)) {
                 continue;

@@ -13,12 +13,13 @@ use jitld_linker::SymbolName;
 
 pub trait DefinitionGenerator: Send + Sync {
     /// Define whichever of `names` this generator can provide in `dylib`. Names it doesn't
-    /// know are not an error: the search moves on.
+    /// know are not an error: the search moves on. Each name says whether it is only weakly
+    /// referenced (`true`): an archive member is never pulled for those, as in `ld`.
     fn try_to_generate(
         &self,
         session: &ExecutionSession,
         dylib: DylibId,
         flags: LookupFlags,
-        names: &[SymbolName],
+        names: &[(SymbolName, bool)],
     ) -> Result<()>;
 }

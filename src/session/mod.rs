@@ -350,8 +350,8 @@ impl ExecutionSession {
                 continue;
             }
             for generator in generators {
-                let still: Vec<SymbolName> =
-                    names.iter().zip(&found).filter(|(_, f)| f.is_none()).map(|((n, _), _)| *n).collect();
+                let still: Vec<(SymbolName, bool)> =
+                    names.iter().zip(&found).filter(|(_, f)| f.is_none()).map(|(n, _)| *n).collect();
                 if still.is_empty() {
                     break;
                 }
