@@ -1,0 +1,30 @@
+# jitld — build, test, fixtures, snapshots, bench.
+CARGO ?= cargo
+
+.PHONY: build test fixtures snapshots bench example lint
+
+build:
+	$(CARGO) build --release
+
+# The README's test command: everything CI runs.
+test:
+	$(CARGO) test --workspace
+
+fixtures:
+	bash fixtures/build.sh target/fixtures
+
+# Re-record insta snapshots after an intended change (review with `git diff snapshots/`).
+snapshots:
+	INSTA_UPDATE=always $(CARGO) test --test snapshots
+
+# jitld vs llvm-jitlink-19 vs a native build, side by side, as ratios.
+bench: build fixtures
+	bash bench/run.sh
+
+# The bundled example: a C program linked against the system's libsqlite3.a, run in memory.
+example: build
+	bash examples/sqlite/run.sh
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
