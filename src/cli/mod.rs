@@ -48,6 +48,9 @@ pub struct RunArgs {
     /// With --noexec: place memory as if at this address (deterministic output).
     #[arg(long, value_parser = parse_address)]
     pub slab_address: Option<u64>,
+    /// Define an absolute symbol NAME at ADDR in `main` (e.g. `--abs puts=0x7fff00001000`).
+    #[arg(long = "abs", value_name = "NAME=ADDR", value_parser = parse_absolute, action = ArgAction::Append)]
+    pub absolutes: Vec<(String, u64)>,
     /// Print every fix-up of every linked graph.
     #[arg(long)]
     pub dump_relocs: bool,
@@ -65,6 +68,11 @@ fn parse_address(text: &str) -> Result<u64, String> {
         None => text.parse(),
     };
     parsed.map_err(|e| format!("not an address: {text} ({e})"))
+}
+
+fn parse_absolute(text: &str) -> Result<(String, u64), String> {
+    let (name, addr) = text.split_once('=').ok_or_else(|| format!("expected NAME=ADDR, got {text}"))?;
+    Ok((name.to_string(), parse_address(addr)?))
 }
 
 /// Runs the command line; returns the process exit code.

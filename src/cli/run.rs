@@ -10,7 +10,7 @@ use crate::error::JitError;
 use crate::generators::{ArchiveGenerator, DynamicLibraryGenerator};
 use crate::layers::ObjectLinkingLayer;
 use crate::platform::Platform;
-use crate::session::{DylibId, ExecutionSession, LookupFlags};
+use crate::session::{DylibId, ExecutionSession, LookupFlags, SymbolFlags};
 use crate::tools::RelocationDump;
 use jitld_linker::format::{self, FileKind};
 use jitld_linker::memory::{InProcessMemoryManager, MemoryManager, SlabMemoryManager};
@@ -100,6 +100,9 @@ pub fn run(args: &RunArgs) -> Result<i32, Errors> {
     let main = session.create_jit_dylib("main").map_err(|e| vec![e])?;
     let layer = ObjectLinkingLayer::new(session.clone());
     let platform = Platform::install(&layer, main).map_err(|e| vec![e])?;
+    let absolutes: Vec<_> =
+        args.absolutes.iter().map(|(name, addr)| (session.intern(name), *addr, SymbolFlags::strong_data())).collect();
+    session.define_absolute(main, &absolutes).map_err(|e| vec![e])?;
     let dump = args.dump_relocs.then(|| {
         let dump = Arc::new(RelocationDump::new(args.slab_address));
         layer.add_plugin(dump.clone());

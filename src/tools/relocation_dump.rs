@@ -54,11 +54,11 @@ impl LinkPlugin for RelocationDump {
                     };
                     let _ = writeln!(
                         out,
-                        "  {}+{:#x} @{site:#x} {kind:?} -> {} {:+#x} = [{value}]",
+                        "  {}+{:#x} @{site:#x} {kind:?} -> {} {} = [{value}]",
                         section.name,
                         b.input_offset + edge.offset as u64,
                         graph.symbol_name(edge.target),
-                        edge.addend
+                        LinkGraph::format_addend(edge.addend)
                     );
                 }
             }

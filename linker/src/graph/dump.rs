@@ -41,14 +41,9 @@ pub fn dump_graph(graph: &LinkGraph) -> String {
                 );
             }
             for edge in &block.edges {
-                let _ = writeln!(
-                    out,
-                    "    edge +{:#x} {} -> {} {:+#x}",
-                    edge.offset,
-                    edge.kind,
-                    graph.symbol_name(edge.target),
-                    edge.addend
-                );
+                let target = graph.symbol_name(edge.target);
+                let addend = LinkGraph::format_addend(edge.addend);
+                let _ = writeln!(out, "    edge +{:#x} {} -> {target} {addend}", edge.offset, edge.kind);
             }
         }
     }

@@ -229,8 +229,15 @@ impl LinkGraph {
         self.sections.iter().position(|s| s.name == name).map(|i| SectionId(i as u32))
     }
 
+    /// Adds a block at the end of `section`. Its offset in the section (for messages) is where
+    /// it would sit after the blocks already there; builders override it for input blocks.
     pub fn add_block(&mut self, section: SectionId, content: Content, align: u64) -> BlockId {
         let id = BlockId(self.blocks.len() as u32);
+        let input_offset = self.sections[section.index()]
+            .blocks
+            .last()
+            .map(|b| &self.blocks[b.index()])
+            .map_or(0, |b| (b.input_offset + b.size()).next_multiple_of(align.max(1)));
         self.blocks.push(Block {
             section,
             content,
@@ -238,7 +245,7 @@ impl LinkGraph {
             addr: 0,
             edges: Vec::new(),
             live: false,
-            input_offset: 0,
+            input_offset,
         });
         self.sections[section.index()].blocks.push(id);
         id
@@ -298,8 +305,19 @@ impl LinkGraph {
         }
     }
 
+    /// A readable name for any symbol: its own, `target@got` / `target@plt` for table
+    /// entries, or `section+offset` for anonymous ones.
     pub fn symbol_name(&self, id: SymbolId) -> String {
         let symbol = &self.symbols[id.index()];
+        let table_entry = |table: &IndexMap<SymbolId, SymbolId>| table.iter().find(|(_, &e)| e == id).map(|(&t, _)| t);
+        if symbol.name.is_none() {
+            if let Some(target) = table_entry(&self.stubs.got) {
+                return format!("{}@got", self.symbol_name(target));
+            }
+            if let Some(target) = table_entry(&self.stubs.plt) {
+                return format!("{}@plt", self.symbol_name(target));
+            }
+        }
         match (symbol.name, symbol.def) {
             (Some(name), _) => self.names.resolve(name).to_string(),
             (None, Definition::Block { block, offset }) => {
@@ -334,6 +352,15 @@ impl LinkGraph {
             .offset(b.input_offset + offset);
         at.symbol = self.symbol_covering(block, offset);
         at
+    }
+
+    /// `+0x10` / `-0x4`, for dumps.
+    pub fn format_addend(addend: i64) -> String {
+        if addend < 0 {
+            format!("-{:#x}", addend.unsigned_abs())
+        } else {
+            format!("+{addend:#x}")
+        }
     }
 
     pub fn block_bytes<'a>(&'a self, block: &'a Block) -> &'a [u8] {

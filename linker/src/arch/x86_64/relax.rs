@@ -43,7 +43,10 @@ pub fn relax(graph: &mut LinkGraph) -> Result<()> {
                 Kind::BranchPCRel32 | Kind::Delta32 | Kind::Pointer32 | Kind::Pointer32Signed => {
                     let target = &graph.symbols[edge.target.index()];
                     let far = !fits_field(kind, target.addr, edge.addend, site);
-                    if let (true, true, Some(&stub)) = (far, target.callable, graph.stubs.plt.get(&edge.target)) {
+                    // A branch always goes to code; an address taken of code may use the stub
+                    // as the function's address (as a non-PIE executable's PLT entry is).
+                    let code = kind == Kind::BranchPCRel32 || target.callable;
+                    if let (true, true, Some(&stub)) = (far, code, graph.stubs.plt.get(&edge.target)) {
                         graph.blocks[b].edges[i].target = stub;
                     }
                 }
