@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs what jitld's tests, fixtures and benchmarks need on a fresh Debian machine.
+# Compilers build the fixtures; llvm-19 is the reference (llvm-jitlink-19, llvm-readelf-19);
+# the -dev packages provide the real static libraries the tests link (sqlite, Lua, zlib).
+set -euo pipefail
+packages=(gcc make clang-19 lld-19 llvm-19 libsqlite3-dev liblua5.4-dev zlib1g-dev hyperfine time gdb)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}"
+fi
