@@ -34,6 +34,8 @@ pub fn edge_kind_for_elf(r_type: u32) -> Result<ElfEdge, String> {
         R_X86_64_GOTPCREL64 => Edge(Kind::RequestGotAndTransformToDelta64),
         R_X86_64_GOT64 | R_X86_64_GOTPLT64 => Edge(Kind::RequestGotAndTransformToDelta64FromGot),
         R_X86_64_GOTOFF64 => Edge(Kind::Delta64FromGot),
+        // `L - GOT + A`: a 64-bit field reaches any address, so the symbol itself serves as its PLT entry.
+        R_X86_64_PLTOFF64 => Edge(Kind::Delta64FromGot),
         R_X86_64_GOTPC32 => ToGotBase(Kind::Delta32),
         R_X86_64_GOTPC64 => ToGotBase(Kind::Delta64),
         R_X86_64_SIZE32 => Edge(Kind::Size32),
@@ -57,7 +59,6 @@ fn elf_reloc_name(r_type: u32) -> String {
         R_X86_64_DTPOFF32 => "R_X86_64_DTPOFF32",
         R_X86_64_GOTTPOFF => "R_X86_64_GOTTPOFF",
         R_X86_64_TPOFF32 => "R_X86_64_TPOFF32",
-        R_X86_64_PLTOFF64 => "R_X86_64_PLTOFF64",
         R_X86_64_GOTPC32_TLSDESC => "R_X86_64_GOTPC32_TLSDESC",
         R_X86_64_TLSDESC_CALL => "R_X86_64_TLSDESC_CALL",
         R_X86_64_TLSDESC => "R_X86_64_TLSDESC",
@@ -81,6 +82,7 @@ mod tests {
             (R_X86_64_32S, Kind::Pointer32Signed),
             (R_X86_64_REX_GOTPCRELX, Kind::RequestGotAndTransformToPCRel32GotLoadRexRelaxable),
             (R_X86_64_SIZE64, Kind::Size64),
+            (R_X86_64_PLTOFF64, Kind::Delta64FromGot),
         ] {
             assert!(matches!(edge_kind_for_elf(r_type), Ok(ElfEdge::Edge(k)) if k == kind));
         }
