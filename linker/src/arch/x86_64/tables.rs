@@ -71,10 +71,13 @@ fn add_live_edge(graph: &mut LinkGraph, block: BlockId, kind: Kind, offset: u32,
 pub fn build_tables(graph: &mut LinkGraph) -> Result<()> {
     let blocks: Vec<BlockId> =
         (0..graph.blocks.len() as u32).map(BlockId).filter(|b| graph.blocks[b.index()].live).collect();
+    let mut needs_got_base = false;
     for block in blocks {
         for i in 0..graph.blocks[block.index()].edges.len() {
             let edge = graph.blocks[block.index()].edges[i];
             let EdgeKind::X86_64(kind) = edge.kind else { continue };
+            // `sym@GOTOFF` is relative to the GOT base even when nothing names `_GLOBAL_OFFSET_TABLE_`.
+            needs_got_base |= kind == Kind::Delta64FromGot;
             if let Some(lowered) = kind.requests_got() {
                 let entry = got_entry(graph, edge.target);
                 let e = &mut graph.blocks[block.index()].edges[i];
@@ -87,7 +90,7 @@ pub fn build_tables(graph: &mut LinkGraph) -> Result<()> {
             }
         }
     }
-    if graph.stubs.got.is_empty() && graph.got_base.is_none() {
+    if graph.stubs.got.is_empty() && graph.got_base.is_none() && !needs_got_base {
         return Ok(());
     }
     got_base(graph);
