@@ -20,6 +20,13 @@ use std::sync::Arc;
 
 type Header = FileHeader64<LE>;
 
+/// Large-model tentative definitions (gcc `-mcmodel=medium/large -fcommon`); `object` lacks it.
+const SHN_X86_64_LCOMMON: u16 = 0xff02;
+
+fn is_common(sym: &Sym64<LE>) -> bool {
+    matches!(sym.st_shndx(LE), SHN_COMMON | SHN_X86_64_LCOMMON)
+}
+
 /// A parsed view of one object: header, section table, symbol table and COMDAT membership.
 struct ElfObject<'a> {
     input: &'a InputBuffer,
@@ -116,7 +123,7 @@ impl<'a> ElfObject<'a> {
     fn definition_attrs(&self, sym: &Sym64<LE>, section: Option<usize>) -> (Strength, Scope, bool) {
         let weak =
             sym.st_bind() == STB_WEAK || section.is_some_and(|s| self.in_comdat.get(s).copied().unwrap_or(false));
-        let strength = if sym.st_shndx(LE) == SHN_COMMON {
+        let strength = if is_common(sym) {
             Strength::Common { size: sym.st_size(LE), align: sym.st_value(LE).max(1) }
         } else if weak {
             Strength::Weak
@@ -248,7 +255,7 @@ fn add_symbols(obj: &ElfObject, graph: &mut LinkGraph, blocks: &[Option<BlockId>
         let section = obj.symbol_section(sym, index)?;
         let local = sym.st_bind() == STB_LOCAL;
         let (strength, scope, callable) = obj.definition_attrs(sym, section);
-        let def = if sym.st_shndx(LE) == SHN_COMMON {
+        let def = if is_common(sym) {
             let Strength::Common { size, align } = strength else { unreachable!() };
             if !align.is_power_of_two() || align > 1 << 30 {
                 return Err(LinkError::malformed(at(), format!("common symbol alignment {align}")));
