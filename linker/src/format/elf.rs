@@ -111,12 +111,29 @@ impl<'a> ElfObject<'a> {
         self.is_loaded(index) && section_role(&self.section_name(index)).is_root()
     }
 
-    /// The section index a symbol is defined in, if any (handles `SHN_XINDEX`).
+    /// The section index a symbol is defined in, if any (handles `SHN_XINDEX`). The index is
+    /// checked: `object` passes any value below `SHN_LORESERVE` through.
     fn symbol_section(&self, sym: &Sym64<LE>, index: usize) -> Result<Option<usize>> {
-        self.symbols
+        let at = || {
+            let name = self.symbol_name(sym).ok().filter(|n| !n.is_empty());
+            self.at().symbol(name.map_or_else(|| format!("#{index}"), |n| String::from_utf8_lossy(n).into_owned()))
+        };
+        let shndx = sym.st_shndx(LE);
+        if shndx >= SHN_LORESERVE && !matches!(shndx, SHN_ABS | SHN_COMMON | SHN_XINDEX | SHN_X86_64_LCOMMON) {
+            return Err(LinkError::unsupported(at(), format!("special section index {shndx:#x}")));
+        }
+        let section = self
+            .symbols
             .symbol_section(LE, sym, object::SymbolIndex(index))
-            .map(|s| s.map(|s| s.0))
-            .map_err(|e| LinkError::malformed(self.at().symbol(format!("#{index}")), e.to_string()))
+            .map_err(|e| LinkError::malformed(at(), e.to_string()))?
+            .map(|s| s.0);
+        if let Some(section) = section.filter(|&s| s >= self.sections.len()) {
+            return Err(LinkError::malformed(
+                at(),
+                format!("section index {section} out of range ({} sections)", self.sections.len()),
+            ));
+        }
+        Ok(section)
     }
 
     /// Strength, scope and callability of a global definition.
@@ -314,7 +331,13 @@ fn add_relocations(
             continue;
         }
         let target = section.sh_info(LE) as usize;
-        let Some(block) = blocks.get(target).copied().flatten() else { continue };
+        if target >= blocks.len() {
+            return Err(LinkError::malformed(
+                obj.at().section(obj.section_name(index)),
+                format!("relocations for section index {target}, out of range ({} sections)", blocks.len()),
+            ));
+        }
+        let Some(block) = blocks[target] else { continue };
         let target_name = obj.section_name(target);
         let (relas, _) = section
             .rela(LE, obj.data)
