@@ -57,7 +57,13 @@ impl<'a> ElfObject<'a> {
             return Err(LinkError::malformed(at(), format!("not a relocatable object (e_type {})", header.e_type(LE))));
         }
         let sections = header.sections(LE, data).map_err(bad)?;
-        let symbols = sections.symbols(LE, data, SHT_SYMTAB).map_err(bad)?;
+        let symbols = sections.symbols(LE, data, SHT_SYMTAB).map_err(|e| {
+            // Name the symbol table: its sh_link, offset or size is what is wrong.
+            let symtab = sections.iter().enumerate().find(|(_, s)| s.sh_type(LE) == SHT_SYMTAB);
+            let Some((index, symtab)) = symtab else { return bad(e) };
+            let name = sections.section_name(LE, symtab).map(|n| String::from_utf8_lossy(n).into_owned());
+            LinkError::malformed(at().section(name.unwrap_or_else(|_| section_label(index))), e.to_string())
+        })?;
         let mut in_comdat = vec![false; sections.len()];
         for (index, section) in sections.iter().enumerate() {
             let Some((flags, members)) = section.group(LE, data).map_err(|e| bad_section(input, index, e))? else {
@@ -352,6 +358,8 @@ fn add_relocations(
                 Ok(ElfEdge::Edge(kind)) => (kind, false),
                 Ok(ElfEdge::ToGotBase(kind)) => (kind, true),
                 Ok(ElfEdge::None) => continue,
+                // Unnamed types already read "relocation type N".
+                Err(name) if name.starts_with("relocation") => return Err(LinkError::unsupported(at(), name)),
                 Err(name) => return Err(LinkError::unsupported(at(), format!("relocation {name}"))),
             };
             if offset.checked_add(kind.width()).is_none_or(|end| end > size) {
