@@ -368,6 +368,10 @@ fn add_relocations(
                     format!("relocation past the end of the section ({size:#x} bytes)"),
                 ));
             }
+            // Edges hold 32-bit offsets; only a huge zero-fill section could get here.
+            if u32::try_from(offset).is_err() {
+                return Err(LinkError::unsupported(at(), "relocation at an offset beyond 4 GiB"));
+            }
             let sym_index = rela.r_sym(LE, false) as usize;
             let target_symbol = if to_got_base {
                 x86_64::got_base(graph)
