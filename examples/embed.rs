@@ -21,7 +21,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let session = ExecutionSession::new(Arc::new(InProcessMemoryManager::new()));
     let main = session.create_jit_dylib("main")?;
     let layer = ObjectLinkingLayer::new(session.clone());
-    let platform = Platform::install(&layer, main)?;
+    let platform = Platform::install(&layer);
+    platform.setup_dylib(main)?;
     layer.add(main, jitld_linker::InputBuffer::from_vec(object.as_str(), std::fs::read(object)?))?;
     // Whatever the object needs and doesn't define comes from the process (libc).
     session.add_generator(main, Arc::new(DynamicLibraryGenerator::process(layer.clone())));

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod error;
 pub mod generators;
 pub mod layers;
+pub mod lazy;
 pub mod platform;
 pub mod session;
 pub mod tools;

@@ -41,18 +41,31 @@ pub trait LinkContext {
     /// The graph is fixed up and its memory protected; the allocation now belongs to the
     /// context.
     fn notify_finalized(&mut self, graph: LinkGraph, alloc: Allocation, layout: Layout) -> Result<()>;
+
+    /// Time spent in a phase of this link (for statistics).
+    fn record_phase(&mut self, _phase: &'static str, _elapsed: std::time::Duration) {}
+}
+
+/// Runs `step`, reporting its duration to the context as `phase`.
+fn timed<T>(ctx: &mut dyn LinkContext, phase: &'static str, step: impl FnOnce(&mut dyn LinkContext) -> T) -> T {
+    let started = std::time::Instant::now();
+    let result = step(ctx);
+    ctx.record_phase(phase, started.elapsed());
+    result
 }
 
 pub fn link(mut graph: LinkGraph, ctx: &mut dyn LinkContext) -> Result<()> {
     let mut config = PassConfig::x86_64_elf();
     ctx.modify_passes(&mut config);
 
-    passes::run(&mut config.pre_prune, &mut graph)?;
-    passes::prune(&mut graph)?;
-    passes::run(&mut config.post_prune, &mut graph)?;
+    timed(ctx, "prune and tables", |_| -> Result<()> {
+        passes::run(&mut config.pre_prune, &mut graph)?;
+        passes::prune(&mut graph)?;
+        passes::run(&mut config.post_prune, &mut graph)
+    })?;
 
     let layout = layout(&graph);
-    let mut alloc = ctx.memory().allocate(layout.size, layout.align)?;
+    let mut alloc = timed(ctx, "allocate", |ctx| ctx.memory().allocate(layout.size, layout.align))?;
     match fix_up(&mut graph, ctx, &mut config, &layout, &mut alloc) {
         Ok(()) => ctx.notify_finalized(graph, alloc, layout),
         Err(e) => {
@@ -72,7 +85,8 @@ fn fix_up(
     assign_addresses(graph, layout, alloc.addr);
     passes::run(&mut config.post_allocation, graph)?;
     ctx.notify_resolved(graph)?;
-    resolve_externals(graph, ctx)?;
+    timed(ctx, "resolve externals", |ctx| resolve_externals(graph, ctx))?;
+    let started = std::time::Instant::now();
     passes::run(&mut config.pre_fixup, graph)?;
 
     let memory = alloc.working_mut();
@@ -89,7 +103,8 @@ fn fix_up(
         crate::arch::x86_64::apply_fixups(graph, crate::graph::BlockId(index as u32), dest)?;
     }
     passes::run(&mut config.post_fixup, graph)?;
-    ctx.memory().finalize(alloc, &layout.segments)
+    ctx.record_phase("fix up", started.elapsed());
+    timed(ctx, "finalize", |ctx| ctx.memory().finalize(alloc, &layout.segments))
 }
 
 fn assign_addresses(graph: &mut LinkGraph, layout: &Layout, base: u64) {

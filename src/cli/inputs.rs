@@ -12,6 +12,10 @@ const SYSTEM_DIRS: [&str; 6] =
 pub enum InputArg {
     Path(String),
     Library(String),
+    /// `-jd NAME`: what follows goes into this JITDylib.
+    Dylib(String),
+    /// `--lazy FILE`.
+    Lazy(String),
 }
 
 /// Finds `-lNAME`: `libNAME.so` before `libNAME.a` in each directory, `-L` ones first;

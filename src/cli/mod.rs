@@ -51,6 +51,24 @@ pub struct RunArgs {
     /// Define an absolute symbol NAME at ADDR in `main` (e.g. `--abs puts=0x7fff00001000`).
     #[arg(long = "abs", value_name = "NAME=ADDR", value_parser = parse_absolute, action = ArgAction::Append)]
     pub absolutes: Vec<(String, u64)>,
+    /// Inputs after this go into JITDylib NAME (created if new; `-jd` works too).
+    #[arg(long = "jd", value_name = "NAME", action = ArgAction::Append)]
+    pub jds: Vec<String>,
+    /// Link FILE lazily: its functions are linked on their first call.
+    #[arg(long = "lazy", value_name = "FILE", action = ArgAction::Append)]
+    pub lazy: Vec<String>,
+    /// NAME's link order: the JITDylibs it searches after itself (then the process).
+    #[arg(long = "link-order", value_name = "NAME=A,B,...", action = ArgAction::Append)]
+    pub link_orders: Vec<String>,
+    /// Define NEW in `main` as another name for OLD.
+    #[arg(long = "alias", value_name = "NEW=OLD", action = ArgAction::Append)]
+    pub aliases: Vec<String>,
+    /// Materialize on N threads.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+    /// Print at exit what was linked, stubs created and hit, and time per link phase.
+    #[arg(long)]
+    pub stats: bool,
     /// Print every fix-up of every linked graph.
     #[arg(long)]
     pub dump_relocs: bool,
@@ -77,7 +95,9 @@ fn parse_absolute(text: &str) -> Result<(String, u64), String> {
 
 /// Runs the command line; returns the process exit code.
 pub fn main() -> i32 {
-    let matches = Cli::command().get_matches();
+    // llvm-jitlink spells it `-jd`; clap's short options are one letter.
+    let args = std::env::args().map(|a| if a == "-jd" { "--jd".to_string() } else { a });
+    let matches = Cli::command().get_matches_from(args);
     let mut cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => e.exit(),
@@ -112,6 +132,8 @@ fn ordered_inputs(matches: &clap::ArgMatches) -> Vec<InputArg> {
     };
     ordered.extend(indexed("inputs").into_iter().map(|(i, v)| (i, InputArg::Path(v))));
     ordered.extend(indexed("libraries").into_iter().map(|(i, v)| (i, InputArg::Library(v))));
+    ordered.extend(indexed("jds").into_iter().map(|(i, v)| (i, InputArg::Dylib(v))));
+    ordered.extend(indexed("lazy").into_iter().map(|(i, v)| (i, InputArg::Lazy(v))));
     ordered.sort_by_key(|(i, _)| *i);
     ordered.into_iter().map(|(_, input)| input).collect()
 }

@@ -1,16 +1,17 @@
-//! `jitld run`: a session with one JITDylib, `main`, holding every object on the command line;
-//! archives and shared libraries as generators behind it, in command-line order; then the
-//! process. Looking up the entry (and every object's initializers) links what the program
-//! needs; then initializers run, the entry is called, and we leave through `exit`, as a
-//! program returning from `main` does.
+//! `jitld run`: a session whose JITDylibs hold the command line's inputs (`main` first, then
+//! one per `-jd`), each with archives and shared libraries as generators in command-line
+//! order, and the process behind them all. Looking up the entry (and every object's
+//! initializers) links what the program needs; then initializers run, the entry is called,
+//! and we leave through `exit`, as a program returning from `main` does.
 
 use super::inputs::{find_library, linker_script_inputs, InputArg};
 use super::RunArgs;
 use crate::error::JitError;
 use crate::generators::{ArchiveGenerator, DynamicLibraryGenerator};
 use crate::layers::ObjectLinkingLayer;
+use crate::lazy::{LazyReexportsUnit, LazyStats};
 use crate::platform::Platform;
-use crate::session::{DylibId, ExecutionSession, LookupFlags, SymbolFlags};
+use crate::session::{DylibId, ExecutionSession, LookupFlags, ReexportsUnit, SymbolFlags};
 use crate::tools::RelocationDump;
 use jitld_linker::format::{self, FileKind};
 use jitld_linker::memory::{InProcessMemoryManager, MemoryManager, SlabMemoryManager};
@@ -26,11 +27,17 @@ type Errors = Vec<JitError>;
 struct Program {
     session: ExecutionSession,
     layer: ObjectLinkingLayer,
-    main: DylibId,
-    /// Initializer symbols of command-line objects: linked even if unreferenced.
-    roots: Vec<SymbolName>,
-    /// Definitions of command-line objects (linked in full with --noexec).
-    definitions: Vec<SymbolName>,
+    platform: Arc<Platform>,
+    /// JITDylibs in the order the command line first names them.
+    dylibs: Vec<DylibId>,
+    current: DylibId,
+    /// Per JITDylib, the implementation JITDylib behind its lazy stubs.
+    lazy_impls: Vec<(DylibId, DylibId)>,
+    lazy_stats: Arc<LazyStats>,
+    /// Initializer symbols of command-line objects, by JITDylib: linked even if unreferenced.
+    roots: Vec<(DylibId, SymbolName)>,
+    /// Definitions of eager command-line objects (linked in full with --noexec).
+    definitions: Vec<(DylibId, SymbolName)>,
     search: Vec<String>,
     position: u64,
 }
@@ -49,32 +56,55 @@ pub fn open_input(path: &Path) -> Result<InputBuffer, JitError> {
 }
 
 impl Program {
+    fn dylib(&mut self, name: &str) -> Result<DylibId, JitError> {
+        if let Some(existing) = self.session.dylib_by_name(name) {
+            return Ok(existing);
+        }
+        let dylib = self.session.create_jit_dylib(name)?;
+        self.platform.setup_dylib(dylib)?;
+        self.dylibs.push(dylib);
+        Ok(dylib)
+    }
+
     fn load(&mut self, input: &InputArg) -> Result<(), JitError> {
-        let path = match input {
-            InputArg::Path(path) => Path::new(path).to_path_buf(),
-            InputArg::Library(name) => find_library(name, &self.search)?,
-        };
-        self.load_path(&path)
+        match input {
+            InputArg::Dylib(name) => {
+                self.current = self.dylib(name)?;
+                Ok(())
+            }
+            InputArg::Path(path) => self.load_path(Path::new(path)),
+            InputArg::Library(name) => {
+                let path = find_library(name, &self.search)?;
+                self.load_path(&path)
+            }
+            InputArg::Lazy(path) => self.load_lazy(Path::new(path)),
+        }
+    }
+
+    fn next_ordinal(&mut self) -> u64 {
+        self.position += 1;
+        (self.position - 1) * 1_000_000_000
     }
 
     fn load_path(&mut self, path: &Path) -> Result<(), JitError> {
         let buffer = open_input(path)?;
-        let ordinal = self.position * 1_000_000_000;
-        self.position += 1;
+        let ordinal = self.next_ordinal();
+        let dylib = self.current;
         match format::sniff(&buffer) {
             FileKind::ElfRelocatable => {
                 let names = format::elf::interface(&buffer, self.session.names())?;
-                self.definitions.extend(names.symbols.iter().map(|s| s.name));
-                let init = self.layer.add_with_ordinal(self.main, buffer, ordinal)?;
-                self.roots.extend(init);
+                self.definitions.extend(names.symbols.iter().map(|s| (dylib, s.name)));
+                let tracker = self.session.default_tracker(dylib);
+                let init = self.layer.add_with_ordinal(&tracker, buffer, ordinal)?;
+                self.roots.extend(init.map(|init| (dylib, init)));
             }
             FileKind::Archive => {
                 let generator = ArchiveGenerator::new(buffer, self.layer.clone(), ordinal)?;
-                self.session.add_generator(self.main, Arc::new(generator));
+                self.session.add_generator(dylib, Arc::new(generator));
             }
             FileKind::ElfShared => {
                 let generator = DynamicLibraryGenerator::open(&path.display().to_string(), self.layer.clone())?;
-                self.session.add_generator(self.main, Arc::new(generator));
+                self.session.add_generator(dylib, Arc::new(generator));
             }
             FileKind::LinkerScript => {
                 let text = String::from_utf8_lossy(buffer.bytes()).into_owned();
@@ -88,21 +118,107 @@ impl Program {
         }
         Ok(())
     }
+
+    /// The object goes into the current JITDylib's implementation JITDylib; the current one
+    /// gets a lazy stub for each of its functions and a plain re-export for its data.
+    fn load_lazy(&mut self, path: &Path) -> Result<(), JitError> {
+        let buffer = open_input(path)?;
+        if format::sniff(&buffer) != FileKind::ElfRelocatable {
+            return Err(JitError::other(format!("{}: --lazy takes a relocatable object", path.display())));
+        }
+        let dylib = self.current;
+        let implementation = self.lazy_impl(dylib)?;
+        let interface = format::elf::interface(&buffer, self.session.names())?;
+        let ordinal = self.next_ordinal();
+        let tracker = self.session.default_tracker(implementation);
+        self.layer.add_with_ordinal(&tracker, buffer, ordinal)?;
+        let source = vec![(implementation, LookupFlags::MatchAllSymbols)];
+        let (mut functions, mut data) = (Vec::new(), Vec::new());
+        for symbol in &interface.symbols {
+            let flags = SymbolFlags {
+                strength: symbol.strength,
+                exported: symbol.scope == jitld_linker::graph::Scope::Default,
+                callable: symbol.callable,
+            };
+            let target = if symbol.callable { &mut functions } else { &mut data };
+            target.push((symbol.name, symbol.name, flags));
+        }
+        let origin = format!("lazy stubs for {}", path.display());
+        self.session.define(
+            dylib,
+            Box::new(LazyReexportsUnit {
+                layer: self.layer.clone(),
+                source: source.clone(),
+                names: functions,
+                stats: self.lazy_stats.clone(),
+                origin,
+            }),
+        )?;
+        let origin = format!("data of {}", path.display());
+        self.session.define(dylib, Box::new(ReexportsUnit::new(source, data, origin)))
+    }
+
+    fn lazy_impl(&mut self, dylib: DylibId) -> Result<DylibId, JitError> {
+        if let Some(&(_, implementation)) = self.lazy_impls.iter().find(|(d, _)| *d == dylib) {
+            return Ok(implementation);
+        }
+        let name = format!("{}.lazy", self.session.dylib_name(dylib));
+        let implementation = self.session.create_jit_dylib(&name)?;
+        self.platform.setup_dylib(implementation)?;
+        self.lazy_impls.push((dylib, implementation));
+        Ok(implementation)
+    }
+
+    /// Each JITDylib links against the ones named before it (or its `--link-order`), then
+    /// the process. Implementation JITDylibs search their public JITDylib first, so calls
+    /// between lazy objects go through stubs too.
+    fn set_link_orders(&self, explicit: &[String], process: DylibId) -> Result<(), JitError> {
+        let exported = |d: DylibId| (d, LookupFlags::MatchExportedSymbolsOnly);
+        for (index, &dylib) in self.dylibs.iter().enumerate() {
+            let mut order: Vec<_> = self.dylibs[..index].iter().rev().map(|&d| exported(d)).collect();
+            let name = self.session.dylib_name(dylib);
+            if let Some(spec) = explicit.iter().find_map(|s| s.strip_prefix(&format!("{name}="))) {
+                order = spec
+                    .split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(|n| {
+                        let d = self.session.dylib_by_name(n);
+                        d.map(exported).ok_or_else(|| JitError::other(format!("--link-order: no JITDylib named {n}")))
+                    })
+                    .collect::<Result<_, _>>()?;
+            }
+            order.push((process, LookupFlags::MatchAllSymbols));
+            self.session.set_link_order(dylib, order.clone());
+            if let Some(&(_, implementation)) = self.lazy_impls.iter().find(|(d, _)| *d == dylib) {
+                let mut impl_order = vec![(dylib, LookupFlags::MatchAllSymbols)];
+                impl_order.extend(order);
+                impl_order.push((implementation, LookupFlags::MatchAllSymbols));
+                self.session.set_link_order_with(implementation, impl_order, false);
+            }
+        }
+        if let Some(spec) =
+            explicit.iter().find(|s| !s.split_once('=').is_some_and(|(n, _)| self.session.dylib_by_name(n).is_some()))
+        {
+            return Err(JitError::other(format!("--link-order {spec}: expected NAME=A,B,... naming JITDylibs")));
+        }
+        Ok(())
+    }
+}
+
+fn memory_for(args: &RunArgs) -> Result<Arc<dyn MemoryManager>, JitError> {
+    match args.slab_address {
+        Some(_) if !args.noexec => Err(JitError::other("--slab-address needs --noexec")),
+        Some(base) => Ok(Arc::new(SlabMemoryManager::new(base, 1 << 40))),
+        None => Ok(Arc::new(InProcessMemoryManager::new())),
+    }
 }
 
 pub fn run(args: &RunArgs) -> Result<i32, Errors> {
-    let memory: Arc<dyn MemoryManager> = match args.slab_address {
-        Some(_) if !args.noexec => return Err(vec![JitError::other("--slab-address needs --noexec")]),
-        Some(base) => Arc::new(SlabMemoryManager::new(base, 1 << 40)),
-        None => Arc::new(InProcessMemoryManager::new()),
-    };
-    let session = ExecutionSession::new(memory);
-    let main = session.create_jit_dylib("main").map_err(|e| vec![e])?;
+    let one = |e: JitError| vec![e];
+    let session = ExecutionSession::new(memory_for(args).map_err(one)?);
+    session.set_materialization_threads(args.threads.max(1));
     let layer = ObjectLinkingLayer::new(session.clone());
-    let platform = Platform::install(&layer, main).map_err(|e| vec![e])?;
-    let absolutes: Vec<_> =
-        args.absolutes.iter().map(|(name, addr)| (session.intern(name), *addr, SymbolFlags::strong_data())).collect();
-    session.define_absolute(main, &absolutes).map_err(|e| vec![e])?;
+    let platform = Platform::install(&layer);
     let dump = args.dump_relocs.then(|| {
         let dump = Arc::new(RelocationDump::new(args.slab_address));
         layer.add_plugin(dump.clone());
@@ -111,34 +227,90 @@ pub fn run(args: &RunArgs) -> Result<i32, Errors> {
     let mut program = Program {
         session: session.clone(),
         layer: layer.clone(),
-        main,
+        platform: platform.clone(),
+        dylibs: Vec::new(),
+        current: DylibId(0),
+        lazy_impls: Vec::new(),
+        lazy_stats: Arc::new(LazyStats::default()),
         roots: Vec::new(),
         definitions: Vec::new(),
         search: args.search.clone(),
         position: 0,
     };
+    // `main` is named first unless the command line starts with `-jd`.
+    if !matches!(args.ordered.first(), Some(InputArg::Dylib(_))) {
+        program.current = program.dylib("main").map_err(one)?;
+    }
     for input in &args.ordered {
-        program.load(input).map_err(|e| vec![e])?;
+        program.load(input).map_err(one)?;
     }
-    session.add_generator(main, Arc::new(DynamicLibraryGenerator::process(layer.clone())));
+    let main = program.dylib("main").map_err(one)?;
+    let process = session.create_jit_dylib("<process>").map_err(one)?;
+    session.add_generator(process, Arc::new(DynamicLibraryGenerator::process(layer.clone())));
+    program.set_link_orders(&args.link_orders, process).map_err(one)?;
+    define_command_line_symbols(&session, main, args).map_err(one)?;
+    if args.stats {
+        print_stats_at_exit(layer.clone(), program.lazy_stats.clone());
+    }
 
-    let order = [(main, LookupFlags::MatchAllSymbols)];
-    let entry = session.intern(&args.entry);
-    let mut wanted = program.roots.clone();
-    if args.noexec {
-        wanted.extend(&program.definitions);
-    } else {
-        wanted.insert(0, entry);
-    }
-    let found = session.lookup(&order, &wanted).map_err(|e| report(&session, e, &args.entry))?;
+    let found = link_program(&program, main, args).map_err(|e| report(&session, e, &args.entry))?;
     if let Some(dump) = dump {
         print!("{}", dump.render());
     }
     if args.noexec {
         return Ok(0);
     }
+    run_entry(&platform, found, args)
+}
 
-    let argv0 = args.argv0.clone().or_else(|| args.inputs.first().cloned()).unwrap_or_default();
+/// `--abs` and `--alias`, in `main`.
+fn define_command_line_symbols(session: &ExecutionSession, main: DylibId, args: &RunArgs) -> Result<(), JitError> {
+    let absolutes: Vec<_> =
+        args.absolutes.iter().map(|(name, addr)| (session.intern(name), *addr, SymbolFlags::strong_data())).collect();
+    session.define_absolute(main, &absolutes)?;
+    let aliases = args
+        .aliases
+        .iter()
+        .map(|spec| match spec.split_once('=') {
+            Some((new, old)) => Ok((session.intern(new), session.intern(old))),
+            None => Err(JitError::other(format!("--alias {spec}: expected NEW=OLD"))),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if aliases.is_empty() {
+        return Ok(());
+    }
+    let mut order = vec![(main, LookupFlags::MatchAllSymbols)];
+    order.extend(session.link_order(main));
+    let olds: Vec<SymbolName> = aliases.iter().map(|&(_, old)| old).collect();
+    let flags = session.lookup_flags(&order, &olds)?;
+    let aliases = aliases.iter().zip(flags).map(|(&(new, old), f)| (new, old, f)).collect();
+    session.define(main, Box::new(ReexportsUnit::new(order, aliases, "--alias".into())))
+}
+
+/// Links the entry and every command-line object's initializers (with --noexec: every
+/// definition of every eager command-line object). Returns the entry if it was looked up.
+fn link_program(program: &Program, main: DylibId, args: &RunArgs) -> Result<Option<u64>, JitError> {
+    let session = &program.session;
+    let mut entry = None;
+    if !args.noexec {
+        let found = session.lookup(&session.search_order(main), &[session.intern(&args.entry)])?;
+        entry = Some(found[0].addr);
+    }
+    for &dylib in &program.dylibs {
+        let mut wanted: Vec<SymbolName> = program.roots.iter().filter(|(d, _)| *d == dylib).map(|&(_, n)| n).collect();
+        if args.noexec {
+            wanted.extend(program.definitions.iter().filter(|(d, _)| *d == dylib).map(|&(_, n)| n));
+        }
+        if !wanted.is_empty() {
+            session.lookup(&[(dylib, LookupFlags::MatchAllSymbols)], &wanted)?;
+        }
+    }
+    Ok(entry)
+}
+
+fn run_entry(platform: &Arc<Platform>, entry: Option<u64>, args: &RunArgs) -> Result<i32, Errors> {
+    let Some(entry) = entry else { return Ok(0) };
+    let argv0 = args.argv0.clone().or_else(|| first_input(args)).unwrap_or_default();
     let argv_strings: Vec<CString> = std::iter::once(&argv0)
         .chain(&args.args)
         .map(|a| CString::new(a.as_str()).map_err(|_| vec![JitError::other("argument contains NUL")]))
@@ -156,11 +328,38 @@ pub fn run(args: &RunArgs) -> Result<i32, Errors> {
     platform.run_initializers();
     type Entry = unsafe extern "C" fn(i32, *const *const libc::c_char, *const *const libc::c_char) -> i32;
     // SAFETY: the entry is linked, ready code; we call it as C's `main`.
-    let entry_fn: Entry = unsafe { std::mem::transmute(found[0].addr as usize) };
+    let entry_fn: Entry = unsafe { std::mem::transmute(entry as usize) };
     let status = unsafe { entry_fn(argc, argv.as_ptr(), envp) };
     let _ = std::io::stdout().flush();
     // Leave as a returning `main` does: atexit handlers, finalizers, stdio flush.
     unsafe { libc::exit(status) }
+}
+
+fn first_input(args: &RunArgs) -> Option<String> {
+    args.ordered.iter().find_map(|input| match input {
+        InputArg::Path(path) | InputArg::Lazy(path) => Some(path.clone()),
+        _ => None,
+    })
+}
+
+fn print_stats_at_exit(layer: ObjectLinkingLayer, lazy: Arc<LazyStats>) {
+    crate::platform::at_exit(Box::new(move || {
+        use std::sync::atomic::Ordering::Relaxed;
+        let stats = layer.stats();
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(
+            err,
+            "jitld stats: linked {} objects, {} archive members, {} synthesized graphs; lazy stubs: {} created, {} hit",
+            stats.objects.load(Relaxed),
+            stats.archive_members.load(Relaxed),
+            stats.synthesized.load(Relaxed),
+            lazy.created.load(Relaxed),
+            lazy.hit.load(Relaxed),
+        );
+        for (phase, time) in stats.phase_times() {
+            let _ = writeln!(err, "jitld stats: {phase:<18} {:>9.3} ms", time.as_secs_f64() * 1e3);
+        }
+    }));
 }
 
 /// The errors to show for a failed lookup: the root causes the session recorded, or the

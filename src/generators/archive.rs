@@ -38,7 +38,8 @@ impl ArchiveGenerator {
         }
         let Some(input) = self.archive.member(member) else { return Ok(()) };
         let ordinal = self.ordinal + member as u64;
-        self.layer.add_with_ordinal(dylib, input, ordinal).map(|_| ())
+        let tracker = self.layer.session().default_tracker(dylib);
+        self.layer.add_with_ordinal(&tracker, input, ordinal).map(|_| ())
     }
 }
 

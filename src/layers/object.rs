@@ -6,7 +6,8 @@
 
 use crate::error::{JitError, Result};
 use crate::session::{
-    DylibId, ExecutionSession, InstanceId, MaterializationResponsibility, MaterializationUnit, SymbolFlags,
+    DylibId, ExecutionSession, InstanceId, MaterializationResponsibility, MaterializationUnit, ResourceTracker,
+    SymbolFlags,
 };
 use jitld_linker::format::{elf, Strength};
 use jitld_linker::graph::{Content, Definition};
@@ -31,17 +32,63 @@ struct LayerInner {
     session: ExecutionSession,
     plugins: Mutex<Vec<Arc<dyn LinkPlugin>>>,
     next_ordinal: AtomicU64,
+    stats: LinkStats,
+}
+
+/// What the layer linked, for `--stats`.
+#[derive(Default)]
+pub struct LinkStats {
+    pub objects: AtomicU64,
+    pub archive_members: AtomicU64,
+    /// Graphs jitld made itself: copies, `__dso_handle`, lazy stubs.
+    pub synthesized: AtomicU64,
+    /// Time per link phase, in first-seen order.
+    phases: Mutex<Vec<(&'static str, std::time::Duration)>>,
+}
+
+impl LinkStats {
+    fn count_graph(&self, name: &str) {
+        let counter = if name.ends_with(')') && name.contains(".a(") {
+            &self.archive_members
+        } else if std::path::Path::new(name).exists() {
+            &self.objects
+        } else {
+            &self.synthesized
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn add_time(&self, phase: &'static str, elapsed: std::time::Duration) {
+        let mut phases = self.phases.lock().unwrap_or_else(|e| e.into_inner());
+        match phases.iter_mut().find(|(p, _)| *p == phase) {
+            Some((_, total)) => *total += elapsed,
+            None => phases.push((phase, elapsed)),
+        }
+    }
+
+    pub fn phase_times(&self) -> Vec<(&'static str, std::time::Duration)> {
+        self.phases.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
 }
 
 impl ObjectLinkingLayer {
     pub fn new(session: ExecutionSession) -> Self {
         ObjectLinkingLayer {
-            inner: Arc::new(LayerInner { session, plugins: Mutex::new(Vec::new()), next_ordinal: AtomicU64::new(0) }),
+            inner: Arc::new(LayerInner {
+                session,
+                plugins: Mutex::new(Vec::new()),
+                next_ordinal: AtomicU64::new(0),
+                stats: LinkStats::default(),
+            }),
         }
     }
 
     pub fn session(&self) -> &ExecutionSession {
         &self.inner.session
+    }
+
+    pub fn stats(&self) -> &LinkStats {
+        &self.inner.stats
     }
 
     pub fn add_plugin(&self, plugin: Arc<dyn LinkPlugin>) {
@@ -51,12 +98,22 @@ impl ObjectLinkingLayer {
     /// Adds an object to `dylib`. Returns its initializer symbol, if it has one: looking that
     /// up links the object even when nothing refers to it.
     pub fn add(&self, dylib: DylibId, input: InputBuffer) -> Result<Option<SymbolName>> {
+        self.add_tracked(&self.inner.session.default_tracker(dylib), input)
+    }
+
+    /// Adds an object whose code `tracker` can remove again.
+    pub fn add_tracked(&self, tracker: &ResourceTracker, input: InputBuffer) -> Result<Option<SymbolName>> {
         let ordinal = self.inner.next_ordinal.fetch_add(1, Ordering::Relaxed) * 1_000_000_000;
-        self.add_with_ordinal(dylib, input, ordinal)
+        self.add_with_ordinal(tracker, input, ordinal)
     }
 
     /// `ordinal` orders this object's initializers among others' (input order, as `ld`).
-    pub fn add_with_ordinal(&self, dylib: DylibId, input: InputBuffer, ordinal: u64) -> Result<Option<SymbolName>> {
+    pub fn add_with_ordinal(
+        &self,
+        tracker: &ResourceTracker,
+        input: InputBuffer,
+        ordinal: u64,
+    ) -> Result<Option<SymbolName>> {
         let session = &self.inner.session;
         let interface = elf::interface(&input, session.names())?;
         let mut symbols: Vec<(SymbolName, SymbolFlags)> = interface
@@ -73,7 +130,7 @@ impl ObjectLinkingLayer {
             name
         });
         let unit = ObjectUnit { layer: self.clone(), input, symbols, init_symbol, ordinal };
-        session.define(dylib, Box::new(unit))?;
+        session.define_tracked(tracker.id(), Box::new(unit))?;
         Ok(init_symbol)
     }
 
@@ -85,9 +142,31 @@ impl ObjectLinkingLayer {
         ordinal: u64,
         init_symbol: Option<SymbolName>,
     ) {
-        let mut ctx = SessionLinkContext { layer: self, mr: &mr, ordinal, init_symbol, resources: Vec::new() };
+        self.emit_with(mr, graph, ordinal, init_symbol, |_| Box::new(()));
+    }
+
+    /// Like `emit`; `on_linked` sees the finalized graph and returns what must live as long as
+    /// its code does.
+    pub(crate) fn emit_with(
+        &self,
+        mr: MaterializationResponsibility,
+        graph: LinkGraph,
+        ordinal: u64,
+        init_symbol: Option<SymbolName>,
+        on_linked: impl FnOnce(&LinkGraph) -> Box<dyn Any + Send>,
+    ) {
+        self.inner.stats.count_graph(&graph.name);
+        let mut ctx = SessionLinkContext {
+            layer: self,
+            mr: &mr,
+            ordinal,
+            init_symbol,
+            resources: Vec::new(),
+            on_linked: Some(Box::new(on_linked)),
+        };
         let linked = jitld_linker::link(graph, &mut ctx);
         let resources = std::mem::take(&mut ctx.resources);
+        drop(ctx);
         match linked {
             Ok(()) => {
                 let _ = mr.notify_emitted(resources);
@@ -130,10 +209,12 @@ impl MaterializationUnit for ObjectUnit {
     }
 
     fn materialize(self: Box<Self>, mr: MaterializationResponsibility) {
+        let started = std::time::Instant::now();
         let graph = match elf::build_graph(&self.input, self.layer.session().names()) {
             Ok(graph) => graph,
             Err(e) => return mr.fail(e.into()),
         };
+        self.layer.inner.stats.add_time("build graph", started.elapsed());
         let graph = claim_definitions(graph, &mr);
         self.layer.emit(mr, graph, self.ordinal, self.init_symbol);
     }
@@ -172,12 +253,15 @@ impl Drop for OwnedAllocation {
     }
 }
 
+type OnLinked<'a> = Box<dyn FnOnce(&LinkGraph) -> Box<dyn Any + Send> + 'a>;
+
 struct SessionLinkContext<'a> {
     layer: &'a ObjectLinkingLayer,
     mr: &'a MaterializationResponsibility,
     ordinal: u64,
     init_symbol: Option<SymbolName>,
     resources: Vec<Box<dyn Any + Send>>,
+    on_linked: Option<OnLinked<'a>>,
 }
 
 impl LinkContext for SessionLinkContext<'_> {
@@ -218,9 +302,16 @@ impl LinkContext for SessionLinkContext<'_> {
         let plugins = self.layer.inner.plugins.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let result =
             plugins.iter().try_for_each(|p| p.notify_finalized(self.mr.instance(), self.ordinal, &graph, &alloc));
-        self.resources
-            .push(Box::new(OwnedAllocation { alloc: Some(alloc), memory: self.layer.session().memory().clone() }));
+        if let Some(on_linked) = self.on_linked.take() {
+            self.resources.push(on_linked(&graph));
+        }
+        let memory = self.layer.session().memory().clone();
+        self.resources.push(Box::new(OwnedAllocation { alloc: Some(alloc), memory }));
         result.map_err(stash)
+    }
+
+    fn record_phase(&mut self, phase: &'static str, elapsed: std::time::Duration) {
+        self.layer.inner.stats.add_time(phase, elapsed);
     }
 }
 

@@ -10,6 +10,8 @@
 pub mod copy_relocation;
 mod runtime;
 
+pub use runtime::at_exit;
+
 use crate::error::Result;
 use crate::layers::{DataUnit, LinkPlugin, ObjectLinkingLayer};
 use crate::session::{DylibId, ExecutionSession, InstanceId, SymbolFlags};
@@ -37,6 +39,7 @@ struct Entry {
 
 pub struct Platform {
     session: ExecutionSession,
+    layer: ObjectLinkingLayer,
     pending: Mutex<Vec<Entry>>,
     finalizers: Mutex<Vec<Entry>>,
     args: Mutex<(i32, usize, usize)>,
@@ -46,28 +49,41 @@ type InitFn = unsafe extern "C" fn(i32, *const *const libc::c_char, *const *cons
 type FiniFn = unsafe extern "C" fn();
 
 impl Platform {
-    /// Sets up `dylib` as a program: runtime symbols, `__dso_handle`, and initializer
-    /// tracking for everything `layer` links.
-    pub fn install(layer: &ObjectLinkingLayer, dylib: DylibId) -> Result<Arc<Platform>> {
+    /// Tracks initializers and finalizers of everything `layer` links. Call `setup_dylib` for
+    /// each JITDylib that holds program code.
+    pub fn install(layer: &ObjectLinkingLayer) -> Arc<Platform> {
         let session = layer.session().clone();
         let platform = Arc::new(Platform {
             session: session.clone(),
+            layer: layer.clone(),
             pending: Mutex::new(Vec::new()),
             finalizers: Mutex::new(Vec::new()),
             args: Mutex::new((0, 0, 0)),
         });
         layer.add_plugin(platform.clone());
-        session.define_absolute(dylib, &runtime::symbols(&session))?;
+        let weak = Arc::downgrade(&platform);
+        session.add_removal_listener(Arc::new(move |removed: &[InstanceId]| {
+            if let Some(platform) = weak.upgrade() {
+                platform.remove(removed);
+            }
+        }));
+        platform
+    }
+
+    /// Gives `dylib` what a C program's loader provides: the C runtime pieces from
+    /// `libc_nonshared.a` and a `__dso_handle` of its own.
+    pub fn setup_dylib(&self, dylib: DylibId) -> Result<()> {
+        let session = &self.session;
+        session.define_absolute(dylib, &runtime::symbols(session))?;
         let dso_handle = DataUnit {
-            layer: layer.clone(),
+            layer: self.layer.clone(),
             origin: format!("__dso_handle of {}", session.dylib_name(dylib)),
             name: session.intern("__dso_handle"),
             bytes: vec![0; 8],
             align: 8,
             flags: SymbolFlags { exported: false, ..SymbolFlags::strong_data() },
         };
-        session.define(dylib, Box::new(dso_handle))?;
-        Ok(platform)
+        session.define(dylib, Box::new(dso_handle))
     }
 
     /// The arguments initializers receive, as glibc passes them.
@@ -105,6 +121,23 @@ impl Platform {
         batch.sort_by_key(|e| e.key);
         for entry in batch.into_iter().rev() {
             // SAFETY: as above, from a fini array.
+            let f: FiniFn = unsafe { std::mem::transmute(entry.addr as usize) };
+            unsafe { f() };
+        }
+    }
+
+    /// Code is being removed: its initializers will never run, its finalizers run now.
+    fn remove(&self, removed: &[InstanceId]) {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner()).retain(|e| !removed.contains(&e.instance));
+        let mut batch: Vec<Entry> = {
+            let mut finalizers = self.finalizers.lock().unwrap_or_else(|e| e.into_inner());
+            let (doomed, kept) = finalizers.drain(..).partition(|e| removed.contains(&e.instance));
+            *finalizers = kept;
+            doomed
+        };
+        batch.sort_by_key(|e| e.key);
+        for entry in batch.into_iter().rev() {
+            // SAFETY: the code is still mapped; removal frees it only after this returns.
             let f: FiniFn = unsafe { std::mem::transmute(entry.addr as usize) };
             unsafe { f() };
         }

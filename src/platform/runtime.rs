@@ -58,3 +58,15 @@ pub fn symbols(session: &ExecutionSession) -> Vec<(SymbolName, u64, SymbolFlags)
         (session.intern("pthread_atfork"), jitld_pthread_atfork as *const () as u64, f),
     ]
 }
+
+/// Runs `f` when the process exits, among the `atexit` handlers (last registered, first run).
+pub fn at_exit(f: Box<dyn FnOnce() + Send>) {
+    extern "C" fn call(arg: *mut libc::c_void) {
+        // SAFETY: `arg` is the box leaked below, taken back exactly once.
+        let f = unsafe { Box::from_raw(arg as *mut Box<dyn FnOnce() + Send>) };
+        f();
+    }
+    let arg = Box::into_raw(Box::new(f)) as *mut libc::c_void;
+    // SAFETY: registering a handler and its argument with the C library.
+    unsafe { __cxa_atexit(call, arg, std::ptr::null_mut()) };
+}

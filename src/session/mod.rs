@@ -10,9 +10,14 @@
 //! running needs *ready*. All table updates happen under one lock; materialization runs
 //! outside it, on the thread that asked.
 
+mod dispatch;
 mod rules;
+mod symbols;
+mod tracker;
 mod unit;
 
+pub use symbols::ReexportsUnit;
+pub use tracker::ResourceTracker;
 pub use unit::{MaterializationResponsibility, MaterializationUnit};
 
 use crate::error::{JitError, Result};
@@ -33,6 +38,10 @@ pub struct InstanceId(pub u32);
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 struct UnitId(u32);
+
+/// Everything defined through one tracker can be removed together.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct TrackerId(pub u32);
 
 /// How a symbol competes with others and who may see it.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -78,6 +87,7 @@ enum InstanceState {
 struct Instance {
     state: InstanceState,
     dylib: DylibId,
+    tracker: TrackerId,
     origin: Arc<str>,
     /// Instances whose symbols this one's code refers to (not yet ready when looked up).
     deps: Vec<InstanceId>,
@@ -87,6 +97,7 @@ struct Instance {
 struct Entry {
     flags: SymbolFlags,
     origin: Arc<str>,
+    tracker: TrackerId,
     unit: Option<UnitId>,
     instance: Option<InstanceId>,
     addr: Option<u64>,
@@ -97,11 +108,18 @@ struct Dylib {
     symbols: IndexMap<SymbolName, Entry>,
     link_order: Vec<(DylibId, LookupFlags)>,
     generators: Vec<Arc<dyn DefinitionGenerator>>,
+    default_tracker: TrackerId,
+    /// Searched before its link order (ORC's default); off for JITDylibs that must find
+    /// another's definitions first (the implementations behind lazy stubs).
+    searches_itself: bool,
+    /// Removed from the session: its name is free again and lookups in it fail.
+    removed: bool,
 }
 
 struct PendingUnit {
     unit: Box<dyn MaterializationUnit>,
     dylib: DylibId,
+    tracker: TrackerId,
 }
 
 #[derive(Default)]
@@ -109,8 +127,12 @@ struct State {
     dylibs: Vec<Dylib>,
     units: Vec<Option<PendingUnit>>,
     instances: Vec<Instance>,
+    /// Tracker → the JITDylib it belongs to.
+    trackers: Vec<DylibId>,
     /// Root causes of failed materializations, in order, for reporting.
     errors: Vec<Arc<JitError>>,
+    /// Told which instances are about to be removed, before their memory goes.
+    removal_listeners: Vec<Arc<dyn Fn(&[InstanceId]) + Send + Sync>>,
 }
 
 struct Inner {
@@ -118,6 +140,8 @@ struct Inner {
     memory: Arc<dyn MemoryManager>,
     state: Mutex<State>,
     changed: Condvar,
+    /// Extra materialization threads (none: everything runs on the thread that asks).
+    pool: Mutex<Option<dispatch::Pool>>,
 }
 
 /// A handle to the session; clones share it.
@@ -141,6 +165,7 @@ impl ExecutionSession {
                 memory,
                 state: Mutex::new(State::default()),
                 changed: Condvar::new(),
+                pool: Mutex::new(None),
             }),
         }
     }
@@ -164,21 +189,26 @@ impl ExecutionSession {
     /// Creates a JITDylib; names are unique. It searches itself first, then its link order.
     pub fn create_jit_dylib(&self, name: &str) -> Result<DylibId> {
         let mut state = self.lock();
-        if state.dylibs.iter().any(|d| d.name == name) {
+        if state.dylibs.iter().any(|d| d.name == name && !d.removed) {
             return Err(JitError::DuplicateDylib(name.to_string()));
         }
         let id = DylibId(state.dylibs.len() as u32);
+        let default_tracker = TrackerId(state.trackers.len() as u32);
+        state.trackers.push(id);
         state.dylibs.push(Dylib {
             name: name.to_string(),
             symbols: IndexMap::new(),
             link_order: Vec::new(),
             generators: Vec::new(),
+            default_tracker,
+            searches_itself: true,
+            removed: false,
         });
         Ok(id)
     }
 
     pub fn dylib_by_name(&self, name: &str) -> Option<DylibId> {
-        self.lock().dylibs.iter().position(|d| d.name == name).map(|i| DylibId(i as u32))
+        self.lock().dylibs.iter().position(|d| d.name == name && !d.removed).map(|i| DylibId(i as u32))
     }
 
     pub fn dylib_name(&self, dylib: DylibId) -> String {
@@ -187,7 +217,20 @@ impl ExecutionSession {
 
     /// What `dylib` searches after itself.
     pub fn set_link_order(&self, dylib: DylibId, order: Vec<(DylibId, LookupFlags)>) {
-        self.lock().dylibs[dylib.0 as usize].link_order = order;
+        self.set_link_order_with(dylib, order, true);
+    }
+
+    /// Sets the link order; with `self_first` false the JITDylib searches only `order`
+    /// (which may name it somewhere else).
+    pub fn set_link_order_with(&self, dylib: DylibId, order: Vec<(DylibId, LookupFlags)>, self_first: bool) {
+        let mut state = self.lock();
+        let record = &mut state.dylibs[dylib.0 as usize];
+        record.link_order = order;
+        record.searches_itself = self_first;
+    }
+
+    pub fn link_order(&self, dylib: DylibId) -> Vec<(DylibId, LookupFlags)> {
+        self.lock().dylibs[dylib.0 as usize].link_order.clone()
     }
 
     /// Generators run, in the order added, for names the JITDylib does not define.
@@ -208,6 +251,7 @@ impl ExecutionSession {
     /// Defines symbols that are already in memory.
     pub fn define_absolute(&self, dylib: DylibId, symbols: &[(SymbolName, u64, SymbolFlags)]) -> Result<()> {
         let mut state = self.lock();
+        let tracker = state.dylibs[dylib.0 as usize].default_tracker;
         let table = &mut state.dylibs[dylib.0 as usize].symbols;
         for &(name, _, _) in symbols {
             if table.contains_key(&name) {
@@ -220,15 +264,29 @@ impl ExecutionSession {
         }
         let origin: Arc<str> = Arc::from("absolute symbols");
         for &(name, addr, flags) in symbols {
-            table.insert(name, Entry { flags, origin: origin.clone(), unit: None, instance: None, addr: Some(addr) });
+            table.insert(
+                name,
+                Entry { flags, origin: origin.clone(), tracker, unit: None, instance: None, addr: Some(addr) },
+            );
         }
         Ok(())
     }
 
-    /// Adds a unit's definitions to `dylib`, settling clashes by the weak/common rules.
-    pub fn define(&self, dylib: DylibId, mut unit: Box<dyn MaterializationUnit>) -> Result<()> {
+    /// Adds a unit's definitions to `dylib` under its default tracker.
+    pub fn define(&self, dylib: DylibId, unit: Box<dyn MaterializationUnit>) -> Result<()> {
+        let tracker = self.lock().dylibs[dylib.0 as usize].default_tracker;
+        self.define_tracked(tracker, unit)
+    }
+
+    /// Adds a unit's definitions to the tracker's JITDylib, settling clashes by the weak and
+    /// common rules; removing the tracker removes them.
+    pub fn define_tracked(&self, tracker: TrackerId, mut unit: Box<dyn MaterializationUnit>) -> Result<()> {
         let origin: Arc<str> = Arc::from(unit.name());
         let mut state = self.lock();
+        let dylib = state.trackers[tracker.0 as usize];
+        if state.dylibs[dylib.0 as usize].removed {
+            return Err(JitError::other(format!("JITDylib {} was removed", state.dylibs[dylib.0 as usize].name)));
+        }
         let unit_id = UnitId(state.units.len() as u32);
         let symbols = unit.symbols();
         // Decide everything first, so a duplicate leaves the table untouched.
@@ -255,7 +313,8 @@ impl ExecutionSession {
             decisions.push(outcome);
         }
         for (&(name, flags), outcome) in symbols.iter().zip(decisions) {
-            let fresh = Entry { flags, origin: origin.clone(), unit: Some(unit_id), instance: None, addr: None };
+            let fresh =
+                Entry { flags, origin: origin.clone(), tracker, unit: Some(unit_id), instance: None, addr: None };
             match outcome {
                 None => {
                     state.dylibs[dylib.0 as usize].symbols.insert(name, fresh);
@@ -276,7 +335,7 @@ impl ExecutionSession {
                 Some(Outcome::KeepExisting | Outcome::Duplicate) => unit.discard(name),
             }
         }
-        state.units.push(Some(PendingUnit { unit, dylib }));
+        state.units.push(Some(PendingUnit { unit, dylib, tracker }));
         Ok(())
     }
 
@@ -290,24 +349,48 @@ impl ExecutionSession {
 
     fn lookup_for_link(
         &self,
-        dylib: DylibId,
+        order: &[(DylibId, LookupFlags)],
         instance: InstanceId,
         names: &[(SymbolName, bool)],
         referrer: &str,
     ) -> Result<Vec<Option<ResolvedSymbol>>> {
-        let order = self.search_order(dylib);
-        let found = self.lookup_impl(&order, names, Required::Resolved, Some(instance), referrer)?;
+        let found = self.lookup_impl(order, names, Required::Resolved, Some(instance), referrer)?;
         Ok(found
             .into_iter()
             .map(|f| f.map(|f| ResolvedSymbol { addr: f.addr, callable: f.flags.callable, size: common_size(f.flags) }))
             .collect())
     }
 
+    /// The flags of each name's definition, without materializing anything (generators may
+    /// still add definitions). Every name must be found.
+    pub fn lookup_flags(&self, order: &[(DylibId, LookupFlags)], names: &[SymbolName]) -> Result<Vec<SymbolFlags>> {
+        let wanted: Vec<(SymbolName, bool)> = names.iter().map(|&n| (n, false)).collect();
+        let found = self.search(order, &wanted)?;
+        let state = self.lock();
+        let mut flags = Vec::with_capacity(names.len());
+        let mut missing = Vec::new();
+        for (name, slot) in names.iter().zip(found) {
+            match slot.and_then(|(dylib, name)| state.dylibs[dylib.0 as usize].symbols.get(&name)) {
+                Some(entry) => flags.push(entry.flags),
+                None => missing.push((self.inner.names.resolve(*name).to_string(), "lookup_flags".to_string())),
+            }
+        }
+        if missing.is_empty() {
+            Ok(flags)
+        } else {
+            Err(JitError::Undefined(missing))
+        }
+    }
+
     /// A JITDylib's own symbols first (all of them), then its link order.
     pub fn search_order(&self, dylib: DylibId) -> Vec<(DylibId, LookupFlags)> {
         let state = self.lock();
+        let record = &state.dylibs[dylib.0 as usize];
+        if !record.searches_itself {
+            return record.link_order.clone();
+        }
         let mut order = vec![(dylib, LookupFlags::MatchAllSymbols)];
-        order.extend(state.dylibs[dylib.0 as usize].link_order.iter().filter(|(d, _)| *d != dylib));
+        order.extend(record.link_order.iter().filter(|(d, _)| *d != dylib));
         order
     }
 
@@ -343,6 +426,9 @@ impl ExecutionSession {
         for &(dylib, flags) in order {
             let generators = {
                 let state = self.lock();
+                if state.dylibs[dylib.0 as usize].removed {
+                    continue;
+                }
                 self.search_dylib(&state, dylib, flags, names, &mut found);
                 state.dylibs[dylib.0 as usize].generators.clone()
             };
@@ -387,12 +473,13 @@ impl ExecutionSession {
     /// Materializes every pending unit among `found`, one at a time on this thread. Each unit
     /// is claimed just before it runs, so no claimed unit ever waits behind another.
     fn start_materializing(&self, found: &[Option<(DylibId, SymbolName)>]) {
+        self.offer_to_pool(found);
         while let Some((unit, mr)) = self.claim_next(found) {
             unit.materialize(mr);
         }
     }
 
-    fn claim_next(
+    pub(super) fn claim_next(
         &self,
         found: &[Option<(DylibId, SymbolName)>],
     ) -> Option<(Box<dyn MaterializationUnit>, MaterializationResponsibility)> {
@@ -407,6 +494,7 @@ impl ExecutionSession {
         state.instances.push(Instance {
             state: InstanceState::Materializing,
             dylib: pending.dylib,
+            tracker: pending.tracker,
             origin: origin.clone(),
             deps: Vec::new(),
             resources: Vec::new(),

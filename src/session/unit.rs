@@ -63,7 +63,18 @@ impl MaterializationResponsibility {
     /// once each symbol has an address (not necessarily once it is ready); the unit then
     /// depends on those symbols: if one fails, this unit fails too.
     pub fn lookup(&self, names: &[(SymbolName, bool)], referrer: &str) -> Result<Vec<Option<ResolvedSymbol>>> {
-        self.session.lookup_for_link(self.dylib, self.instance, names, referrer)
+        let order = self.session.search_order(self.dylib);
+        self.session.lookup_for_link(&order, self.instance, names, referrer)
+    }
+
+    /// Like `lookup`, in an explicit search order (re-exports look in another JITDylib).
+    pub fn lookup_in(
+        &self,
+        order: &[(DylibId, super::LookupFlags)],
+        names: &[(SymbolName, bool)],
+        referrer: &str,
+    ) -> Result<Vec<Option<ResolvedSymbol>>> {
+        self.session.lookup_for_link(order, self.instance, names, referrer)
     }
 
     /// Everything is in place. `resources` (memory) live as long as the definitions do.

@@ -1,0 +1,137 @@
+//! Lazy re-exports: names whose code is linked on first *call*.
+//!
+//! Each name gets a stub in JIT memory, `jmp *slot(%rip)`. The slot first points at the
+//! stub's trampoline, which enters the JIT (`reentry`); the JIT looks the body up through the
+//! ordinary session lookup, which materializes it exactly once however many threads call at
+//! the same time (the others wait in the lookup), stores the body's address in the slot, and
+//! continues into the body. Later calls go through the slot straight to the body. The stub's
+//! address is what everyone links against: stable, and different from the body's.
+
+mod reentry;
+
+use crate::error::Result;
+use crate::layers::ObjectLinkingLayer;
+use crate::session::{DylibId, LookupFlags, MaterializationResponsibility, MaterializationUnit, SymbolFlags};
+use jitld_linker::arch::x86_64::Kind;
+use jitld_linker::graph::{Content, Definition, Edge, EdgeKind, Linkage, MemProt, Scope, SectionRole, Symbol};
+use jitld_linker::{InputBuffer, LinkGraph, SymbolName};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Counts for `--stats`, shared by every stub of one manager.
+#[derive(Default)]
+pub struct LazyStats {
+    pub created: AtomicU64,
+    /// Stubs whose body was looked up (first calls).
+    pub hit: AtomicU64,
+}
+
+/// What a stub needs to find its body: kept alive with the stub's memory.
+pub struct LazyStub {
+    session: crate::session::ExecutionSession,
+    source: Vec<(DylibId, LookupFlags)>,
+    body: SymbolName,
+    name: Arc<str>,
+    /// Address of the slot the stub jumps through, once linked.
+    slot: AtomicU64,
+    stats: Arc<LazyStats>,
+}
+
+impl LazyStub {
+    fn resolve(&self) -> Result<u64> {
+        let found = self.session.lookup(&self.source, &[self.body])?;
+        let addr = found[0].addr;
+        let slot = self.slot.load(Ordering::Acquire);
+        // SAFETY: the slot is an aligned 8-byte word in this stub's writable JIT memory.
+        let cell = unsafe { &*(slot as *const AtomicU64) };
+        if cell.swap(addr, Ordering::AcqRel) != addr {
+            self.stats.hit.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(addr)
+    }
+}
+
+/// Defines lazily linked names: `(new name, body name, flags)`, the bodies looked up in
+/// `source` on first call.
+pub struct LazyReexportsUnit {
+    pub layer: ObjectLinkingLayer,
+    pub source: Vec<(DylibId, LookupFlags)>,
+    pub names: Vec<(SymbolName, SymbolName, SymbolFlags)>,
+    pub stats: Arc<LazyStats>,
+    pub origin: String,
+}
+
+const STUB: [u8; 6] = [0xff, 0x25, 0, 0, 0, 0]; // jmp *slot(%rip)
+
+/// `movabs $context, %r11; push %r11; movabs $reentry, %r11; jmp *%r11`
+fn trampoline(context: u64) -> Vec<u8> {
+    let mut code = vec![0x49, 0xbb];
+    code.extend(context.to_le_bytes());
+    code.extend([0x41, 0x53, 0x49, 0xbb]);
+    code.extend(reentry::reentry_address().to_le_bytes());
+    code.extend([0x41, 0xff, 0xe3]);
+    code
+}
+
+impl MaterializationUnit for LazyReexportsUnit {
+    fn name(&self) -> &str {
+        &self.origin
+    }
+
+    fn symbols(&self) -> Vec<(SymbolName, SymbolFlags)> {
+        self.names.iter().map(|&(new, _, flags)| (new, flags)).collect()
+    }
+
+    fn discard(&mut self, name: SymbolName) {
+        self.names.retain(|(new, _, _)| *new != name);
+    }
+
+    fn materialize(self: Box<Self>, mr: MaterializationResponsibility) {
+        let session = self.layer.session().clone();
+        let mut graph =
+            LinkGraph::new(InputBuffer::from_vec(self.origin.as_str(), Vec::new()), session.names().clone());
+        let code = graph.add_section("$__LAZY_STUBS", MemProt::ReadExec, SectionRole::Stubs);
+        let slots = graph.add_section("$__LAZY_SLOTS", MemProt::ReadWrite, SectionRole::Plain);
+        let mut stubs = Vec::new();
+        for &(new, body, _) in &self.names {
+            let stub = Arc::new(LazyStub {
+                session: session.clone(),
+                source: self.source.clone(),
+                body,
+                name: session.names().resolve(new),
+                slot: AtomicU64::new(0),
+                stats: self.stats.clone(),
+            });
+            let tramp_block = graph.add_block(code, Content::Owned(trampoline(Arc::as_ptr(&stub) as u64)), 16);
+            let tramp = graph.add_anonymous_symbol(tramp_block, 0, 0);
+            let slot_block = graph.add_block(slots, Content::Owned(vec![0; 8]), 8);
+            graph.blocks[slot_block.index()].edges.push(edge(Kind::Pointer64, 0, tramp, 0));
+            let slot = graph.add_anonymous_symbol(slot_block, 0, 8);
+            let stub_block = graph.add_block(code, Content::Owned(STUB.to_vec()), 8);
+            graph.blocks[stub_block.index()].edges.push(edge(Kind::Delta32, 2, slot, -4));
+            graph.add_symbol(Symbol {
+                name: Some(new),
+                def: Definition::Block { block: stub_block, offset: 0 },
+                size: STUB.len() as u64,
+                linkage: Linkage::Strong,
+                scope: Scope::Default,
+                callable: true,
+                addr: 0,
+                live: true,
+            });
+            stubs.push((stub, slot));
+        }
+        self.stats.created.fetch_add(stubs.len() as u64, Ordering::Relaxed);
+        self.layer.emit_with(mr, graph, u64::MAX, None, move |graph| {
+            for (stub, slot) in &stubs {
+                stub.slot.store(graph.symbol_addr(*slot), Ordering::Release);
+            }
+            let keep: Box<dyn std::any::Any + Send> = Box::new(stubs);
+            keep
+        });
+    }
+}
+
+fn edge(kind: Kind, offset: u32, target: jitld_linker::graph::SymbolId, addend: i64) -> Edge {
+    Edge { kind: EdgeKind::X86_64(kind), offset, target, addend }
+}
