@@ -1,0 +1,429 @@
+#!/usr/bin/env bash
+# jitld benchmark: jitld vs llvm-jitlink-19 vs a native executable.
+#
+#   bash bench/run.sh            (or `make bench`, which builds jitld and the fixtures first)
+#
+# For each benchmark case (a real-library driver from the fixtures manifest,
+# named <library>/<variant>, e.g. sqlite/gcc-O2-pie) this script
+#   1. runs `jitld run <manifest args>`, llvm-jitlink-19 on the same inputs and
+#      the natively linked executable once each and checks that all three print
+#      the same stdout and exit with the same status (llvm-jitlink failing is a
+#      warning: the case is then timed without it; jitld disagreeing with the
+#      native build is an error: the case is reported but the script exits 1);
+#   2. times the commands that passed in ONE hyperfine run (hyperfine's JSON goes
+#      to target/bench/<library>-<variant>.hyperfine.json);
+#   3. measures peak RSS (`/usr/bin/time -f %M`, median of BENCH_RSS_RUNS runs);
+# and, once, times the three on an empty program (`int main(void) { return 0; }`)
+# as a start-up baseline: llvm-jitlink alone takes ~18 ms to start (it loads
+# libLLVM), so the report also shows the ratios with each tool's baseline subtracted;
+# then bench/report.py prints a table per case with ratios, the issue's target
+# (jitld <= 0.5 x llvm-jitlink on sqlite) and writes target/bench/summary.json.
+#
+# Prerequisites (this script installs nothing; it stops with a message if one is missing):
+#   hyperfine        apt-get install hyperfine
+#   llvm-jitlink-19  apt-get install llvm-19
+#   /usr/bin/time    apt-get install time
+#   python3          apt-get install python3
+#   and what `cargo build --release` and fixtures/build.sh need (cargo, gcc, clang-19, lld-19).
+# jitld (target/release/jitld) and the fixtures (target/fixtures/manifest.tsv) are
+# built if they are missing; they are not rebuilt if they are only out of date
+# (`make bench` takes care of that).
+#
+# Environment:
+#   BENCH_CASES     cases to run, space separated <library>/<variant>
+#                   (default: sqlite/gcc-O2-pie lua/gcc-O2-pie zlib/gcc-O2-pie sqlite/clang-O2-pic)
+#   BENCH_RUNS      hyperfine --runs (default 40)
+#   BENCH_WARMUP    hyperfine --warmup (default 2)
+#   BENCH_RSS_RUNS  runs per command for the peak-RSS median (default 3)
+#   BENCH_OUT       output directory (default target/bench)
+#   LLVM_JITLINK    the llvm-jitlink binary (default llvm-jitlink-19)
+#   JITLD           the jitld binary (default target/release/jitld, built if missing;
+#                   another path is used as it is, e.g. to compare two builds)
+#
+# How the manifest's jitld arguments become llvm-jitlink's: objects and archives
+# are passed as they are (positional inputs, same order); `-L DIR` adds a search
+# directory and `-lNAME` is resolved here the way ld does it (in each directory,
+# libNAME.so before libNAME.a; -L directories first, then the system ones) and
+# passed as a file path. That is needed because llvm-jitlink's own -l cannot read
+# GNU ld scripts such as /usr/lib/x86_64-linux-gnu/libm.so, so an ld script is
+# replaced by the files of its GROUP/INPUT (without the AS_NEEDED ones), e.g.
+# -lm -> /lib/x86_64-linux-gnu/libm.so.6. llvm-jitlink runs `main` by default;
+# program arguments follow `-args`.
+set -euo pipefail
+
+die() {
+    echo "bench/run.sh: error: $*" >&2
+    exit 1
+}
+warn() {
+    echo "bench/run.sh: WARNING: $*" >&2
+}
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+BENCH_CASES="${BENCH_CASES:-sqlite/gcc-O2-pie lua/gcc-O2-pie zlib/gcc-O2-pie sqlite/clang-O2-pic}"
+BENCH_RUNS="${BENCH_RUNS:-40}"
+BENCH_WARMUP="${BENCH_WARMUP:-2}"
+BENCH_RSS_RUNS="${BENCH_RSS_RUNS:-3}"
+BENCH_OUT="${BENCH_OUT:-target/bench}"
+LLVM_JITLINK="${LLVM_JITLINK:-llvm-jitlink-19}"
+JITLD_DEFAULT="$ROOT/target/release/jitld"
+JITLD="${JITLD:-$JITLD_DEFAULT}"
+FIXTURES_OUT="$ROOT/target/fixtures"
+MANIFEST="$FIXTURES_OUT/manifest.tsv"
+# A single run of any command is cut off after this many seconds during verification.
+VERIFY_TIMEOUT=120
+
+for n in BENCH_RUNS BENCH_WARMUP BENCH_RSS_RUNS; do
+    [[ "${!n}" =~ ^[0-9]+$ ]] || die "$n must be a non-negative integer, got '${!n}'"
+done
+((BENCH_RUNS >= 2)) || die "BENCH_RUNS must be at least 2 (hyperfine needs two runs for a standard deviation)"
+((BENCH_RSS_RUNS >= 1)) || die "BENCH_RSS_RUNS must be at least 1"
+[[ -n "${BENCH_CASES// /}" ]] || die "BENCH_CASES is empty"
+for c in $BENCH_CASES; do
+    [[ "$c" =~ ^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$ ]] || die "bad case '$c' in BENCH_CASES (expected <library>/<variant>)"
+done
+
+# ---------------------------------------------------------------- prerequisites
+need() { # need TOOL APT-PACKAGE
+    command -v "$1" >/dev/null 2>&1 || die "'$1' not found; install it with: apt-get install $2"
+}
+need hyperfine hyperfine
+need "$LLVM_JITLINK" llvm-19
+need python3 python3
+need timeout coreutils
+need gcc gcc
+[[ -x /usr/bin/time ]] || die "/usr/bin/time not found; install it with: apt-get install time"
+
+if [[ "$JITLD" != "$JITLD_DEFAULT" ]]; then
+    [[ -x "$JITLD" ]] || die "JITLD=$JITLD is not an executable"
+elif [[ ! -x "$JITLD" ]]; then
+    echo "bench: $JITLD is missing, running cargo build --release"
+    need cargo "cargo (or install Rust with rustup)"
+    cargo build --release
+    [[ -x "$JITLD" ]] || die "cargo build --release did not produce $JITLD"
+elif [[ -n "$(find src linker/src Cargo.toml linker/Cargo.toml Cargo.lock -newer "$JITLD" -print -quit 2>/dev/null)" ]]; then
+    warn "$JITLD is older than the sources; run 'make build' (or 'make bench') to benchmark the current code"
+fi
+
+# Every case needs its driver.o and native executable; build the fixtures if any is missing.
+fixtures_ready() {
+    [[ -f "$MANIFEST" ]] || return 1
+    local c
+    for c in $BENCH_CASES; do
+        [[ -f "$FIXTURES_OUT/real/$c/driver.o" && -x "$FIXTURES_OUT/real/$c/native" ]] || return 1
+    done
+}
+if ! fixtures_ready; then
+    echo "bench: fixtures missing, running bash fixtures/build.sh target/fixtures"
+    bash fixtures/build.sh target/fixtures
+fi
+for c in $BENCH_CASES; do
+    if ! awk -F'\t' -v n="${c%%/*}" -v v="${c#*/}" '$1 == "real" && $2 == n && $3 == v { found = 1 } END { exit !found }' "$MANIFEST"; then
+        die "case '$c' is not in $MANIFEST; available: $(awk -F'\t' '$1 == "real" { printf "%s/%s ", $2, $3 }' "$MANIFEST")"
+    fi
+done
+
+mkdir -p "$BENCH_OUT"
+BENCH_OUT="$(cd "$BENCH_OUT" && pwd)"
+RESULTS="$BENCH_OUT/results.tsv"
+META="$BENCH_OUT/meta.tsv"
+LOGS="$BENCH_OUT/logs"
+mkdir -p "$LOGS"
+: >"$RESULTS"
+
+# ---------------------------------------------------------------- llvm-jitlink arguments
+SYSTEM_LIB_DIRS=(/usr/local/lib/x86_64-linux-gnu /lib/x86_64-linux-gnu /usr/lib/x86_64-linux-gnu
+    /usr/local/lib /lib64 /usr/lib64 /lib /usr/lib)
+
+is_elf() {
+    [[ "$(LC_ALL=C head -c 4 "$1" 2>/dev/null)" == $'\177ELF' ]]
+}
+
+# Prints the files named by a GNU ld script's GROUP/INPUT, one a line, leaving out
+# AS_NEEDED(...) groups and comments.
+ld_script_files() {
+    tr '\n' ' ' <"$1" |
+        sed -e 's#/\*[^*]*\*\+\([^/*][^*]*\*\+\)*/##g' -e 's/AS_NEEDED *([^)]*)//g' |
+        grep -oE '(GROUP|INPUT) *\([^)]*\)' |
+        sed -e 's/^[A-Z]* *(//' -e 's/)$//' | tr -s ' ' '\n' | grep -v '^$' || true
+}
+
+# resolve_lib NAME DIR... : the file(s) ld would use for -lNAME, one a line.
+resolve_lib() {
+    local name=$1 d f
+    shift
+    for d in "$@" "${SYSTEM_LIB_DIRS[@]}"; do
+        f="$d/lib$name.so"
+        if [[ -e "$f" ]]; then
+            if is_elf "$f"; then
+                echo "$f"
+            else
+                ld_script_files "$f"
+            fi
+            return 0
+        fi
+        f="$d/lib$name.a"
+        if [[ -e "$f" ]]; then
+            echo "$f"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# jitld_to_llvm_jitlink ARG... : sets LJL_INPUTS to llvm-jitlink's inputs for jitld's.
+jitld_to_llvm_jitlink() {
+    local -a dirs=()
+    LJL_INPUTS=()
+    local a lib files
+    while (($#)); do
+        a=$1
+        shift
+        case "$a" in
+        -L)
+            (($#)) || return 1
+            dirs+=("$1")
+            shift
+            ;;
+        -L*) dirs+=("${a#-L}") ;;
+        -l)
+            (($#)) || return 1
+            lib=$1
+            shift
+            ;&
+        -l*)
+            [[ "$a" == -l ]] || lib="${a#-l}"
+            files="$(resolve_lib "$lib" "${dirs[@]+"${dirs[@]}"}")" || {
+                echo "cannot find library -l$lib" >&2
+                return 1
+            }
+            [[ -n "$files" ]] || {
+                echo "-l$lib names an ld script without inputs" >&2
+                return 1
+            }
+            mapfile -t -O "${#LJL_INPUTS[@]}" LJL_INPUTS <<<"$files"
+            ;;
+        -*)
+            echo "don't know how to pass jitld option '$a' to llvm-jitlink" >&2
+            return 1
+            ;;
+        *) LJL_INPUTS+=("$a") ;;
+        esac
+    done
+}
+
+# ---------------------------------------------------------------- helpers
+# Quotes a command (array) as one string for hyperfine -N (which splits it like a shell).
+quote_cmd() {
+    local out="" w
+    for w in "$@"; do out+="$(printf '%q' "$w") "; done
+    echo "${out% }"
+}
+
+# run_once LOGPREFIX CMD... : runs CMD once with a timeout; stdout/stderr go to
+# LOGPREFIX.out/.err; prints the exit status.
+run_once() {
+    local prefix=$1 rc=0
+    shift
+    timeout --kill-after=5 "$VERIFY_TIMEOUT" "$@" >"$prefix.out" 2>"$prefix.err" </dev/null || rc=$?
+    echo "$rc"
+}
+
+# peak_rss CMD... : peak RSS in KiB of BENCH_RSS_RUNS runs, comma separated.
+peak_rss() {
+    local i f="$BENCH_OUT/.time.$$" kib samples=()
+    for ((i = 0; i < BENCH_RSS_RUNS; i++)); do
+        rm -f "$f"
+        /usr/bin/time -f '%M' -o "$f" "$@" >/dev/null 2>&1 </dev/null || true
+        kib="$(tail -n 1 "$f" 2>/dev/null || true)"
+        [[ "$kib" =~ ^[0-9]+$ ]] || kib=""
+        samples+=("$kib")
+    done
+    rm -f "$f"
+    local IFS=,
+    echo "${samples[*]}"
+}
+
+# Column 8 of results.tsv is free text; keep it on one line and free of tabs.
+one_line() {
+    tr '\t\n' '  ' | cut -c1-400
+}
+
+# record CASE TOOL STATUS RC EXPECTED_RC RSS COMMAND NOTE
+record() {
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$RESULTS"
+}
+
+# ---------------------------------------------------------------- meta
+load_avg() { cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?"; }
+{
+    printf 'started\t%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    printf 'git_commit\t%s\n' "$(git rev-parse HEAD 2>/dev/null || echo unknown)"
+    printf 'git_dirty\t%s\n' "$(if [[ -n "$(git status --porcelain -- src linker Cargo.toml Cargo.lock 2>/dev/null)" ]]; then echo yes; else echo no; fi)"
+    printf 'cpus\t%s\n' "$(nproc 2>/dev/null || echo '?')"
+    printf 'cpu_model\t%s\n' "$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | sed 's/.*: //' || echo '?')"
+    printf 'kernel\t%s\n' "$(uname -r)"
+    printf 'load_before\t%s\n' "$(load_avg)"
+    printf 'runs\t%s\n' "$BENCH_RUNS"
+    printf 'warmup\t%s\n' "$BENCH_WARMUP"
+    printf 'rss_runs\t%s\n' "$BENCH_RSS_RUNS"
+    printf 'hyperfine\t%s\n' "$(hyperfine --version)"
+    printf 'llvm_jitlink\t%s\n' "$("$LLVM_JITLINK" --version 2>&1 | grep -m1 -i 'version' | sed 's/^ *//')"
+    printf 'jitld\t%s\n' "$("$JITLD" --version 2>&1 | head -n1)"
+    printf 'jitld_path\t%s\n' "$JITLD"
+} >"$META"
+
+echo "bench: cases: $BENCH_CASES"
+echo "bench: hyperfine --runs $BENCH_RUNS --warmup $BENCH_WARMUP; peak RSS: median of $BENCH_RSS_RUNS; load average $(load_avg) on $(nproc) CPUs"
+
+# ---------------------------------------------------------------- start-up baseline
+# The three tools on an empty main: what each costs before any real work.
+echo
+echo "=== baseline (empty main)"
+BASE="$BENCH_OUT/baseline"
+mkdir -p "$BASE"
+printf 'int main(void) { return 0; }\n' >"$BASE/empty.c"
+rm -f "$BENCH_OUT/baseline.hyperfine.json"
+if gcc -c -O2 -fPIE -o "$BASE/empty.o" "$BASE/empty.c" && gcc -pie -o "$BASE/native" "$BASE/empty.o"; then
+    hf=(hyperfine -N --warmup "$BENCH_WARMUP" --runs "$BENCH_RUNS" --export-json "$BENCH_OUT/baseline.hyperfine.json")
+    timed=()
+    for tool in jitld llvm-jitlink native; do
+        case "$tool" in
+        jitld) cmd=("$JITLD" run "$BASE/empty.o") ;;
+        llvm-jitlink) cmd=("$LLVM_JITLINK" "$BASE/empty.o") ;;
+        native) cmd=("$BASE/native") ;;
+        esac
+        if [[ "$(run_once "$LOGS/baseline.$tool" "${cmd[@]}")" == 0 ]]; then
+            hf+=(-n "$tool" "$(quote_cmd "${cmd[@]}")")
+            timed+=("$tool")
+        else
+            warn "baseline: $tool cannot run an empty main (see $LOGS/baseline.$tool.err); no start-up correction for it"
+        fi
+    done
+    echo "  timing with hyperfine: ${timed[*]+"${timed[*]}"}"
+    if ((${#timed[@]})) && ! "${hf[@]}" >"$LOGS/baseline.hyperfine.log" 2>&1; then
+        warn "baseline: hyperfine failed; see $LOGS/baseline.hyperfine.log"
+    fi
+else
+    warn "baseline: cannot compile an empty C program with gcc; no start-up correction"
+fi
+
+# ---------------------------------------------------------------- cases
+JITLD_FAILED=0
+for c in $BENCH_CASES; do
+    lib="${c%%/*}"
+    variant="${c#*/}"
+    tag="$lib-$variant"
+    echo
+    echo "=== $c"
+
+    line="$(awk -F'\t' -v n="$lib" -v v="$variant" '$1 == "real" && $2 == n && $3 == v { print; exit }' "$MANIFEST")"
+    native="$(cut -f4 <<<"$line")"
+    read -r -a jargs <<<"$(cut -f5 <<<"$line")"
+    read -r -a pargs <<<"$(cut -f6 <<<"$line")"
+
+    jitld_cmd=("$JITLD" run "${jargs[@]}")
+    native_cmd=("$native")
+    if ((${#pargs[@]})); then
+        jitld_cmd+=(-- "${pargs[@]}")
+        native_cmd+=("${pargs[@]}")
+    fi
+    ljl_cmd=()
+    ljl_note=""
+    if jitld_to_llvm_jitlink "${jargs[@]}" 2>"$LOGS/$tag.llvm-jitlink.args.err"; then
+        ljl_cmd=("$LLVM_JITLINK" "${LJL_INPUTS[@]}")
+        ((${#pargs[@]})) && ljl_cmd+=(-args "${pargs[@]}")
+    else
+        ljl_note="could not translate the inputs: $(one_line <"$LOGS/$tag.llvm-jitlink.args.err")"
+    fi
+
+    # -- verification: one run each, native is the reference
+    nrc="$(run_once "$LOGS/$tag.native" "${native_cmd[@]}")"
+    if ((nrc >= 124)); then
+        warn "$c: the native executable itself failed (exit status $nrc); see $LOGS/$tag.native.err"
+    fi
+
+    declare -A status=()
+    declare -A rcs=()
+    declare -A notes=()
+
+    jrc="$(run_once "$LOGS/$tag.jitld" "${jitld_cmd[@]}")"
+    rcs[jitld]=$jrc
+    if [[ "$jrc" == "$nrc" ]] && cmp -s "$LOGS/$tag.native.out" "$LOGS/$tag.jitld.out"; then
+        status[jitld]=ok
+        echo "  jitld: same stdout and exit status ($jrc) as native"
+    else
+        status[jitld]=mismatch
+        notes[jitld]="exit $jrc vs native $nrc; stdout $(cmp -s "$LOGS/$tag.native.out" "$LOGS/$tag.jitld.out" && echo same || echo differs); stderr: $(head -c 300 "$LOGS/$tag.jitld.err" | one_line | grep . || echo '(empty)')"
+        echo "bench/run.sh: ERROR: $c: jitld does not behave like the native build (${notes[jitld]}); see $LOGS/$tag.jitld.{out,err}" >&2
+        echo "bench/run.sh: ERROR: $c: jitld is left out of the timing" >&2
+        JITLD_FAILED=1
+    fi
+
+    if ((${#ljl_cmd[@]} == 0)); then
+        status[llvm-jitlink]=failed
+        rcs[llvm-jitlink]=""
+        notes[llvm-jitlink]="$ljl_note"
+        warn "$c: llvm-jitlink cannot run this case: $ljl_note; the case is timed without it"
+    else
+        lrc="$(run_once "$LOGS/$tag.llvm-jitlink" "${ljl_cmd[@]}")"
+        rcs[llvm-jitlink]=$lrc
+        if [[ "$lrc" == "$nrc" ]] && cmp -s "$LOGS/$tag.native.out" "$LOGS/$tag.llvm-jitlink.out"; then
+            status[llvm-jitlink]=ok
+            echo "  llvm-jitlink: same stdout and exit status ($lrc) as native"
+        else
+            status[llvm-jitlink]=failed
+            err="$(grep -m1 -v '^\s*$' "$LOGS/$tag.llvm-jitlink.err" | one_line || true)"
+            notes[llvm-jitlink]="exit $lrc vs native $nrc; stdout $(cmp -s "$LOGS/$tag.native.out" "$LOGS/$tag.llvm-jitlink.out" && echo same || echo differs); first stderr line: ${err:-none}"
+            warn "$c: llvm-jitlink cannot run this case (${notes[llvm-jitlink]}); the case is timed without it. Full log: $LOGS/$tag.llvm-jitlink.err"
+        fi
+    fi
+    status[native]=ok
+    rcs[native]=$nrc
+
+    # -- timing: one hyperfine run with every command that passed
+    hf=(hyperfine -N -i --warmup "$BENCH_WARMUP" --runs "$BENCH_RUNS" --export-json "$BENCH_OUT/$tag.hyperfine.json")
+    rm -f "$BENCH_OUT/$tag.hyperfine.json"
+    timed=()
+    if [[ "${status[jitld]}" == ok ]]; then
+        hf+=(-n jitld "$(quote_cmd "${jitld_cmd[@]}")")
+        timed+=(jitld)
+    fi
+    if [[ "${status[llvm-jitlink]}" == ok ]]; then
+        hf+=(-n llvm-jitlink "$(quote_cmd "${ljl_cmd[@]}")")
+        timed+=(llvm-jitlink)
+    fi
+    hf+=(-n native "$(quote_cmd "${native_cmd[@]}")")
+    timed+=(native)
+    echo "  timing with hyperfine: ${timed[*]}"
+    if ! "${hf[@]}" >"$LOGS/$tag.hyperfine.log" 2>&1; then
+        warn "$c: hyperfine failed; see $LOGS/$tag.hyperfine.log"
+    fi
+
+    # -- peak RSS, then one results line per tool
+    for tool in jitld llvm-jitlink native; do
+        case "$tool" in
+        jitld) cmd=("${jitld_cmd[@]}") ;;
+        llvm-jitlink) cmd=("${ljl_cmd[@]+"${ljl_cmd[@]}"}") ;;
+        native) cmd=("${native_cmd[@]}") ;;
+        esac
+        rss=""
+        [[ "${status[$tool]}" == ok ]] && rss="$(peak_rss "${cmd[@]}")"
+        record "$c" "$tool" "${status[$tool]}" "${rcs[$tool]}" "$nrc" "$rss" \
+            "$( ((${#cmd[@]})) && quote_cmd "${cmd[@]}" || true)" "${notes[$tool]:-}"
+    done
+    unset status rcs notes
+done
+
+printf 'load_after\t%s\n' "$(load_avg)" >>"$META"
+printf 'finished\t%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >>"$META"
+
+echo
+python3 bench/report.py "$BENCH_OUT"
+
+if ((JITLD_FAILED)); then
+    echo "bench/run.sh: ERROR: jitld did not match the native build in at least one case (see above)" >&2
+    exit 1
+fi
