@@ -175,7 +175,7 @@ impl Program {
     fn set_link_orders(&self, explicit: &[String], process: DylibId) -> Result<(), JitError> {
         let exported = |d: DylibId| (d, LookupFlags::MatchExportedSymbolsOnly);
         for (index, &dylib) in self.dylibs.iter().enumerate() {
-            let mut order: Vec<_> = self.dylibs[..index].iter().rev().map(|&d| exported(d)).collect();
+            let mut order: Vec<_> = self.dylibs[..index].iter().map(|&d| exported(d)).collect();
             let name = self.session.dylib_name(dylib);
             if let Some(spec) = explicit.iter().find_map(|s| s.strip_prefix(&format!("{name}="))) {
                 order = spec

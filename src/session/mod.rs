@@ -126,6 +126,8 @@ struct PendingUnit {
 struct State {
     dylibs: Vec<Dylib>,
     units: Vec<Option<PendingUnit>>,
+    /// Unit → the instance it became when claimed.
+    claimed: Vec<Option<InstanceId>>,
     instances: Vec<Instance>,
     /// Tracker → the JITDylib it belongs to.
     trackers: Vec<DylibId>,
@@ -336,6 +338,7 @@ impl ExecutionSession {
             }
         }
         state.units.push(Some(PendingUnit { unit, dylib, tracker }));
+        state.claimed.push(None);
         Ok(())
     }
 
@@ -412,8 +415,9 @@ impl ExecutionSession {
         if !missing.is_empty() {
             return Err(JitError::Undefined(missing));
         }
+        let origins = self.origins(&found);
         self.start_materializing(&found);
-        self.wait_for(&found, required, requester)
+        self.wait_for(&found, origins, required, requester)
     }
 
     /// Finds which JITDylib defines each name, running generators where a name is missing.
@@ -490,6 +494,7 @@ impl ExecutionSession {
             Some((unit_id, pending))
         })?;
         let instance = InstanceId(state.instances.len() as u32);
+        state.claimed[unit_id.0 as usize] = Some(instance);
         let origin: Arc<str> = Arc::from(pending.unit.name());
         state.instances.push(Instance {
             state: InstanceState::Materializing,
@@ -519,31 +524,53 @@ impl ExecutionSession {
     }
 
     /// Blocks until every found symbol reaches `required`, or one of them fails.
+    /// Which unit (or instance) defines each found symbol now; if it fails, its entries leave
+    /// the table, and this is how the lookup still finds the cause.
+    fn origins(&self, found: &[Option<(DylibId, SymbolName)>]) -> Vec<(Option<UnitId>, Option<InstanceId>)> {
+        let state = self.lock();
+        found
+            .iter()
+            .map(|slot| {
+                let entry = slot.and_then(|(d, n)| state.dylibs[d.0 as usize].symbols.get(&n));
+                (entry.and_then(|e| e.unit), entry.and_then(|e| e.instance))
+            })
+            .collect()
+    }
+
     fn wait_for(
         &self,
         found: &[Option<(DylibId, SymbolName)>],
+        origins: Vec<(Option<UnitId>, Option<InstanceId>)>,
         required: Required,
         requester: Option<InstanceId>,
     ) -> Result<Vec<Option<FoundSymbol>>> {
         let mut state = self.lock();
+        let mut seen: Vec<Option<InstanceId>> = origins
+            .into_iter()
+            .map(|(unit, instance)| instance.or_else(|| unit.and_then(|u| state.claimed[u.0 as usize])))
+            .collect();
         loop {
             let mut results = Vec::with_capacity(found.len());
             let mut deps = Vec::new();
             let mut waiting = false;
-            for slot in found {
+            for (slot, seen) in found.iter().zip(seen.iter_mut()) {
                 let Some((dylib, name)) = *slot else {
                     results.push(None);
                     continue;
                 };
-                let Some(entry) = state.dylibs[dylib.0 as usize].symbols.get(&name) else {
-                    return Err(JitError::other(format!(
-                        "{} was removed while being looked up",
-                        self.inner.names.resolve(name)
-                    )));
+                let entry = state.dylibs[dylib.0 as usize].symbols.get(&name);
+                if let Some(instance) = entry.and_then(|e| e.instance) {
+                    *seen = Some(instance);
+                }
+                if let Some(InstanceState::Failed(e)) = seen.map(|i| &state.instances[i.0 as usize].state) {
+                    return Err(JitError::clone(e));
+                }
+                let Some(entry) = entry else {
+                    let name = self.inner.names.resolve(name);
+                    return Err(JitError::other(format!("{name} was removed while being looked up")));
                 };
                 let reached = match entry.instance.map(|i| (i, &state.instances[i.0 as usize].state)) {
                     None => entry.addr.is_some(),
-                    Some((_, InstanceState::Failed(e))) => return Err(JitError::clone(e)),
                     Some((_, InstanceState::Ready)) => true,
                     Some((i, InstanceState::Resolved | InstanceState::Emitted)) if required == Required::Resolved => {
                         deps.push(i);

@@ -1,9 +1,11 @@
 //! Memory in this process, below 2 GiB.
 //!
 //! Non-PIC code holds absolute 32-bit addresses, and code in one graph reaches data in another
-//! with 32-bit displacements, so all JIT'd memory comes from one region reserved low in the
-//! address space (a non-PIE executable lives there too). Inside it, a first-fit free list hands
-//! out page runs; freed runs are returned to the kernel and reused.
+//! with 32-bit displacements, so all JIT'd memory comes from the low 2 GiB of the address
+//! space (where a non-PIE executable lives too). We reserve it in chunks, on demand, wherever
+//! the space is free, so several sessions in one process can share it; inside the chunks a
+//! first-fit free list hands out page runs, and freed runs are returned to the kernel and
+//! reused.
 
 use super::layout::PAGE_SIZE;
 use super::{Allocation, MemoryManager, Segment, Working};
@@ -12,23 +14,19 @@ use crate::{LinkError, Result};
 use std::sync::Mutex;
 
 pub struct InProcessMemoryManager {
-    region: Mutex<Region>,
+    /// Free runs `(start, len)` in the chunks we reserved, sorted by start, never adjacent.
+    free: Mutex<Vec<(u64, u64)>>,
 }
 
-struct Region {
-    /// Reserved lazily, on the first allocation; 0 until then.
-    size: u64,
-    /// Free runs `(start, len)`, sorted by start, never adjacent.
-    free: Vec<(u64, u64)>,
-}
-
-/// Where we try to reserve: low, well above where a non-PIE executable would sit.
-const HINTS: [u64; 4] = [0x1000_0000, 0x2000_0000, 0x4000_0000, 0x0100_0000];
-const REGION_SIZES: [u64; 3] = [0x4000_0000, 0x1000_0000, 0x0400_0000];
+const CHUNK: u64 = 64 << 20;
+const LOW_START: u64 = 0x0100_0000;
+const LOW_END: u64 = 0x8000_0000;
+/// Where the search for free space starts: above where a non-PIE executable would sit.
+const PREFERRED: u64 = 0x1000_0000;
 
 impl InProcessMemoryManager {
     pub fn new() -> Self {
-        InProcessMemoryManager { region: Mutex::new(Region { size: 0, free: Vec::new() }) }
+        InProcessMemoryManager { free: Mutex::new(Vec::new()) }
     }
 }
 
@@ -38,30 +36,54 @@ impl Default for InProcessMemoryManager {
     }
 }
 
-fn reserve() -> Result<(u64, u64)> {
-    for size in REGION_SIZES {
-        for hint in HINTS {
-            // SAFETY: MAP_FIXED_NOREPLACE never replaces an existing mapping.
-            let ptr = unsafe {
-                libc::mmap(
-                    hint as *mut libc::c_void,
-                    size as usize,
-                    libc::PROT_NONE,
-                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_FIXED_NOREPLACE,
-                    -1,
-                    0,
-                )
-            };
-            if ptr != libc::MAP_FAILED {
-                if ptr as u64 == hint {
-                    return Ok((hint, size));
-                }
-                // An old kernel ignored the flag and put it elsewhere: give it back.
-                unsafe { libc::munmap(ptr, size as usize) };
-            }
+/// Reserves at least `min` bytes of address space below 2 GiB, inaccessible until allocated.
+fn reserve(min: u64) -> Result<(u64, u64)> {
+    let size = min.next_multiple_of(CHUNK);
+    let candidates = (PREFERRED..LOW_END).chain(LOW_START..PREFERRED).step_by(CHUNK as usize);
+    for hint in candidates.filter(|&h| h + size <= LOW_END) {
+        // SAFETY: MAP_FIXED_NOREPLACE never replaces an existing mapping.
+        let ptr = unsafe {
+            libc::mmap(
+                hint as *mut libc::c_void,
+                size as usize,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_FIXED_NOREPLACE,
+                -1,
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            continue;
         }
+        if ptr as u64 == hint {
+            return Ok((hint, size));
+        }
+        // An old kernel ignored the flag and put it elsewhere: give it back.
+        unsafe { libc::munmap(ptr, size as usize) };
     }
-    Err(LinkError::Memory("could not reserve JIT memory below 2 GiB".into()))
+    Err(LinkError::Memory(format!("no free address space below 2 GiB for {size:#x} bytes")))
+}
+
+/// First fit: the start of a run of `size` bytes at a multiple of `align`.
+fn find_fit(free: &[(u64, u64)], size: u64, align: u64) -> Option<(usize, u64)> {
+    free.iter().enumerate().find_map(|(i, &(start, len))| {
+        let addr = start.next_multiple_of(align);
+        (addr + size <= start + len).then_some((i, addr))
+    })
+}
+
+/// Returns a run to the free list, merging it with its neighbours.
+fn give_back(free: &mut Vec<(u64, u64)>, start: u64, len: u64) {
+    let at = free.partition_point(|&(s, _)| s < start);
+    free.insert(at, (start, len));
+    if at + 1 < free.len() && free[at].0 + free[at].1 == free[at + 1].0 {
+        free[at].1 += free[at + 1].1;
+        free.remove(at + 1);
+    }
+    if at > 0 && free[at - 1].0 + free[at - 1].1 == free[at].0 {
+        free[at - 1].1 += free[at].1;
+        free.remove(at);
+    }
 }
 
 fn protect(addr: u64, len: u64, prot: libc::c_int) -> Result<()> {
@@ -76,18 +98,17 @@ fn protect(addr: u64, len: u64, prot: libc::c_int) -> Result<()> {
 impl MemoryManager for InProcessMemoryManager {
     fn allocate(&self, size: u64, align: u64) -> Result<Allocation> {
         let size = size.next_multiple_of(PAGE_SIZE);
-        let mut region = self.region.lock().unwrap_or_else(|e| e.into_inner());
-        if region.size == 0 {
-            let (base, len) = reserve()?;
-            *region = Region { size: len, free: vec![(base, len)] };
-        }
-        let found = region.free.iter().enumerate().find_map(|(i, &(start, len))| {
-            let addr = start.next_multiple_of(align);
-            (addr + size <= start + len).then_some((i, addr))
-        });
-        let (i, addr) =
-            found.ok_or_else(|| LinkError::Memory(format!("out of JIT memory allocating {size:#x} bytes")))?;
-        let (start, len) = region.free[i];
+        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        let (i, addr) = match find_fit(&free, size, align) {
+            Some(fit) => fit,
+            None => {
+                let (base, len) = reserve(size + align)?;
+                give_back(&mut free, base, len);
+                find_fit(&free, size, align)
+                    .ok_or_else(|| LinkError::Memory(format!("out of JIT memory for {size:#x} bytes")))?
+            }
+        };
+        let (start, len) = free[i];
         let mut rest = Vec::new();
         if addr > start {
             rest.push((start, addr - start));
@@ -95,7 +116,7 @@ impl MemoryManager for InProcessMemoryManager {
         if addr + size < start + len {
             rest.push((addr + size, start + len - addr - size));
         }
-        region.free.splice(i..=i, rest);
+        free.splice(i..=i, rest);
         protect(addr, size, libc::PROT_READ | libc::PROT_WRITE)?;
         Ok(Allocation { addr, size, working: Working::Mapped(addr as *mut u8) })
     }
@@ -125,18 +146,8 @@ impl MemoryManager for InProcessMemoryManager {
                 0,
             );
         }
-        let mut region = self.region.lock().unwrap_or_else(|e| e.into_inner());
-        let at = region.free.partition_point(|&(start, _)| start < alloc.addr);
-        region.free.insert(at, (alloc.addr, alloc.size));
-        // Merge with neighbours so runs stay maximal.
-        if at + 1 < region.free.len() && region.free[at].0 + region.free[at].1 == region.free[at + 1].0 {
-            region.free[at].1 += region.free[at + 1].1;
-            region.free.remove(at + 1);
-        }
-        if at > 0 && region.free[at - 1].0 + region.free[at - 1].1 == region.free[at].0 {
-            region.free[at - 1].1 += region.free[at].1;
-            region.free.remove(at);
-        }
+        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        give_back(&mut free, alloc.addr, alloc.size);
     }
 
     fn executable(&self) -> bool {

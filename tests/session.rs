@@ -1,0 +1,440 @@
+//! The ORC session's rules, through the library and through `jitld run`: link orders,
+//! duplicate and weak definitions, failures that leave the session usable, aliases and
+//! re-exports, lazy re-exports under concurrency, and removal.
+
+use jitld::generators::DynamicLibraryGenerator;
+use jitld::layers::ObjectLinkingLayer;
+use jitld::lazy::{LazyReexportsUnit, LazyStats};
+use jitld::platform::Platform;
+use jitld::session::{DylibId, ExecutionSession, LookupFlags, SymbolFlags};
+use jitld::JitError;
+use jitld_linker::memory::InProcessMemoryManager;
+use jitld_linker::InputBuffer;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// Compiles C `source` to an object under target/session-tests, once per content.
+fn object(name: &str, source: &str) -> PathBuf {
+    // Tests run in parallel and share sources like `a1.c`: compile one at a time.
+    static COMPILING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = COMPILING.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/session-tests");
+    std::fs::create_dir_all(&dir).unwrap();
+    let c = dir.join(format!("{name}.c"));
+    let o = dir.join(format!("{name}.o"));
+    if std::fs::read_to_string(&c).ok().as_deref() != Some(source) || !o.exists() {
+        std::fs::write(&c, source).unwrap();
+        let status = Command::new("cc").args(["-O1", "-fPIC", "-c"]).arg(&c).arg("-o").arg(&o).status().unwrap();
+        assert!(status.success(), "cc failed for {name}");
+    }
+    o
+}
+
+fn input(path: &Path) -> InputBuffer {
+    InputBuffer::from_vec(path.display().to_string(), std::fs::read(path).unwrap())
+}
+
+/// A session with the platform and the process behind `main`.
+struct Jit {
+    session: ExecutionSession,
+    layer: ObjectLinkingLayer,
+    platform: Arc<Platform>,
+    main: DylibId,
+    process: DylibId,
+}
+
+impl Jit {
+    fn new() -> Jit {
+        let session = ExecutionSession::new(Arc::new(InProcessMemoryManager::new()));
+        let layer = ObjectLinkingLayer::new(session.clone());
+        let platform = Platform::install(&layer);
+        let process = session.create_jit_dylib("<process>").unwrap();
+        session.add_generator(process, Arc::new(DynamicLibraryGenerator::process(layer.clone())));
+        let jit = Jit { main: DylibId(0), session, layer, platform, process };
+        let main = jit.dylib("main", &[]);
+        Jit { main, ..jit }
+    }
+
+    /// A JITDylib that links against `links` (exported symbols only), then the process.
+    fn dylib(&self, name: &str, links: &[DylibId]) -> DylibId {
+        let dylib = self.session.create_jit_dylib(name).unwrap();
+        self.platform.setup_dylib(dylib).unwrap();
+        let mut order: Vec<_> = links.iter().map(|&d| (d, LookupFlags::MatchExportedSymbolsOnly)).collect();
+        order.push((self.process, LookupFlags::MatchAllSymbols));
+        self.session.set_link_order(dylib, order);
+        dylib
+    }
+
+    fn add(&self, dylib: DylibId, path: &Path) -> Result<(), JitError> {
+        self.layer.add(dylib, input(path)).map(|_| ())
+    }
+
+    fn lookup(&self, dylib: DylibId, name: &str) -> Result<u64, JitError> {
+        let order = self.session.search_order(dylib);
+        Ok(self.session.lookup(&order, &[self.session.intern(name)])?[0].addr)
+    }
+
+    fn call(&self, dylib: DylibId, name: &str) -> i32 {
+        let addr = self.lookup(dylib, name).unwrap_or_else(|e| panic!("lookup {name}: {e}"));
+        // SAFETY: the test's C functions are `int f(void)`.
+        let f: extern "C" fn() -> i32 = unsafe { std::mem::transmute(addr as usize) };
+        f()
+    }
+}
+
+const A1: &str = "int foo(void) { return 1; }\nint a_only(void) { return 10; }\n";
+const A2: &str = "int a2(void) { return 2; }\n";
+const B1: &str = "int foo(void) { return 100; }\nint b_only(void) { return 20; }\n";
+const MAIN: &str =
+    "int foo(void); int a_only(void); int b_only(void);\nint run(void) { return foo() + a_only() + b_only(); }\n";
+
+/// The seed document's example: main links against A then B; both define `foo`; main's
+/// reference binds to A's.
+#[test]
+fn link_order_first_match_wins_library() {
+    let jit = Jit::new();
+    let a = jit.dylib("A", &[]);
+    let b = jit.dylib("B", &[]);
+    jit.add(a, &object("a1", A1)).unwrap();
+    jit.add(a, &object("a2", A2)).unwrap();
+    jit.add(b, &object("b1", B1)).unwrap();
+    jit.session.set_link_order(
+        jit.main,
+        vec![
+            (a, LookupFlags::MatchExportedSymbolsOnly),
+            (b, LookupFlags::MatchExportedSymbolsOnly),
+            (jit.process, LookupFlags::MatchAllSymbols),
+        ],
+    );
+    jit.add(jit.main, &object("main_ab", MAIN)).unwrap();
+    assert_eq!(jit.call(jit.main, "run"), 1 + 10 + 20);
+    assert_eq!(jit.call(b, "foo"), 100, "B's own foo is still there");
+}
+
+#[test]
+fn duplicate_strong_definitions_in_one_dylib_name_both_origins() {
+    let jit = Jit::new();
+    let a = jit.dylib("A", &[]);
+    let first = object("a1", A1);
+    jit.add(a, &first).unwrap();
+    let clash = object("a1_clash", "int foo(void) { return 3; }\n");
+    let error = jit.add(a, &clash).unwrap_err().to_string();
+    assert!(error.contains("duplicate definition of foo"), "{error}");
+    assert!(error.contains("a1.o") && error.contains("a1_clash.o"), "{error}");
+    // The failed add left A as it was.
+    assert_eq!(jit.call(a, "foo"), 1);
+}
+
+#[test]
+fn same_name_in_two_dylibs_is_fine() {
+    let jit = Jit::new();
+    let a = jit.dylib("A", &[]);
+    let b = jit.dylib("B", &[]);
+    jit.add(a, &object("a1", A1)).unwrap();
+    jit.add(b, &object("b1", B1)).unwrap();
+    assert_eq!((jit.call(a, "foo"), jit.call(b, "foo")), (1, 100));
+}
+
+#[test]
+fn dylib_names_are_unique() {
+    let jit = Jit::new();
+    jit.dylib("A", &[]);
+    assert!(matches!(jit.session.create_jit_dylib("A"), Err(JitError::DuplicateDylib(_))));
+}
+
+const WEAK: &str = "__attribute__((weak)) int level(void) { return 1; }\nint weak_user(void) { return level(); }\n";
+const STRONG: &str = "int level(void) { return 5; }\n";
+
+/// Inside one JITDylib a strong definition replaces a weak one whichever comes first; across
+/// JITDylibs the link order decides, as between shared libraries.
+#[test]
+fn weak_definitions_across_objects_and_dylibs() {
+    for strong_first in [false, true] {
+        let jit = Jit::new();
+        let (weak, strong) = (object("weak_level", WEAK), object("strong_level", STRONG));
+        let order = if strong_first { [&strong, &weak] } else { [&weak, &strong] };
+        for path in order {
+            jit.add(jit.main, path).unwrap();
+        }
+        assert_eq!(jit.call(jit.main, "weak_user"), 5, "strong wins (strong first: {strong_first})");
+    }
+    let jit = Jit::new();
+    let w = jit.dylib("W", &[]);
+    let s = jit.dylib("S", &[]);
+    jit.add(w, &object("weak_level", WEAK)).unwrap();
+    jit.add(s, &object("strong_level", STRONG)).unwrap();
+    let app = jit.dylib("app", &[w, s]);
+    jit.add(app, &object("level_user", "int level(void);\nint app_level(void) { return level(); }\n")).unwrap();
+    assert_eq!(jit.call(app, "app_level"), 1, "W comes first in app's link order");
+    assert_eq!(jit.call(w, "weak_user"), 1, "W's own code keeps W's definition");
+}
+
+#[test]
+fn failed_materialization_leaves_the_session_usable() {
+    let jit = Jit::new();
+    let broken = object("broken", "int missing_helper(void);\nint answer(void) { return missing_helper(); }\n");
+    jit.add(jit.main, &broken).unwrap();
+    let error = jit.lookup(jit.main, "answer").unwrap_err().to_string();
+    assert!(error.contains("undefined symbol: missing_helper (referenced by"), "{error}");
+    assert!(error.contains("broken.o"), "{error}");
+    // The failed definition is gone; a corrected one can take its place.
+    jit.add(jit.main, &object("fixed", "int answer(void) { return 42; }\n")).unwrap();
+    assert_eq!(jit.call(jit.main, "answer"), 42);
+    // Other code still links fine.
+    jit.add(jit.main, &object("a1", A1)).unwrap();
+    assert_eq!(jit.call(jit.main, "foo"), 1);
+}
+
+#[test]
+fn a_failure_reaches_every_dependent_query() {
+    let jit = Jit::new();
+    jit.add(jit.main, &object("dep_user", "int broken_dep(void);\nint user(void) { return broken_dep(); }\n")).unwrap();
+    jit.add(jit.main, &object("dep_broken", "int nowhere(void);\nint broken_dep(void) { return nowhere(); }\n"))
+        .unwrap();
+    let error = jit.lookup(jit.main, "user").unwrap_err().to_string();
+    assert!(error.contains("nowhere"), "the root cause reaches the query: {error}");
+    assert!(jit.session.errors().iter().any(|e| e.to_string().contains("undefined symbol: nowhere")));
+}
+
+#[test]
+fn aliases_and_reexports_resolve_to_the_original() {
+    let jit = Jit::new();
+    let a = jit.dylib("A", &[]);
+    jit.add(a, &object("a1", A1)).unwrap();
+    let (foo, bar, also) = (jit.session.intern("foo"), jit.session.intern("bar"), jit.session.intern("also_foo"));
+    jit.session.reexports(jit.main, a, &[(bar, foo)]).unwrap();
+    jit.session.symbol_aliases(jit.main, &[(also, bar)]).unwrap();
+    let original = jit.lookup(a, "foo").unwrap();
+    assert_eq!(jit.lookup(jit.main, "bar").unwrap(), original);
+    assert_eq!(jit.lookup(jit.main, "also_foo").unwrap(), original);
+    assert_eq!(jit.call(jit.main, "bar"), 1);
+}
+
+#[test]
+fn absolute_symbols_are_ready_at_once() {
+    let jit = Jit::new();
+    let name = jit.session.intern("the_answer_address");
+    jit.session.define_absolute(jit.main, &[(name, 0x1234, SymbolFlags::strong_data())]).unwrap();
+    assert_eq!(jit.lookup(jit.main, "the_answer_address").unwrap(), 0x1234);
+}
+
+/// `count` objects `lazy_fn_<i>` each defining `int lazy_fn_<i>(void) { return i * 7 + 1; }`,
+/// behind lazy stubs in `main`.
+fn lazy_functions(jit: &Jit, count: usize) -> Arc<LazyStats> {
+    let implementation = jit.dylib("main.lazy", &[]);
+    let stats = Arc::new(LazyStats::default());
+    let mut names = Vec::new();
+    for i in 0..count {
+        let source = format!("int lazy_fn_{i}(void) {{ return {i} * 7 + 1; }}\n");
+        jit.add(implementation, &object(&format!("lazy_fn_{i}"), &source)).unwrap();
+        let name = jit.session.intern(&format!("lazy_fn_{i}"));
+        names.push((name, name, SymbolFlags::strong_function()));
+    }
+    let unit = LazyReexportsUnit {
+        layer: jit.layer.clone(),
+        source: vec![(implementation, LookupFlags::MatchAllSymbols)],
+        names,
+        stats: stats.clone(),
+        origin: "lazy test stubs".into(),
+    };
+    jit.session.define(jit.main, Box::new(unit)).unwrap();
+    stats
+}
+
+#[test]
+fn lazy_stub_is_stable_and_distinct_from_the_body() {
+    let jit = Jit::new();
+    let stats = lazy_functions(&jit, 3);
+    let stub = jit.lookup(jit.main, "lazy_fn_2").unwrap();
+    assert_eq!(jit.layer.stats().objects.load(Ordering::Relaxed), 0, "looking up a stub links no body");
+    assert_eq!(jit.call(jit.main, "lazy_fn_2"), 15);
+    assert_eq!(jit.layer.stats().objects.load(Ordering::Relaxed), 1, "the first call linked exactly one body");
+    let body = jit.lookup(DylibId(jit.main.0 + 1), "lazy_fn_2").unwrap();
+    assert_ne!(stub, body);
+    assert_eq!(jit.lookup(jit.main, "lazy_fn_2").unwrap(), stub, "the stub does not move");
+    assert_eq!(jit.call(jit.main, "lazy_fn_2"), 15);
+    assert_eq!((stats.created.load(Ordering::Relaxed), stats.hit.load(Ordering::Relaxed)), (3, 1));
+}
+
+/// 8 threads call 50 lazy functions 1000 times each, in different orders: every body is
+/// linked exactly once and every call gets the right answer.
+#[test]
+fn lazy_stubs_under_eight_threads() {
+    let jit = Jit::new();
+    jit.session.set_materialization_threads(2);
+    let stats = lazy_functions(&jit, 50);
+    let stubs: Vec<u64> = (0..50).map(|i| jit.lookup(jit.main, &format!("lazy_fn_{i}")).unwrap()).collect();
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let stubs = stubs.clone();
+            std::thread::spawn(move || {
+                for call in 0..1000 {
+                    let i = (call * 7 + t * 13) % 50;
+                    // SAFETY: each stub leads to `int lazy_fn_i(void)`.
+                    let f: extern "C" fn() -> i32 = unsafe { std::mem::transmute(stubs[i] as usize) };
+                    assert_eq!(f(), i as i32 * 7 + 1, "thread {t} call {call} of lazy_fn_{i}");
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    assert_eq!(jit.layer.stats().objects.load(Ordering::Relaxed), 50, "each body linked once");
+    assert_eq!(stats.hit.load(Ordering::Relaxed), 50, "each stub resolved once");
+}
+
+static FINALIZED: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+#[test]
+fn removing_a_tracker_runs_finalizers_and_frees_the_names() {
+    let jit = Jit::new();
+    let counter = jit.session.intern("finalized_count");
+    let addr = &FINALIZED as *const _ as u64;
+    jit.session.define_absolute(jit.main, &[(counter, addr, SymbolFlags::strong_data())]).unwrap();
+    let source = "extern int finalized_count;\n__attribute__((destructor)) static void bye(void) { finalized_count += 1; }\nint tracked(void) { return 7; }\n";
+    let path = object("tracked", source);
+    for round in 1..=3 {
+        let tracker = jit.session.create_resource_tracker(jit.main);
+        jit.layer.add_tracked(&tracker, input(&path)).unwrap();
+        assert_eq!(jit.call(jit.main, "tracked"), 7);
+        jit.platform.run_initializers();
+        tracker.remove().unwrap();
+        assert_eq!(FINALIZED.load(Ordering::SeqCst), round, "the destructor ran on removal");
+        assert!(jit.lookup(jit.main, "tracked").is_err(), "removed symbols are gone");
+    }
+}
+
+#[test]
+fn clearing_and_removing_dylibs() {
+    let jit = Jit::new();
+    let a = jit.dylib("A", &[]);
+    jit.add(a, &object("a1", A1)).unwrap();
+    assert_eq!(jit.call(a, "foo"), 1);
+    jit.session.clear_jit_dylib(a).unwrap();
+    assert!(jit.lookup(a, "foo").is_err());
+    jit.add(a, &object("b1", B1)).unwrap();
+    assert_eq!(jit.call(a, "foo"), 100, "a cleared JITDylib takes new definitions");
+    jit.session.remove_jit_dylib(a).unwrap();
+    assert!(jit.session.dylib_by_name("A").is_none());
+    let again = jit.dylib("A", &[]);
+    jit.add(again, &object("a1", A1)).unwrap();
+    assert_eq!(jit.call(again, "foo"), 1, "the name can be used again");
+}
+
+fn resident_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+    statm.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 4096
+}
+
+/// 10,000 add/run/remove cycles: resident memory after the last stays within a small bound
+/// of what it was after the 100th.
+#[test]
+fn ten_thousand_add_run_remove_cycles_keep_memory_flat() {
+    let jit = Jit::new();
+    let bytes =
+        std::fs::read(object("cycle", "static int table[4096] = {1};\nint cycle(void) { return table[0] + 41; }\n"))
+            .unwrap();
+    let mut after_100th = 0;
+    for round in 1..=10_000 {
+        let tracker = jit.session.create_resource_tracker(jit.main);
+        jit.layer.add_tracked(&tracker, InputBuffer::from_vec("cycle.o", bytes.clone())).unwrap();
+        assert_eq!(jit.call(jit.main, "cycle"), 42);
+        tracker.remove().unwrap();
+        if round == 100 {
+            after_100th = resident_bytes();
+        }
+    }
+    let growth = resident_bytes().saturating_sub(after_100th);
+    assert!(growth < 8 << 20, "resident memory grew by {growth} bytes over 9,900 cycles");
+}
+
+fn jitld(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_jitld")).args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+const CLI_MAIN: &str = "#include <stdio.h>\nint foo(void); int a_only(void); int b_only(void);\nint main(void) { printf(\"foo=%d\\n\", foo()); return foo() + a_only() + b_only(); }\n";
+
+#[test]
+fn cli_jitdylibs_link_against_those_named_before() {
+    let (a1, a2, b1, main) = (object("a1", A1), object("a2", A2), object("b1", B1), object("cli_main", CLI_MAIN));
+    let (code, out, err) =
+        jitld(&["run", "-jd", "libA", path(&a1), path(&a2), "-jd", "libB", path(&b1), "-jd", "main", path(&main)]);
+    assert_eq!((code, out.as_str()), (31, "foo=1\n"), "{err}");
+    // An explicit link order can put B first.
+    let (code, out, err) = jitld(&[
+        "run",
+        "--link-order",
+        "main=libB,libA",
+        "-jd",
+        "libA",
+        path(&a1),
+        "-jd",
+        "libB",
+        path(&b1),
+        "-jd",
+        "main",
+        path(&main),
+    ]);
+    assert_eq!((code, out.as_str()), (130, "foo=100\n"), "{err}");
+    let clash = object("a1_clash", "int foo(void) { return 3; }\n");
+    let (code, _, err) = jitld(&["run", "-jd", "libA", path(&a1), path(&clash), "--jd", "main", path(&main)]);
+    assert_eq!(code, 1);
+    assert!(err.contains("duplicate definition of foo") && err.contains("a1_clash.o"), "{err}");
+}
+
+#[test]
+fn cli_lazy_objects_link_on_first_call_only() {
+    let main = object(
+        "lazy_main",
+        "#include <stdio.h>\nint called(int); int referenced_only(int);\nint (*volatile keep)(int) = referenced_only;\nint main(void) { printf(\"%d\\n\", called(4)); return 3; }\n",
+    );
+    let called = object("lazy_called", "int called(int x) { return x * 11; }\n");
+    let referenced = object(
+        "lazy_referenced",
+        "int not_defined_anywhere(int);\nint referenced_only(int x) { return not_defined_anywhere(x); }\n",
+    );
+    let (code, out, err) =
+        jitld(&["run", "--stats", path(&main), "--lazy", path(&called), "--lazy", path(&referenced)]);
+    assert_eq!((code, out.as_str()), (3, "44\n"), "{err}");
+    assert!(err.contains("linked 2 objects"), "main and the one called lazy object: {err}");
+    assert!(err.contains("lazy stubs: 2 created, 1 hit"), "{err}");
+    // Linked eagerly instead, the referenced object's undefined symbol is an error.
+    let (code, _, err) = jitld(&["run", path(&main), path(&called), path(&referenced)]);
+    assert_eq!(code, 1);
+    assert!(err.contains("undefined symbol: not_defined_anywhere"), "{err}");
+}
+
+#[test]
+fn cli_abs_alias_and_threads() {
+    let main = object(
+        "alias_main",
+        "int renamed(void); extern char marker[];\nint main(void) { return renamed() + (marker == (char *)0x1000 ? 1 : 0); }\n",
+    );
+    let a1 = object("a1", A1);
+    for threads in ["1", "3"] {
+        let (code, _, err) = jitld(&[
+            "run",
+            "--threads",
+            threads,
+            "--abs",
+            "marker=0x1000",
+            "--alias",
+            "renamed=a_only",
+            path(&main),
+            path(&a1),
+        ]);
+        assert_eq!(code, 11, "threads {threads}: {err}");
+    }
+}
