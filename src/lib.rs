@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod error;
 pub mod generators;
+mod jit;
 pub mod layers;
 pub mod lazy;
 pub mod platform;
@@ -13,4 +14,5 @@ pub mod session;
 pub mod tools;
 
 pub use error::{JitError, Result};
+pub use jit::{Jit, JitBuilder, JitFn};
 pub use jitld_linker as linker;

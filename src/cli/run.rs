@@ -9,7 +9,7 @@ use super::RunArgs;
 use crate::error::JitError;
 use crate::generators::{ArchiveGenerator, DynamicLibraryGenerator};
 use crate::layers::ObjectLinkingLayer;
-use crate::lazy::{LazyReexportsUnit, LazyStats};
+use crate::lazy::LazyStats;
 use crate::platform::Platform;
 use crate::session::{DylibId, ExecutionSession, LookupFlags, ReexportsUnit, SymbolFlags};
 use crate::tools::RelocationDump;
@@ -119,43 +119,14 @@ impl Program {
         Ok(())
     }
 
-    /// The object goes into the current JITDylib's implementation JITDylib; the current one
-    /// gets a lazy stub for each of its functions and a plain re-export for its data.
+    /// The object goes into the current JITDylib's implementation JITDylib, behind stubs.
     fn load_lazy(&mut self, path: &Path) -> Result<(), JitError> {
         let buffer = open_input(path)?;
         if format::sniff(&buffer) != FileKind::ElfRelocatable {
             return Err(JitError::other(format!("{}: --lazy takes a relocatable object", path.display())));
         }
-        let dylib = self.current;
-        let implementation = self.lazy_impl(dylib)?;
-        let interface = format::elf::interface(&buffer, self.session.names())?;
-        let ordinal = self.next_ordinal();
-        let tracker = self.session.default_tracker(implementation);
-        self.layer.add_with_ordinal(&tracker, buffer, ordinal)?;
-        let source = vec![(implementation, LookupFlags::MatchAllSymbols)];
-        let (mut functions, mut data) = (Vec::new(), Vec::new());
-        for symbol in &interface.symbols {
-            let flags = SymbolFlags {
-                strength: symbol.strength,
-                exported: symbol.scope == jitld_linker::graph::Scope::Default,
-                callable: symbol.callable,
-            };
-            let target = if symbol.callable { &mut functions } else { &mut data };
-            target.push((symbol.name, symbol.name, flags));
-        }
-        let origin = format!("lazy stubs for {}", path.display());
-        self.session.define(
-            dylib,
-            Box::new(LazyReexportsUnit {
-                layer: self.layer.clone(),
-                source: source.clone(),
-                names: functions,
-                stats: self.lazy_stats.clone(),
-                origin,
-            }),
-        )?;
-        let origin = format!("data of {}", path.display());
-        self.session.define(dylib, Box::new(ReexportsUnit::new(source, data, origin)))
+        let implementation = self.lazy_impl(self.current)?;
+        crate::lazy::add_lazy_object(&self.layer, self.current, implementation, buffer, &self.lazy_stats)
     }
 
     fn lazy_impl(&mut self, dylib: DylibId) -> Result<DylibId, JitError> {
@@ -190,10 +161,7 @@ impl Program {
             order.push((process, LookupFlags::MatchAllSymbols));
             self.session.set_link_order(dylib, order.clone());
             if let Some(&(_, implementation)) = self.lazy_impls.iter().find(|(d, _)| *d == dylib) {
-                let mut impl_order = vec![(dylib, LookupFlags::MatchAllSymbols)];
-                impl_order.extend(order);
-                impl_order.push((implementation, LookupFlags::MatchAllSymbols));
-                self.session.set_link_order_with(implementation, impl_order, false);
+                crate::lazy::link_implementation(&self.session, dylib, implementation);
             }
         }
         if let Some(spec) =

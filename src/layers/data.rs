@@ -40,6 +40,7 @@ impl MaterializationUnit for DataUnit {
             addr: 0,
             live: true,
         });
+        self.layer.stats().count(&graph, true);
         self.layer.emit(mr, graph, u64::MAX, None);
     }
 }

@@ -47,13 +47,12 @@ pub struct LinkStats {
 }
 
 impl LinkStats {
-    fn count_graph(&self, name: &str) {
-        let counter = if name.ends_with(')') && name.contains(".a(") {
-            &self.archive_members
-        } else if std::path::Path::new(name).exists() {
-            &self.objects
-        } else {
-            &self.synthesized
+    /// Counts a graph a unit is about to link; archive members are named `lib.a(member.o)`.
+    pub(crate) fn count(&self, graph: &LinkGraph, synthesized: bool) {
+        let counter = match (synthesized, graph.name.ends_with(')') && graph.name.contains(".a(")) {
+            (true, _) => &self.synthesized,
+            (false, true) => &self.archive_members,
+            (false, false) => &self.objects,
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }
@@ -155,7 +154,6 @@ impl ObjectLinkingLayer {
         init_symbol: Option<SymbolName>,
         on_linked: impl FnOnce(&LinkGraph) -> Box<dyn Any + Send>,
     ) {
-        self.inner.stats.count_graph(&graph.name);
         let mut ctx = SessionLinkContext {
             layer: self,
             mr: &mr,
@@ -215,6 +213,7 @@ impl MaterializationUnit for ObjectUnit {
             Err(e) => return mr.fail(e.into()),
         };
         self.layer.inner.stats.add_time("build graph", started.elapsed());
+        self.layer.inner.stats.count(&graph, false);
         let graph = claim_definitions(graph, &mr);
         self.layer.emit(mr, graph, self.ordinal, self.init_symbol);
     }

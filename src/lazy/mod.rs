@@ -11,7 +11,9 @@ mod reentry;
 
 use crate::error::Result;
 use crate::layers::ObjectLinkingLayer;
-use crate::session::{DylibId, LookupFlags, MaterializationResponsibility, MaterializationUnit, SymbolFlags};
+use crate::session::{
+    DylibId, LookupFlags, MaterializationResponsibility, MaterializationUnit, ReexportsUnit, SymbolFlags,
+};
 use jitld_linker::arch::x86_64::Kind;
 use jitld_linker::graph::{Content, Definition, Edge, EdgeKind, Linkage, MemProt, Scope, SectionRole, Symbol};
 use jitld_linker::{InputBuffer, LinkGraph, SymbolName};
@@ -122,6 +124,7 @@ impl MaterializationUnit for LazyReexportsUnit {
             stubs.push((stub, slot));
         }
         self.stats.created.fetch_add(stubs.len() as u64, Ordering::Relaxed);
+        self.layer.stats().count(&graph, true);
         self.layer.emit_with(mr, graph, u64::MAX, None, move |graph| {
             for (stub, slot) in &stubs {
                 stub.slot.store(graph.symbol_addr(*slot), Ordering::Release);
@@ -134,4 +137,45 @@ impl MaterializationUnit for LazyReexportsUnit {
 
 fn edge(kind: Kind, offset: u32, target: jitld_linker::graph::SymbolId, addend: i64) -> Edge {
     Edge { kind: EdgeKind::X86_64(kind), offset, target, addend }
+}
+
+/// Adds an object behind lazy stubs: the object goes into `implementation`, and `dylib` gets
+/// a stub for each of its functions and a plain re-export for its data.
+pub fn add_lazy_object(
+    layer: &ObjectLinkingLayer,
+    dylib: DylibId,
+    implementation: DylibId,
+    input: InputBuffer,
+    stats: &Arc<LazyStats>,
+) -> Result<()> {
+    let session = layer.session();
+    let interface = jitld_linker::format::elf::interface(&input, session.names())?;
+    let origin = input.name.to_string();
+    layer.add(implementation, input)?;
+    let source = vec![(implementation, LookupFlags::MatchAllSymbols)];
+    let (mut functions, mut data) = (Vec::new(), Vec::new());
+    for symbol in &interface.symbols {
+        let exported = symbol.scope == Scope::Default;
+        let flags = SymbolFlags { strength: symbol.strength, exported, callable: symbol.callable };
+        let target = if symbol.callable { &mut functions } else { &mut data };
+        target.push((symbol.name, symbol.name, flags));
+    }
+    let stubs = LazyReexportsUnit {
+        layer: layer.clone(),
+        source: source.clone(),
+        names: functions,
+        stats: stats.clone(),
+        origin: format!("lazy stubs for {origin}"),
+    };
+    session.define(dylib, Box::new(stubs))?;
+    session.define(dylib, Box::new(ReexportsUnit::new(source, data, format!("data of {origin}"))))
+}
+
+/// Makes `implementation` search `dylib` (where the stubs are) before itself, so calls
+/// between lazy objects go through stubs too; then `dylib`'s own link order.
+pub fn link_implementation(session: &crate::session::ExecutionSession, dylib: DylibId, implementation: DylibId) {
+    let mut order = vec![(dylib, LookupFlags::MatchAllSymbols)];
+    order.extend(session.link_order(dylib));
+    order.push((implementation, LookupFlags::MatchAllSymbols));
+    session.set_link_order_with(implementation, order, false);
 }

@@ -1,0 +1,162 @@
+//! `Jit`: the few lines from object bytes to a typed function pointer (ORC's LLJIT and
+//! LLLazyJIT in one). A session with a `main` JITDylib, the platform, and the process's
+//! symbols behind it; objects can be added eagerly or behind lazy stubs.
+//!
+//! ```no_run
+//! let jit = jitld::Jit::builder().threads(2).build()?;
+//! jit.add_object_file("add.o")?;
+//! let add = unsafe { jit.get::<extern "C" fn(i32, i32) -> i32>("add")? };
+//! assert_eq!(add(2, 3), 5);
+//! # Ok::<(), jitld::JitError>(())
+//! ```
+
+use crate::error::{JitError, Result};
+use crate::generators::{ArchiveGenerator, DynamicLibraryGenerator};
+use crate::layers::ObjectLinkingLayer;
+use crate::lazy::{self, LazyStats};
+use crate::platform::Platform;
+use crate::session::{DylibId, ExecutionSession, LookupFlags};
+use jitld_linker::memory::{InProcessMemoryManager, MemoryManager};
+use jitld_linker::InputBuffer;
+use std::marker::PhantomData;
+use std::path::Path;
+use std::sync::Arc;
+
+pub struct JitBuilder {
+    threads: usize,
+    memory: Option<Arc<dyn MemoryManager>>,
+}
+
+impl JitBuilder {
+    /// Materialization threads in all (default 1: on the thread that looks up).
+    pub fn threads(mut self, threads: usize) -> Self {
+        self.threads = threads;
+        self
+    }
+
+    /// Where code goes (default: this process, below 2 GiB).
+    pub fn memory(mut self, memory: Arc<dyn MemoryManager>) -> Self {
+        self.memory = Some(memory);
+        self
+    }
+
+    pub fn build(self) -> Result<Jit> {
+        let memory = self.memory.unwrap_or_else(|| Arc::new(InProcessMemoryManager::new()));
+        let session = ExecutionSession::new(memory);
+        session.set_materialization_threads(self.threads);
+        let layer = ObjectLinkingLayer::new(session.clone());
+        let platform = Platform::install(&layer);
+        let main = session.create_jit_dylib("main")?;
+        platform.setup_dylib(main)?;
+        let process = session.create_jit_dylib("<process>")?;
+        session.add_generator(process, Arc::new(DynamicLibraryGenerator::process(layer.clone())));
+        session.set_link_order(main, vec![(process, LookupFlags::MatchAllSymbols)]);
+        let lazy_impl = session.create_jit_dylib("main.lazy")?;
+        platform.setup_dylib(lazy_impl)?;
+        lazy::link_implementation(&session, main, lazy_impl);
+        Ok(Jit { session, layer, platform, main, lazy_impl, lazy_stats: Arc::new(LazyStats::default()) })
+    }
+}
+
+pub struct Jit {
+    session: ExecutionSession,
+    layer: ObjectLinkingLayer,
+    platform: Arc<Platform>,
+    main: DylibId,
+    lazy_impl: DylibId,
+    lazy_stats: Arc<LazyStats>,
+}
+
+/// A function in JIT'd code, usable while the `Jit` that linked it lives.
+#[derive(Clone, Copy)]
+pub struct JitFn<'jit, F: Copy> {
+    f: F,
+    _jit: PhantomData<&'jit Jit>,
+}
+
+impl<F: Copy> std::ops::Deref for JitFn<'_, F> {
+    type Target = F;
+    fn deref(&self) -> &F {
+        &self.f
+    }
+}
+
+impl Jit {
+    pub fn builder() -> JitBuilder {
+        JitBuilder { threads: 1, memory: None }
+    }
+
+    pub fn new() -> Result<Jit> {
+        Self::builder().build()
+    }
+
+    pub fn session(&self) -> &ExecutionSession {
+        &self.session
+    }
+
+    pub fn layer(&self) -> &ObjectLinkingLayer {
+        &self.layer
+    }
+
+    pub fn platform(&self) -> &Arc<Platform> {
+        &self.platform
+    }
+
+    pub fn main_dylib(&self) -> DylibId {
+        self.main
+    }
+
+    pub fn lazy_stats(&self) -> &LazyStats {
+        &self.lazy_stats
+    }
+
+    /// Adds an object; it is linked when one of its symbols is looked up.
+    pub fn add_object(&self, name: &str, bytes: Vec<u8>) -> Result<()> {
+        self.layer.add(self.main, InputBuffer::from_vec(name, bytes)).map(|_| ())
+    }
+
+    pub fn add_object_file(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        self.add_object(&path.display().to_string(), read(path)?)
+    }
+
+    /// Adds an object whose functions are linked on their first call (LLLazyJIT).
+    pub fn add_lazy_object(&self, name: &str, bytes: Vec<u8>) -> Result<()> {
+        let input = InputBuffer::from_vec(name, bytes);
+        lazy::add_lazy_object(&self.layer, self.main, self.lazy_impl, input, &self.lazy_stats)
+    }
+
+    /// Adds a static archive: members are linked when their symbols are needed.
+    pub fn add_archive_file(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        let input = InputBuffer::from_vec(path.display().to_string(), read(path)?);
+        let generator = ArchiveGenerator::new(input, self.layer.clone(), u64::MAX / 2)?;
+        self.session.add_generator(self.main, Arc::new(generator));
+        Ok(())
+    }
+
+    /// The address of `name`, linking whatever it needs; runs initializers that linking
+    /// brought in.
+    pub fn lookup(&self, name: &str) -> Result<u64> {
+        let order = self.session.search_order(self.main);
+        let found = self.session.lookup(&order, &[self.session.intern(name)])?;
+        self.platform.run_initializers();
+        Ok(found[0].addr)
+    }
+
+    /// `name` as a function of type `F`.
+    ///
+    /// # Safety
+    /// `F` must be a function pointer type matching the JIT'd function's real signature.
+    pub unsafe fn get<F: Copy>(&self, name: &str) -> Result<JitFn<'_, F>> {
+        if std::mem::size_of::<F>() != std::mem::size_of::<usize>() {
+            return Err(JitError::other("Jit::get needs a function pointer type"));
+        }
+        let addr = self.lookup(name)? as usize;
+        Ok(JitFn { f: unsafe { std::mem::transmute_copy::<usize, F>(&addr) }, _jit: PhantomData })
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| JitError::other(format!("{}: cannot read: {e}", path.display())))
+}
