@@ -438,3 +438,28 @@ fn cli_abs_alias_and_threads() {
         assert_eq!(code, 11, "threads {threads}: {err}");
     }
 }
+
+/// Shared libraries on the command line are dlopen'ed: by path, and by `-l` (which finds
+/// the `.so` before the `.a`, as ld does).
+#[test]
+fn cli_shared_libraries_by_path_and_by_name() {
+    let main = object(
+        "zlib_user",
+        "#include <stdio.h>\n#include <string.h>\nunsigned long crc32(unsigned long, const unsigned char *, unsigned);\nconst char *sqlite3_libversion(void);\n\
+         int main(void) { const char *t = \"jitld\"; printf(\"%lx\\n\", crc32(0, (const unsigned char *)t, strlen(t))); return 9; }\n",
+    );
+    let expected = "83e1611e\n"; // crc32(b"jitld"), as Python's zlib computes it
+    let (code, out, err) = jitld(&["run", path(&main), "/usr/lib/x86_64-linux-gnu/libz.so.1"]);
+    assert_eq!((code, out.as_str()), (9, expected), "{err}");
+    let (code, out, err) = jitld(&["run", path(&main), "-L/usr/lib/x86_64-linux-gnu", "-lz"]);
+    assert_eq!((code, out.as_str()), (9, expected), "{err}");
+    let sqlite = object(
+        "sqlite_so_user",
+        "#include <stdio.h>\nconst char *sqlite3_libversion(void);\nint main(void) { printf(\"%c\\n\", sqlite3_libversion()[0]); return 0; }\n",
+    );
+    let (code, out, err) = jitld(&["run", path(&sqlite), "-L/usr/lib/x86_64-linux-gnu", "-lsqlite3", "-lm"]);
+    assert_eq!((code, out.as_str()), (0, "3\n"), "{err}");
+    let (code, _, err) = jitld(&["run", path(&main), "-lno_such_library_anywhere"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("cannot find -lno_such_library_anywhere"), "{err}");
+}
