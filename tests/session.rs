@@ -463,3 +463,30 @@ fn cli_shared_libraries_by_path_and_by_name() {
     assert_eq!(code, 1);
     assert!(err.contains("cannot find -lno_such_library_anywhere"), "{err}");
 }
+
+/// `.init` / `.fini` fragments run where `crti.o`/`crtn.o` put them in an executable: after
+/// `.preinit_array` and before constructors, and after destructors.
+#[test]
+fn cli_init_and_fini_fragments_run_like_native() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/session-tests");
+    let main = object(
+        "fragments_main",
+        "#include <stdio.h>\nvoid init_hook(void) { printf(\"init fragment\\n\"); }\nvoid fini_hook(void) { printf(\"fini fragment\\n\"); }\n\
+         __attribute__((constructor)) static void ctor(void) { printf(\"constructor\\n\"); }\n\
+         __attribute__((destructor)) static void dtor(void) { printf(\"destructor\\n\"); }\nint main(void) { printf(\"main\\n\"); return 4; }\n",
+    );
+    let asm = dir.join("fragments.s");
+    std::fs::write(&asm, ".section .init,\"ax\",@progbits\ncall init_hook\n.section .fini,\"ax\",@progbits\ncall fini_hook\n.section .note.GNU-stack,\"\",@progbits\n").unwrap();
+    let fragments = dir.join("fragments.o");
+    assert!(Command::new("cc").arg("-c").arg(&asm).arg("-o").arg(&fragments).status().unwrap().success());
+    let native = dir.join("fragments_native");
+    assert!(Command::new("cc").arg(&main).arg(&fragments).arg("-o").arg(&native).status().unwrap().success());
+    let expected = Command::new(&native).output().unwrap();
+    let (code, out, err) = jitld(&["run", path(&main), path(&fragments)]);
+    assert_eq!(
+        (code, out.as_str()),
+        (expected.status.code().unwrap(), String::from_utf8_lossy(&expected.stdout).as_ref()),
+        "{err}"
+    );
+    assert_eq!(out, "init fragment\nconstructor\nmain\ndestructor\nfini fragment\n");
+}

@@ -19,6 +19,9 @@ use std::sync::{Arc, Mutex};
 
 /// Sees every graph once it is linked (platform support, dumps, debugger registration).
 pub trait LinkPlugin: Send + Sync {
+    /// Adds passes to every link.
+    fn modify_passes(&self, _config: &mut jitld_linker::passes::PassConfig) {}
+
     fn notify_finalized(&self, instance: InstanceId, ordinal: u64, graph: &LinkGraph, alloc: &Allocation)
         -> Result<()>;
 }
@@ -264,6 +267,12 @@ struct SessionLinkContext<'a> {
 }
 
 impl LinkContext for SessionLinkContext<'_> {
+    fn modify_passes(&mut self, config: &mut jitld_linker::passes::PassConfig) {
+        for plugin in self.layer.inner.plugins.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            plugin.modify_passes(config);
+        }
+    }
+
     fn memory(&self) -> &dyn MemoryManager {
         &**self.layer.session().memory()
     }

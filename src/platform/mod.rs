@@ -23,6 +23,8 @@ use std::sync::{Arc, Mutex};
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 enum Phase {
     PreInit,
+    /// `.init` fragments: glibc calls an executable's `_init` before its `.init_array`.
+    InitFunction,
     Init,
     Fini,
 }
@@ -157,7 +159,47 @@ impl Platform {
     }
 }
 
+/// `sub $8, %rsp`: what `crti.o` opens `_init` / `_fini` with (realigning the stack).
+const FRAGMENT_PROLOGUE: [u8; 4] = [0x48, 0x83, 0xec, 0x08];
+/// `add $8, %rsp; ret`: what `crtn.o` closes them with.
+const FRAGMENT_EPILOGUE: [u8; 5] = [0x48, 0x83, 0xc4, 0x08, 0xc3];
+
+/// Makes each object's `.init` / `.fini` fragment a function of its own, as `crti.o` and
+/// `crtn.o` do around all of them in an executable.
+fn wrap_init_fragments(graph: &mut LinkGraph) -> jitld_linker::Result<()> {
+    for index in 0..graph.sections.len() {
+        let role = match graph.sections[index].name.as_str() {
+            ".init" => SectionRole::InitFunction,
+            ".fini" => SectionRole::FiniFunction,
+            _ => continue,
+        };
+        graph.sections[index].role = role;
+        for block in graph.sections[index].blocks.clone() {
+            let mut code = FRAGMENT_PROLOGUE.to_vec();
+            code.extend_from_slice(graph.block_bytes(&graph.blocks[block.index()]));
+            code.extend(FRAGMENT_EPILOGUE);
+            let b = &mut graph.blocks[block.index()];
+            b.content = jitld_linker::graph::Content::Owned(code);
+            for edge in &mut b.edges {
+                edge.offset += FRAGMENT_PROLOGUE.len() as u32;
+            }
+            for symbol in graph.symbols.iter_mut() {
+                if let jitld_linker::graph::Definition::Block { block: b, offset } = &mut symbol.def {
+                    if *b == block {
+                        *offset += FRAGMENT_PROLOGUE.len() as u64;
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 impl LinkPlugin for Platform {
+    fn modify_passes(&self, config: &mut jitld_linker::passes::PassConfig) {
+        config.pre_prune.insert(0, Box::new(wrap_init_fragments));
+    }
+
     fn notify_finalized(
         &self,
         instance: InstanceId,
@@ -171,6 +213,16 @@ impl LinkPlugin for Platform {
                 SectionRole::PreInit => (Phase::PreInit, 0, false),
                 SectionRole::Init { priority, reversed } => (Phase::Init, priority, reversed),
                 SectionRole::Fini { priority, reversed } => (Phase::Fini, priority, reversed),
+                SectionRole::InitFunction | SectionRole::FiniFunction => {
+                    // `_fini` runs after every `.fini_array` entry: first in a list run backwards.
+                    let phase =
+                        if section.role == SectionRole::InitFunction { Phase::InitFunction } else { Phase::Fini };
+                    for &block in &section.blocks {
+                        let addr = graph.blocks[block.index()].addr;
+                        found.push(Entry { phase, key: (0, ordinal, index as u32, 0), addr, instance });
+                    }
+                    continue;
+                }
                 _ => continue,
             };
             for &block in &section.blocks {

@@ -113,8 +113,10 @@ impl<'a> ElfObject<'a> {
             )
     }
 
+    /// Init/fini arrays, `.ctors`/`.dtors`, and `.init`/`.fini` fragments.
     fn section_has_initializers(&self, index: usize) -> bool {
-        self.is_loaded(index) && section_role(&self.section_name(index)).is_root()
+        let name = self.section_name(index);
+        self.is_loaded(index) && (section_role(&name).is_root() || name == ".init" || name == ".fini")
     }
 
     /// The section index a symbol is defined in, if any (handles `SHN_XINDEX`). The index is

@@ -59,6 +59,9 @@ pub enum SectionRole {
         reversed: bool,
     },
     PreInit,
+    /// `.init` / `.fini` fragments, once wrapped into whole functions (see the platform).
+    InitFunction,
+    FiniFunction,
     EhFrame,
     /// Synthesized GOT entries.
     Got,
@@ -69,7 +72,14 @@ pub enum SectionRole {
 impl SectionRole {
     /// Sections whose blocks are kept whether or not anything references them.
     pub fn is_root(self) -> bool {
-        matches!(self, SectionRole::Init { .. } | SectionRole::Fini { .. } | SectionRole::PreInit)
+        matches!(
+            self,
+            SectionRole::Init { .. }
+                | SectionRole::Fini { .. }
+                | SectionRole::PreInit
+                | SectionRole::InitFunction
+                | SectionRole::FiniFunction
+        )
     }
 }
 
