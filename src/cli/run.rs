@@ -144,6 +144,11 @@ impl Program {
     /// the process. Implementation JITDylibs search their public JITDylib first, so calls
     /// between lazy objects go through stubs too.
     fn set_link_orders(&self, explicit: &[String], process: DylibId) -> Result<(), JitError> {
+        for spec in explicit {
+            if !spec.split_once('=').is_some_and(|(name, _)| self.session.dylib_by_name(name).is_some()) {
+                return Err(JitError::other(format!("--link-order {spec}: expected NAME=A,B,... naming JITDylibs")));
+            }
+        }
         let exported = |d: DylibId| (d, LookupFlags::MatchExportedSymbolsOnly);
         for (index, &dylib) in self.dylibs.iter().enumerate() {
             let mut order: Vec<_> = self.dylibs[..index].iter().map(|&d| exported(d)).collect();
@@ -163,11 +168,6 @@ impl Program {
             if let Some(&(_, implementation)) = self.lazy_impls.iter().find(|(d, _)| *d == dylib) {
                 crate::lazy::link_implementation(&self.session, dylib, implementation);
             }
-        }
-        if let Some(spec) =
-            explicit.iter().find(|s| !s.split_once('=').is_some_and(|(n, _)| self.session.dylib_by_name(n).is_some()))
-        {
-            return Err(JitError::other(format!("--link-order {spec}: expected NAME=A,B,... naming JITDylibs")));
         }
         Ok(())
     }
