@@ -245,6 +245,8 @@ pub struct Reloc {
     pub kind: String,
     /// The symbol's name, or for a section symbol, the section's name.
     pub symbol: String,
+    /// The symbol is a section symbol (`STT_SECTION`).
+    pub section_symbol: bool,
     pub addend: i64,
 }
 
@@ -259,7 +261,8 @@ pub fn relocations(bytes: &[u8]) -> Vec<Reloc> {
         let target = section_name(elf.section_headers[*index].sh_info as usize);
         for r in relocs.iter() {
             let sym = elf.syms.get(r.r_sym).expect("relocation symbol");
-            let symbol = if sym.st_type() == goblin::elf::sym::STT_SECTION {
+            let section_symbol = sym.st_type() == goblin::elf::sym::STT_SECTION;
+            let symbol = if section_symbol {
                 section_name(sym.st_shndx)
             } else {
                 elf.strtab.get_at(sym.st_name).unwrap_or("?").to_string()
@@ -267,13 +270,24 @@ pub fn relocations(bytes: &[u8]) -> Vec<Reloc> {
             out.push(Reloc {
                 section: target.clone(),
                 offset: r.r_offset,
-                kind: format!("R_{}", goblin::elf::reloc::r_to_str(r.r_type, elf.header.e_machine)),
+                kind: reloc_name(r.r_type, elf.header.e_machine),
                 symbol,
+                section_symbol,
                 addend: r.r_addend.unwrap_or(0),
             });
         }
     }
     out
+}
+
+/// `R_X86_64_PC32` etc. (goblin spells older types without the `R_` prefix).
+fn reloc_name(r_type: u32, machine: u16) -> String {
+    let name = goblin::elf::reloc::r_to_str(r_type, machine);
+    if name.starts_with("R_") {
+        name.to_string()
+    } else {
+        format!("R_{name}")
+    }
 }
 
 /// Value of the symbol `name` (its offset in its section, in a relocatable object).
