@@ -158,7 +158,7 @@ fn every_relocation_type_computes_the_right_value_under_jitld() {
 }
 
 #[test]
-#[ignore = "jitld bug (src/session, reported): sizes of symbols defined in another object resolve to 0"]
+
 fn sizes_of_symbols_in_other_objects() {
     let build = check_build();
     let mut args = vec!["run".to_string()];

@@ -278,24 +278,20 @@ impl LinkContext for SessionLinkContext<'_> {
     }
 
     fn notify_resolved(&mut self, graph: &LinkGraph) -> jitld_linker::Result<()> {
-        let mut addrs: Vec<(SymbolName, u64)> = graph
+        let mut resolved: Vec<(SymbolName, u64, u64)> = graph
             .defined_globals()
             .filter(|(_, name, _)| self.mr.flags(*name).is_some())
-            .map(|(_, name, s)| (name, s.addr))
+            .map(|(_, name, s)| (name, s.addr, s.size))
             .collect();
-        if let Some(init) = self.init_symbol {
-            addrs.push((init, 0));
+        resolved.extend(self.init_symbol.map(|init| (init, 0, 0)));
+        let defined: std::collections::HashSet<SymbolName> = resolved.iter().map(|r| r.0).collect();
+        if let Some(&(missing, _)) = self.mr.symbols().iter().find(|(name, _)| !defined.contains(name)) {
+            return Err(jitld_linker::LinkError::malformed(
+                jitld_linker::Location::file(&*graph.name).symbol(graph.names.resolve(missing).to_string()),
+                "symbol table promised a definition the graph does not have",
+            ));
         }
-        for &(name, _) in self.mr.symbols() {
-            if !addrs.iter().any(|(n, _)| *n == name) {
-                let text = graph.names.resolve(name);
-                return Err(jitld_linker::LinkError::malformed(
-                    jitld_linker::Location::file(&*graph.name).symbol(text.to_string()),
-                    "symbol table promised a definition the graph does not have",
-                ));
-            }
-        }
-        self.mr.notify_resolved(&addrs).map_err(stash)
+        self.mr.notify_resolved_with_sizes(&resolved).map_err(stash)
     }
 
     fn lookup(

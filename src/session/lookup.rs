@@ -145,6 +145,7 @@ impl ExecutionSession {
             session: self.clone(),
             instance,
             dylib: pending.dylib,
+            index: symbols.iter().enumerate().map(|(i, (name, _))| (*name, i)).collect(),
             symbols,
             origin: origin.to_string(),
             done: false,
@@ -152,7 +153,6 @@ impl ExecutionSession {
         Some((pending.unit, mr))
     }
 
-    /// Blocks until every found symbol reaches `required`, or one of them fails.
     /// Which unit (or instance) defines each found symbol now; if it fails, its entries leave
     /// the table, and this is how the lookup still finds the cause.
     fn origins(&self, found: &[Option<(DylibId, SymbolName)>]) -> Vec<(Option<UnitId>, Option<InstanceId>)> {
@@ -166,6 +166,7 @@ impl ExecutionSession {
             .collect()
     }
 
+    /// Blocks until every found symbol reaches `required`, or one of them fails.
     fn wait_for(
         &self,
         found: &[Option<(DylibId, SymbolName)>],
@@ -211,7 +212,7 @@ impl ExecutionSession {
                     waiting = true;
                     break;
                 }
-                results.push(Some(FoundSymbol { addr: entry.addr.unwrap_or(0), flags: entry.flags }));
+                results.push(Some(FoundSymbol { addr: entry.addr.unwrap_or(0), flags: entry.flags, size: entry.size }));
             }
             if !waiting {
                 if let Some(requester) = requester {

@@ -103,6 +103,8 @@ struct Entry {
     unit: Option<UnitId>,
     instance: Option<InstanceId>,
     addr: Option<u64>,
+    /// The definition's size in bytes, once known (for `R_X86_64_SIZE*`).
+    size: u64,
 }
 
 struct Dylib {
@@ -159,6 +161,8 @@ pub struct ExecutionSession {
 pub struct FoundSymbol {
     pub addr: u64,
     pub flags: SymbolFlags,
+    /// Size of the definition in bytes, where known (0 otherwise).
+    pub size: u64,
 }
 
 impl ExecutionSession {
@@ -270,7 +274,7 @@ impl ExecutionSession {
         for &(name, addr, flags) in symbols {
             table.insert(
                 name,
-                Entry { flags, origin: origin.clone(), tracker, unit: None, instance: None, addr: Some(addr) },
+                Entry { flags, origin: origin.clone(), tracker, unit: None, instance: None, addr: Some(addr), size: 0 },
             );
         }
         Ok(())
@@ -317,8 +321,15 @@ impl ExecutionSession {
             decisions.push(outcome);
         }
         for (&(name, flags), outcome) in symbols.iter().zip(decisions) {
-            let fresh =
-                Entry { flags, origin: origin.clone(), tracker, unit: Some(unit_id), instance: None, addr: None };
+            let fresh = Entry {
+                flags,
+                origin: origin.clone(),
+                tracker,
+                unit: Some(unit_id),
+                instance: None,
+                addr: None,
+                size: 0,
+            };
             match outcome {
                 None => {
                     state.dylibs[dylib.0 as usize].symbols.insert(name, fresh);
@@ -366,7 +377,7 @@ impl ExecutionSession {
                 f.map(|f| ResolvedSymbol {
                     addr: f.addr,
                     callable: f.flags.callable,
-                    size: state::common_size(f.flags),
+                    size: f.size.max(state::common_size(f.flags)),
                 })
             })
             .collect())

@@ -8,16 +8,17 @@ impl ExecutionSession {
         &self,
         instance: InstanceId,
         dylib: DylibId,
-        addrs: &[(SymbolName, u64)],
+        addrs: &[(SymbolName, u64, u64)],
     ) -> Result<()> {
         let mut state = self.lock();
         if let InstanceState::Failed(e) = &state.instances[instance.0 as usize].state {
             return Err(JitError::clone(e));
         }
         let table = &mut state.dylibs[dylib.0 as usize].symbols;
-        for &(name, addr) in addrs {
+        for &(name, addr, size) in addrs {
             if let Some(entry) = table.get_mut(&name).filter(|e| e.instance == Some(instance)) {
                 entry.addr = Some(addr);
+                entry.size = size;
             }
         }
         state.instances[instance.0 as usize].state = InstanceState::Resolved;

@@ -28,6 +28,8 @@ pub struct MaterializationResponsibility {
     pub(super) instance: InstanceId,
     pub(super) dylib: DylibId,
     pub(super) symbols: Vec<(SymbolName, SymbolFlags)>,
+    /// Name → position in `symbols`.
+    pub(super) index: std::collections::HashMap<SymbolName, usize>,
     pub(super) origin: String,
     pub(super) done: bool,
 }
@@ -51,12 +53,18 @@ impl MaterializationResponsibility {
     }
 
     pub fn flags(&self, name: SymbolName) -> Option<SymbolFlags> {
-        self.symbols.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
+        self.index.get(&name).map(|&i| self.symbols[i].1)
     }
 
     /// Addresses are final: dependents may link against them now.
     pub fn notify_resolved(&self, addrs: &[(SymbolName, u64)]) -> Result<()> {
-        self.session.resolve_instance(self.instance, self.dylib, addrs)
+        let sized: Vec<_> = addrs.iter().map(|&(name, addr)| (name, addr, 0)).collect();
+        self.session.resolve_instance(self.instance, self.dylib, &sized)
+    }
+
+    /// Like `notify_resolved`, with each definition's size (for `R_X86_64_SIZE*` users).
+    pub fn notify_resolved_with_sizes(&self, symbols: &[(SymbolName, u64, u64)]) -> Result<()> {
+        self.session.resolve_instance(self.instance, self.dylib, symbols)
     }
 
     /// Looks up what this unit's code refers to, through its JITDylib's link order. Returns

@@ -27,7 +27,7 @@ pub fn layout(graph: &LinkGraph) -> Layout {
     let mut cursor = 0u64;
     let mut max_align = PAGE_SIZE;
     for prot in [MemProt::ReadExec, MemProt::Read, MemProt::ReadWrite] {
-        let start = cursor.next_multiple_of(PAGE_SIZE);
+        let start = align_up(cursor, PAGE_SIZE);
         cursor = start;
         for zero_fill in [false, true] {
             for section in graph.sections.iter().filter(|s| s.prot == prot) {
@@ -36,10 +36,10 @@ pub fn layout(graph: &LinkGraph) -> Layout {
                     if block.is_zero_fill() != zero_fill {
                         continue;
                     }
-                    cursor = cursor.next_multiple_of(block.align);
+                    cursor = align_up(cursor, block.align);
                     max_align = max_align.max(block.align);
                     block_offsets[id.index()] = Some(cursor);
-                    cursor += block.size();
+                    cursor = cursor.saturating_add(block.size());
                 }
             }
         }
@@ -47,5 +47,11 @@ pub fn layout(graph: &LinkGraph) -> Layout {
             segments.push(Segment { prot, offset: start, size: cursor - start });
         }
     }
-    Layout { segments, size: cursor.next_multiple_of(PAGE_SIZE).max(PAGE_SIZE), align: max_align, block_offsets }
+    Layout { segments, size: align_up(cursor, PAGE_SIZE).max(PAGE_SIZE), align: max_align, block_offsets }
+}
+
+/// Sizes come from inputs; an absurd one saturates here and fails at allocation instead of
+/// overflowing.
+fn align_up(value: u64, align: u64) -> u64 {
+    value.checked_next_multiple_of(align.max(1)).unwrap_or(u64::MAX)
 }

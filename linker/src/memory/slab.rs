@@ -24,8 +24,14 @@ impl MemoryManager for SlabMemoryManager {
             .checked_add(size)
             .filter(|&e| e <= self.end)
             .ok_or_else(|| LinkError::Memory(format!("slab exhausted allocating {size:#x} bytes")))?;
+        // Sizes come from inputs: a corrupt one must be an error, not an aborted process.
+        let mut buffer = Vec::new();
+        buffer
+            .try_reserve_exact(size as usize)
+            .map_err(|_| LinkError::Memory(format!("cannot allocate {size:#x} bytes")))?;
+        buffer.resize(size as usize, 0);
         *next = end;
-        Ok(Allocation { addr, size, working: Working::Buffer(vec![0; size as usize]) })
+        Ok(Allocation { addr, size, working: Working::Buffer(buffer) })
     }
 
     fn finalize(&self, _alloc: &mut Allocation, _segments: &[Segment]) -> Result<()> {
