@@ -46,18 +46,19 @@ impl fmt::Display for Location {
     }
 }
 
+/// Locations are boxed: errors are rare, and a small `Result` keeps the hot paths lean.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LinkError {
     /// The input is not something we can read: truncated, corrupt, wrong format.
     #[error("{at}: {message}")]
-    Malformed { at: Location, message: String },
+    Malformed { at: Box<Location>, message: String },
     /// A well-formed input that uses something jitld does not support.
     #[error("{at}: unsupported: {message}")]
-    Unsupported { at: Location, message: String },
+    Unsupported { at: Box<Location>, message: String },
     /// A fix-up whose value does not fit its field.
     #[error("{at}: relocation {kind} to {target} out of range: value {value:#x} does not fit")]
-    OutOfRange { at: Location, kind: String, target: String, value: i128 },
+    OutOfRange { at: Box<Location>, kind: String, target: String, value: i128 },
     /// The link context failed (a lookup, a plugin); carries the context's own error.
     #[error(transparent)]
     Context(Box<dyn std::error::Error + Send + Sync>),
@@ -71,10 +72,10 @@ pub type Result<T, E = LinkError> = std::result::Result<T, E>;
 impl LinkError {
     #[cold]
     pub fn malformed(at: Location, message: impl Into<String>) -> Self {
-        LinkError::Malformed { at, message: message.into() }
+        LinkError::Malformed { at: Box::new(at), message: message.into() }
     }
     #[cold]
     pub fn unsupported(at: Location, message: impl Into<String>) -> Self {
-        LinkError::Unsupported { at, message: message.into() }
+        LinkError::Unsupported { at: Box::new(at), message: message.into() }
     }
 }

@@ -16,7 +16,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Link the inputs in memory and call the entry, like running the linked executable.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print the link graph of an object, as built from the file.
     Graph {
         /// Relocatable object files.

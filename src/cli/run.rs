@@ -145,7 +145,7 @@ impl Program {
     /// between lazy objects go through stubs too.
     fn set_link_orders(&self, explicit: &[String], process: DylibId) -> Result<(), JitError> {
         for spec in explicit {
-            if !spec.split_once('=').is_some_and(|(name, _)| self.session.dylib_by_name(name).is_some()) {
+            if spec.split_once('=').is_none_or(|(name, _)| self.session.dylib_by_name(name).is_none()) {
                 return Err(JitError::other(format!("--link-order {spec}: expected NAME=A,B,... naming JITDylibs")));
             }
         }

@@ -16,8 +16,11 @@ use std::ffi::{CStr, CString};
 pub struct DynamicLibraryGenerator {
     handle: usize,
     layer: ObjectLinkingLayer,
-    allow: Option<Box<dyn Fn(&str) -> bool + Send + Sync>>,
+    allow: Option<AllowPredicate>,
 }
+
+/// Which names a generator may provide.
+type AllowPredicate = Box<dyn Fn(&str) -> bool + Send + Sync>;
 
 /// What the dynamic loader knows of a symbol.
 pub struct LoadedSymbol {

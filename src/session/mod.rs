@@ -138,7 +138,7 @@ struct State {
     /// Root causes of failed materializations, in order, for reporting.
     errors: Vec<Arc<JitError>>,
     /// Told which instances are about to be removed, before their memory goes.
-    removal_listeners: Vec<Arc<dyn Fn(&[InstanceId]) + Send + Sync>>,
+    removal_listeners: Vec<RemovalListener>,
 }
 
 struct Inner {
@@ -149,6 +149,9 @@ struct Inner {
     /// Extra materialization threads (none: everything runs on the thread that asks).
     pool: Mutex<Option<dispatch::Pool>>,
 }
+
+/// Hears which instances are about to be removed (see `add_removal_listener`).
+pub type RemovalListener = Arc<dyn Fn(&[InstanceId]) + Send + Sync>;
 
 /// A handle to the session; clones share it.
 #[derive(Clone)]

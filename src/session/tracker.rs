@@ -45,7 +45,7 @@ impl ExecutionSession {
 
     /// `listener` hears which instances are about to be removed, before their memory is
     /// freed (the platform runs their finalizers then).
-    pub fn add_removal_listener(&self, listener: Arc<dyn Fn(&[InstanceId]) + Send + Sync>) {
+    pub fn add_removal_listener(&self, listener: super::RemovalListener) {
         self.lock().removal_listeners.push(listener);
     }
 

@@ -30,7 +30,7 @@ impl RelocationDump {
 
     /// Whether an address is in JIT memory (and so the same on every run).
     fn is_ours(&self, addr: u64) -> bool {
-        self.slab.is_none_or(|base| addr >= base) && addr != 0 || addr == 0
+        addr == 0 || self.slab.is_none_or(|base| addr >= base)
     }
 }
 

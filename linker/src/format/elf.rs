@@ -193,8 +193,8 @@ fn section_role(name: &str) -> SectionRole {
 /// The symbols an object defines, without building its graph.
 pub fn interface(input: &InputBuffer, names: &NamePool) -> Result<Interface> {
     let obj = ElfObject::open(input)?;
-    let mut iface = Interface::default();
-    iface.has_initializers = (0..obj.sections.len()).any(|i| obj.section_has_initializers(i));
+    let has_initializers = (0..obj.sections.len()).any(|i| obj.section_has_initializers(i));
+    let mut iface = Interface { has_initializers, ..Interface::default() };
     for (index, sym) in obj.symbols.iter().enumerate().skip(1) {
         if sym.st_bind() == STB_LOCAL || sym.is_undefined(LE) || matches!(sym.st_type(), STT_FILE | STT_SECTION) {
             continue;

@@ -15,7 +15,7 @@ pub fn apply_fixups(graph: &LinkGraph, block: BlockId, memory: &mut [u8]) -> Res
         let (s, a) = (target.addr as i128, edge.addend as i128);
         let p = (b.addr + edge.offset as u64) as i128;
         let out_of_range = |value: i128| LinkError::OutOfRange {
-            at: graph.location(block, edge.offset as u64),
+            at: Box::new(graph.location(block, edge.offset as u64)),
             kind: format!("{kind:?}"),
             target: graph.symbol_name(edge.target),
             value,
