@@ -25,19 +25,35 @@ pub fn find_library(name: &str, search: &[String]) -> Result<PathBuf> {
         Some(exact) => vec![exact.to_string()],
         None => vec![format!("lib{name}.so"), format!("lib{name}.a")],
     };
-    let dirs = search.iter().map(String::as_str).chain(SYSTEM_DIRS);
-    for dir in dirs {
+    let dirs: Vec<PathBuf> =
+        search.iter().map(PathBuf::from).chain(SYSTEM_DIRS.iter().map(PathBuf::from)).chain(gcc_dirs()).collect();
+    for dir in &dirs {
         for candidate in &candidates {
-            let path = Path::new(dir).join(candidate);
+            let path = dir.join(candidate);
             if path.is_file() {
                 return Ok(path);
             }
         }
     }
-    Err(JitError::other(format!(
-        "cannot find -l{name} (searched {})",
-        search.iter().map(String::as_str).chain(SYSTEM_DIRS).collect::<Vec<_>>().join(", ")
-    )))
+    let searched: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+    Err(JitError::other(format!("cannot find -l{name} (searched {})", searched.join(", "))))
+}
+
+/// GCC's own library directories (`libstdc++.so`, `libgcc_eh.a`), newest version first: a
+/// native link through `gcc`/`g++` searches them too.
+fn gcc_dirs() -> Vec<PathBuf> {
+    let root = Path::new("/usr/lib/gcc/x86_64-linux-gnu");
+    let mut versions: Vec<(Vec<u32>, PathBuf)> = std::fs::read_dir(root)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            (name.split('.').map(|part| part.parse().unwrap_or(0)).collect(), entry.path())
+        })
+        .collect();
+    versions.sort_by(|a, b| b.0.cmp(&a.0));
+    versions.into_iter().map(|(_, path)| path).collect()
 }
 
 /// The files a GNU ld script names, in order (`AS_NEEDED` ones included: we load lazily

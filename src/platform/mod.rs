@@ -9,6 +9,7 @@
 
 pub mod copy_relocation;
 mod runtime;
+mod unwind;
 
 pub use runtime::at_exit;
 
@@ -44,6 +45,8 @@ pub struct Platform {
     layer: ObjectLinkingLayer,
     pending: Mutex<Vec<Entry>>,
     finalizers: Mutex<Vec<Entry>>,
+    /// Registered `.eh_frame` sections, by the code they describe.
+    frames: Mutex<Vec<(InstanceId, u64)>>,
     args: Mutex<(i32, usize, usize)>,
 }
 
@@ -60,6 +63,7 @@ impl Platform {
             layer: layer.clone(),
             pending: Mutex::new(Vec::new()),
             finalizers: Mutex::new(Vec::new()),
+            frames: Mutex::new(Vec::new()),
             args: Mutex::new((0, 0, 0)),
         });
         layer.add_plugin(platform.clone());
@@ -128,7 +132,8 @@ impl Platform {
         }
     }
 
-    /// Code is being removed: its initializers will never run, its finalizers run now.
+    /// Code is being removed: its initializers will never run, its finalizers run now, and
+    /// its unwind information is withdrawn.
     fn remove(&self, removed: &[InstanceId]) {
         self.pending.lock().unwrap_or_else(|e| e.into_inner()).retain(|e| !removed.contains(&e.instance));
         let mut batch: Vec<Entry> = {
@@ -143,6 +148,12 @@ impl Platform {
             let f: FiniFn = unsafe { std::mem::transmute(entry.addr as usize) };
             unsafe { f() };
         }
+        let mut frames = self.frames.lock().unwrap_or_else(|e| e.into_inner());
+        for &(_, start) in frames.iter().filter(|(instance, _)| removed.contains(instance)) {
+            // SAFETY: registered by us, and the memory is freed only after this returns.
+            unsafe { unwind::deregister(start) };
+        }
+        frames.retain(|(instance, _)| !removed.contains(instance));
     }
 
     /// Arranges for finalizers to run when the process exits (after `atexit` handlers
@@ -238,6 +249,11 @@ impl LinkPlugin for Platform {
                     found.push(Entry { phase, key: (priority, ordinal, index as u32, slot), addr, instance });
                 }
             }
+        }
+        if let Some(start) = unwind::eh_frame_start(graph).filter(|_| self.session.memory().executable()) {
+            // SAFETY: the graph is finalized; its eh_frame ends with the terminator.
+            unsafe { unwind::register(start) };
+            self.frames.lock().unwrap_or_else(|e| e.into_inner()).push((instance, start));
         }
         let (fini, init): (Vec<Entry>, Vec<Entry>) = found.into_iter().partition(|e| e.phase == Phase::Fini);
         self.pending.lock().unwrap_or_else(|e| e.into_inner()).extend(init);
