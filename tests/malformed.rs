@@ -469,7 +469,6 @@ fn huge_zero_fill_section_is_an_error_with_a_slab() {
 }
 
 #[test]
-#[ignore = "slow (reported): the slab writes every zero of a zero-fill section, 30 s for 4 GiB"]
 fn zero_fill_section_of_gigabytes_in_a_slab() {
     // .bss grown to 4 GiB: the in-process memory manager maps it lazily; a slab should too.
     let dir = scratch("malformed-4g-bss-slab");

@@ -57,7 +57,7 @@ pub enum LinkError {
     #[error("{at}: unsupported: {message}")]
     Unsupported { at: Box<Location>, message: String },
     /// A fix-up whose value does not fit its field.
-    #[error("{at}: relocation {kind} to {target} out of range: value {value:#x} does not fit")]
+    #[error("{at}: relocation {kind} to {target} out of range: value {} does not fit", signed_hex(*.value))]
     OutOfRange { at: Box<Location>, kind: String, target: String, value: i128 },
     /// The link context failed (a lookup, a plugin); carries the context's own error.
     #[error(transparent)]
@@ -68,6 +68,15 @@ pub enum LinkError {
 }
 
 pub type Result<T, E = LinkError> = std::result::Result<T, E>;
+
+/// `0x1000` / `-0x1000`.
+fn signed_hex(value: i128) -> String {
+    if value < 0 {
+        format!("-{:#x}", value.unsigned_abs())
+    } else {
+        format!("{value:#x}")
+    }
+}
 
 impl LinkError {
     #[cold]

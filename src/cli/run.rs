@@ -188,7 +188,7 @@ pub fn run(args: &RunArgs) -> Result<i32, Errors> {
     let layer = ObjectLinkingLayer::new(session.clone());
     let platform = Platform::install(&layer);
     let dump = args.dump_relocs.then(|| {
-        let dump = Arc::new(RelocationDump::new(args.slab_address));
+        let dump = Arc::new(RelocationDump::new());
         layer.add_plugin(dump.clone());
         dump
     });
@@ -349,6 +349,15 @@ pub fn graph(inputs: &[String]) -> Result<i32, Errors> {
     let names = jitld_linker::NamePool::new();
     for input in inputs {
         let buffer = open_input(Path::new(input)).map_err(|e| vec![e])?;
+        let kind = format::sniff(&buffer);
+        if kind != FileKind::ElfRelocatable {
+            let what = match kind {
+                FileKind::Archive => "a static archive; name one of its members",
+                FileKind::ElfShared => "a shared library or executable, not a relocatable object",
+                _ => "unrecognized file format",
+            };
+            return Err(vec![JitError::other(format!("{input}: {what}"))]);
+        }
         let graph = format::elf::build_graph(&buffer, &names).map_err(|e| vec![e.into()])?;
         print!("{}", jitld_linker::graph::dump_graph(&graph));
     }

@@ -13,13 +13,18 @@ use std::fmt::Write;
 use std::sync::Mutex;
 
 pub struct RelocationDump {
-    slab: Option<u64>,
     graphs: Mutex<Vec<(u64, String, String)>>,
 }
 
+impl Default for RelocationDump {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl RelocationDump {
-    pub fn new(slab: Option<u64>) -> Self {
-        RelocationDump { slab, graphs: Mutex::new(Vec::new()) }
+    pub fn new() -> Self {
+        RelocationDump { graphs: Mutex::new(Vec::new()) }
     }
 
     pub fn render(&self) -> String {
@@ -28,9 +33,12 @@ impl RelocationDump {
         graphs.into_iter().map(|(_, _, text)| text).collect()
     }
 
-    /// Whether an address is in JIT memory (and so the same on every run).
-    fn is_ours(&self, addr: u64) -> bool {
-        addr == 0 || self.slab.is_none_or(|base| addr >= base)
+    /// Whether an address belongs to a library the dynamic loader mapped (libc, jitld
+    /// itself): such values change from run to run. JIT memory and `--abs` values don't.
+    fn is_loaded_library(addr: u64) -> bool {
+        let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
+        // SAFETY: dladdr only reads the loader's tables and fills `info`.
+        addr != 0 && unsafe { libc::dladdr(addr as *const libc::c_void, &mut info) } != 0
     }
 }
 
@@ -48,7 +56,7 @@ impl LinkPlugin for RelocationDump {
                     let external = matches!(target.def, Definition::External { .. });
                     let width = kind.width();
                     let value = match alloc.bytes_at(site, width) {
-                        Some(_) if external && !self.is_ours(target.addr) => "<process>".to_string(),
+                        Some(_) if external && Self::is_loaded_library(target.addr) => "<process>".to_string(),
                         Some(bytes) => bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" "),
                         None => "?".into(),
                     };

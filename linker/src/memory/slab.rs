@@ -24,12 +24,7 @@ impl MemoryManager for SlabMemoryManager {
             .checked_add(size)
             .filter(|&e| e <= self.end)
             .ok_or_else(|| LinkError::Memory(format!("slab exhausted allocating {size:#x} bytes")))?;
-        // Sizes come from inputs: a corrupt one must be an error, not an aborted process.
-        let mut buffer = Vec::new();
-        buffer
-            .try_reserve_exact(size as usize)
-            .map_err(|_| LinkError::Memory(format!("cannot allocate {size:#x} bytes")))?;
-        buffer.resize(size as usize, 0);
+        let buffer = zeroed(size).ok_or_else(|| LinkError::Memory(format!("cannot allocate {size:#x} bytes")))?;
         *next = end;
         Ok(Allocation { addr, size, working: Working::Buffer(buffer) })
     }
@@ -42,5 +37,22 @@ impl MemoryManager for SlabMemoryManager {
 
     fn executable(&self) -> bool {
         false
+    }
+}
+
+/// A zeroed buffer of `size` bytes, or `None` if there is no memory for it. Sizes come from
+/// inputs, so a corrupt one must be an error, not an aborted process; and the zeroes come
+/// from the allocator (fresh pages), so a huge `.bss` costs nothing until it is touched.
+fn zeroed(size: u64) -> Option<Vec<u8>> {
+    let size = usize::try_from(size).ok()?;
+    if size == 0 {
+        return Some(Vec::new());
+    }
+    let layout = std::alloc::Layout::array::<u8>(size).ok()?;
+    // SAFETY: a non-zero layout; on success the pointer owns `size` zeroed bytes, allocated by
+    // the global allocator with the layout `Vec<u8>` uses, so `Vec` may own and free it.
+    unsafe {
+        let ptr = std::alloc::alloc_zeroed(layout);
+        (!ptr.is_null()).then(|| Vec::from_raw_parts(ptr, size, size))
     }
 }
