@@ -19,6 +19,22 @@
 # then bench/report.py prints a table per case with ratios, the issue's target
 # (jitld <= 0.5 x llvm-jitlink on sqlite) and writes target/bench/summary.json.
 #
+# Lazy vs eager start-up: the case many/<compiler>-<opt> (e.g. many/gcc-O2) is not a
+# fixture but a generated program (bench/gen_many.py, written to target/bench/many/src/,
+# compiled to target/bench/many/<variant>/): main.o plus BENCH_MANY_OBJECTS objects
+# f_<i>.o, of which main references every entry (a function-pointer table built at
+# run time) but calls only BENCH_MANY_CALLED. One hyperfine run times
+#   jitld-eager        jitld run main.o f_0.o ... f_<N-1>.o
+#   jitld-lazy         jitld run main.o --lazy f_0.o ... --lazy f_<N-1>.o
+#   llvm-jitlink-eager llvm-jitlink main.o f_0.o ...
+#   llvm-jitlink-lazy  llvm-jitlink main.o -lazy f_0.o ...   (only if this llvm-jitlink
+#                      has a -lazy option; llvm-jitlink-19 has none: skipped with a warning)
+#   native             the same objects linked by the compiler driver
+# after checking that each prints the same stdout and exit status as the native build.
+# jitld-eager and jitld-lazy are also run once more with --stats (not timed); their
+# stderr (logs/many-<variant>.jitld-{eager,lazy}.stats.err) gives the report the
+# objects linked and lazy stubs created/hit.
+#
 # Prerequisites (this script installs nothing; it stops with a message if one is missing):
 #   hyperfine        apt-get install hyperfine
 #   llvm-jitlink-19  apt-get install llvm-19
@@ -30,8 +46,12 @@
 # (`make bench` takes care of that).
 #
 # Environment:
-#   BENCH_CASES     cases to run, space separated <library>/<variant>
-#                   (default: sqlite/gcc-O2-pie lua/gcc-O2-pie zlib/gcc-O2-pie sqlite/clang-O2-pic)
+#   BENCH_CASES     cases to run, space separated <library>/<variant>, or many/<variant>
+#                   for the lazy start-up program (<variant>: gcc-O<n> or clang-O<n>)
+#                   (default: sqlite/gcc-O2-pie lua/gcc-O2-pie zlib/gcc-O2-pie
+#                   sqlite/clang-O2-pic many/gcc-O2)
+#   BENCH_MANY_OBJECTS  objects in the many/* program (default 200)
+#   BENCH_MANY_CALLED   how many of their entries main calls (default 5)
 #   BENCH_RUNS      hyperfine --runs (default 40)
 #   BENCH_WARMUP    hyperfine --warmup (default 2)
 #   BENCH_RSS_RUNS  runs per command for the peak-RSS median (default 3)
@@ -48,7 +68,9 @@
 # GNU ld scripts such as /usr/lib/x86_64-linux-gnu/libm.so, so an ld script is
 # replaced by the files of its GROUP/INPUT (without the AS_NEEDED ones), e.g.
 # -lm -> /lib/x86_64-linux-gnu/libm.so.6. llvm-jitlink runs `main` by default;
-# program arguments follow `-args`.
+# program arguments follow `-args`, and llvm-jitlink-19 passes them as the whole argv,
+# argv[0] included (without -args, main gets argc == 0), so `-args` is always given and
+# starts with the first input, the argv[0] jitld uses.
 set -euo pipefail
 
 die() {
@@ -62,7 +84,9 @@ warn() {
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-BENCH_CASES="${BENCH_CASES:-sqlite/gcc-O2-pie lua/gcc-O2-pie zlib/gcc-O2-pie sqlite/clang-O2-pic}"
+BENCH_CASES="${BENCH_CASES:-sqlite/gcc-O2-pie lua/gcc-O2-pie zlib/gcc-O2-pie sqlite/clang-O2-pic many/gcc-O2}"
+BENCH_MANY_OBJECTS="${BENCH_MANY_OBJECTS:-200}"
+BENCH_MANY_CALLED="${BENCH_MANY_CALLED:-5}"
 BENCH_RUNS="${BENCH_RUNS:-40}"
 BENCH_WARMUP="${BENCH_WARMUP:-2}"
 BENCH_RSS_RUNS="${BENCH_RSS_RUNS:-3}"
@@ -75,14 +99,24 @@ MANIFEST="$FIXTURES_OUT/manifest.tsv"
 # A single run of any command is cut off after this many seconds during verification.
 VERIFY_TIMEOUT=120
 
-for n in BENCH_RUNS BENCH_WARMUP BENCH_RSS_RUNS; do
+for n in BENCH_RUNS BENCH_WARMUP BENCH_RSS_RUNS BENCH_MANY_OBJECTS BENCH_MANY_CALLED; do
     [[ "${!n}" =~ ^[0-9]+$ ]] || die "$n must be a non-negative integer, got '${!n}'"
 done
 ((BENCH_RUNS >= 2)) || die "BENCH_RUNS must be at least 2 (hyperfine needs two runs for a standard deviation)"
 ((BENCH_RSS_RUNS >= 1)) || die "BENCH_RSS_RUNS must be at least 1"
+((BENCH_MANY_OBJECTS >= 1 && BENCH_MANY_CALLED >= 1 && BENCH_MANY_CALLED <= BENCH_MANY_OBJECTS)) ||
+    die "need 1 <= BENCH_MANY_CALLED <= BENCH_MANY_OBJECTS, got $BENCH_MANY_CALLED and $BENCH_MANY_OBJECTS"
 [[ -n "${BENCH_CASES// /}" ]] || die "BENCH_CASES is empty"
 for c in $BENCH_CASES; do
     [[ "$c" =~ ^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$ ]] || die "bad case '$c' in BENCH_CASES (expected <library>/<variant>)"
+    if [[ "$c" == many/* && ! "${c#many/}" =~ ^(gcc|clang)-O[0-3s]$ ]]; then
+        die "bad case '$c' in BENCH_CASES (the lazy start-up case is many/gcc-O<n> or many/clang-O<n>, n in 0-3 or s)"
+    fi
+done
+# The real-library cases (from the fixtures manifest); the many/* cases are generated here.
+REAL_CASES=""
+for c in $BENCH_CASES; do
+    [[ "$c" == many/* ]] || REAL_CASES+="$c "
 done
 
 # ---------------------------------------------------------------- prerequisites
@@ -94,6 +128,9 @@ need "$LLVM_JITLINK" llvm-19
 need python3 python3
 need timeout coreutils
 need gcc gcc
+if [[ " $BENCH_CASES" == *" many/clang-"* ]]; then
+    need clang-19 clang-19
+fi
 [[ -x /usr/bin/time ]] || die "/usr/bin/time not found; install it with: apt-get install time"
 
 if [[ "$JITLD" != "$JITLD_DEFAULT" ]]; then
@@ -109,9 +146,10 @@ fi
 
 # Every case needs its driver.o and native executable; build the fixtures if any is missing.
 fixtures_ready() {
+    [[ -n "$REAL_CASES" ]] || return 0
     [[ -f "$MANIFEST" ]] || return 1
     local c
-    for c in $BENCH_CASES; do
+    for c in $REAL_CASES; do
         [[ -f "$FIXTURES_OUT/real/$c/driver.o" && -x "$FIXTURES_OUT/real/$c/native" ]] || return 1
     done
 }
@@ -119,7 +157,7 @@ if ! fixtures_ready; then
     echo "bench: fixtures missing, running bash fixtures/build.sh target/fixtures"
     bash fixtures/build.sh target/fixtures
 fi
-for c in $BENCH_CASES; do
+for c in $REAL_CASES; do
     if ! awk -F'\t' -v n="${c%%/*}" -v v="${c#*/}" '$1 == "real" && $2 == n && $3 == v { found = 1 } END { exit !found }' "$MANIFEST"; then
         die "case '$c' is not in $MANIFEST; available: $(awk -F'\t' '$1 == "real" { printf "%s/%s ", $2, $3 }' "$MANIFEST")"
     fi
@@ -273,6 +311,8 @@ load_avg() { cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?"; }
     printf 'llvm_jitlink\t%s\n' "$("$LLVM_JITLINK" --version 2>&1 | grep -m1 -i 'version' | sed 's/^ *//')"
     printf 'jitld\t%s\n' "$("$JITLD" --version 2>&1 | head -n1)"
     printf 'jitld_path\t%s\n' "$JITLD"
+    printf 'many_objects\t%s\n' "$BENCH_MANY_OBJECTS"
+    printf 'many_called\t%s\n' "$BENCH_MANY_CALLED"
 } >"$META"
 
 echo "bench: cases: $BENCH_CASES"
@@ -310,9 +350,180 @@ else
     warn "baseline: cannot compile an empty C program with gcc; no start-up correction"
 fi
 
+# ---------------------------------------------------------------- lazy vs eager start-up
+# Whether this llvm-jitlink has a -lazy option (per-file lazy linking, as jitld's --lazy);
+# llvm-jitlink-19 has none. Sets LJL_LAZY_NOTE when it has not.
+LJL_LAZY_NOTE=""
+llvm_jitlink_has_lazy() {
+    local help # (not piped straight into grep -q: with pipefail, an early exit of grep fails the pipe)
+    help="$("$LLVM_JITLINK" --help-list-hidden 2>/dev/null || true)"
+    if grep -qE '^[[:space:]]*--?lazy([= ]|$)' <<<"$help"; then
+        return 0
+    fi
+    LJL_LAZY_NOTE="$LLVM_JITLINK has no -lazy option (not in its --help-list-hidden)"
+    return 1
+}
+
+# run_many_case many/<cc>-O<n> : generate, compile, verify, time and record the lazy
+# vs eager start-up program; sets JITLD_FAILED when jitld disagrees with the native build.
+run_many_case() {
+    local c=$1 variant=${1#many/}
+    local tag="many-$variant" cc opt
+    case "$variant" in
+    gcc-*) cc=gcc ;;
+    clang-*) cc=clang-19 ;;
+    esac
+    opt="-${variant#*-}"
+    local src="$BENCH_OUT/many/src" dir="$BENCH_OUT/many/$variant"
+    local n=$BENCH_MANY_OBJECTS i f
+    echo
+    echo "=== $c   (lazy vs eager start-up: main + $n objects, $BENCH_MANY_CALLED entries called)"
+
+    # -- generate (files are only rewritten when their contents change)
+    python3 bench/gen_many.py "$src" --objects "$n" --called "$BENCH_MANY_CALLED" >"$LOGS/$tag.gen.log" 2>&1 ||
+        die "$c: bench/gen_many.py failed; see $LOGS/$tag.gen.log"
+
+    # -- compile what is out of date (everything if the compiler command changed)
+    mkdir -p "$dir"
+    local want="$cc $opt -c" stale=()
+    if [[ "$(cat "$dir/compile-command" 2>/dev/null || true)" != "$want" ]]; then
+        rm -f "$dir"/*.o "$dir/native"
+        echo "$want" >"$dir/compile-command"
+    fi
+    for f in "$dir"/f_*.o; do # objects of an earlier, larger BENCH_MANY_OBJECTS
+        [[ -e "$f" ]] || continue
+        i="${f##*/f_}"
+        i="${i%.o}"
+        [[ "$i" =~ ^[0-9]+$ ]] && ((i < n)) || rm -f "$f"
+    done
+    local names=(main)
+    for ((i = 0; i < n; i++)); do names+=("f_$i"); done
+    for f in "${names[@]}"; do
+        [[ "$dir/$f.o" -nt "$src/$f.c" ]] || stale+=("$f")
+    done
+    if ((${#stale[@]})); then
+        echo "  compiling ${#stale[@]} sources with $want"
+        printf '%s\n' "${stale[@]}" |
+            xargs -P "$(nproc 2>/dev/null || echo 2)" -I{} "$cc" "$opt" -c -o "$dir/{}.o" "$src/{}.c" \
+                >"$LOGS/$tag.compile.log" 2>&1 ||
+            die "$c: compiling the generated sources failed; see $LOGS/$tag.compile.log"
+    fi
+    local objs=()
+    for ((i = 0; i < n; i++)); do objs+=("$dir/f_$i.o"); done
+    "$cc" -o "$dir/native" "$dir/main.o" "${objs[@]}" >"$LOGS/$tag.link.log" 2>&1 ||
+        die "$c: linking the native executable failed; see $LOGS/$tag.link.log"
+    local pargs=()
+    read -r -a pargs <"$src/called.txt"
+    local kib
+    kib="$(du -k -c "${objs[@]}" | tail -n 1 | cut -f1)"
+    echo "  $n objects ($kib KiB of .o files); main calls the entries of objects ${pargs[*]}"
+
+    # -- the commands
+    local lazy_objs=() ljl_lazy_objs=()
+    for f in "${objs[@]}"; do
+        lazy_objs+=(--lazy "$f")
+        ljl_lazy_objs+=(-lazy "$f")
+    done
+    local -a je_cmd=("$JITLD" run "$dir/main.o" "${objs[@]}" -- "${pargs[@]}")
+    local -a jl_cmd=("$JITLD" run "$dir/main.o" "${lazy_objs[@]}" -- "${pargs[@]}")
+    local -a le_cmd=("$LLVM_JITLINK" "$dir/main.o" "${objs[@]}" -args "$dir/main.o" "${pargs[@]}")
+    local -a ll_cmd=("$LLVM_JITLINK" "$dir/main.o" "${ljl_lazy_objs[@]}" -args "$dir/main.o" "${pargs[@]}")
+    local -a na_cmd=("$dir/native" "${pargs[@]}")
+    local tools=(jitld-eager jitld-lazy llvm-jitlink-eager llvm-jitlink-lazy native)
+    local -a cmd
+    many_cmd() { # many_cmd TOOL : sets cmd
+        case "$1" in
+        jitld-eager) cmd=("${je_cmd[@]}") ;;
+        jitld-lazy) cmd=("${jl_cmd[@]}") ;;
+        llvm-jitlink-eager) cmd=("${le_cmd[@]}") ;;
+        llvm-jitlink-lazy) cmd=("${ll_cmd[@]}") ;;
+        native) cmd=("${na_cmd[@]}") ;;
+        esac
+    }
+
+    # -- verification: one run each, native is the reference
+    local nrc rc tool same err
+    nrc="$(run_once "$LOGS/$tag.native" "${na_cmd[@]}")"
+    ((nrc == 0)) || warn "$c: the native executable exited with $nrc; see $LOGS/$tag.native.err"
+    declare -A status=() rcs=() notes=()
+    status[native]=ok
+    rcs[native]=$nrc
+    for tool in jitld-eager jitld-lazy llvm-jitlink-eager llvm-jitlink-lazy; do
+        if [[ "$tool" == llvm-jitlink-lazy ]] && ! llvm_jitlink_has_lazy; then
+            status[$tool]=unsupported
+            rcs[$tool]=""
+            notes[$tool]="$LJL_LAZY_NOTE; not timed"
+            warn "$c: $LJL_LAZY_NOTE; llvm-jitlink-lazy is skipped (jitld-lazy / llvm-jitlink-lazy cannot be computed)"
+            continue
+        fi
+        many_cmd "$tool"
+        rc="$(run_once "$LOGS/$tag.$tool" "${cmd[@]}")"
+        rcs[$tool]=$rc
+        cmp -s "$LOGS/$tag.native.out" "$LOGS/$tag.$tool.out" && same=same || same=differs
+        if [[ "$rc" == "$nrc" && "$same" == same ]]; then
+            status[$tool]=ok
+            echo "  $tool: same stdout and exit status ($rc) as native"
+            continue
+        fi
+        err="$(grep -m1 -v '^\s*$' "$LOGS/$tag.$tool.err" | one_line || true)"
+        notes[$tool]="exit $rc vs native $nrc; stdout $same; first stderr line: ${err:-none}"
+        if [[ "$tool" == jitld-* ]]; then
+            status[$tool]=mismatch
+            echo "bench/run.sh: ERROR: $c: $tool does not behave like the native build (${notes[$tool]}); see $LOGS/$tag.$tool.{out,err}; it is left out of the timing" >&2
+            JITLD_FAILED=1
+        else
+            status[$tool]=failed
+            warn "$c: $tool cannot run this case (${notes[$tool]}); the case is timed without it. Full log: $LOGS/$tag.$tool.err"
+        fi
+    done
+
+    # -- jitld --stats: one more (untimed) run of each jitld command
+    for tool in jitld-eager jitld-lazy; do
+        many_cmd "$tool"
+        rc="$(run_once "$LOGS/$tag.$tool.stats" "${cmd[0]}" run --stats "${cmd[@]:2}")"
+        if ! grep -q '^jitld stats: linked ' "$LOGS/$tag.$tool.stats.err"; then
+            warn "$c: $tool --stats printed no stats line (exit $rc); see $LOGS/$tag.$tool.stats.err"
+        elif [[ "$rc" != "$nrc" ]] || ! cmp -s "$LOGS/$tag.native.out" "$LOGS/$tag.$tool.stats.out"; then
+            echo "bench/run.sh: ERROR: $c: $tool --stats does not behave like the native build (exit $rc vs $nrc); see $LOGS/$tag.$tool.stats.{out,err}" >&2
+            JITLD_FAILED=1
+        else
+            echo "  $tool --stats: $(grep -m1 '^jitld stats: linked ' "$LOGS/$tag.$tool.stats.err" | sed 's/^jitld stats: //')"
+        fi
+    done
+
+    # -- timing: one hyperfine run with every command that passed
+    local hf=(hyperfine -N -i --warmup "$BENCH_WARMUP" --runs "$BENCH_RUNS" --export-json "$BENCH_OUT/$tag.hyperfine.json")
+    local timed=()
+    rm -f "$BENCH_OUT/$tag.hyperfine.json"
+    for tool in "${tools[@]}"; do
+        [[ "${status[$tool]}" == ok ]] || continue
+        many_cmd "$tool"
+        hf+=(-n "$tool" "$(quote_cmd "${cmd[@]}")")
+        timed+=("$tool")
+    done
+    echo "  timing with hyperfine: ${timed[*]}"
+    if ! "${hf[@]}" >"$LOGS/$tag.hyperfine.log" 2>&1; then
+        warn "$c: hyperfine failed; see $LOGS/$tag.hyperfine.log"
+    fi
+
+    # -- peak RSS, then one results line per tool
+    local rss
+    for tool in "${tools[@]}"; do
+        many_cmd "$tool"
+        rss=""
+        [[ "${status[$tool]}" == ok ]] && rss="$(peak_rss "${cmd[@]}")"
+        record "$c" "$tool" "${status[$tool]}" "${rcs[$tool]}" "$nrc" "$rss" "$(quote_cmd "${cmd[@]}")" "${notes[$tool]:-}"
+    done
+    unset status rcs notes
+}
+
 # ---------------------------------------------------------------- cases
 JITLD_FAILED=0
 for c in $BENCH_CASES; do
+    if [[ "$c" == many/* ]]; then
+        run_many_case "$c"
+        continue
+    fi
     lib="${c%%/*}"
     variant="${c#*/}"
     tag="$lib-$variant"
@@ -334,7 +545,7 @@ for c in $BENCH_CASES; do
     ljl_note=""
     if jitld_to_llvm_jitlink "${jargs[@]}" 2>"$LOGS/$tag.llvm-jitlink.args.err"; then
         ljl_cmd=("$LLVM_JITLINK" "${LJL_INPUTS[@]}")
-        ((${#pargs[@]})) && ljl_cmd+=(-args "${pargs[@]}")
+        ljl_cmd+=(-args "${LJL_INPUTS[0]}" "${pargs[@]+"${pargs[@]}"}")
     else
         ljl_note="could not translate the inputs: $(one_line <"$LOGS/$tag.llvm-jitlink.args.err")"
     fi
