@@ -490,3 +490,43 @@ fn cli_init_and_fini_fragments_run_like_native() {
     );
     assert_eq!(out, "init fragment\nconstructor\nmain\ndestructor\nfini fragment\n");
 }
+
+/// Thread-local storage in every model and from several compilers and code models, against
+/// the natively linked program: initial values in main and in threads created after
+/// linking, each thread its own copy, a variable defined in another object, a 100 KB block.
+#[test]
+fn cli_thread_local_storage_matches_native() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/session-tests/tls");
+    std::fs::create_dir_all(&dir).unwrap();
+    let fixture = |name: &str| Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/tls").join(name);
+    let variants: [(&str, &[&str], &[&str]); 5] = [
+        ("gcc", &["-O2", "-fPIC"], &[]),
+        ("gcc", &["-O2", "-fPIE"], &[]),
+        ("gcc", &["-O2", "-fno-pic"], &["-no-pie"]),
+        ("clang-19", &["-O0", "-fPIC"], &["-fuse-ld=lld"]),
+        ("clang-19", &["-O2", "-fno-pic"], &["-fuse-ld=lld", "-no-pie"]),
+    ];
+    for (index, (cc, flags, link)) in variants.iter().enumerate() {
+        let compile = |source: &str, out: &str| {
+            let out = dir.join(format!("{index}-{out}"));
+            let status =
+                Command::new(cc).args(*flags).arg("-c").arg(fixture(source)).arg("-o").arg(&out).status().unwrap();
+            assert!(status.success(), "{cc} {flags:?} {source}");
+            out
+        };
+        let objects = [compile("models.c", "models.o"), compile("other.c", "other.o")];
+        let big = compile("big.c", "big.o");
+        for program in [&objects[..], std::slice::from_ref(&big)] {
+            let native = dir.join(format!("{index}-native"));
+            let status =
+                Command::new(cc).args(*link).args(program).arg("-lpthread").arg("-o").arg(&native).status().unwrap();
+            assert!(status.success());
+            let expected = Command::new(&native).output().unwrap();
+            let mut args = vec!["run"];
+            args.extend(program.iter().map(|p| path(p)));
+            let (code, out, err) = jitld(&args);
+            let want = (expected.status.code().unwrap(), String::from_utf8_lossy(&expected.stdout).into_owned());
+            assert_eq!((code, out), want, "{cc} {flags:?}: {err}");
+        }
+    }
+}

@@ -13,6 +13,7 @@ pub mod link;
 pub mod memory;
 pub mod names;
 pub mod passes;
+pub mod tls;
 
 pub use error::{LinkError, Location, Result};
 pub use graph::{InputBuffer, LinkGraph};

@@ -14,6 +14,7 @@ use crate::graph::{Content, Definition, LinkGraph, SymbolId};
 use crate::memory::{layout, Allocation, Layout, MemoryManager};
 use crate::names::SymbolName;
 use crate::passes::{self, PassConfig};
+use crate::tls::{self, TlsLayout};
 use crate::{LinkError, Result};
 
 /// What an external name resolved to.
@@ -41,6 +42,17 @@ pub trait LinkContext {
     /// The graph is fixed up and its memory protected; the allocation now belongs to the
     /// context.
     fn notify_finalized(&mut self, graph: LinkGraph, alloc: Allocation, layout: Layout) -> Result<()>;
+
+    /// Reserves a thread-local block of `layout.size` bytes in every thread; returns its
+    /// offset from the thread pointer, the same in all threads.
+    fn allocate_tls(&mut self, graph: &LinkGraph, _layout: &TlsLayout) -> Result<i64> {
+        Err(LinkError::unsupported(crate::Location::file(&*graph.name), "thread-local storage in this context"))
+    }
+
+    /// The block's fixed-up initial content (`image` covers `.tdata`; the rest is zero).
+    fn initialize_tls(&mut self, _graph: &LinkGraph, _tp_offset: i64, _image: &[u8]) -> Result<()> {
+        Ok(())
+    }
 
     /// Time spent in a phase of this link (for statistics).
     fn record_phase(&mut self, _phase: &'static str, _elapsed: std::time::Duration) {}
@@ -83,6 +95,15 @@ fn fix_up(
     alloc: &mut Allocation,
 ) -> Result<()> {
     assign_addresses(graph, layout, alloc.addr);
+    let tls = tls::layout_tls(graph);
+    let tp_offset = match &tls {
+        Some(tls_layout) => {
+            let tp_offset = ctx.allocate_tls(graph, tls_layout)?;
+            tls::assign_tls_addresses(graph, tls_layout, tp_offset);
+            Some(tp_offset)
+        }
+        None => None,
+    };
     passes::run(&mut config.post_allocation, graph)?;
     ctx.notify_resolved(graph)?;
     timed(ctx, "resolve externals", |ctx| resolve_externals(graph, ctx))?;
@@ -101,6 +122,10 @@ fn fix_up(
             dest.copy_from_slice(graph.block_bytes(block));
         }
         crate::arch::x86_64::apply_fixups(graph, crate::graph::BlockId(index as u32), dest)?;
+    }
+    if let (Some(tls_layout), Some(tp_offset)) = (&tls, tp_offset) {
+        let image = tls::tls_image(graph, tls_layout)?;
+        ctx.initialize_tls(graph, tp_offset, &image)?;
     }
     passes::run(&mut config.post_fixup, graph)?;
     ctx.record_phase("fix up", started.elapsed());

@@ -1,6 +1,7 @@
 //! `jitld run | graph`.
 
 mod inputs;
+mod reexec;
 mod run;
 
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser, Subcommand};
@@ -95,8 +96,10 @@ fn parse_absolute(text: &str) -> Result<(String, u64), String> {
 
 /// Runs the command line; returns the process exit code.
 pub fn main() -> i32 {
+    let raw: Vec<String> = std::env::args().collect();
+    reexec::ensure_tls_surplus(&raw);
     // llvm-jitlink spells it `-jd`; clap's short options are one letter.
-    let args = std::env::args().map(|a| if a == "-jd" { "--jd".to_string() } else { a });
+    let args = raw.into_iter().map(|a| if a == "-jd" { "--jd".to_string() } else { a });
     let matches = Cli::command().get_matches_from(args);
     let mut cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,

@@ -5,6 +5,7 @@
 //! references to the winner before linking.
 
 use crate::error::{JitError, Result};
+use crate::platform::tls::{SimulatedTls, StaticTls, TlsAllocator};
 use crate::session::{
     DylibId, ExecutionSession, InstanceId, MaterializationResponsibility, MaterializationUnit, ResourceTracker,
     SymbolFlags,
@@ -12,6 +13,7 @@ use crate::session::{
 use jitld_linker::format::{elf, Strength};
 use jitld_linker::graph::{Content, Definition};
 use jitld_linker::memory::{Allocation, Layout, MemoryManager};
+use jitld_linker::tls::TlsLayout;
 use jitld_linker::{InputBuffer, LinkContext, LinkGraph, ResolvedSymbol, SymbolName};
 use std::any::Any;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,6 +38,7 @@ struct LayerInner {
     plugins: Mutex<Vec<Arc<dyn LinkPlugin>>>,
     next_ordinal: AtomicU64,
     stats: LinkStats,
+    tls: Box<dyn TlsAllocator>,
 }
 
 /// What the layer linked, for `--stats`.
@@ -75,12 +78,19 @@ impl LinkStats {
 
 impl ObjectLinkingLayer {
     pub fn new(session: ExecutionSession) -> Self {
+        // Thread-local blocks are real only where the code can run.
+        let tls: Box<dyn TlsAllocator> = if session.memory().executable() {
+            Box::new(StaticTls::default())
+        } else {
+            Box::new(SimulatedTls::default())
+        };
         ObjectLinkingLayer {
             inner: Arc::new(LayerInner {
                 session,
                 plugins: Mutex::new(Vec::new()),
                 next_ordinal: AtomicU64::new(0),
                 stats: LinkStats::default(),
+                tls,
             }),
         }
     }
@@ -312,6 +322,14 @@ impl LinkContext for SessionLinkContext<'_> {
         let memory = self.layer.session().memory().clone();
         self.resources.push(Box::new(OwnedAllocation { alloc: Some(alloc), memory }));
         result.map_err(stash)
+    }
+
+    fn allocate_tls(&mut self, graph: &LinkGraph, layout: &TlsLayout) -> jitld_linker::Result<i64> {
+        self.layer.inner.tls.allocate(&graph.name, layout).map_err(stash)
+    }
+
+    fn initialize_tls(&mut self, _graph: &LinkGraph, tp_offset: i64, image: &[u8]) -> jitld_linker::Result<()> {
+        self.layer.inner.tls.initialize(tp_offset, image).map_err(stash)
     }
 
     fn record_phase(&mut self, phase: &'static str, elapsed: std::time::Duration) {

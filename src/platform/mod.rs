@@ -9,6 +9,7 @@
 
 pub mod copy_relocation;
 mod runtime;
+pub mod tls;
 mod unwind;
 
 pub use runtime::at_exit;

@@ -56,6 +56,7 @@ pub fn symbols(session: &ExecutionSession) -> Vec<(SymbolName, u64, SymbolFlags)
         (session.intern("atexit"), jitld_atexit as *const () as u64, f),
         (session.intern("at_quick_exit"), jitld_at_quick_exit as *const () as u64, f),
         (session.intern("pthread_atfork"), jitld_pthread_atfork as *const () as u64, f),
+        (session.intern("__tls_get_addr"), super::tls::jitld_tls_get_addr as *const () as u64, f),
     ]
 }
 

@@ -229,9 +229,6 @@ fn add_sections(obj: &ElfObject, graph: &mut LinkGraph) -> Result<Vec<Option<Blo
         let name = obj.section_name(index);
         let flags = section.sh_flags(LE);
         let at = || obj.at().section(&name);
-        if flags & u64::from(SHF_TLS) != 0 {
-            return Err(LinkError::unsupported(at(), "thread-local storage sections"));
-        }
         let prot = if flags & u64::from(SHF_EXECINSTR) != 0 {
             MemProt::ReadExec
         } else if flags & u64::from(SHF_WRITE) != 0 {
@@ -256,7 +253,8 @@ fn add_sections(obj: &ElfObject, graph: &mut LinkGraph) -> Result<Vec<Option<Blo
         if align > 1 << 30 || (align > 1 && !align.is_power_of_two()) {
             return Err(LinkError::malformed(at(), format!("alignment {align} is not a sane power of two")));
         }
-        let section_id = graph.add_section(&name, prot, section_role(&name));
+        let role = if flags & u64::from(SHF_TLS) != 0 { SectionRole::ThreadLocal } else { section_role(&name) };
+        let section_id = graph.add_section(&name, prot, role);
         blocks[index] = Some(graph.add_block(section_id, content, align));
     }
     Ok(blocks)

@@ -59,6 +59,9 @@ pub enum SectionRole {
         reversed: bool,
     },
     PreInit,
+    /// `.tdata` / `.tbss`: the template of each thread's copy, placed by the TLS allocator
+    /// rather than in the graph's memory.
+    ThreadLocal,
     /// `.init` / `.fini` fragments, once wrapped into whole functions (see the platform).
     InitFunction,
     FiniFunction,
@@ -197,6 +200,8 @@ pub struct Symbol {
 pub struct StubIndex {
     pub got: IndexMap<SymbolId, SymbolId>,
     pub plt: IndexMap<SymbolId, SymbolId>,
+    /// `tls_index` pairs for general-dynamic accesses, by variable.
+    pub tls_gd: IndexMap<SymbolId, SymbolId>,
 }
 
 pub struct LinkGraph {
@@ -212,6 +217,9 @@ pub struct LinkGraph {
     pub stubs: StubIndex,
     /// `_GLOBAL_OFFSET_TABLE_` of this graph, created on first need.
     pub got_base: Option<SymbolId>,
+    /// The start of this graph's thread-local block: its address is the block's offset from
+    /// the thread pointer. Created on first need (local-dynamic accesses).
+    pub tls_base: Option<SymbolId>,
 }
 
 impl LinkGraph {
@@ -226,6 +234,7 @@ impl LinkGraph {
             externals: IndexMap::new(),
             stubs: StubIndex::default(),
             got_base: None,
+            tls_base: None,
         }
     }
 

@@ -30,7 +30,10 @@ pub fn layout(graph: &LinkGraph) -> Layout {
         let start = align_up(cursor, PAGE_SIZE);
         cursor = start;
         for zero_fill in [false, true] {
-            for section in graph.sections.iter().filter(|s| s.prot == prot) {
+            // Thread-local templates live wherever the TLS allocator puts them.
+            let placed =
+                |s: &&crate::graph::Section| s.prot == prot && s.role != crate::graph::SectionRole::ThreadLocal;
+            for section in graph.sections.iter().filter(placed) {
                 for &id in &section.blocks {
                     let block = &graph.blocks[id.index()];
                     if block.is_zero_fill() != zero_fill {

@@ -38,6 +38,13 @@ pub fn edge_kind_for_elf(r_type: u32) -> Result<ElfEdge, String> {
         R_X86_64_PLTOFF64 => Edge(Kind::Delta64FromGot),
         R_X86_64_GOTPC32 => ToGotBase(Kind::Delta32),
         R_X86_64_GOTPC64 => ToGotBase(Kind::Delta64),
+        R_X86_64_TPOFF32 => Edge(Kind::TpOff32),
+        R_X86_64_TPOFF64 => Edge(Kind::TpOff64),
+        R_X86_64_GOTTPOFF => Edge(Kind::RequestGotAndTransformToDelta32),
+        R_X86_64_TLSGD => Edge(Kind::RequestTlsGdAndTransformToDelta32),
+        R_X86_64_TLSLD => Edge(Kind::RequestTlsLdAndTransformToDelta32),
+        R_X86_64_DTPOFF32 => Edge(Kind::DtpOff32),
+        R_X86_64_DTPOFF64 => Edge(Kind::DtpOff64),
         R_X86_64_SIZE32 => Edge(Kind::Size32),
         R_X86_64_SIZE64 => Edge(Kind::Size64),
         other => return Err(elf_reloc_name(other)),
@@ -91,7 +98,7 @@ mod tests {
 
     #[test]
     fn names_unsupported_types() {
-        assert_eq!(edge_kind_for_elf(R_X86_64_TPOFF32).err().unwrap(), "R_X86_64_TPOFF32");
+        assert_eq!(edge_kind_for_elf(R_X86_64_TLSDESC_CALL).err().unwrap(), "R_X86_64_TLSDESC_CALL");
         assert_eq!(edge_kind_for_elf(200).err().unwrap(), "relocation type 200");
     }
 }

@@ -25,6 +25,12 @@ pub fn apply_fixups(graph: &LinkGraph, block: BlockId, memory: &mut [u8]) -> Res
             Kind::Delta64 | Kind::Delta32 | Kind::Delta16 | Kind::Delta8 | Kind::BranchPCRel32 => s + a - p,
             Kind::PCRel32GotLoadRelaxable | Kind::PCRel32GotLoadRexRelaxable => s + a - p,
             Kind::NegDelta32 => p - s + a,
+            // Thread-local addresses are offsets below the thread pointer: read them signed.
+            Kind::TpOff32 | Kind::TpOff64 => target.addr as i64 as i128 + a,
+            Kind::DtpOff32 | Kind::DtpOff64 => {
+                let base = graph.tls_base.map_or(0, |b| graph.symbol_addr(b)) as i64 as i128;
+                target.addr as i64 as i128 - base + a
+            }
             Kind::Size32 | Kind::Size64 => target.size as i128 + a,
             Kind::Delta64FromGot => {
                 let got = got.ok_or_else(|| {
@@ -43,7 +49,7 @@ pub fn apply_fixups(graph: &LinkGraph, block: BlockId, memory: &mut [u8]) -> Res
             }
         };
         let fits = match kind {
-            Kind::Pointer64 | Kind::Delta64 | Kind::Delta64FromGot | Kind::Size64 => {
+            Kind::Pointer64 | Kind::Delta64 | Kind::Delta64FromGot | Kind::Size64 | Kind::TpOff64 | Kind::DtpOff64 => {
                 i64::try_from(value).is_ok() || u64::try_from(value).is_ok()
             }
             Kind::Pointer32 | Kind::Size32 => u32::try_from(value).is_ok(),

@@ -73,6 +73,22 @@ pub enum Kind {
     /// After table building: a relaxable GOT load, targeting the GOT entry.
     PCRel32GotLoadRelaxable,
     PCRel32GotLoadRexRelaxable,
+    /// `S + A`, signed 32 bits, where a thread-local `S` is its offset from the thread
+    /// pointer (local-exec: `mov %fs:x@tpoff, %eax`).
+    TpOff32,
+    /// The same, 64 bits (`R_X86_64_TPOFF64`).
+    TpOff64,
+    /// `S + A - TLS`, 32 bits: the offset of a thread-local variable within its graph's block
+    /// (local-dynamic).
+    DtpOff32,
+    /// The same, 64 bits.
+    DtpOff64,
+    /// Before table building: the variable gets a `tls_index` pair and the edge becomes a
+    /// `Delta32` to it (general-dynamic, `leaq x@tlsgd(%rip), %rdi`).
+    RequestTlsGdAndTransformToDelta32,
+    /// The graph's block gets a `tls_index` pair and the edge becomes a `Delta32` to it
+    /// (local-dynamic, `leaq x@tlsld(%rip), %rdi`).
+    RequestTlsLdAndTransformToDelta32,
 }
 
 impl Kind {
@@ -99,6 +115,7 @@ impl Kind {
         match self {
             Kind::Pointer64 | Kind::Delta64 | Kind::Delta64FromGot | Kind::Size64 => 8,
             Kind::RequestGotAndTransformToDelta64 | Kind::RequestGotAndTransformToDelta64FromGot => 8,
+            Kind::DtpOff64 | Kind::TpOff64 => 8,
             Kind::Pointer16 | Kind::Delta16 => 2,
             Kind::Pointer8 | Kind::Delta8 => 1,
             _ => 4,

@@ -7,7 +7,8 @@
 
 use super::Kind;
 use crate::graph::{
-    BlockId, Content, Definition, Edge, EdgeKind, LinkGraph, MemProt, SectionId, SectionRole, SymbolId,
+    BlockId, Content, Definition, Edge, EdgeKind, LinkGraph, Linkage, MemProt, Scope, SectionId, SectionRole, Symbol,
+    SymbolId,
 };
 use crate::Result;
 
@@ -66,6 +67,49 @@ fn add_live_edge(graph: &mut LinkGraph, block: BlockId, kind: Kind, offset: u32,
     b.edges.push(Edge { kind: EdgeKind::X86_64(kind), offset, target, addend });
 }
 
+/// The graph's thread-local base: an absolute symbol whose address, once the TLS block is
+/// placed, is the block's offset from the thread pointer.
+pub fn tls_base(graph: &mut LinkGraph) -> SymbolId {
+    if let Some(base) = graph.tls_base {
+        return base;
+    }
+    let base = graph.add_symbol(Symbol {
+        name: None,
+        def: Definition::Absolute,
+        size: 0,
+        linkage: Linkage::Strong,
+        scope: Scope::Local,
+        callable: false,
+        addr: 0,
+        live: true,
+    });
+    graph.tls_base = Some(base);
+    base
+}
+
+/// A `tls_index` pair `{STATIC_TLS_MODULE, offset}` for general-dynamic (the variable's
+/// offset from the thread pointer) or local-dynamic (the block's) accesses.
+fn tls_index_entry(graph: &mut LinkGraph, kind: Kind, target: SymbolId) -> Option<SymbolId> {
+    let key = match kind {
+        Kind::RequestTlsGdAndTransformToDelta32 => target,
+        Kind::RequestTlsLdAndTransformToDelta32 => tls_base(graph),
+        _ => return None,
+    };
+    if let Some(&entry) = graph.stubs.tls_gd.get(&key) {
+        return Some(entry);
+    }
+    let section = graph
+        .find_section("$__TLS_INDEX")
+        .unwrap_or_else(|| graph.add_section("$__TLS_INDEX", MemProt::Read, SectionRole::Plain));
+    let mut pair = crate::tls::STATIC_TLS_MODULE.to_le_bytes().to_vec();
+    pair.extend([0; 8]);
+    let block = graph.add_block(section, Content::Owned(pair), 16);
+    add_live_edge(graph, block, Kind::Pointer64, 8, key, 0);
+    let entry = graph.add_anonymous_symbol(block, 0, 16);
+    graph.stubs.tls_gd.insert(key, entry);
+    Some(entry)
+}
+
 /// Lowers GOT requests and gives every external reached by a 32-bit field a stub to fall
 /// back on. Runs over the live blocks that existed before it (entries are not revisited).
 pub fn build_tables(graph: &mut LinkGraph) -> Result<()> {
@@ -78,7 +122,14 @@ pub fn build_tables(graph: &mut LinkGraph) -> Result<()> {
             let EdgeKind::X86_64(kind) = edge.kind else { continue };
             // `sym@GOTOFF` is relative to the GOT base even when nothing names `_GLOBAL_OFFSET_TABLE_`.
             needs_got_base |= kind == Kind::Delta64FromGot;
-            if let Some(lowered) = kind.requests_got() {
+            if matches!(kind, Kind::DtpOff32 | Kind::DtpOff64) {
+                tls_base(graph);
+            }
+            if let Some(entry) = tls_index_entry(graph, kind, edge.target) {
+                let e = &mut graph.blocks[block.index()].edges[i];
+                e.kind = EdgeKind::X86_64(Kind::Delta32);
+                e.target = entry;
+            } else if let Some(lowered) = kind.requests_got() {
                 let entry = got_entry(graph, edge.target);
                 let e = &mut graph.blocks[block.index()].edges[i];
                 e.kind = EdgeKind::X86_64(lowered);
