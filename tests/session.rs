@@ -530,3 +530,37 @@ fn cli_thread_local_storage_matches_native() {
         }
     }
 }
+
+static CXX_DESTROYED: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+/// C++ registers static destructors with `__cxa_atexit`. Removing the code runs them then,
+/// and they never run again at exit (which would call freed memory).
+#[test]
+fn removing_cxx_code_runs_its_static_destructors() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/session-tests");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (source, obj) = (dir.join("cxx_static.cpp"), dir.join("cxx_static.o"));
+    std::fs::write(&source, "extern \"C\" int cxx_destroyed;\nstruct Tracked { int v; Tracked() : v(7) {} ~Tracked() { cxx_destroyed += v; } };\nstatic Tracked tracked;\nextern \"C\" int cxx_alive() { return tracked.v; }\n").unwrap();
+    assert!(Command::new("g++")
+        .args(["-O1", "-fPIC", "-c"])
+        .arg(&source)
+        .arg("-o")
+        .arg(&obj)
+        .status()
+        .unwrap()
+        .success());
+    let jit = Jit::new();
+    let counter = jit.session.intern("cxx_destroyed");
+    jit.session
+        .define_absolute(jit.main, &[(counter, &CXX_DESTROYED as *const _ as u64, SymbolFlags::strong_data())])
+        .unwrap();
+    for round in 1..=3 {
+        let tracker = jit.session.create_resource_tracker(jit.main);
+        jit.layer.add_tracked(&tracker, input(&obj)).unwrap();
+        assert_eq!(jit.call(jit.main, "cxx_alive"), 0, "before initializers the object is still zero");
+        jit.platform.run_initializers();
+        assert_eq!(jit.call(jit.main, "cxx_alive"), 7);
+        tracker.remove().unwrap();
+        assert_eq!(CXX_DESTROYED.load(Ordering::SeqCst), 7 * round, "the destructor ran on removal");
+    }
+}

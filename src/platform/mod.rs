@@ -8,6 +8,7 @@
 //! `atexit` handler the program registered.
 
 pub mod copy_relocation;
+mod exit_handlers;
 mod runtime;
 pub mod tls;
 mod unwind;
@@ -48,6 +49,8 @@ pub struct Platform {
     finalizers: Mutex<Vec<Entry>>,
     /// Registered `.eh_frame` sections, by the code they describe.
     frames: Mutex<Vec<(InstanceId, u64)>>,
+    /// Where each instance's memory is, to find its exit handlers when it is removed.
+    ranges: Mutex<Vec<(InstanceId, u64, u64)>>,
     args: Mutex<(i32, usize, usize)>,
 }
 
@@ -65,6 +68,7 @@ impl Platform {
             pending: Mutex::new(Vec::new()),
             finalizers: Mutex::new(Vec::new()),
             frames: Mutex::new(Vec::new()),
+            ranges: Mutex::new(Vec::new()),
             args: Mutex::new((0, 0, 0)),
         });
         layer.add_plugin(platform.clone());
@@ -144,6 +148,15 @@ impl Platform {
             doomed
         };
         batch.sort_by_key(|e| e.key);
+        // `__cxa_atexit` handlers first (static C++ objects), as exit runs them before
+        // finalizers; then the finalizer arrays.
+        let ranges: Vec<(u64, u64)> = {
+            let mut ranges = self.ranges.lock().unwrap_or_else(|e| e.into_inner());
+            let doomed = ranges.iter().filter(|(i, _, _)| removed.contains(i)).map(|&(_, s, e)| (s, e)).collect();
+            ranges.retain(|(i, _, _)| !removed.contains(i));
+            doomed
+        };
+        exit_handlers::run_handlers_in(&ranges);
         for entry in batch.into_iter().rev() {
             // SAFETY: the code is still mapped; removal frees it only after this returns.
             let f: FiniFn = unsafe { std::mem::transmute(entry.addr as usize) };
@@ -217,8 +230,9 @@ impl LinkPlugin for Platform {
         instance: InstanceId,
         ordinal: u64,
         graph: &LinkGraph,
-        _alloc: &Allocation,
+        alloc: &Allocation,
     ) -> Result<()> {
+        self.ranges.lock().unwrap_or_else(|e| e.into_inner()).push((instance, alloc.addr, alloc.addr + alloc.size));
         let mut found = Vec::new();
         for (index, section) in graph.sections.iter().enumerate() {
             let (phase, priority, reversed) = match section.role {

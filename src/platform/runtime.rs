@@ -6,7 +6,7 @@ use jitld_linker::SymbolName;
 
 extern "C" {
     pub fn __cxa_atexit(
-        f: extern "C" fn(*mut libc::c_void),
+        f: unsafe extern "C" fn(*mut libc::c_void),
         arg: *mut libc::c_void,
         dso: *mut libc::c_void,
     ) -> libc::c_int;
@@ -17,18 +17,6 @@ extern "C" {
         child: Option<extern "C" fn()>,
         dso: *mut libc::c_void,
     ) -> libc::c_int;
-}
-
-extern "C" fn jitld_atexit(f: extern "C" fn()) -> libc::c_int {
-    // SAFETY: a `void (*)(void)` called with one ignored argument is fine in the SysV ABI,
-    // which is exactly how glibc's own `atexit` does it.
-    unsafe {
-        __cxa_atexit(
-            std::mem::transmute::<extern "C" fn(), extern "C" fn(*mut libc::c_void)>(f),
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-        )
-    }
 }
 
 extern "C" fn jitld_at_quick_exit(f: extern "C" fn()) -> libc::c_int {
@@ -53,7 +41,8 @@ extern "C" fn jitld_pthread_atfork(
 pub fn symbols(session: &ExecutionSession) -> Vec<(SymbolName, u64, SymbolFlags)> {
     let f = SymbolFlags::strong_function();
     vec![
-        (session.intern("atexit"), jitld_atexit as *const () as u64, f),
+        (session.intern("atexit"), super::exit_handlers::jitld_atexit as *const () as u64, f),
+        (session.intern("__cxa_atexit"), super::exit_handlers::jitld_cxa_atexit as *const () as u64, f),
         (session.intern("at_quick_exit"), jitld_at_quick_exit as *const () as u64, f),
         (session.intern("pthread_atfork"), jitld_pthread_atfork as *const () as u64, f),
         (session.intern("__tls_get_addr"), super::tls::jitld_tls_get_addr as *const () as u64, f),
