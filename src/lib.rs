@@ -4,6 +4,7 @@
 //! the command line (`cli`).
 
 pub mod cli;
+pub mod debug;
 pub mod error;
 pub mod generators;
 mod jit;

@@ -70,6 +70,12 @@ pub struct RunArgs {
     /// Print at exit what was linked, stubs created and hit, and time per link phase.
     #[arg(long)]
     pub stats: bool,
+    /// Write /tmp/perf-PID.map so `perf report` names JIT'd functions.
+    #[arg(long)]
+    pub perf_map: bool,
+    /// Register JIT'd code with gdb (automatic when a debugger is attached).
+    #[arg(long)]
+    pub gdb: bool,
     /// Print every fix-up of every linked graph.
     #[arg(long)]
     pub dump_relocs: bool,

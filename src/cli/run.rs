@@ -6,6 +6,7 @@
 
 use super::inputs::{find_library, linker_script_inputs, InputArg};
 use super::RunArgs;
+use crate::debug::{debugger_attached, install_fault_reporter, CodeTable, GdbRegistration, PerfMap};
 use crate::error::JitError;
 use crate::generators::{ArchiveGenerator, DynamicLibraryGenerator};
 use crate::layers::ObjectLinkingLayer;
@@ -187,6 +188,7 @@ pub fn run(args: &RunArgs) -> Result<i32, Errors> {
     session.set_materialization_threads(args.threads.max(1));
     let layer = ObjectLinkingLayer::new(session.clone());
     let platform = Platform::install(&layer);
+    install_debugging(&session, &layer, args).map_err(one)?;
     let dump = args.dump_relocs.then(|| {
         let dump = Arc::new(RelocationDump::new());
         layer.add_plugin(dump.clone());
@@ -229,6 +231,25 @@ pub fn run(args: &RunArgs) -> Result<i32, Errors> {
         return Ok(0);
     }
     run_entry(&platform, found, args)
+}
+
+/// Names for JIT'd code in faults, profiles and debuggers.
+fn install_debugging(session: &ExecutionSession, layer: &ObjectLinkingLayer, args: &RunArgs) -> Result<(), JitError> {
+    layer.add_plugin(Arc::new(CodeTable));
+    session.add_removal_listener(Arc::new(|removed: &[_]| CodeTable::forget(removed)));
+    if args.noexec {
+        return Ok(());
+    }
+    install_fault_reporter();
+    if args.perf_map {
+        layer.add_plugin(Arc::new(PerfMap::create()?));
+    }
+    if args.gdb || debugger_attached() {
+        let gdb = Arc::new(GdbRegistration::default());
+        layer.add_plugin(gdb.clone());
+        session.add_removal_listener(Arc::new(move |removed: &[_]| gdb.forget(removed)));
+    }
+    Ok(())
 }
 
 /// `--abs` and `--alias`, in `main`.

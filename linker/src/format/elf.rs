@@ -255,6 +255,7 @@ fn add_sections(obj: &ElfObject, graph: &mut LinkGraph) -> Result<Vec<Option<Blo
         }
         let role = if flags & u64::from(SHF_TLS) != 0 { SectionRole::ThreadLocal } else { section_role(&name) };
         let section_id = graph.add_section(&name, prot, role);
+        graph.sections[section_id.index()].input_index = Some(index as u32);
         blocks[index] = Some(graph.add_block(section_id, content, align));
     }
     Ok(blocks)
@@ -414,6 +415,30 @@ fn relocation_target(
         return Ok(graph.external(interned, sym.st_bind() == STB_WEAK));
     }
     Err(format!("relocation against symbol {name:?} in a section that is not loaded"))
+}
+
+/// The input object with each loaded section's address set to where it was placed: what a
+/// debugger reads (through the GDB JIT interface) to name and map JIT'd code.
+pub fn debug_object(graph: &LinkGraph) -> Option<Vec<u8>> {
+    let mut bytes = graph.input.bytes().to_vec();
+    let read = |bytes: &[u8], at: usize, len: usize| -> Option<u64> {
+        let field = bytes.get(at..at + len)?;
+        Some(field.iter().rev().fold(0, |value, &b| (value << 8) | u64::from(b)))
+    };
+    let (shoff, shentsize, shnum) =
+        (read(&bytes, 0x28, 8)? as usize, read(&bytes, 0x3a, 2)? as usize, read(&bytes, 0x3c, 2)?);
+    for section in &graph.sections {
+        let (Some(index), Some(first)) = (section.input_index, section.blocks.first()) else { continue };
+        if u64::from(index) >= shnum {
+            continue;
+        }
+        // sh_addr is at offset 16 of an Elf64_Shdr.
+        let at = shoff.checked_add((index as usize).checked_mul(shentsize)?)?.checked_add(16)?;
+        let block = &graph.blocks[first.index()];
+        let addr = block.addr.wrapping_sub(block.input_offset);
+        bytes.get_mut(at..at + 8)?.copy_from_slice(&addr.to_le_bytes());
+    }
+    Some(bytes)
 }
 
 #[cfg(test)]

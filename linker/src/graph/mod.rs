@@ -91,6 +91,8 @@ pub struct Section {
     pub prot: MemProt,
     pub role: SectionRole,
     pub blocks: Vec<BlockId>,
+    /// Index of the section in the input file, for sections that came from one.
+    pub input_index: Option<u32>,
 }
 
 /// The bytes of a block.
@@ -240,7 +242,7 @@ impl LinkGraph {
 
     pub fn add_section(&mut self, name: &str, prot: MemProt, role: SectionRole) -> SectionId {
         let id = SectionId(self.sections.len() as u32);
-        self.sections.push(Section { name: name.to_string(), prot, role, blocks: Vec::new() });
+        self.sections.push(Section { name: name.to_string(), prot, role, blocks: Vec::new(), input_index: None });
         id
     }
 

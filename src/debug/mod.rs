@@ -1,0 +1,72 @@
+//! Making JIT'd code visible to the tools people debug and profile with: a table of linked
+//! functions (`CodeTable`) feeds the perf map, the fault reporter and the GDB JIT interface.
+
+mod faults;
+mod gdb;
+mod perf_map;
+
+pub use faults::install_fault_reporter;
+pub use gdb::{debugger_attached, GdbRegistration};
+pub use perf_map::PerfMap;
+
+use crate::error::Result;
+use crate::layers::LinkPlugin;
+use crate::session::InstanceId;
+use jitld_linker::graph::{Definition, SectionRole};
+use jitld_linker::memory::Allocation;
+use jitld_linker::LinkGraph;
+use std::sync::Mutex;
+
+/// A linked function: `[start, end)`, its name and where it came from.
+#[derive(Clone, Debug)]
+pub struct CodeRange {
+    pub start: u64,
+    pub end: u64,
+    pub name: String,
+    pub file: String,
+    pub instance: InstanceId,
+}
+
+/// Every function of every linked graph, sorted by address; read by the fault reporter.
+pub(crate) static CODE: Mutex<Vec<CodeRange>> = Mutex::new(Vec::new());
+
+/// The named functions a finalized graph defines, with their extents.
+pub fn functions(graph: &LinkGraph, instance: InstanceId) -> Vec<CodeRange> {
+    let mut ranges: Vec<CodeRange> = graph
+        .symbols
+        .iter()
+        .enumerate()
+        .filter_map(|(i, symbol)| {
+            let Definition::Block { block, .. } = symbol.def else { return None };
+            let section = &graph.sections[graph.blocks[block.index()].section.index()];
+            let code = section.prot == jitld_linker::graph::MemProt::ReadExec && section.role != SectionRole::Stubs;
+            (code && symbol.name.is_some() && graph.blocks[block.index()].live).then(|| CodeRange {
+                start: symbol.addr,
+                end: symbol.addr + symbol.size.max(1),
+                name: graph.symbol_name(jitld_linker::graph::SymbolId(i as u32)),
+                file: graph.name.to_string(),
+                instance,
+            })
+        })
+        .collect();
+    ranges.sort_by_key(|r| r.start);
+    ranges
+}
+
+/// Keeps `CODE` up to date as graphs are linked and removed.
+pub struct CodeTable;
+
+impl LinkPlugin for CodeTable {
+    fn notify_finalized(&self, instance: InstanceId, _: u64, graph: &LinkGraph, _: &Allocation) -> Result<()> {
+        let mut code = CODE.lock().unwrap_or_else(|e| e.into_inner());
+        code.extend(functions(graph, instance));
+        code.sort_by_key(|r| r.start);
+        Ok(())
+    }
+}
+
+impl CodeTable {
+    pub fn forget(removed: &[InstanceId]) {
+        CODE.lock().unwrap_or_else(|e| e.into_inner()).retain(|r| !removed.contains(&r.instance));
+    }
+}
