@@ -75,10 +75,9 @@ impl GdbRegistration {
                 descriptor.relevant = entry;
                 descriptor.action = JIT_UNREGISTER;
                 __jit_debug_register_code();
-                drop(Box::from_raw(std::slice::from_raw_parts_mut(
-                    (*entry).symfile as *mut u8,
-                    (*entry).symfile_size as usize,
-                )));
+                let symfile =
+                    std::ptr::slice_from_raw_parts_mut((*entry).symfile as *mut u8, (*entry).symfile_size as usize);
+                drop(Box::from_raw(symfile));
                 drop(Box::from_raw(entry));
             }
         }
