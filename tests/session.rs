@@ -564,3 +564,43 @@ fn removing_cxx_code_runs_its_static_destructors() {
         assert_eq!(CXX_DESTROYED.load(Ordering::SeqCst), 7 * round, "the destructor ran on removal");
     }
 }
+
+/// GNU indirect functions (resolved once, when linked) and `.gnu.linkonce` sections (one
+/// copy kept), against the natively linked program.
+#[test]
+fn cli_ifunc_and_linkonce_match_native() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/session-tests/features");
+    std::fs::create_dir_all(&dir).unwrap();
+    let fixture = |name: &str| Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/features").join(name);
+    for (flags, link) in [("-fPIC", ""), ("-fno-pic", "-no-pie")] {
+        let objects: Vec<PathBuf> = ["ifunc.c", "linkonce_a.s", "linkonce_b.s"]
+            .iter()
+            .map(|source| {
+                let out = dir.join(format!("{source}{flags}.o"));
+                let status = Command::new("gcc")
+                    .args(["-O2", flags, "-c"])
+                    .arg(fixture(source))
+                    .arg("-o")
+                    .arg(&out)
+                    .status()
+                    .unwrap();
+                assert!(status.success());
+                out
+            })
+            .collect();
+        let native = dir.join(format!("native{flags}"));
+        let status =
+            Command::new("gcc").args(&objects).args(link.split_whitespace()).arg("-o").arg(&native).status().unwrap();
+        assert!(status.success());
+        let expected = Command::new(&native).output().unwrap();
+        let mut args = vec!["run"];
+        args.extend(objects.iter().map(|o| path(o)));
+        let (code, out, err) = jitld(&args);
+        assert_eq!(
+            (code, out.as_str()),
+            (expected.status.code().unwrap(), String::from_utf8_lossy(&expected.stdout).as_ref()),
+            "{flags}: {err}"
+        );
+        assert!(out.contains("resolver ran 1 time(s), linkonce 42"), "{out}");
+    }
+}

@@ -184,6 +184,19 @@ impl Platform {
     }
 }
 
+/// Calls each GNU indirect function's resolver and stores the implementation it picks where
+/// the function's stub jumps through.
+fn resolve_indirect_functions(graph: &LinkGraph) {
+    for &(slot, resolver) in &graph.ifuncs {
+        // SAFETY: the resolver is finalized JIT'd code taking no arguments (glibc passes
+        // hwcaps, which x86-64 resolvers ignore); the slot is a writable word of this graph.
+        unsafe {
+            let resolve: unsafe extern "C" fn() -> u64 = std::mem::transmute(graph.symbol_addr(resolver) as usize);
+            (graph.symbol_addr(slot) as *mut u64).write(resolve());
+        }
+    }
+}
+
 /// `sub $8, %rsp`: what `crti.o` opens `_init` / `_fini` with (realigning the stack).
 const FRAGMENT_PROLOGUE: [u8; 4] = [0x48, 0x83, 0xec, 0x08];
 /// `add $8, %rsp; ret`: what `crtn.o` closes them with.
@@ -264,6 +277,9 @@ impl LinkPlugin for Platform {
                     found.push(Entry { phase, key: (priority, ordinal, index as u32, slot), addr, instance });
                 }
             }
+        }
+        if self.session.memory().executable() {
+            resolve_indirect_functions(graph);
         }
         if let Some(start) = unwind::eh_frame_start(graph).filter(|_| self.session.memory().executable()) {
             // SAFETY: the graph is finalized; its eh_frame ends with the terminator.

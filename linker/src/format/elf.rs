@@ -66,6 +66,11 @@ impl<'a> ElfObject<'a> {
         })?;
         let mut in_comdat = vec![false; sections.len()];
         for (index, section) in sections.iter().enumerate() {
+            // Before COMDAT groups, `.gnu.linkonce.*` sections were the one-copy mechanism.
+            let name = sections.section_name(LE, section).unwrap_or_default();
+            if name.starts_with(b".gnu.linkonce.") {
+                in_comdat[index] = true;
+            }
             let Some((flags, members)) = section.group(LE, data).map_err(|e| bad_section(input, index, e))? else {
                 continue;
             };
@@ -216,6 +221,11 @@ pub fn build_graph(input: &InputBuffer, names: &Arc<NamePool>) -> Result<LinkGra
     let mut graph = LinkGraph::new(input.clone(), names.clone());
     let blocks = add_sections(&obj, &mut graph)?;
     let symbols = add_symbols(&obj, &mut graph, &blocks)?;
+    for (index, sym) in obj.symbols.iter().enumerate() {
+        if let (STT_GNU_IFUNC, Some(id)) = (sym.st_type(), symbols.get(index).copied().flatten()) {
+            indirect_function(&mut graph, id);
+        }
+    }
     add_relocations(&obj, &mut graph, &blocks, &symbols)?;
     Ok(graph)
 }
@@ -273,9 +283,6 @@ fn add_symbols(obj: &ElfObject, graph: &mut LinkGraph, blocks: &[Option<BlockId>
         let raw_name = obj.symbol_name(sym)?;
         let name_text = String::from_utf8_lossy(raw_name);
         let at = || obj.at().symbol(name_text.to_string());
-        if sym.st_type() == STT_GNU_IFUNC {
-            return Err(LinkError::unsupported(at(), "GNU indirect functions (STT_GNU_IFUNC)"));
-        }
         let section = obj.symbol_section(sym, index)?;
         let local = sym.st_bind() == STB_LOCAL;
         let (strength, scope, callable) = obj.definition_attrs(sym, section);
@@ -415,6 +422,41 @@ fn relocation_target(
         return Ok(graph.external(interned, sym.st_bind() == STB_WEAK));
     }
     Err(format!("relocation against symbol {name:?} in a section that is not loaded"))
+}
+
+/// A GNU indirect function: the symbol's code is a resolver that returns the real
+/// implementation. The symbol becomes a stub, `jmp *slot(%rip)`; the platform calls the
+/// resolver once the code is in place and stores its answer in the slot (`graph.ifuncs`).
+fn indirect_function(graph: &mut LinkGraph, symbol: SymbolId) {
+    use crate::arch::x86_64::Kind;
+    let Definition::Block { block, offset } = graph.symbols[symbol.index()].def else { return };
+    let resolver = graph.add_anonymous_symbol(block, offset, graph.symbols[symbol.index()].size);
+    let slots = graph
+        .find_section("$__IFUNC_SLOTS")
+        .unwrap_or_else(|| graph.add_section("$__IFUNC_SLOTS", MemProt::ReadWrite, SectionRole::Plain));
+    let stubs = graph
+        .find_section("$__IFUNC_STUBS")
+        .unwrap_or_else(|| graph.add_section("$__IFUNC_STUBS", MemProt::ReadExec, SectionRole::Plain));
+    let slot_block = graph.add_block(slots, Content::Owned(vec![0; 8]), 8);
+    // The resolver must survive dead-stripping as long as the slot it fills does.
+    graph.blocks[slot_block.index()].edges.push(Edge {
+        kind: EdgeKind::KeepAlive,
+        offset: 0,
+        target: resolver,
+        addend: 0,
+    });
+    let slot = graph.add_anonymous_symbol(slot_block, 0, 8);
+    let stub_block = graph.add_block(stubs, Content::Owned(vec![0xff, 0x25, 0, 0, 0, 0]), 8);
+    graph.blocks[stub_block.index()].edges.push(Edge {
+        kind: EdgeKind::X86_64(Kind::Delta32),
+        offset: 2,
+        target: slot,
+        addend: -4,
+    });
+    let entry = &mut graph.symbols[symbol.index()];
+    entry.def = Definition::Block { block: stub_block, offset: 0 };
+    entry.size = 6;
+    graph.ifuncs.push((slot, resolver));
 }
 
 /// The input object with each loaded section's address set to where it was placed: what a

@@ -222,6 +222,8 @@ pub struct LinkGraph {
     /// The start of this graph's thread-local block: its address is the block's offset from
     /// the thread pointer. Created on first need (local-dynamic accesses).
     pub tls_base: Option<SymbolId>,
+    /// GNU indirect functions: (slot their stub jumps through, resolver that fills it).
+    pub ifuncs: Vec<(SymbolId, SymbolId)>,
 }
 
 impl LinkGraph {
@@ -237,6 +239,7 @@ impl LinkGraph {
             stubs: StubIndex::default(),
             got_base: None,
             tls_base: None,
+            ifuncs: Vec::new(),
         }
     }
 
