@@ -108,7 +108,7 @@ impl ExecutionSession {
     fn start_materializing(&self, found: &[Option<(DylibId, SymbolName)>]) {
         self.offer_to_pool(found);
         while let Some((unit, mr)) = self.claim_next(found) {
-            unit.materialize(mr);
+            timed_materialization(|| unit.materialize(mr));
         }
     }
 
@@ -224,4 +224,31 @@ impl ExecutionSession {
             state = self.inner.changed.wait(state).unwrap_or_else(|e| e.into_inner());
         }
     }
+}
+
+thread_local! {
+    /// Per running materialization on this thread (innermost last): time spent in the
+    /// materializations it caused, which ran nested inside it.
+    static CHILD_TIME: std::cell::RefCell<Vec<std::time::Duration>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs one materialization, charging its time to the one it is nested in (if any).
+pub(crate) fn timed_materialization(run: impl FnOnce()) {
+    CHILD_TIME.with(|stack| stack.borrow_mut().push(std::time::Duration::ZERO));
+    let started = std::time::Instant::now();
+    run();
+    let elapsed = started.elapsed();
+    CHILD_TIME.with(|stack| {
+        let mut stack = stack.borrow_mut();
+        stack.pop();
+        if let Some(parent) = stack.last_mut() {
+            *parent += elapsed;
+        }
+    });
+}
+
+/// Time the running materialization has spent in nested ones so far (for statistics that
+/// must not count nested links twice).
+pub fn nested_materialization_time() -> std::time::Duration {
+    CHILD_TIME.with(|stack| stack.borrow().last().copied().unwrap_or_default())
 }

@@ -18,6 +18,7 @@ mod symbols;
 mod tracker;
 mod unit;
 
+pub use lookup::nested_materialization_time;
 pub use symbols::ReexportsUnit;
 pub use tracker::ResourceTracker;
 pub use unit::{MaterializationResponsibility, MaterializationUnit};
