@@ -83,20 +83,7 @@ e2e_cases!(
 /// Each must still fail under jitld (for any reason); one that passes is
 /// reported as a failure until its entry is removed. A native reference that
 /// does not run is never excused.
-const KNOWN_GAPS: &[(&str, &str, &str)] = &[
-    (
-        "cxx_exceptions",
-        "gxx-O2-pie-static",
-        "the unwinder linked from libgcc_eh.a has no way to find the JIT'd .eh_frame \
-         (it is registered with the process's libgcc_s only): the first throw aborts",
-    ),
-    (
-        "rust_staticlib",
-        "gcc-O2-pie-native-libs",
-        "-lgcc_s finds the linker script libgcc_s.so, whose GROUP names libgcc_s.so.1 without \
-         a directory; jitld does not search the library path for it ('cannot open')",
-    ),
-];
+const KNOWN_GAPS: &[(&str, &str, &str)] = &[];
 
 fn known_gap(e: &Entry) -> Option<&'static str> {
     KNOWN_GAPS.iter().find(|(case, variant, _)| *case == e.case && *variant == e.variant).map(|(.., why)| *why)

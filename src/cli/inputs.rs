@@ -79,6 +79,10 @@ pub fn linker_script_inputs(text: &str, search: &[String]) -> Result<Vec<PathBuf
             _ if !in_list => {}
             _ => match token.strip_prefix("-l") {
                 Some(lib) => inputs.push(find_library(lib, search)?),
+                // A bare file name is looked for here, then in the library path, as ld does.
+                None if !token.contains('/') && !Path::new(token).exists() => {
+                    inputs.push(find_library(&format!(":{token}"), search)?)
+                }
                 None => inputs.push(PathBuf::from(token)),
             },
         }
@@ -89,6 +93,14 @@ pub fn linker_script_inputs(text: &str, search: &[String]) -> Result<Vec<PathBuf
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bare_names_in_scripts_are_searched_like_libraries() {
+        let script = "GROUP ( libc.so.6 )";
+        let inputs = linker_script_inputs(script, &[]).unwrap();
+        assert_eq!(inputs.len(), 1);
+        assert!(inputs[0].is_absolute() && inputs[0].ends_with("libc.so.6"), "{inputs:?}");
+    }
 
     #[test]
     fn reads_debian_libc_script() {

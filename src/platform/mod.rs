@@ -49,6 +49,9 @@ pub struct Platform {
     finalizers: Mutex<Vec<Entry>>,
     /// Registered `.eh_frame` sections, by the code they describe.
     frames: Mutex<Vec<(InstanceId, u64)>>,
+    /// An unwinder linked into the program itself (from `libgcc_eh.a`), and the frames it
+    /// has not been told about yet.
+    jit_unwinder: Mutex<unwind::JitUnwinder>,
     /// Where each instance's memory is, to find its exit handlers when it is removed.
     ranges: Mutex<Vec<(InstanceId, u64, u64)>>,
     args: Mutex<(i32, usize, usize)>,
@@ -68,6 +71,7 @@ impl Platform {
             pending: Mutex::new(Vec::new()),
             finalizers: Mutex::new(Vec::new()),
             frames: Mutex::new(Vec::new()),
+            jit_unwinder: Mutex::new(unwind::JitUnwinder::default()),
             ranges: Mutex::new(Vec::new()),
             args: Mutex::new((0, 0, 0)),
         });
@@ -105,6 +109,9 @@ impl Platform {
     /// Runs every initializer of linked, ready code not run yet, in order. Initializers that
     /// cause more linking get their new initializers run too.
     pub fn run_initializers(&self) {
+        // A program with its own unwinder must know every frame before any constructor runs.
+        let ready = |i: InstanceId| self.session.is_ready(i);
+        self.jit_unwinder.lock().unwrap_or_else(|e| e.into_inner()).register_pending(ready);
         loop {
             let mut batch: Vec<Entry> = {
                 let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
@@ -163,7 +170,9 @@ impl Platform {
             unsafe { f() };
         }
         let mut frames = self.frames.lock().unwrap_or_else(|e| e.into_inner());
-        for &(_, start) in frames.iter().filter(|(instance, _)| removed.contains(instance)) {
+        let doomed: Vec<u64> = frames.iter().filter(|(i, _)| removed.contains(i)).map(|&(_, start)| start).collect();
+        self.jit_unwinder.lock().unwrap_or_else(|e| e.into_inner()).forget(&doomed, removed);
+        for &start in &doomed {
             // SAFETY: registered by us, and the memory is freed only after this returns.
             unsafe { unwind::deregister(start) };
         }
@@ -285,6 +294,10 @@ impl LinkPlugin for Platform {
             // SAFETY: the graph is finalized; its eh_frame ends with the terminator.
             unsafe { unwind::register(start) };
             self.frames.lock().unwrap_or_else(|e| e.into_inner()).push((instance, start));
+            self.jit_unwinder.lock().unwrap_or_else(|e| e.into_inner()).add_frame(start);
+        }
+        if self.session.memory().executable() {
+            self.jit_unwinder.lock().unwrap_or_else(|e| e.into_inner()).notice(graph, instance);
         }
         let (fini, init): (Vec<Entry>, Vec<Entry>) = found.into_iter().partition(|e| e.phase == Phase::Fini);
         self.pending.lock().unwrap_or_else(|e| e.into_inner()).extend(init);

@@ -5,6 +5,7 @@
 //! zero terminator; the linker's eh_frame pass keeps the records contiguous and adds that
 //! terminator. Frames are deregistered before their memory is freed.
 
+use crate::session::InstanceId;
 use jitld_linker::graph::SectionRole;
 use jitld_linker::LinkGraph;
 
@@ -30,4 +31,70 @@ pub unsafe fn register(start: u64) {
 /// `start` must have been registered and its memory must still be mapped.
 pub unsafe fn deregister(start: u64) {
     unsafe { __deregister_frame(start as *const u8) }
+}
+
+/// An unwinder linked into the JIT'd program (GCC's `libgcc_eh.a`, with `-static-libgcc`):
+/// it keeps its own list of frames and never sees the process unwinder's, so every JIT'd
+/// `.eh_frame` is registered with it too, once its code is ready to run.
+#[derive(Default)]
+pub struct JitUnwinder {
+    /// (its instance, `__register_frame`, `__deregister_frame`) once linked.
+    functions: Option<(InstanceId, u64, Option<u64>)>,
+    /// Frames it has not been given yet.
+    pending: Vec<u64>,
+    /// Frames it has.
+    registered: Vec<u64>,
+}
+
+type FrameFn = unsafe extern "C" fn(*const u8);
+
+impl JitUnwinder {
+    pub fn add_frame(&mut self, start: u64) {
+        self.pending.push(start);
+    }
+
+    /// Notices a graph that defines the unwinder's registration functions.
+    pub fn notice(&mut self, graph: &LinkGraph, instance: InstanceId) {
+        let find = |wanted: &str| graph.defined_globals().find(|(_, name, _)| &*graph.names.resolve(*name) == wanted);
+        if let Some((_, _, register)) = find("__register_frame") {
+            let deregister = find("__deregister_frame").map(|(_, _, s)| s.addr);
+            self.functions = Some((instance, register.addr, deregister));
+        }
+    }
+
+    /// Gives the unwinder every pending frame, if its code is ready.
+    pub fn register_pending(&mut self, ready: impl Fn(InstanceId) -> bool) {
+        let Some((instance, register, _)) = self.functions else { return };
+        if !ready(instance) {
+            return;
+        }
+        // SAFETY: `register` is the linked, ready `__register_frame`; each start is a
+        // finalized `.eh_frame` ending in a terminator.
+        let register: FrameFn = unsafe { std::mem::transmute(register as usize) };
+        for start in self.pending.drain(..) {
+            unsafe { register(start as *const u8) };
+            self.registered.push(start);
+        }
+    }
+
+    /// Frames whose code is going away; the unwinder too, if it is among `removed`.
+    pub fn forget(&mut self, doomed: &[u64], removed: &[InstanceId]) {
+        self.pending.retain(|start| !doomed.contains(start));
+        let Some((instance, _, deregister)) = self.functions else { return };
+        if removed.contains(&instance) {
+            // Its frames go back to pending, for an unwinder linked later.
+            let mut pending = std::mem::take(&mut self.registered);
+            pending.retain(|start| !doomed.contains(start));
+            *self = JitUnwinder { pending, ..JitUnwinder::default() };
+            return;
+        }
+        for start in self.registered.iter().filter(|s| doomed.contains(s)) {
+            if let Some(deregister) = deregister {
+                // SAFETY: the unwinder is still linked; the frame was registered with it.
+                let deregister: FrameFn = unsafe { std::mem::transmute(deregister as usize) };
+                unsafe { deregister(*start as *const u8) };
+            }
+        }
+        self.registered.retain(|start| !doomed.contains(start));
+    }
 }
