@@ -565,42 +565,49 @@ fn removing_cxx_code_runs_its_static_destructors() {
     }
 }
 
+/// Compiles `fixtures/features/<sources>` with gcc and `flags`, links them natively (with
+/// `link`), and checks `jitld run` prints and exits the same. Returns jitld's stdout.
+fn features_match_native(sources: &[&str], flags: &str, link: &str) -> String {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/session-tests/features");
+    std::fs::create_dir_all(&dir).unwrap();
+    let objects: Vec<PathBuf> = sources
+        .iter()
+        .map(|source| {
+            let out = dir.join(format!("{source}{flags}.o"));
+            let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/features").join(source);
+            let status =
+                Command::new("gcc").args(["-O2", flags, "-c"]).arg(fixture).arg("-o").arg(&out).status().unwrap();
+            assert!(status.success(), "gcc {source}");
+            out
+        })
+        .collect();
+    let native = dir.join(format!("native-{}{flags}", sources[0]));
+    let status =
+        Command::new("gcc").args(&objects).args(link.split_whitespace()).arg("-o").arg(&native).status().unwrap();
+    assert!(status.success());
+    let expected = Command::new(&native).output().unwrap();
+    let mut args = vec!["run"];
+    args.extend(objects.iter().map(|o| path(o)));
+    let (code, out, err) = jitld(&args);
+    let want = (expected.status.code().unwrap(), String::from_utf8_lossy(&expected.stdout).into_owned());
+    assert_eq!((code, out.clone()), want, "{sources:?} {flags}: {err}");
+    out
+}
+
 /// GNU indirect functions (resolved once, when linked) and `.gnu.linkonce` sections (one
 /// copy kept), against the natively linked program.
 #[test]
 fn cli_ifunc_and_linkonce_match_native() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/session-tests/features");
-    std::fs::create_dir_all(&dir).unwrap();
-    let fixture = |name: &str| Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/features").join(name);
     for (flags, link) in [("-fPIC", ""), ("-fno-pic", "-no-pie")] {
-        let objects: Vec<PathBuf> = ["ifunc.c", "linkonce_a.s", "linkonce_b.s"]
-            .iter()
-            .map(|source| {
-                let out = dir.join(format!("{source}{flags}.o"));
-                let status = Command::new("gcc")
-                    .args(["-O2", flags, "-c"])
-                    .arg(fixture(source))
-                    .arg("-o")
-                    .arg(&out)
-                    .status()
-                    .unwrap();
-                assert!(status.success());
-                out
-            })
-            .collect();
-        let native = dir.join(format!("native{flags}"));
-        let status =
-            Command::new("gcc").args(&objects).args(link.split_whitespace()).arg("-o").arg(&native).status().unwrap();
-        assert!(status.success());
-        let expected = Command::new(&native).output().unwrap();
-        let mut args = vec!["run"];
-        args.extend(objects.iter().map(|o| path(o)));
-        let (code, out, err) = jitld(&args);
-        assert_eq!(
-            (code, out.as_str()),
-            (expected.status.code().unwrap(), String::from_utf8_lossy(&expected.stdout).as_ref()),
-            "{flags}: {err}"
-        );
+        let out = features_match_native(&["ifunc.c", "linkonce_a.s", "linkonce_b.s"], flags, link);
         assert!(out.contains("resolver ran 1 time(s), linkonce 42"), "{out}");
     }
+}
+
+/// `.init_array` and `.ctors` (and their `fini` counterparts) mixed, with and without
+/// priorities, run in exactly the order ld gives them.
+#[test]
+fn cli_init_array_priorities_mixed_with_ctors_match_native() {
+    let out = features_match_native(&["ctors_mix.c", "ctors_mix.s"], "-fPIC", "");
+    assert!(out.starts_with("ctors_101\nattr_150\nctors_200\ninit_array_200\n"), "{out}");
 }

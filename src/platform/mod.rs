@@ -33,11 +33,13 @@ enum Phase {
 }
 
 /// One function pointer from an init/fini array, with the key that orders it.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 struct Entry {
     phase: Phase,
-    /// (priority, input ordinal, section, slot)
-    key: (u32, u64, u32, i64),
+    /// (priority, section name, input ordinal, section, slot). As in ld's
+    /// `SORT_BY_INIT_PRIORITY`, prioritized sections of equal priority go by name; the
+    /// name is empty for unprioritized ones, which keep input order.
+    key: (u32, Arc<str>, u64, u32, i64),
     addr: u64,
     instance: InstanceId,
 }
@@ -122,7 +124,7 @@ impl Platform {
             if batch.is_empty() {
                 return;
             }
-            batch.sort_by_key(|e| (e.phase, e.key));
+            batch.sort_by(|a, b| (a.phase, &a.key).cmp(&(b.phase, &b.key)));
             let (argc, argv, envp) = *self.args.lock().unwrap_or_else(|e| e.into_inner());
             for entry in batch {
                 // SAFETY: the address came from an init array of linked, finalized code.
@@ -136,7 +138,7 @@ impl Platform {
     pub fn run_finalizers(&self) {
         let mut batch: Vec<Entry> = std::mem::take(&mut *self.finalizers.lock().unwrap_or_else(|e| e.into_inner()));
         batch.retain(|e| self.session.is_ready(e.instance));
-        batch.sort_by_key(|e| e.key);
+        batch.sort_by(|a, b| a.key.cmp(&b.key));
         for entry in batch.into_iter().rev() {
             // SAFETY: as above, from a fini array.
             let f: FiniFn = unsafe { std::mem::transmute(entry.addr as usize) };
@@ -154,7 +156,7 @@ impl Platform {
             *finalizers = kept;
             doomed
         };
-        batch.sort_by_key(|e| e.key);
+        batch.sort_by(|a, b| a.key.cmp(&b.key));
         // `__cxa_atexit` handlers first (static C++ objects), as exit runs them before
         // finalizers; then the finalizer arrays.
         let ranges: Vec<(u64, u64)> = {
@@ -267,7 +269,7 @@ impl LinkPlugin for Platform {
                         if section.role == SectionRole::InitFunction { Phase::InitFunction } else { Phase::Fini };
                     for &block in &section.blocks {
                         let addr = graph.blocks[block.index()].addr;
-                        found.push(Entry { phase, key: (0, ordinal, index as u32, 0), addr, instance });
+                        found.push(Entry { phase, key: (0, Arc::from(""), ordinal, index as u32, 0), addr, instance });
                     }
                     continue;
                 }
@@ -283,7 +285,9 @@ impl LinkPlugin for Platform {
                         continue;
                     }
                     let slot = if reversed { -(edge.offset as i64) } else { edge.offset as i64 };
-                    found.push(Entry { phase, key: (priority, ordinal, index as u32, slot), addr, instance });
+                    let name: Arc<str> =
+                        if priority < 65536 { Arc::from(section.name.as_str()) } else { Arc::from("") };
+                    found.push(Entry { phase, key: (priority, name, ordinal, index as u32, slot), addr, instance });
                 }
             }
         }
