@@ -611,3 +611,24 @@ fn cli_init_array_priorities_mixed_with_ctors_match_native() {
     let out = features_match_native(&["ctors_mix.c", "ctors_mix.s"], "-fPIC", "");
     assert!(out.starts_with("ctors_101\nattr_150\nctors_200\ninit_array_200\n"), "{out}");
 }
+
+/// Archive members are linked on demand; with `--whole-archive` (and
+/// `ArchiveGenerator::add_all` in the library) every member is, constructors and all.
+#[test]
+fn whole_archive_links_every_member() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/session-tests");
+    let member = object("archive_ctor", "#include <stdio.h>\n__attribute__((constructor)) static void hello(void) { printf(\"member constructor\\n\"); }\nint member_fn(void) { return 4; }\n");
+    let archive = dir.join("libwhole.a");
+    let _ = std::fs::remove_file(&archive);
+    assert!(Command::new("ar").arg("rcs").arg(&archive).arg(&member).status().unwrap().success());
+    let main = object("whole_main", "int main(void) { return 8; }\n");
+    let (code, out, err) = jitld(&["run", path(&main), path(&archive)]);
+    assert_eq!((code, out.as_str()), (8, ""), "on demand, nothing needs the member: {err}");
+    let (code, out, err) = jitld(&["run", path(&main), "--whole-archive", path(&archive)]);
+    assert_eq!((code, out.as_str()), (8, "member constructor\n"), "{err}");
+
+    let jit = Jit::new();
+    let generator = jitld::generators::ArchiveGenerator::new(input(&archive), jit.layer.clone(), 0).unwrap();
+    generator.add_all(jit.main).unwrap();
+    assert_eq!(jit.call(jit.main, "member_fn"), 4, "every member is defined without a lookup pulling it");
+}

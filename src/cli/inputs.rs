@@ -16,6 +16,8 @@ pub enum InputArg {
     Dylib(String),
     /// `--lazy FILE`.
     Lazy(String),
+    /// `--whole-archive FILE`.
+    WholeArchive(String),
 }
 
 /// Finds `-lNAME`: `libNAME.so` before `libNAME.a` in each directory, `-L` ones first;

@@ -58,6 +58,9 @@ pub struct RunArgs {
     /// Link FILE lazily: its functions are linked on their first call.
     #[arg(long = "lazy", value_name = "FILE", action = ArgAction::Append)]
     pub lazy: Vec<String>,
+    /// Link every member of archive FILE, referenced or not (ld's --whole-archive).
+    #[arg(long = "whole-archive", value_name = "FILE", action = ArgAction::Append)]
+    pub whole_archives: Vec<String>,
     /// NAME's link order: the JITDylibs it searches after itself (then the process).
     #[arg(long = "link-order", value_name = "NAME=A,B,...", action = ArgAction::Append)]
     pub link_orders: Vec<String>,
@@ -143,6 +146,7 @@ fn ordered_inputs(matches: &clap::ArgMatches) -> Vec<InputArg> {
     ordered.extend(indexed("libraries").into_iter().map(|(i, v)| (i, InputArg::Library(v))));
     ordered.extend(indexed("jds").into_iter().map(|(i, v)| (i, InputArg::Dylib(v))));
     ordered.extend(indexed("lazy").into_iter().map(|(i, v)| (i, InputArg::Lazy(v))));
+    ordered.extend(indexed("whole_archives").into_iter().map(|(i, v)| (i, InputArg::WholeArchive(v))));
     ordered.sort_by_key(|(i, _)| *i);
     ordered.into_iter().map(|(_, input)| input).collect()
 }

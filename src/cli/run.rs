@@ -79,6 +79,7 @@ impl Program {
                 self.load_path(&path)
             }
             InputArg::Lazy(path) => self.load_lazy(Path::new(path)),
+            InputArg::WholeArchive(path) => self.load_whole_archive(Path::new(path)),
         }
     }
 
@@ -92,13 +93,7 @@ impl Program {
         let ordinal = self.next_ordinal();
         let dylib = self.current;
         match format::sniff(&buffer) {
-            FileKind::ElfRelocatable => {
-                let names = format::elf::interface(&buffer, self.session.names())?;
-                self.definitions.extend(names.symbols.iter().map(|s| (dylib, s.name)));
-                let tracker = self.session.default_tracker(dylib);
-                let init = self.layer.add_with_ordinal(&tracker, buffer, ordinal)?;
-                self.roots.extend(init.map(|init| (dylib, init)));
-            }
+            FileKind::ElfRelocatable => self.add_object(buffer, ordinal)?,
             FileKind::Archive => {
                 let generator = ArchiveGenerator::new(buffer, self.layer.clone(), ordinal)?;
                 self.session.add_generator(dylib, Arc::new(generator));
@@ -128,6 +123,31 @@ impl Program {
         }
         let implementation = self.lazy_impl(self.current)?;
         crate::lazy::add_lazy_object(&self.layer, self.current, implementation, buffer, &self.lazy_stats)
+    }
+
+    /// Every member becomes part of the program, as if named on the command line: linked
+    /// even when nothing refers to it, so its initializers run.
+    fn load_whole_archive(&mut self, path: &Path) -> Result<(), JitError> {
+        let buffer = open_input(path)?;
+        let archive = jitld_linker::format::archive::Archive::parse(buffer, self.session.names())?;
+        for member in archive.object_members() {
+            let Some(input) = archive.member(member) else { continue };
+            let ordinal = self.next_ordinal();
+            self.add_object(input, ordinal)?;
+        }
+        Ok(())
+    }
+
+    /// An object that is part of the program: its initializers run even if nothing refers to
+    /// it, and `--noexec` links all of it.
+    fn add_object(&mut self, input: InputBuffer, ordinal: u64) -> Result<(), JitError> {
+        let dylib = self.current;
+        let names = format::elf::interface(&input, self.session.names())?;
+        self.definitions.extend(names.symbols.iter().map(|s| (dylib, s.name)));
+        let tracker = self.session.default_tracker(dylib);
+        let init = self.layer.add_with_ordinal(&tracker, input, ordinal)?;
+        self.roots.extend(init.map(|init| (dylib, init)));
+        Ok(())
     }
 
     fn lazy_impl(&mut self, dylib: DylibId) -> Result<DylibId, JitError> {
@@ -326,7 +346,7 @@ fn run_entry(platform: &Arc<Platform>, entry: Option<u64>, args: &RunArgs) -> Re
 
 fn first_input(args: &RunArgs) -> Option<String> {
     args.ordered.iter().find_map(|input| match input {
-        InputArg::Path(path) | InputArg::Lazy(path) => Some(path.clone()),
+        InputArg::Path(path) | InputArg::Lazy(path) | InputArg::WholeArchive(path) => Some(path.clone()),
         _ => None,
     })
 }
