@@ -57,6 +57,7 @@ macro_rules! e2e_cases {
 }
 
 // fixtures/run/<case>: multi ... archive; fixtures/real/<case>_driver.c: sqlite, lua, zlib;
+// fixtures/real/<case>_driver/*.cpp: json (nlohmann/json, -lstdc++);
 // fixtures/cxx/<case>: cxx_<case>; fixtures/rust: rust_staticlib.
 e2e_cases!(
     multi,
@@ -71,6 +72,7 @@ e2e_cases!(
     sqlite,
     lua,
     zlib,
+    json,
     cxx_globals,
     cxx_exceptions,
     cxx_threads,
