@@ -6,6 +6,10 @@ jitld / llvm-jitlink and jitld / native, also with each tool's start-up time
 on an empty main, OUT/baseline.hyperfine.json, subtracted), checks the
 issue's target and writes OUT/summary.json.
 
+C++ cases (meta.tsv's cxx_cases, e.g. json/gxx-O2-pie) have their start-up
+subtracted with the C++ baseline (OUT/baseline-cxx.hyperfine.json: an empty
+C++ main using std::cout, linked against the C++ runtime) when it was measured.
+
 The lazy vs eager start-up cases (many/<variant>) have five tools
 (MANY_TOOLS) and their own ratios (MANY_RATIOS: jitld lazy / eager, jitld
 lazy / llvm-jitlink lazy, ...); their table also shows what jitld's --stats
@@ -128,9 +132,9 @@ def fmt_mib(kib):
     return "-" if kib is None else f"{kib / 1024:.1f}"
 
 
-def case_report(case, tools, timings, meta, baseline):
+def case_report(case, tools, timings, meta, baseline, baseline_name="empty main"):
     print(f"== {case}   ({meta.get('runs', '?')} runs after {meta.get('warmup', '?')} warm-up; "
-          f"peak RSS: median of {meta.get('rss_runs', '?')})")
+          f"peak RSS: median of {meta.get('rss_runs', '?')}; 'excl. start-up' subtracts the {baseline_name} baseline)")
     print(f"  {'':<14}{'mean ± stddev (ms)':>20}{'median (ms)':>13}{'CPU (ms)':>10}{'peak RSS (MiB)':>16}   status")
     for tool in TOOLS:
         t = timings.get(tool)
@@ -326,6 +330,23 @@ def main():
         print("note: no start-up baseline was measured; the start-up-subtracted ratios are left out")
         print()
 
+    cxx_cases = set(meta.get("cxx_cases", "").split())
+    baseline_cxx = read_hyperfine(os.path.join(out, "baseline-cxx.hyperfine.json"))
+    if cxx_cases:
+        if baseline_cxx:
+            print("== C++ start-up baseline: an empty C++ main using std::cout, linked against the C++ runtime"
+                  f" (llvm-jitlink with its ORC runtime); used for {', '.join(sorted(cxx_cases))}")
+            for tool in TOOLS:
+                t = baseline_cxx.get(tool)
+                if t:
+                    print(f"  {tool:<14}{fmt_ms(t['mean_s']) + ' ± ' + fmt_ms(t['stddev_s']):>22} ms"
+                          f"   (CPU user+sys {fmt_ms(t['user_s'] + t['system_s'])} ms)")
+                else:
+                    print(f"  {tool:<14}{'-':>22}")
+        else:
+            print(f"note: no C++ start-up baseline was measured; {', '.join(sorted(cxx_cases))} use the C one")
+        print()
+
     summary_cases = []
     lazy_startup = []
     target = None
@@ -335,12 +356,17 @@ def main():
         if library == "many":
             ratios, stats = many_case_report(case, tools, timings, meta, baseline, out)
         else:
-            ratios, stats = case_report(case, tools, timings, meta, baseline), None
+            if case in cxx_cases and baseline_cxx:
+                ratios = case_report(case, tools, timings, meta, baseline_cxx, "empty C++ main")
+            else:
+                ratios = case_report(case, tools, timings, meta, baseline)
+            stats = None
         for tool, info in tools.items():
             info["time"] = timings.get(tool)
         entry = {
             "case": case,
             "kind": "lazy-startup" if library == "many" else "real-library",
+        "cxx": case in cxx_cases,
             "library": library,
             "variant": variant,
             "hyperfine_json": f"{library}-{variant}.hyperfine.json",
@@ -406,11 +432,14 @@ def main():
 
     # schema 2: cases have a "kind" ("real-library" or "lazy-startup"); lazy-startup
     # cases have other tools (MANY_TOOLS), "objects", "called" and "jitld_stats".
+    # schema 3: cases have "cxx" (true: a C++ case, its start-up-subtracted ratios use
+    # "baseline_cxx", the empty C++ main, when that is not empty).
     summary = {
-        "schema": 2,
+        "schema": 3,
         "meta": meta,
         "target": target,
         "baseline": baseline,
+        "baseline_cxx": baseline_cxx,
         "lazy_startup": lazy_startup,
         "cases": summary_cases,
     }

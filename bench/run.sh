@@ -19,6 +19,29 @@
 # then bench/report.py prints a table per case with ratios, the issue's target
 # (jitld <= 0.5 x llvm-jitlink on sqlite) and writes target/bench/summary.json.
 #
+# C++ cases (a manifest entry whose jitld inputs include -lstdc++ or libstdc++.a,
+# e.g. json/gxx-O2-pie, the nlohmann/json driver fixtures/real/json_driver/):
+# llvm-jitlink runs C++ only with its ORC runtime (static initializers, atexit,
+# __dso_handle), and with the ORC runtime it cannot take a shared library as an
+# input ("Unsupported file format"), so for these cases it gets
+#   -orc-runtime=<liborc_rt>   found next to llvm-jitlink (<llvm prefix>/lib/clang/*/lib/
+#                              linux/liborc_rt-x86_64.a, from libclang-rt-19-dev) or
+#                              given as LLVM_ORC_RUNTIME
+#   -preload=<lib>.so          for every shared library among the translated inputs
+#                              (-lstdc++ -> /usr/lib/gcc/x86_64-linux-gnu/12/libstdc++.so)
+# and the objects as usual. If llvm-jitlink does not behave like the native build
+# with the objects in the manifest's order, it is tried once more with the objects
+# in reverse order; when that run matches, it is the one timed and the report says
+# so in a note. (llvm-jitlink-19 drops the FDEs of an object's COMDAT groups that an
+# earlier object already defined, but lays out the remaining .eh_frame records at
+# their original alignment offsets; the 4 zero bytes of padding that can leave after
+# the CIE read as the end of the section to libgcc's __register_frame, so none of the
+# object's FDEs are registered and an exception thrown through its frames ends in
+# std::terminate. Which objects that hits depends on the order.) C++ cases also get
+# a C++ start-up baseline, an empty C++ main that
+# uses std::cout, linked against the C++ runtime the same way; their 'excl.
+# start-up' ratios subtract that one.
+#
 # Lazy vs eager start-up: the case many/<compiler>-<opt> (e.g. many/gcc-O2) is not a
 # fixture but a generated program (bench/gen_many.py, written to target/bench/many/src/,
 # compiled to target/bench/many/<variant>/): main.o plus BENCH_MANY_OBJECTS objects
@@ -49,7 +72,7 @@
 #   BENCH_CASES     cases to run, space separated <library>/<variant>, or many/<variant>
 #                   for the lazy start-up program (<variant>: gcc-O<n> or clang-O<n>)
 #                   (default: sqlite/gcc-O2-pie lua/gcc-O2-pie zlib/gcc-O2-pie
-#                   sqlite/clang-O2-pic many/gcc-O2)
+#                   sqlite/clang-O2-pic json/gxx-O2-pie many/gcc-O2)
 #   BENCH_MANY_OBJECTS  objects in the many/* program (default 200)
 #   BENCH_MANY_CALLED   how many of their entries main calls (default 5)
 #   BENCH_RUNS      hyperfine --runs (default 40)
@@ -57,6 +80,8 @@
 #   BENCH_RSS_RUNS  runs per command for the peak-RSS median (default 3)
 #   BENCH_OUT       output directory (default target/bench)
 #   LLVM_JITLINK    the llvm-jitlink binary (default llvm-jitlink-19)
+#   LLVM_ORC_RUNTIME  the ORC runtime archive llvm-jitlink uses for C++ cases
+#                   (default: found next to LLVM_JITLINK, see above)
 #   JITLD           the jitld binary (default target/release/jitld, built if missing;
 #                   another path is used as it is, e.g. to compare two builds)
 #
@@ -84,7 +109,7 @@ warn() {
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-BENCH_CASES="${BENCH_CASES:-sqlite/gcc-O2-pie lua/gcc-O2-pie zlib/gcc-O2-pie sqlite/clang-O2-pic many/gcc-O2}"
+BENCH_CASES="${BENCH_CASES:-sqlite/gcc-O2-pie lua/gcc-O2-pie zlib/gcc-O2-pie sqlite/clang-O2-pic json/gxx-O2-pie many/gcc-O2}"
 BENCH_MANY_OBJECTS="${BENCH_MANY_OBJECTS:-200}"
 BENCH_MANY_CALLED="${BENCH_MANY_CALLED:-5}"
 BENCH_RUNS="${BENCH_RUNS:-40}"
@@ -144,13 +169,23 @@ elif [[ -n "$(find src linker/src Cargo.toml linker/Cargo.toml Cargo.lock -newer
     warn "$JITLD is older than the sources; run 'make build' (or 'make bench') to benchmark the current code"
 fi
 
-# Every case needs its driver.o and native executable; build the fixtures if any is missing.
+# manifest_line CASE : the manifest's line for a real case (empty if there is none).
+manifest_line() {
+    awk -F'\t' -v n="${1%%/*}" -v v="${1#*/}" '$1 == "real" && $2 == n && $3 == v { print; exit }' "$MANIFEST"
+}
+
+# Every case needs its manifest line, its objects and its native executable; build the
+# fixtures if any is missing.
 fixtures_ready() {
     [[ -n "$REAL_CASES" ]] || return 0
     [[ -f "$MANIFEST" ]] || return 1
-    local c
+    local c line f
     for c in $REAL_CASES; do
-        [[ -f "$FIXTURES_OUT/real/$c/driver.o" && -x "$FIXTURES_OUT/real/$c/native" ]] || return 1
+        line="$(manifest_line "$c")"
+        [[ -n "$line" && -x "$(cut -f4 <<<"$line")" ]] || return 1
+        for f in $(cut -f5 <<<"$line"); do
+            [[ "$f" != /* || -f "$f" ]] || return 1
+        done
     done
 }
 if ! fixtures_ready; then
@@ -171,9 +206,54 @@ LOGS="$BENCH_OUT/logs"
 mkdir -p "$LOGS"
 : >"$RESULTS"
 
+# C++ cases: real cases whose jitld inputs include the C++ runtime.
+is_cxx_case() {
+    [[ " $(manifest_line "$1" | cut -f5) " =~ [[:space:]](-lstdc\+\+|[^[:space:]]*/libstdc\+\+\.a)[[:space:]] ]]
+}
+CXX_CASES=""
+for c in $REAL_CASES; do
+    if is_cxx_case "$c"; then CXX_CASES+="$c "; fi
+done
+
+# The ORC runtime llvm-jitlink needs to run C++ (sets ORC_RUNTIME, or ORC_RUNTIME_NOTE
+# saying why there is none).
+ORC_RUNTIME=""
+ORC_RUNTIME_NOTE=""
+find_orc_runtime() {
+    if [[ -n "${LLVM_ORC_RUNTIME:-}" ]]; then
+        if [[ -f "$LLVM_ORC_RUNTIME" ]]; then
+            ORC_RUNTIME="$LLVM_ORC_RUNTIME"
+        else
+            ORC_RUNTIME_NOTE="LLVM_ORC_RUNTIME=$LLVM_ORC_RUNTIME does not exist"
+        fi
+        return
+    fi
+    local bin prefix f
+    bin="$(readlink -f "$(command -v "$LLVM_JITLINK")")"
+    prefix="$(dirname "$(dirname "$bin")")"
+    for f in "$prefix"/lib/clang/*/lib/linux/liborc_rt-x86_64.a "$prefix"/lib/clang/*/lib/x86_64*-linux-gnu/liborc_rt.a; do
+        if [[ -f "$f" ]]; then
+            ORC_RUNTIME="$f"
+            return
+        fi
+    done
+    ORC_RUNTIME_NOTE="no ORC runtime (liborc_rt) under $prefix/lib/clang, which llvm-jitlink needs to run C++; install libclang-rt-19-dev or set LLVM_ORC_RUNTIME"
+}
+if [[ -n "$CXX_CASES" ]]; then
+    find_orc_runtime
+    if [[ -z "$ORC_RUNTIME" ]]; then
+        warn "$ORC_RUNTIME_NOTE; the C++ cases ($CXX_CASES) are timed without llvm-jitlink"
+    fi
+fi
+
 # ---------------------------------------------------------------- llvm-jitlink arguments
 SYSTEM_LIB_DIRS=(/usr/local/lib/x86_64-linux-gnu /lib/x86_64-linux-gnu /usr/lib/x86_64-linux-gnu
     /usr/local/lib /lib64 /usr/lib64 /lib /usr/lib)
+# The compiler driver puts GCC's own library directory (libstdc++.so, libgcc_s.so) first.
+GCC_LIB_DIR="$(dirname "$(gcc -print-file-name=libstdc++.so)")"
+if [[ "$GCC_LIB_DIR" == /* && -d "$GCC_LIB_DIR" ]]; then
+    SYSTEM_LIB_DIRS=("$GCC_LIB_DIR" "${SYSTEM_LIB_DIRS[@]}")
+fi
 
 is_elf() {
     [[ "$(LC_ALL=C head -c 4 "$1" 2>/dev/null)" == $'\177ELF' ]]
@@ -252,6 +332,53 @@ jitld_to_llvm_jitlink() {
     done
 }
 
+# ljl_command CXX ORDER JITLD_INPUT... : sets LJL_CMD to the llvm-jitlink command for
+# jitld's inputs, up to and including argv[0] after -args (the program arguments are the
+# caller's to add). CXX=1: with the ORC runtime, shared libraries as -preload. ORDER is
+# "manifest" or "reversed" (the relocatable objects in reverse order, each other input
+# where it was; argv[0] stays the first input of the manifest's order). Returns 1, with
+# the reason on stderr, if there is no such command.
+ljl_command() {
+    local cxx=$1 order=$2 f i
+    shift 2
+    jitld_to_llvm_jitlink "$@" || return 1
+    LJL_CMD=("$LLVM_JITLINK")
+    local -a inputs=()
+    if ((cxx)); then
+        if [[ -z "$ORC_RUNTIME" ]]; then
+            echo "$ORC_RUNTIME_NOTE" >&2
+            return 1
+        fi
+        LJL_CMD+=("-orc-runtime=$ORC_RUNTIME")
+        for f in "${LJL_INPUTS[@]}"; do
+            case "${f##*/}" in
+            *.so | *.so.*) LJL_CMD+=("-preload=$f") ;;
+            *) inputs+=("$f") ;;
+            esac
+        done
+    else
+        inputs=("${LJL_INPUTS[@]}")
+    fi
+    ((${#inputs[@]})) || {
+        echo "no inputs besides shared libraries" >&2
+        return 1
+    }
+    local argv0=${inputs[0]}
+    if [[ "$order" == reversed ]]; then
+        local -a objs=() slots=()
+        for i in "${!inputs[@]}"; do
+            if [[ "${inputs[$i]}" == *.o ]]; then
+                objs+=("${inputs[$i]}")
+                slots+=("$i")
+            fi
+        done
+        for i in "${!slots[@]}"; do
+            inputs[${slots[$i]}]=${objs[$((${#objs[@]} - 1 - i))]}
+        done
+    fi
+    LJL_CMD+=("${inputs[@]}" -args "$argv0")
+}
+
 # ---------------------------------------------------------------- helpers
 # Quotes a command (array) as one string for hyperfine -N (which splits it like a shell).
 quote_cmd() {
@@ -286,7 +413,7 @@ peak_rss() {
 
 # Column 8 of results.tsv is free text; keep it on one line and free of tabs.
 one_line() {
-    tr '\t\n' '  ' | cut -c1-400
+    tr '\t\n' '  ' | sed 's/ *$//' | cut -c1-400
 }
 
 # record CASE TOOL STATUS RC EXPECTED_RC RSS COMMAND NOTE
@@ -313,6 +440,8 @@ load_avg() { cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?"; }
     printf 'jitld_path\t%s\n' "$JITLD"
     printf 'many_objects\t%s\n' "$BENCH_MANY_OBJECTS"
     printf 'many_called\t%s\n' "$BENCH_MANY_CALLED"
+    printf 'cxx_cases\t%s\n' "${CXX_CASES% }"
+    printf 'orc_runtime\t%s\n' "$ORC_RUNTIME"
 } >"$META"
 
 echo "bench: cases: $BENCH_CASES"
@@ -348,6 +477,45 @@ if gcc -c -O2 -fPIE -o "$BASE/empty.o" "$BASE/empty.c" && gcc -pie -o "$BASE/nat
     fi
 else
     warn "baseline: cannot compile an empty C program with gcc; no start-up correction"
+fi
+
+# The C++ start-up baseline (only if a C++ case is run): an empty C++ main that uses
+# std::cout, so the C++ runtime is loaded and initialised, and each tool links it the
+# way it links the C++ cases (jitld: -lstdc++; llvm-jitlink: ljl_command 1).
+rm -f "$BENCH_OUT/baseline-cxx.hyperfine.json"
+if [[ -n "$CXX_CASES" ]]; then
+    echo
+    echo "=== C++ baseline (empty main using std::cout, for ${CXX_CASES% })"
+    printf '#include <iostream>\nint main() { std::cout.flush(); return 0; }\n' >"$BASE/empty_cxx.cpp"
+    if g++ -c -O2 -fPIE -o "$BASE/empty_cxx.o" "$BASE/empty_cxx.cpp" && g++ -pie -o "$BASE/native_cxx" "$BASE/empty_cxx.o"; then
+        hf=(hyperfine -N --warmup "$BENCH_WARMUP" --runs "$BENCH_RUNS" --export-json "$BENCH_OUT/baseline-cxx.hyperfine.json")
+        timed=()
+        for tool in jitld llvm-jitlink native; do
+            case "$tool" in
+            jitld) cmd=("$JITLD" run "$BASE/empty_cxx.o" -lstdc++) ;;
+            llvm-jitlink)
+                if ! ljl_command 1 manifest "$BASE/empty_cxx.o" -lstdc++ 2>"$LOGS/baseline-cxx.llvm-jitlink.args.err"; then
+                    warn "baseline-cxx: no llvm-jitlink command ($(one_line <"$LOGS/baseline-cxx.llvm-jitlink.args.err")); no C++ start-up correction for it"
+                    continue
+                fi
+                cmd=("${LJL_CMD[@]}")
+                ;;
+            native) cmd=("$BASE/native_cxx") ;;
+            esac
+            if [[ "$(run_once "$LOGS/baseline-cxx.$tool" "${cmd[@]}")" == 0 ]]; then
+                hf+=(-n "$tool" "$(quote_cmd "${cmd[@]}")")
+                timed+=("$tool")
+            else
+                warn "baseline-cxx: $tool cannot run an empty C++ main (see $LOGS/baseline-cxx.$tool.err); no C++ start-up correction for it"
+            fi
+        done
+        echo "  timing with hyperfine: ${timed[*]+"${timed[*]}"}"
+        if ((${#timed[@]})) && ! "${hf[@]}" >"$LOGS/baseline-cxx.hyperfine.log" 2>&1; then
+            warn "baseline-cxx: hyperfine failed; see $LOGS/baseline-cxx.hyperfine.log"
+        fi
+    else
+        warn "baseline-cxx: cannot compile an empty C++ program with g++; the C++ cases use the C baseline"
+    fi
 fi
 
 # ---------------------------------------------------------------- lazy vs eager start-up
@@ -530,7 +698,9 @@ for c in $BENCH_CASES; do
     echo
     echo "=== $c"
 
-    line="$(awk -F'\t' -v n="$lib" -v v="$variant" '$1 == "real" && $2 == n && $3 == v { print; exit }' "$MANIFEST")"
+    line="$(manifest_line "$c")"
+    cxx=0
+    if is_cxx_case "$c"; then cxx=1; fi
     native="$(cut -f4 <<<"$line")"
     read -r -a jargs <<<"$(cut -f5 <<<"$line")"
     read -r -a pargs <<<"$(cut -f6 <<<"$line")"
@@ -543,9 +713,8 @@ for c in $BENCH_CASES; do
     fi
     ljl_cmd=()
     ljl_note=""
-    if jitld_to_llvm_jitlink "${jargs[@]}" 2>"$LOGS/$tag.llvm-jitlink.args.err"; then
-        ljl_cmd=("$LLVM_JITLINK" "${LJL_INPUTS[@]}")
-        ljl_cmd+=(-args "${LJL_INPUTS[0]}" "${pargs[@]+"${pargs[@]}"}")
+    if ljl_command "$cxx" manifest "${jargs[@]}" 2>"$LOGS/$tag.llvm-jitlink.args.err"; then
+        ljl_cmd=("${LJL_CMD[@]}" "${pargs[@]+"${pargs[@]}"}")
     else
         ljl_note="could not translate the inputs: $(one_line <"$LOGS/$tag.llvm-jitlink.args.err")"
     fi
@@ -588,7 +757,23 @@ for c in $BENCH_CASES; do
             status[llvm-jitlink]=failed
             err="$(grep -m1 -v '^\s*$' "$LOGS/$tag.llvm-jitlink.err" | one_line || true)"
             notes[llvm-jitlink]="exit $lrc vs native $nrc; stdout $(cmp -s "$LOGS/$tag.native.out" "$LOGS/$tag.llvm-jitlink.out" && echo same || echo differs); first stderr line: ${err:-none}"
-            warn "$c: llvm-jitlink cannot run this case (${notes[llvm-jitlink]}); the case is timed without it. Full log: $LOGS/$tag.llvm-jitlink.err"
+            # Once more with the objects in reverse order (see the top of this file).
+            if ljl_command "$cxx" reversed "${jargs[@]}" 2>/dev/null &&
+                [[ "${LJL_CMD[*]}" != "${ljl_cmd[*]:0:${#LJL_CMD[@]}}" ]]; then
+                retry_cmd=("${LJL_CMD[@]}" "${pargs[@]+"${pargs[@]}"}")
+                rrc="$(run_once "$LOGS/$tag.llvm-jitlink-reversed" "${retry_cmd[@]}")"
+                if [[ "$rrc" == "$nrc" ]] && cmp -s "$LOGS/$tag.native.out" "$LOGS/$tag.llvm-jitlink-reversed.out"; then
+                    status[llvm-jitlink]=ok
+                    rcs[llvm-jitlink]=$rrc
+                    notes[llvm-jitlink]="timed with the objects in reverse order: in the manifest's order it fails (${notes[llvm-jitlink]}; log: logs/$tag.llvm-jitlink.err)"
+                    ljl_cmd=("${retry_cmd[@]}")
+                    warn "$c: llvm-jitlink fails with the objects in the manifest's order ($err) but behaves like native with them reversed; that order is timed. Log of the failure: $LOGS/$tag.llvm-jitlink.err"
+                    echo "  llvm-jitlink (objects reversed): same stdout and exit status ($rrc) as native"
+                fi
+            fi
+            if [[ "${status[llvm-jitlink]}" != ok ]]; then
+                warn "$c: llvm-jitlink cannot run this case (${notes[llvm-jitlink]}); the case is timed without it. Full log: $LOGS/$tag.llvm-jitlink.err"
+            fi
         fi
     fi
     status[native]=ok
