@@ -55,6 +55,10 @@ impl MaterializationUnit for CopyUnit {
         let session = data.layer.session().clone();
         let (dylib, name) = (mr.dylib(), data.name);
         Box::new(data).materialize(mr);
+        // Only a copy that really exists in this process may stand in for the library's.
+        if !session.memory().executable() {
+            return;
+        }
         if let Ok(found) = session.lookup(&[(dylib, LookupFlags::MatchAllSymbols)], &[name]) {
             interpose(&session.names().resolve(name), found[0].addr);
         }
