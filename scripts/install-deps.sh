@@ -3,7 +3,7 @@
 # Compilers build the fixtures; llvm-19 is the reference (llvm-jitlink-19, llvm-readelf-19);
 # the -dev packages provide the real static libraries the tests link (sqlite, Lua, zlib).
 set -euo pipefail
-packages=(gcc make clang-19 lld-19 llvm-19 libsqlite3-dev liblua5.4-dev zlib1g-dev hyperfine time gdb nlohmann-json3-dev libclang-rt-19-dev)
+packages=(gcc g++ make clang-19 lld-19 llvm-19 libsqlite3-dev liblua5.4-dev zlib1g-dev hyperfine time gdb nlohmann-json3-dev libclang-rt-19-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
