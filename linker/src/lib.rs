@@ -17,5 +17,5 @@ pub mod tls;
 
 pub use error::{LinkError, Location, Result};
 pub use graph::{InputBuffer, LinkGraph};
-pub use link::{link, LinkContext, ResolvedSymbol};
-pub use names::{NamePool, SymbolName};
+pub use link::{begin, link, LinkContext, PendingLink, ResolvedSymbol};
+pub use names::{NameHasher, NameMap, NamePool, NameSet, SymbolName};

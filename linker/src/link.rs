@@ -4,7 +4,9 @@
 //! 2. layout and allocation: every block and defined symbol gets its address;
 //! 3. post-allocation passes, then `notify_resolved`: the context may now hand our addresses
 //!    to others (this is what lets two graphs that refer to each other both link);
-//! 4. external lookup through the context;
+//! 4. external lookup through the context — `link` asks `LinkContext::lookup` and waits;
+//!    a caller that resolves asynchronously runs `begin`, keeps the `PendingLink`, and
+//!    calls `PendingLink::finish` when the answers come;
 //! 5. pre-fix-up passes (relaxation), copy content into working memory, apply fix-ups;
 //! 6. post-fix-up passes, protect, `notify_finalized`.
 //!
@@ -66,7 +68,37 @@ fn timed<T>(ctx: &mut dyn LinkContext, phase: &'static str, step: impl FnOnce(&m
     result
 }
 
-pub fn link(mut graph: LinkGraph, ctx: &mut dyn LinkContext) -> Result<()> {
+/// Links `graph` in one go, asking the context for externals (`LinkContext::lookup`).
+pub fn link(graph: LinkGraph, ctx: &mut dyn LinkContext) -> Result<()> {
+    let pending = begin(graph, ctx)?;
+    let names = pending.externals();
+    let started = std::time::Instant::now();
+    let found = if names.is_empty() { Ok(Vec::new()) } else { ctx.lookup(&pending.graph, &names) };
+    ctx.record_phase("resolve externals", started.elapsed());
+    match found {
+        Ok(found) => pending.finish(ctx, found),
+        Err(e) => {
+            pending.abandon(ctx.memory());
+            Err(e)
+        }
+    }
+}
+
+/// A link stopped where it needs its externals: every block and defined symbol has its
+/// address, and the context has been told (`notify_resolved`). A caller that resolves
+/// names asynchronously keeps this until the answers come, then calls `finish`.
+pub struct PendingLink {
+    graph: LinkGraph,
+    config: PassConfig,
+    layout: Layout,
+    alloc: Allocation,
+    tls: Option<(TlsLayout, i64)>,
+    /// The live external symbols, in the order `externals` names them.
+    wanted: Vec<(SymbolId, SymbolName, bool)>,
+}
+
+/// Runs the phases up to external lookup: passes, pruning, layout, allocation, addresses.
+pub fn begin(mut graph: LinkGraph, ctx: &mut dyn LinkContext) -> Result<PendingLink> {
     let mut config = PassConfig::x86_64_elf();
     ctx.modify_passes(&mut config);
 
@@ -77,14 +109,75 @@ pub fn link(mut graph: LinkGraph, ctx: &mut dyn LinkContext) -> Result<()> {
     })?;
 
     let layout = layout(&graph);
-    let mut alloc = timed(ctx, "allocate", |ctx| ctx.memory().allocate(layout.size, layout.align))?;
-    match fix_up(&mut graph, ctx, &mut config, &layout, &mut alloc) {
-        Ok(()) => ctx.notify_finalized(graph, alloc, layout),
+    let alloc = timed(ctx, "allocate", |ctx| ctx.memory().allocate(layout.size, layout.align))?;
+    match place(&mut graph, ctx, &mut config, &layout, &alloc) {
+        Ok(tls) => {
+            let wanted = live_externals(&graph);
+            Ok(PendingLink { graph, config, layout, alloc, tls, wanted })
+        }
         Err(e) => {
             ctx.memory().deallocate(alloc);
             Err(e)
         }
     }
+}
+
+impl PendingLink {
+    pub fn graph(&self) -> &LinkGraph {
+        &self.graph
+    }
+
+    /// The names to resolve, each with whether a missing definition is allowed (weak).
+    pub fn externals(&self) -> Vec<(SymbolName, bool)> {
+        self.wanted.iter().map(|&(_, name, weak)| (name, weak)).collect()
+    }
+
+    /// Completes the link with what each of `externals` resolved to (`None`: a weak
+    /// reference nobody defines, which is null as in a static link).
+    pub fn finish(mut self, ctx: &mut dyn LinkContext, found: Vec<Option<ResolvedSymbol>>) -> Result<()> {
+        for (&(id, _, _), result) in self.wanted.iter().zip(found) {
+            let symbol = &mut self.graph.symbols[id.index()];
+            let resolved = result.unwrap_or(ResolvedSymbol { addr: 0, callable: false, size: 0 });
+            symbol.addr = resolved.addr;
+            symbol.callable = resolved.callable;
+            symbol.size = resolved.size;
+        }
+        match fix_up(&mut self.graph, ctx, &mut self.config, &self.layout, &mut self.alloc, &self.tls) {
+            Ok(()) => ctx.notify_finalized(self.graph, self.alloc, self.layout),
+            Err(e) => {
+                ctx.memory().deallocate(self.alloc);
+                Err(e)
+            }
+        }
+    }
+
+    /// Gives the memory back: the link will not finish.
+    pub fn abandon(self, memory: &dyn MemoryManager) {
+        memory.deallocate(self.alloc);
+    }
+}
+
+/// Assigns addresses (and thread-local offsets), runs post-allocation passes and publishes
+/// the addresses.
+fn place(
+    graph: &mut LinkGraph,
+    ctx: &mut dyn LinkContext,
+    config: &mut PassConfig,
+    layout: &Layout,
+    alloc: &Allocation,
+) -> Result<Option<(TlsLayout, i64)>> {
+    assign_addresses(graph, layout, alloc.addr);
+    let tls = match tls::layout_tls(graph) {
+        Some(tls_layout) => {
+            let tp_offset = ctx.allocate_tls(graph, &tls_layout)?;
+            tls::assign_tls_addresses(graph, &tls_layout, tp_offset);
+            Some((tls_layout, tp_offset))
+        }
+        None => None,
+    };
+    passes::run(&mut config.post_allocation, graph)?;
+    ctx.notify_resolved(graph)?;
+    Ok(tls)
 }
 
 fn fix_up(
@@ -93,20 +186,8 @@ fn fix_up(
     config: &mut PassConfig,
     layout: &Layout,
     alloc: &mut Allocation,
+    tls: &Option<(TlsLayout, i64)>,
 ) -> Result<()> {
-    assign_addresses(graph, layout, alloc.addr);
-    let tls = tls::layout_tls(graph);
-    let tp_offset = match &tls {
-        Some(tls_layout) => {
-            let tp_offset = ctx.allocate_tls(graph, tls_layout)?;
-            tls::assign_tls_addresses(graph, tls_layout, tp_offset);
-            Some(tp_offset)
-        }
-        None => None,
-    };
-    passes::run(&mut config.post_allocation, graph)?;
-    ctx.notify_resolved(graph)?;
-    timed(ctx, "resolve externals", |ctx| resolve_externals(graph, ctx))?;
     let started = std::time::Instant::now();
     passes::run(&mut config.pre_fixup, graph)?;
 
@@ -123,9 +204,9 @@ fn fix_up(
         }
         crate::arch::x86_64::apply_fixups(graph, crate::graph::BlockId(index as u32), dest)?;
     }
-    if let (Some(tls_layout), Some(tp_offset)) = (&tls, tp_offset) {
+    if let Some((tls_layout, tp_offset)) = tls {
         let image = tls::tls_image(graph, tls_layout)?;
-        ctx.initialize_tls(graph, tp_offset, &image)?;
+        ctx.initialize_tls(graph, *tp_offset, &image)?;
     }
     passes::run(&mut config.post_fixup, graph)?;
     ctx.record_phase("fix up", started.elapsed());
@@ -145,27 +226,14 @@ fn assign_addresses(graph: &mut LinkGraph, layout: &Layout, base: u64) {
     }
 }
 
-fn resolve_externals(graph: &mut LinkGraph, ctx: &mut dyn LinkContext) -> Result<()> {
-    let wanted: Vec<(SymbolId, SymbolName, bool)> = graph
+/// The external symbols that survived pruning: what the link must look up.
+fn live_externals(graph: &LinkGraph) -> Vec<(SymbolId, SymbolName, bool)> {
+    graph
         .externals
         .iter()
         .filter_map(|(&name, &id)| match graph.symbols[id.index()].def {
             Definition::External { weak_ref } if graph.symbols[id.index()].live => Some((id, name, weak_ref)),
             _ => None,
         })
-        .collect();
-    if wanted.is_empty() {
-        return Ok(());
-    }
-    let names: Vec<(SymbolName, bool)> = wanted.iter().map(|&(_, name, weak)| (name, weak)).collect();
-    let results = ctx.lookup(graph, &names)?;
-    for ((id, _, _), result) in wanted.into_iter().zip(results) {
-        let symbol = &mut graph.symbols[id.index()];
-        // A weak reference nobody defines is null, as in a static link.
-        let resolved = result.unwrap_or(ResolvedSymbol { addr: 0, callable: false, size: 0 });
-        symbol.addr = resolved.addr;
-        symbol.callable = resolved.callable;
-        symbol.size = resolved.size;
-    }
-    Ok(())
+        .collect()
 }

@@ -43,3 +43,30 @@ impl NamePool {
         self.names.read().unwrap_or_else(|e| e.into_inner())
     }
 }
+
+/// A map keyed by interned names. Names are small integers handed out by one pool, not
+/// attacker-chosen strings, so a multiplicative hash is enough and SipHash is wasted work.
+pub type NameMap<V> = std::collections::HashMap<SymbolName, V, std::hash::BuildHasherDefault<NameHasher>>;
+
+/// A set of interned names (see `NameMap`).
+pub type NameSet = std::collections::HashSet<SymbolName, std::hash::BuildHasherDefault<NameHasher>>;
+
+/// Hashes one `u32` (a `SymbolName`, or any small integer id) by a Fibonacci multiply.
+#[derive(Default, Clone, Copy)]
+pub struct NameHasher(u64);
+
+impl std::hash::Hasher for NameHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(byte)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_u32(&mut self, value: u32) {
+        self.0 = (self.0 ^ u64::from(value)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}

@@ -146,8 +146,10 @@ impl ObjectLinkingLayer {
         Ok(init_symbol)
     }
 
-    /// Links a graph on behalf of `mr` and reports the outcome to it.
-    pub(crate) fn emit(
+    /// Links a graph on behalf of `mr` and reports the outcome to it. Custom layers that
+    /// make graphs of their own emit them here, and get the platform's support (initializers,
+    /// unwind tables, thread-local storage) with them.
+    pub fn emit(
         &self,
         mr: MaterializationResponsibility,
         graph: LinkGraph,
@@ -159,32 +161,48 @@ impl ObjectLinkingLayer {
 
     /// Like `emit`; `on_linked` sees the finalized graph and returns what must live as long as
     /// its code does.
-    pub(crate) fn emit_with(
+    ///
+    /// The link runs up to its external lookup here; the rest runs as a continuation once
+    /// every external has an address, so this returns without waiting for other units.
+    pub fn emit_with(
         &self,
         mr: MaterializationResponsibility,
         graph: LinkGraph,
         ordinal: u64,
         init_symbol: Option<SymbolName>,
-        on_linked: impl FnOnce(&LinkGraph) -> Box<dyn Any + Send>,
+        on_linked: impl FnOnce(&LinkGraph) -> Box<dyn Any + Send> + Send + 'static,
     ) {
         let mut ctx = SessionLinkContext {
-            layer: self,
-            mr: &mr,
+            layer: self.clone(),
+            mr,
             ordinal,
             init_symbol,
             resources: Vec::new(),
             on_linked: Some(Box::new(on_linked)),
-            nested: std::time::Duration::ZERO,
         };
-        let linked = jitld_linker::link(graph, &mut ctx);
-        let resources = std::mem::take(&mut ctx.resources);
-        drop(ctx);
-        match linked {
-            Ok(()) => {
-                let _ = mr.notify_emitted(resources);
-            }
-            Err(e) => mr.fail(lookup_error_or(e)),
+        let pending = match jitld_linker::begin(graph, &mut ctx) {
+            Ok(pending) => pending,
+            Err(e) => return ctx.complete(Err(e)),
+        };
+        let names = pending.externals();
+        if names.is_empty() {
+            let linked = pending.finish(&mut ctx, Vec::new());
+            return ctx.complete(linked);
         }
+        let started = std::time::Instant::now();
+        let resolver = ctx.mr.resolver();
+        let referrer = pending.graph().name.to_string();
+        resolver.lookup_then(&names, &referrer, move |found| {
+            let linked = match found {
+                Ok(found) => pending.finish(&mut ctx, found),
+                Err(e) => {
+                    pending.abandon(&**ctx.layer.session().memory());
+                    Err(stash(e))
+                }
+            };
+            ctx.complete(linked);
+        });
+        self.inner.stats.add_time("resolve externals", started.elapsed());
     }
 }
 
@@ -266,20 +284,34 @@ impl Drop for OwnedAllocation {
     }
 }
 
-type OnLinked<'a> = Box<dyn FnOnce(&LinkGraph) -> Box<dyn Any + Send> + 'a>;
+type OnLinked = Box<dyn FnOnce(&LinkGraph) -> Box<dyn Any + Send> + Send>;
 
-struct SessionLinkContext<'a> {
-    layer: &'a ObjectLinkingLayer,
-    mr: &'a MaterializationResponsibility,
+struct SessionLinkContext {
+    layer: ObjectLinkingLayer,
+    mr: MaterializationResponsibility,
     ordinal: u64,
     init_symbol: Option<SymbolName>,
     resources: Vec<Box<dyn Any + Send>>,
-    on_linked: Option<OnLinked<'a>>,
-    /// Time spent linking other units while looking up this one's externals.
-    nested: std::time::Duration,
+    on_linked: Option<OnLinked>,
 }
 
-impl LinkContext for SessionLinkContext<'_> {
+impl SessionLinkContext {
+    /// Reports the link's outcome to the session.
+    fn complete(self, linked: jitld_linker::Result<()>) {
+        let SessionLinkContext { mr, resources, .. } = self;
+        match linked {
+            Ok(()) => {
+                let _ = mr.notify_emitted(resources);
+            }
+            Err(e) => {
+                drop(resources);
+                mr.fail(lookup_error_or(e));
+            }
+        }
+    }
+}
+
+impl LinkContext for SessionLinkContext {
     fn modify_passes(&mut self, config: &mut jitld_linker::passes::PassConfig) {
         for plugin in self.layer.inner.plugins.lock().unwrap_or_else(|e| e.into_inner()).iter() {
             plugin.modify_passes(config);
@@ -312,10 +344,7 @@ impl LinkContext for SessionLinkContext<'_> {
         graph: &LinkGraph,
         names: &[(SymbolName, bool)],
     ) -> jitld_linker::Result<Vec<Option<ResolvedSymbol>>> {
-        let before = crate::session::nested_materialization_time();
-        let found = self.mr.lookup(names, &graph.name).map_err(stash);
-        self.nested += crate::session::nested_materialization_time().saturating_sub(before);
-        found
+        self.mr.lookup(names, &graph.name).map_err(stash)
     }
 
     fn notify_finalized(&mut self, graph: LinkGraph, alloc: Allocation, _layout: Layout) -> jitld_linker::Result<()> {
@@ -339,9 +368,7 @@ impl LinkContext for SessionLinkContext<'_> {
     }
 
     fn record_phase(&mut self, phase: &'static str, elapsed: std::time::Duration) {
-        // Links that external lookups set off are timed on their own.
-        let own = if phase == "resolve externals" { elapsed.saturating_sub(self.nested) } else { elapsed };
-        self.layer.inner.stats.add_time(phase, own);
+        self.layer.inner.stats.add_time(phase, elapsed);
     }
 }
 

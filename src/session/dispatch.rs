@@ -1,57 +1,85 @@
-//! Materialization on several threads.
+//! The work queue: materializations and query continuations, run by whichever thread is
+//! free.
 //!
-//! A lookup that finds several pending units offers them to the pool; pool threads and the
-//! asking thread all claim units one at a time (`claim_next`), so each unit runs exactly
-//! once, and a unit is claimed only by the thread that then runs it. Nobody ever waits for a
-//! unit that is claimed but not running, which is what keeps a fixed-size pool from
-//! deadlocking.
+//! Jobs never wait for each other on the stack: a job that needs an answer registers a
+//! query and ends, and the answer arrives as a new job. The threads that run jobs are the
+//! pool's (`set_materialization_threads`) and any thread blocked in a lookup, which works
+//! through the queue until its own answer is in. A panicking job fails only the unit it
+//! was materializing (its responsibility is dropped while unwinding) and the thread goes on.
 
-use super::{DylibId, ExecutionSession};
-use jitld_linker::SymbolName;
-use std::sync::mpsc::{channel, Receiver, Sender};
-use std::sync::{Arc, Mutex};
+use super::{ExecutionSession, Inner, Job, State};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
 
-type Work = (ExecutionSession, Vec<Option<(DylibId, SymbolName)>>);
+/// Pool threads look at the queue at least this often, so they notice a dropped session.
+const IDLE_CHECK: Duration = Duration::from_millis(100);
 
-pub(super) struct Pool {
-    sender: Sender<Work>,
-    threads: usize,
-}
+/// Pool threads run long links and generators; this is generous address space, not memory.
+const POOL_STACK: usize = 16 << 20;
 
-impl Pool {
-    fn start(threads: usize) -> Pool {
-        let (sender, receiver) = channel::<Work>();
-        let receiver = Arc::new(Mutex::new(receiver));
-        for index in 0..threads {
-            let receiver: Arc<Mutex<Receiver<Work>>> = receiver.clone();
-            let spawned = std::thread::Builder::new().name(format!("jitld-materialize-{index}")).spawn(move || loop {
-                let work = receiver.lock().unwrap_or_else(|e| e.into_inner()).recv();
-                let Ok((session, found)) = work else { return };
-                while let Some((unit, mr)) = session.claim_next(&found) {
-                    unit.materialize(mr);
-                }
-            });
+impl ExecutionSession {
+    pub(super) fn push_job(&self, state: &mut State, job: Job) {
+        state.work.push_back(job);
+        self.wake(state);
+    }
+
+    /// Runs queued jobs on this thread until `done` says the caller has what it waits for.
+    pub(super) fn run_until(&self, mut done: impl FnMut() -> bool) {
+        let mut state = self.lock();
+        loop {
+            if done() {
+                return;
+            }
+            if let Some(job) = state.work.pop_front() {
+                drop(state);
+                run_job(job);
+                state = self.lock();
+                continue;
+            }
+            state.sleepers += 1;
+            state = self.inner.changed.wait(state).unwrap_or_else(|e| e.into_inner());
+            state.sleepers -= 1;
+        }
+    }
+
+    /// Materialize on `threads` threads in all (1: only on the threads that look up).
+    pub fn set_materialization_threads(&self, threads: usize) {
+        for index in 1..threads {
+            let session = Arc::downgrade(&self.inner);
+            let spawned = std::thread::Builder::new()
+                .name(format!("jitld-materialize-{index}"))
+                .stack_size(POOL_STACK)
+                .spawn(move || work_until_dropped(session));
             if spawned.is_err() {
                 break;
             }
         }
-        Pool { sender, threads }
     }
 }
 
-impl ExecutionSession {
-    /// Materialize on `threads` threads in all (1: only on the thread that looks up).
-    pub fn set_materialization_threads(&self, threads: usize) {
-        let pool = (threads > 1).then(|| Pool::start(threads - 1));
-        *self.inner.pool.lock().unwrap_or_else(|e| e.into_inner()) = pool;
-    }
-
-    pub(super) fn offer_to_pool(&self, found: &[Option<(DylibId, SymbolName)>]) {
-        let pool = self.inner.pool.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(pool) = pool.as_ref() else { return };
-        let helpers = found.iter().flatten().count().saturating_sub(1).min(pool.threads);
-        for _ in 0..helpers {
-            let _ = pool.sender.send((self.clone(), found.to_vec()));
+/// A pool thread: runs jobs while the session lives. It holds the session only while it
+/// works or naps, so dropping the last handle ends it.
+fn work_until_dropped(session: Weak<Inner>) {
+    while let Some(inner) = session.upgrade() {
+        let session = ExecutionSession { inner };
+        let mut state = session.lock();
+        match state.work.pop_front() {
+            Some(job) => {
+                drop(state);
+                run_job(job);
+            }
+            None => {
+                state.sleepers += 1;
+                let (mut state, _) =
+                    session.inner.changed.wait_timeout(state, IDLE_CHECK).unwrap_or_else(|e| e.into_inner());
+                state.sleepers -= 1;
+            }
         }
     }
+}
+
+fn run_job(job: Job) {
+    // The unwinding drops the job's responsibility, which fails its unit with an error.
+    let _ = catch_unwind(AssertUnwindSafe(job));
 }

@@ -4,39 +4,47 @@
 //!
 //! A symbol is *pending* (its unit not yet asked for), then *materializing*, *resolved* (its
 //! address is known), *emitted* (its memory is final), and *ready* (it and everything it
-//! depends on are emitted). A lookup names a search order of JITDylibs; it starts the
-//! materialization of what it finds and returns once every symbol reaches the state it
-//! needs: linking needs *resolved* (so that mutually dependent objects can both link),
-//! running needs *ready*. All table updates happen under one lock; materialization runs
-//! outside it, on the thread that asked.
+//! depends on are emitted). A lookup names a search order of JITDylibs; it claims the units
+//! that define what it finds, queues their materialization, and registers a query that
+//! completes once every symbol reaches the state it needs: linking needs *resolved* (so
+//! that mutually dependent objects can both link), running needs *ready*.
+//!
+//! Nothing waits on the call stack. Materializations and query continuations are jobs on
+//! one work queue (`dispatch`); a link that needs its externals registers a query and
+//! returns, and its continuation finishes the link when the answers are in. A thread that
+//! blocks in `lookup` runs queued jobs while it waits, and so do the pool's threads. So a
+//! chain of 100,000 objects needs no more stack than one, and a unit that waits for
+//! another never holds a thread the other needs.
 
 mod dispatch;
 mod lookup;
+mod query;
+mod readiness;
 mod rules;
 mod state;
 mod symbols;
 mod tracker;
 mod unit;
 
-pub use lookup::nested_materialization_time;
+pub use lookup::LinkResolver;
 pub use symbols::ReexportsUnit;
 pub use tracker::ResourceTracker;
 pub use unit::{MaterializationResponsibility, MaterializationUnit};
 
 use crate::error::{JitError, Result};
 use crate::generators::DefinitionGenerator;
-use indexmap::IndexMap;
 use jitld_linker::format::Strength;
 use jitld_linker::memory::MemoryManager;
-use jitld_linker::{NamePool, ResolvedSymbol, SymbolName};
+use jitld_linker::{NameMap, NamePool, ResolvedSymbol, SymbolName};
 use rules::Outcome;
 use std::any::Any;
+use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
 pub struct DylibId(pub u32);
 
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
 pub struct InstanceId(pub u32);
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -87,13 +95,38 @@ enum InstanceState {
     Failed(Arc<JitError>),
 }
 
+impl InstanceState {
+    fn reaches(&self, required: Required) -> bool {
+        match self {
+            InstanceState::Ready => true,
+            InstanceState::Resolved | InstanceState::Emitted => required == Required::Resolved,
+            InstanceState::Materializing | InstanceState::Failed(_) => false,
+        }
+    }
+
+    /// Still waiting to be emitted (what readiness waits on).
+    fn unemitted(&self) -> bool {
+        matches!(self, InstanceState::Materializing | InstanceState::Resolved)
+    }
+}
+
+/// A claimed unit: the definitions it is producing or has produced.
 struct Instance {
     state: InstanceState,
     dylib: DylibId,
-    tracker: TrackerId,
     origin: Arc<str>,
+    /// The names it defines in its JITDylib's table.
+    symbols: Vec<SymbolName>,
     /// Instances whose symbols this one's code refers to (not yet ready when looked up).
     deps: Vec<InstanceId>,
+    /// The reverse of `deps`: a failure here reaches them.
+    dependents: Vec<InstanceId>,
+    /// Queries waiting for this instance to reach a state: (query, slot in it).
+    queries: Vec<(query::QueryId, u32)>,
+    /// Readiness groups of emitted instances that wait for this one to be emitted.
+    waited_by: Vec<readiness::GroupId>,
+    /// While emitted but not ready: the group it becomes ready with.
+    group: Option<readiness::GroupId>,
     resources: Vec<Box<dyn Any + Send>>,
 }
 
@@ -110,9 +143,12 @@ struct Entry {
 
 struct Dylib {
     name: String,
-    symbols: IndexMap<SymbolName, Entry>,
+    symbols: NameMap<Entry>,
     link_order: Vec<(DylibId, LookupFlags)>,
     generators: Vec<Arc<dyn DefinitionGenerator>>,
+    /// Generators of one JITDylib run one lookup at a time, so two threads missing the same
+    /// name don't both define it.
+    generating: Arc<Mutex<()>>,
     default_tracker: TrackerId,
     /// Searched before its link order (ORC's default); off for JITDylibs that must find
     /// another's definitions first (the implementations behind lazy stubs).
@@ -125,17 +161,32 @@ struct PendingUnit {
     unit: Box<dyn MaterializationUnit>,
     dylib: DylibId,
     tracker: TrackerId,
+    /// The names whose table entries point at this unit (unless a later definition won).
+    symbols: Vec<SymbolName>,
 }
+
+/// What a tracker owns, so that removing it touches only that.
+struct TrackerRecord {
+    dylib: DylibId,
+    units: Vec<UnitId>,
+    instances: Vec<InstanceId>,
+    absolutes: Vec<SymbolName>,
+}
+
+type Job = Box<dyn FnOnce() + Send>;
 
 #[derive(Default)]
 struct State {
     dylibs: Vec<Dylib>,
     units: Vec<Option<PendingUnit>>,
-    /// Unit → the instance it became when claimed.
-    claimed: Vec<Option<InstanceId>>,
     instances: Vec<Instance>,
-    /// Tracker → the JITDylib it belongs to.
-    trackers: Vec<DylibId>,
+    trackers: Vec<TrackerRecord>,
+    queries: query::Queries,
+    groups: readiness::Groups,
+    /// Materializations and continuations waiting for a thread.
+    work: VecDeque<Job>,
+    /// Threads asleep on `Inner::changed` (only then is a notification worth a syscall).
+    sleepers: usize,
     /// Root causes of failed materializations, in order, for reporting.
     errors: Vec<Arc<JitError>>,
     /// Told which instances are about to be removed, before their memory goes.
@@ -147,8 +198,6 @@ struct Inner {
     memory: Arc<dyn MemoryManager>,
     state: Mutex<State>,
     changed: Condvar,
-    /// Extra materialization threads (none: everything runs on the thread that asks).
-    pool: Mutex<Option<dispatch::Pool>>,
 }
 
 /// Hears which instances are about to be removed (see `add_removal_listener`).
@@ -169,6 +218,20 @@ pub struct FoundSymbol {
     pub size: u64,
 }
 
+impl FoundSymbol {
+    fn for_link(self) -> ResolvedSymbol {
+        ResolvedSymbol { addr: self.addr, callable: self.flags.callable, size: self.size.max(common_size(self.flags)) }
+    }
+}
+
+/// A common symbol's merged size, so the unit that owns it can allocate enough.
+fn common_size(flags: SymbolFlags) -> u64 {
+    match flags.strength {
+        Strength::Common { size, .. } => size,
+        _ => 0,
+    }
+}
+
 impl ExecutionSession {
     pub fn new(memory: Arc<dyn MemoryManager>) -> Self {
         ExecutionSession {
@@ -177,7 +240,6 @@ impl ExecutionSession {
                 memory,
                 state: Mutex::new(State::default()),
                 changed: Condvar::new(),
-                pool: Mutex::new(None),
             }),
         }
     }
@@ -198,6 +260,13 @@ impl ExecutionSession {
         self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Wakes sleeping threads after a change they may wait for.
+    fn wake(&self, state: &State) {
+        if state.sleepers > 0 {
+            self.inner.changed.notify_all();
+        }
+    }
+
     /// Creates a JITDylib; names are unique. It searches itself first, then its link order.
     pub fn create_jit_dylib(&self, name: &str) -> Result<DylibId> {
         let mut state = self.lock();
@@ -205,13 +274,13 @@ impl ExecutionSession {
             return Err(JitError::DuplicateDylib(name.to_string()));
         }
         let id = DylibId(state.dylibs.len() as u32);
-        let default_tracker = TrackerId(state.trackers.len() as u32);
-        state.trackers.push(id);
+        let default_tracker = state.new_tracker(id);
         state.dylibs.push(Dylib {
             name: name.to_string(),
-            symbols: IndexMap::new(),
+            symbols: NameMap::default(),
             link_order: Vec::new(),
             generators: Vec::new(),
+            generating: Arc::new(Mutex::new(())),
             default_tracker,
             searches_itself: true,
             removed: false,
@@ -264,22 +333,22 @@ impl ExecutionSession {
     pub fn define_absolute(&self, dylib: DylibId, symbols: &[(SymbolName, u64, SymbolFlags)]) -> Result<()> {
         let mut state = self.lock();
         let tracker = state.dylibs[dylib.0 as usize].default_tracker;
-        let table = &mut state.dylibs[dylib.0 as usize].symbols;
+        let table = &state.dylibs[dylib.0 as usize].symbols;
         for &(name, _, _) in symbols {
-            if table.contains_key(&name) {
+            if let Some(existing) = table.get(&name) {
                 return Err(JitError::DuplicateDefinition {
                     name: self.inner.names.resolve(name).to_string(),
-                    first: table[&name].origin.to_string(),
+                    first: existing.origin.to_string(),
                     second: "absolute symbols".into(),
                 });
             }
         }
         let origin: Arc<str> = Arc::from("absolute symbols");
         for &(name, addr, flags) in symbols {
-            table.insert(
-                name,
-                Entry { flags, origin: origin.clone(), tracker, unit: None, instance: None, addr: Some(addr), size: 0 },
-            );
+            let entry =
+                Entry { flags, origin: origin.clone(), tracker, unit: None, instance: None, addr: Some(addr), size: 0 };
+            state.dylibs[dylib.0 as usize].symbols.insert(name, entry);
+            state.trackers[tracker.0 as usize].absolutes.push(name);
         }
         Ok(())
     }
@@ -294,17 +363,19 @@ impl ExecutionSession {
     /// common rules; removing the tracker removes them.
     pub fn define_tracked(&self, tracker: TrackerId, mut unit: Box<dyn MaterializationUnit>) -> Result<()> {
         let origin: Arc<str> = Arc::from(unit.name());
+        let symbols = unit.symbols();
         let mut state = self.lock();
-        let dylib = state.trackers[tracker.0 as usize];
-        if state.dylibs[dylib.0 as usize].removed {
-            return Err(JitError::other(format!("JITDylib {} was removed", state.dylibs[dylib.0 as usize].name)));
+        let state = &mut *state;
+        let dylib = state.trackers[tracker.0 as usize].dylib;
+        let record = &mut state.dylibs[dylib.0 as usize];
+        if record.removed {
+            return Err(JitError::other(format!("JITDylib {} was removed", record.name)));
         }
         let unit_id = UnitId(state.units.len() as u32);
-        let symbols = unit.symbols();
         // Decide everything first, so a duplicate leaves the table untouched.
         let mut decisions = Vec::with_capacity(symbols.len());
         for &(name, flags) in &symbols {
-            let outcome = match state.dylibs[dylib.0 as usize].symbols.get(&name) {
+            let outcome = match record.symbols.get(&name) {
                 None => None,
                 Some(existing) => {
                     let outcome = match rules::resolve(existing.flags.strength, flags.strength) {
@@ -324,6 +395,7 @@ impl ExecutionSession {
             };
             decisions.push(outcome);
         }
+        let mut owned = Vec::with_capacity(symbols.len());
         for (&(name, flags), outcome) in symbols.iter().zip(decisions) {
             let fresh = Entry {
                 flags,
@@ -336,10 +408,12 @@ impl ExecutionSession {
             };
             match outcome {
                 None => {
-                    state.dylibs[dylib.0 as usize].symbols.insert(name, fresh);
+                    record.symbols.insert(name, fresh);
+                    owned.push(name);
                 }
                 Some(Outcome::Replace) => {
-                    let old = state.dylibs[dylib.0 as usize].symbols.insert(name, fresh);
+                    let old = record.symbols.insert(name, fresh);
+                    owned.push(name);
                     if let Some(UnitId(loser)) = old.and_then(|e| e.unit) {
                         if let Some(pending) = state.units[loser as usize].as_mut() {
                             pending.unit.discard(name);
@@ -347,44 +421,17 @@ impl ExecutionSession {
                     }
                 }
                 Some(Outcome::MergeCommon { size, align }) => {
-                    let entry = &mut state.dylibs[dylib.0 as usize].symbols[&name];
-                    entry.flags.strength = Strength::Common { size, align };
+                    if let Some(entry) = record.symbols.get_mut(&name) {
+                        entry.flags.strength = Strength::Common { size, align };
+                    }
                     unit.discard(name);
                 }
                 Some(Outcome::KeepExisting | Outcome::Duplicate) => unit.discard(name),
             }
         }
-        state.units.push(Some(PendingUnit { unit, dylib, tracker }));
-        state.claimed.push(None);
+        state.units.push(Some(PendingUnit { unit, dylib, tracker, symbols: owned }));
+        state.trackers[tracker.0 as usize].units.push(unit_id);
         Ok(())
-    }
-
-    /// Looks `names` up in `order` and waits until each is ready to run. Every name must be
-    /// found.
-    pub fn lookup(&self, order: &[(DylibId, LookupFlags)], names: &[SymbolName]) -> Result<Vec<FoundSymbol>> {
-        let wanted: Vec<(SymbolName, bool)> = names.iter().map(|&n| (n, false)).collect();
-        let found = self.lookup_impl(order, &wanted, Required::Ready, None, "lookup")?;
-        Ok(found.into_iter().map(|f| f.expect("strong names are found or fail")).collect())
-    }
-
-    fn lookup_for_link(
-        &self,
-        order: &[(DylibId, LookupFlags)],
-        instance: InstanceId,
-        names: &[(SymbolName, bool)],
-        referrer: &str,
-    ) -> Result<Vec<Option<ResolvedSymbol>>> {
-        let found = self.lookup_impl(order, names, Required::Resolved, Some(instance), referrer)?;
-        Ok(found
-            .into_iter()
-            .map(|f| {
-                f.map(|f| ResolvedSymbol {
-                    addr: f.addr,
-                    callable: f.flags.callable,
-                    size: f.size.max(state::common_size(f.flags)),
-                })
-            })
-            .collect())
     }
 
     /// A JITDylib's own symbols first (all of them), then its link order.
@@ -397,5 +444,17 @@ impl ExecutionSession {
         let mut order = vec![(dylib, LookupFlags::MatchAllSymbols)];
         order.extend(record.link_order.iter().filter(|(d, _)| *d != dylib));
         order
+    }
+}
+
+impl State {
+    fn new_tracker(&mut self, dylib: DylibId) -> TrackerId {
+        let id = TrackerId(self.trackers.len() as u32);
+        self.trackers.push(TrackerRecord { dylib, units: Vec::new(), instances: Vec::new(), absolutes: Vec::new() });
+        id
+    }
+
+    fn instance(&mut self, id: InstanceId) -> &mut Instance {
+        &mut self.instances[id.0 as usize]
     }
 }

@@ -1,5 +1,6 @@
 //! Symbol state transitions: resolved (addresses known), emitted (memory final), ready
 //! (everything it depends on is emitted too), and failed, which reaches every dependent.
+//! Each transition wakes exactly the queries registered on the instance that changed.
 
 use super::*;
 
@@ -11,6 +12,7 @@ impl ExecutionSession {
         addrs: &[(SymbolName, u64, u64)],
     ) -> Result<()> {
         let mut state = self.lock();
+        let state = &mut *state;
         if let InstanceState::Failed(e) = &state.instances[instance.0 as usize].state {
             return Err(JitError::clone(e));
         }
@@ -21,26 +23,38 @@ impl ExecutionSession {
                 entry.size = size;
             }
         }
-        state.instances[instance.0 as usize].state = InstanceState::Resolved;
-        self.inner.changed.notify_all();
+        state.instance(instance).state = InstanceState::Resolved;
+        self.notify_queries(state, instance);
         Ok(())
     }
 
     pub(super) fn emit_instance(&self, instance: InstanceId, resources: Vec<Box<dyn Any + Send>>) -> Result<()> {
         let mut state = self.lock();
-        let record = &mut state.instances[instance.0 as usize];
+        let state = &mut *state;
+        let record = state.instance(instance);
         if let InstanceState::Failed(e) = &record.state {
             // A dependency failed while we linked: drop what we made.
             let e = JitError::clone(e);
-            drop(state);
             drop(resources);
             return Err(e);
         }
         record.state = InstanceState::Emitted;
         record.resources = resources;
-        promote_ready(&mut state);
-        self.inner.changed.notify_all();
+        let ready = readiness::on_emitted(state, instance);
+        self.make_ready(state, &ready);
+        self.notify_queries(state, instance);
         Ok(())
+    }
+
+    pub(super) fn make_ready(&self, state: &mut State, instances: &[InstanceId]) {
+        for &id in instances {
+            let record = state.instance(id);
+            record.group = None;
+            if matches!(record.state, InstanceState::Emitted) {
+                record.state = InstanceState::Ready;
+                self.notify_queries(state, id);
+            }
+        }
     }
 
     /// Fails `instance` and, transitively, every unready instance that depends on it.
@@ -48,65 +62,49 @@ impl ExecutionSession {
         let mut freed = Vec::new();
         {
             let mut state = self.lock();
+            let state = &mut *state;
             let error = Arc::new(error);
             if root && !matches!(*error, JitError::DependencyFailed { .. }) {
                 state.errors.push(error.clone());
             }
             let mut work = vec![(instance, error)];
+            let mut unemitted = Vec::new();
             while let Some((id, error)) = work.pop() {
-                let record = &mut state.instances[id.0 as usize];
+                let record = state.instance(id);
                 if matches!(record.state, InstanceState::Failed(_) | InstanceState::Ready) {
                     continue;
                 }
+                let was_unemitted = record.state.unemitted();
                 record.state = InstanceState::Failed(error.clone());
                 freed.append(&mut record.resources);
-                let dylib = record.dylib;
-                state.dylibs[dylib.0 as usize].symbols.retain(|_, e| e.instance != Some(id));
-                for (i, other) in state.instances.iter().enumerate() {
-                    if other.deps.contains(&id)
-                        && !matches!(other.state, InstanceState::Failed(_) | InstanceState::Ready)
-                    {
-                        let cause = Arc::new(JitError::DependencyFailed {
-                            unit: other.origin.to_string(),
-                            cause: error.clone(),
-                        });
-                        work.push((InstanceId(i as u32), cause));
+                let (dylib, symbols) = (record.dylib, std::mem::take(&mut record.symbols));
+                let table = &mut state.dylibs[dylib.0 as usize].symbols;
+                for name in symbols {
+                    if table.get(&name).is_some_and(|e| e.instance == Some(id)) {
+                        table.remove(&name);
                     }
                 }
+                for &dependent in &state.instances[id.0 as usize].dependents {
+                    let other = &state.instances[dependent.0 as usize];
+                    if !matches!(other.state, InstanceState::Failed(_) | InstanceState::Ready) {
+                        let cause =
+                            Arc::new(JitError::DependencyFailed { unit: other.origin.to_string(), cause: error.clone() });
+                        work.push((dependent, cause));
+                    }
+                }
+                self.notify_queries(state, id);
+                if was_unemitted {
+                    unemitted.push(id);
+                }
             }
-            self.inner.changed.notify_all();
+            // Only now, with every dependent failed, may groups that waited for these
+            // become ready: what is left in them did not depend on the failure.
+            for id in unemitted {
+                let ready = readiness::forget(state, id);
+                self.make_ready(state, &ready);
+            }
+            self.wake(state);
         }
         drop(freed);
-    }
-}
-
-/// A common symbol's merged size, so the unit that owns it can allocate enough.
-pub(super) fn common_size(flags: SymbolFlags) -> u64 {
-    match flags.strength {
-        Strength::Common { size, .. } => size,
-        _ => 0,
-    }
-}
-
-/// Emitted instances whose dependencies are all emitted (or ready) become ready. Cycles are
-/// fine: we start from every emitted instance and drop those that wait on something else.
-pub(super) fn promote_ready(state: &mut State) {
-    let mut candidates: Vec<usize> =
-        (0..state.instances.len()).filter(|&i| matches!(state.instances[i].state, InstanceState::Emitted)).collect();
-    loop {
-        let before = candidates.len();
-        let is_candidate = |d: InstanceId, c: &[usize]| c.binary_search(&(d.0 as usize)).is_ok();
-        let snapshot = candidates.clone();
-        candidates.retain(|&i| {
-            state.instances[i].deps.iter().all(|&d| {
-                matches!(state.instances[d.0 as usize].state, InstanceState::Ready) || is_candidate(d, &snapshot)
-            })
-        });
-        if candidates.len() == before {
-            break;
-        }
-    }
-    for i in candidates {
-        state.instances[i].state = InstanceState::Ready;
     }
 }

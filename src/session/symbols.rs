@@ -41,16 +41,26 @@ impl MaterializationUnit for ReexportsUnit {
 
     fn materialize(self: Box<Self>, mr: MaterializationResponsibility) {
         let originals: Vec<(SymbolName, bool)> = self.aliases.iter().map(|&(_, old, _)| (old, false)).collect();
-        let found = match mr.lookup_in(&self.source, &originals, &self.origin) {
-            Ok(found) => found,
-            Err(e) => return mr.fail(e),
-        };
-        let addrs: Vec<(SymbolName, u64)> =
-            self.aliases.iter().zip(found).map(|(&(new, _, _), f)| (new, f.map_or(0, |f| f.addr))).collect();
-        if let Err(e) = mr.notify_resolved(&addrs) {
-            return mr.fail(e);
-        }
-        let _ = mr.notify_emitted(Vec::new());
+        let resolver = mr.resolver_in(self.source.clone());
+        let origin = self.origin.clone();
+        // Resolved only once the originals are: never waits on the stack, so a re-export
+        // that an original's own link needs back can't deadlock.
+        resolver.lookup_then(&originals, &origin, move |found| {
+            let found = match found {
+                Ok(found) => found,
+                Err(e) => return mr.fail(e),
+            };
+            let addrs: Vec<(SymbolName, u64, u64)> = self
+                .aliases
+                .iter()
+                .zip(found)
+                .map(|(&(new, _, _), f)| (new, f.map_or(0, |f| f.addr), f.map_or(0, |f| f.size)))
+                .collect();
+            if let Err(e) = mr.notify_resolved_with_sizes(&addrs) {
+                return mr.fail(e);
+            }
+            let _ = mr.notify_emitted(Vec::new());
+        });
     }
 }
 

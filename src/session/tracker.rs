@@ -2,7 +2,7 @@
 //! code, its registered finalizers) can be removed together. Removing runs the code's
 //! finalizers, then frees its memory; the names can be defined again afterwards.
 
-use super::{DylibId, ExecutionSession, InstanceId, InstanceState, TrackerId};
+use super::{readiness, DylibId, ExecutionSession, InstanceState, TrackerId};
 use crate::error::{JitError, Result};
 use std::sync::Arc;
 
@@ -19,7 +19,7 @@ impl ResourceTracker {
     }
 
     pub fn dylib(&self) -> DylibId {
-        self.session.lock().trackers[self.id.0 as usize]
+        self.session.lock().trackers[self.id.0 as usize].dylib
     }
 
     /// Removes everything defined through this tracker.
@@ -31,9 +31,7 @@ impl ResourceTracker {
 impl ExecutionSession {
     /// A new tracker for definitions in `dylib`.
     pub fn create_resource_tracker(&self, dylib: DylibId) -> ResourceTracker {
-        let mut state = self.lock();
-        let id = TrackerId(state.trackers.len() as u32);
-        state.trackers.push(dylib);
+        let id = self.lock().new_tracker(dylib);
         ResourceTracker { session: self.clone(), id }
     }
 
@@ -69,29 +67,60 @@ impl ExecutionSession {
         let (instances, resources, units, listeners) = {
             let mut state = self.lock();
             let state = &mut *state;
-            let trackers = &state.trackers;
-            let removes = |t: TrackerId| doomed(t, trackers[t.0 as usize]);
-            let units: Vec<_> = state
-                .units
-                .iter_mut()
-                .filter(|u| u.as_ref().is_some_and(|u| removes(u.tracker)))
-                .filter_map(Option::take)
+            let trackers: Vec<TrackerId> = (0..state.trackers.len() as u32)
+                .map(TrackerId)
+                .filter(|&t| doomed(t, state.trackers[t.0 as usize].dylib))
                 .collect();
-            for dylib in &mut state.dylibs {
-                dylib.symbols.retain(|_, entry| !removes(entry.tracker));
-            }
             let removed = Arc::new(JitError::other("removed by its resource tracker"));
+            let mut units = Vec::new();
             let mut instances = Vec::new();
             let mut resources = Vec::new();
-            for (i, instance) in state.instances.iter_mut().enumerate() {
-                if removes(instance.tracker) && !matches!(instance.state, InstanceState::Failed(_)) {
+            for tracker in trackers {
+                let record = &mut state.trackers[tracker.0 as usize];
+                let dylib = record.dylib;
+                let owned_units = std::mem::take(&mut record.units);
+                let owned_instances = std::mem::take(&mut record.instances);
+                let absolutes = std::mem::take(&mut record.absolutes);
+                let table = &mut state.dylibs[dylib.0 as usize].symbols;
+                for name in absolutes {
+                    if table.get(&name).is_some_and(|e| e.tracker == tracker && e.unit.is_none() && e.instance.is_none()) {
+                        table.remove(&name);
+                    }
+                }
+                for unit in owned_units {
+                    let Some(pending) = state.units[unit.0 as usize].take() else { continue };
+                    let table = &mut state.dylibs[dylib.0 as usize].symbols;
+                    for name in &pending.symbols {
+                        if table.get(name).is_some_and(|e| e.unit == Some(unit)) {
+                            table.remove(name);
+                        }
+                    }
+                    units.push(pending);
+                }
+                for id in owned_instances {
+                    let instance = state.instance(id);
+                    if matches!(instance.state, InstanceState::Failed(_)) {
+                        continue;
+                    }
+                    let was_unemitted = instance.state.unemitted();
                     instance.state = InstanceState::Failed(removed.clone());
-                    instance.deps.clear();
                     resources.append(&mut instance.resources);
-                    instances.push(InstanceId(i as u32));
+                    let symbols = std::mem::take(&mut instance.symbols);
+                    let table = &mut state.dylibs[dylib.0 as usize].symbols;
+                    for name in symbols {
+                        if table.get(&name).is_some_and(|e| e.instance == Some(id)) {
+                            table.remove(&name);
+                        }
+                    }
+                    self.notify_queries(state, id);
+                    if was_unemitted {
+                        let ready = readiness::forget(state, id);
+                        self.make_ready(state, &ready);
+                    }
+                    instances.push(id);
                 }
             }
-            self.inner.changed.notify_all();
+            self.wake(state);
             (instances, resources, units, state.removal_listeners.clone())
         };
         // Finalizers run while the code is still mapped; then the memory goes.

@@ -1,9 +1,10 @@
 //! Materialization units and the responsibility a unit holds while it materializes.
 
-use super::{DylibId, ExecutionSession, InstanceId, SymbolFlags};
+use super::{DylibId, ExecutionSession, InstanceId, LinkResolver, LookupFlags, SymbolFlags};
 use crate::error::{JitError, Result};
-use jitld_linker::{ResolvedSymbol, SymbolName};
+use jitld_linker::{NameMap, ResolvedSymbol, SymbolName};
 use std::any::Any;
+use std::sync::Arc;
 
 /// Something that can provide definitions when asked: an object file, an archive member, a
 /// synthesized data block, a compiler's output.
@@ -14,7 +15,9 @@ pub trait MaterializationUnit: Send {
     /// The symbols this unit defines.
     fn symbols(&self) -> Vec<(SymbolName, SymbolFlags)>;
 
-    /// Produce the definitions: link, then report through `mr`.
+    /// Produce the definitions: link, then report through `mr`. This runs as a job of the
+    /// session's work queue: wait for other units through `MaterializationResponsibility::
+    /// resolver` and a continuation rather than by blocking, so no thread is held.
     fn materialize(self: Box<Self>, mr: MaterializationResponsibility);
 
     /// `name` lost to another definition (a weak one to a strong one): don't provide it.
@@ -24,17 +27,28 @@ pub trait MaterializationUnit: Send {
 /// A unit's duty, while it materializes, to resolve, emit or fail its symbols. Dropping it
 /// without emitting fails them.
 pub struct MaterializationResponsibility {
-    pub(super) session: ExecutionSession,
-    pub(super) instance: InstanceId,
-    pub(super) dylib: DylibId,
-    pub(super) symbols: Vec<(SymbolName, SymbolFlags)>,
+    session: ExecutionSession,
+    instance: InstanceId,
+    dylib: DylibId,
+    symbols: Vec<(SymbolName, SymbolFlags)>,
     /// Name → position in `symbols`.
-    pub(super) index: std::collections::HashMap<SymbolName, usize>,
-    pub(super) origin: String,
-    pub(super) done: bool,
+    index: NameMap<usize>,
+    origin: Arc<str>,
+    done: bool,
 }
 
 impl MaterializationResponsibility {
+    pub(super) fn new(
+        session: ExecutionSession,
+        instance: InstanceId,
+        dylib: DylibId,
+        symbols: Vec<(SymbolName, SymbolFlags)>,
+        origin: Arc<str>,
+    ) -> Self {
+        let index = symbols.iter().enumerate().map(|(i, (name, _))| (*name, i)).collect();
+        MaterializationResponsibility { session, instance, dylib, symbols, index, origin, done: false }
+    }
+
     pub fn session(&self) -> &ExecutionSession {
         &self.session
     }
@@ -67,22 +81,21 @@ impl MaterializationResponsibility {
         self.session.resolve_instance(self.instance, self.dylib, symbols)
     }
 
-    /// Looks up what this unit's code refers to, through its JITDylib's link order. Returns
-    /// once each symbol has an address (not necessarily once it is ready); the unit then
-    /// depends on those symbols: if one fails, this unit fails too.
-    pub fn lookup(&self, names: &[(SymbolName, bool)], referrer: &str) -> Result<Vec<Option<ResolvedSymbol>>> {
-        let order = self.session.search_order(self.dylib);
-        self.session.lookup_for_link(&order, self.instance, names, referrer)
+    /// Resolves what this unit's code refers to through its JITDylib's search order. The
+    /// unit comes to depend on what it finds: if one of those fails, this unit fails too.
+    pub fn resolver(&self) -> LinkResolver {
+        LinkResolver::new(self.session.clone(), self.session.search_order(self.dylib), self.instance)
     }
 
-    /// Like `lookup`, in an explicit search order (re-exports look in another JITDylib).
-    pub fn lookup_in(
-        &self,
-        order: &[(DylibId, super::LookupFlags)],
-        names: &[(SymbolName, bool)],
-        referrer: &str,
-    ) -> Result<Vec<Option<ResolvedSymbol>>> {
-        self.session.lookup_for_link(order, self.instance, names, referrer)
+    /// Like `resolver`, in an explicit search order (re-exports look in another JITDylib).
+    pub fn resolver_in(&self, order: Vec<(DylibId, LookupFlags)>) -> LinkResolver {
+        LinkResolver::new(self.session.clone(), order, self.instance)
+    }
+
+    /// Looks up and waits (see `LinkResolver::lookup`). Returns once each symbol has an
+    /// address, not necessarily once it is ready.
+    pub fn lookup(&self, names: &[(SymbolName, bool)], referrer: &str) -> Result<Vec<Option<ResolvedSymbol>>> {
+        self.resolver().lookup(names, referrer)
     }
 
     /// Everything is in place. `resources` (memory) live as long as the definitions do.
@@ -100,7 +113,8 @@ impl MaterializationResponsibility {
 impl Drop for MaterializationResponsibility {
     fn drop(&mut self) {
         if !self.done {
-            let error = JitError::other(format!("{}: materialization ended without emitting", self.origin));
+            let why = if std::thread::panicking() { "panicked (a bug: please report it)" } else { "ended without emitting" };
+            let error = JitError::other(format!("{}: materialization {why}", self.origin));
             self.session.fail_instance(self.instance, error, true);
         }
     }
