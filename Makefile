@@ -6,9 +6,11 @@ CARGO ?= cargo
 build:
 	$(CARGO) build --release
 
-# The README's test command: everything CI runs.
+# The README's test command: everything CI runs. The second run explores the session's
+# thread interleavings with shuttle's locks in place of std's.
 test:
 	$(CARGO) test --workspace
+	$(CARGO) test --features shuttle --test session_interleavings
 
 fixtures:
 	bash fixtures/build.sh target/fixtures

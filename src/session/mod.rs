@@ -23,6 +23,7 @@ mod readiness;
 mod rules;
 mod state;
 mod symbols;
+mod sync;
 mod tracker;
 mod unit;
 
@@ -39,7 +40,8 @@ use jitld_linker::{NameMap, NamePool, ResolvedSymbol, SymbolName};
 use rules::Outcome;
 use std::any::Any;
 use std::collections::VecDeque;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::Arc;
+use sync::{Condvar, Mutex, MutexGuard};
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
 pub struct DylibId(pub u32);

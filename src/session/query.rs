@@ -9,7 +9,8 @@
 use super::{DylibId, ExecutionSession, FoundSymbol, InstanceId, InstanceState, Required, State};
 use crate::error::{JitError, Result};
 use jitld_linker::SymbolName;
-use std::sync::{Arc, Mutex};
+use super::sync::Mutex;
+use std::sync::Arc;
 
 pub(super) type Answer = Result<Vec<Option<FoundSymbol>>>;
 
