@@ -4,6 +4,7 @@
 //! integers, and the string is only looked at for messages and dumps.
 
 use indexmap::IndexSet;
+use std::hash::BuildHasherDefault;
 use std::sync::{Arc, RwLock};
 
 /// An interned symbol name. Only meaningful together with the pool that produced it.
@@ -13,7 +14,7 @@ pub struct SymbolName(u32);
 /// The string pool. Interning takes a write lock only the first time a name is seen.
 #[derive(Default)]
 pub struct NamePool {
-    names: RwLock<IndexSet<Arc<str>>>,
+    names: RwLock<IndexSet<Arc<str>, BuildHasherDefault<NameHasher>>>,
 }
 
 impl NamePool {
@@ -30,6 +31,15 @@ impl NamePool {
         SymbolName(index as u32)
     }
 
+    /// Interns a name as it appears in an object file: bytes, nearly always UTF-8 (checked
+    /// without copying; anything else is interned in its lossy form).
+    pub fn intern_bytes(&self, name: &[u8]) -> SymbolName {
+        match std::str::from_utf8(name) {
+            Ok(text) => self.intern(text),
+            Err(_) => self.intern(&String::from_utf8_lossy(name)),
+        }
+    }
+
     /// The name if it was ever interned, without interning it.
     pub fn get(&self, name: &str) -> Option<SymbolName> {
         self.read().get_index_of(name).map(|i| SymbolName(i as u32))
@@ -39,7 +49,7 @@ impl NamePool {
         self.read().get_index(name.0 as usize).cloned().unwrap_or_else(|| Arc::from("<unknown name>"))
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, IndexSet<Arc<str>>> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, IndexSet<Arc<str>, BuildHasherDefault<NameHasher>>> {
         self.names.read().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -51,22 +61,54 @@ pub type NameMap<V> = std::collections::HashMap<SymbolName, V, std::hash::BuildH
 /// A set of interned names (see `NameMap`).
 pub type NameSet = std::collections::HashSet<SymbolName, std::hash::BuildHasherDefault<NameHasher>>;
 
-/// Hashes one `u32` (a `SymbolName`, or any small integer id) by a Fibonacci multiply.
+/// A fast hash for names and small integer ids: eight bytes at a time, each folded in by a
+/// rotate, xor and multiply (the scheme of rustc's FxHash). The inputs are symbol names from
+/// the objects the user links, so there is no adversary to defend against with SipHash.
 #[derive(Default, Clone, Copy)]
 pub struct NameHasher(u64);
 
+const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+impl NameHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(SEED);
+    }
+}
+
 impl std::hash::Hasher for NameHasher {
     fn finish(&self) -> u64 {
-        self.0
+        // The table uses the top bits as tags and the low bits as the bucket: mix both.
+        self.0 ^ (self.0 >> 29)
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(byte)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let mut words = bytes.chunks_exact(8);
+        for word in &mut words {
+            let mut buf = [0u8; 8];
+            buf.copy_from_slice(word);
+            self.add(u64::from_le_bytes(buf));
+        }
+        let rest = words.remainder();
+        if !rest.is_empty() {
+            let mut buf = [0u8; 8];
+            buf[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(buf));
         }
     }
 
+    fn write_u8(&mut self, value: u8) {
+        self.add(u64::from(value));
+    }
+
     fn write_u32(&mut self, value: u32) {
-        self.0 = (self.0 ^ u64::from(value)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        self.add(u64::from(value));
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.add(value);
+    }
+
+    fn write_usize(&mut self, value: usize) {
+        self.add(value as u64);
     }
 }

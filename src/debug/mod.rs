@@ -27,7 +27,8 @@ pub struct CodeRange {
     pub instance: InstanceId,
 }
 
-/// Every function of every linked graph, sorted by address; read by the fault reporter.
+/// Every function of every linked graph, in link order; the fault reporter searches it only
+/// when a fault happens, so keeping it sorted would cost every link for nothing.
 pub(crate) static CODE: Mutex<Vec<CodeRange>> = Mutex::new(Vec::new());
 
 /// The named functions a finalized graph defines, with their extents.
@@ -60,7 +61,6 @@ impl LinkPlugin for CodeTable {
     fn notify_finalized(&self, instance: InstanceId, _: u64, graph: &LinkGraph, _: &Allocation) -> Result<()> {
         let mut code = CODE.lock().unwrap_or_else(|e| e.into_inner());
         code.extend(functions(graph, instance));
-        code.sort_by_key(|r| r.start);
         Ok(())
     }
 }

@@ -12,7 +12,7 @@ pub struct Archive {
     /// Members in archive order: display name and byte range.
     members: Vec<(String, usize, usize)>,
     /// Symbol → index in `members`: the first member that defines it, as ld picks.
-    index: IndexMap<SymbolName, usize>,
+    index: crate::graph::IdMap<SymbolName, usize>,
 }
 
 impl Archive {
@@ -32,7 +32,7 @@ impl Archive {
             by_start.insert(start, members.len());
             members.push((name, start as usize, len as usize));
         }
-        let mut index = IndexMap::new();
+        let mut index = crate::graph::IdMap::default();
         if let Some(symbols) = file.symbols().map_err(|e| LinkError::malformed(at(), e.to_string()))? {
             for symbol in symbols {
                 let symbol = symbol.map_err(|e| LinkError::malformed(at(), e.to_string()))?;
@@ -40,7 +40,7 @@ impl Archive {
                 let Some(&member) = start.ok().and_then(|s| by_start.get(&s)) else {
                     return Err(LinkError::malformed(at(), "symbol index names an offset that is no member"));
                 };
-                index.entry(names.intern(&String::from_utf8_lossy(symbol.name()))).or_insert(member);
+                index.entry(names.intern_bytes(symbol.name())).or_insert(member);
             }
         } else {
             // No ranlib index: read every member's symbol table instead.

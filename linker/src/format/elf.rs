@@ -209,7 +209,7 @@ pub fn interface(input: &InputBuffer, names: &NamePool) -> Result<Interface> {
             continue;
         }
         let (strength, scope, callable) = obj.definition_attrs(sym, section);
-        let name = names.intern(&String::from_utf8_lossy(obj.symbol_name(sym)?));
+        let name = names.intern_bytes(obj.symbol_name(sym)?);
         iface.symbols.push(InterfaceSymbol { name, strength, scope, callable });
     }
     Ok(iface)
@@ -220,13 +220,13 @@ pub fn build_graph(input: &InputBuffer, names: &Arc<NamePool>) -> Result<LinkGra
     let obj = ElfObject::open(input)?;
     let mut graph = LinkGraph::new(input.clone(), names.clone());
     let blocks = add_sections(&obj, &mut graph)?;
-    let symbols = add_symbols(&obj, &mut graph, &blocks)?;
+    let mut symbols = add_symbols(&obj, &mut graph, &blocks)?;
     for (index, sym) in obj.symbols.iter().enumerate() {
         if let (STT_GNU_IFUNC, Some(id)) = (sym.st_type(), symbols.get(index).copied().flatten()) {
             indirect_function(&mut graph, id);
         }
     }
-    add_relocations(&obj, &mut graph, &blocks, &symbols)?;
+    add_relocations(&obj, &mut graph, &blocks, &mut symbols)?;
     Ok(graph)
 }
 
@@ -281,8 +281,7 @@ fn add_symbols(obj: &ElfObject, graph: &mut LinkGraph, blocks: &[Option<BlockId>
             continue;
         }
         let raw_name = obj.symbol_name(sym)?;
-        let name_text = String::from_utf8_lossy(raw_name);
-        let at = || obj.at().symbol(name_text.to_string());
+        let at = || obj.at().symbol(String::from_utf8_lossy(raw_name).into_owned());
         let section = obj.symbol_section(sym, index)?;
         let local = sym.st_bind() == STB_LOCAL;
         let (strength, scope, callable) = obj.definition_attrs(sym, section);
@@ -313,7 +312,7 @@ fn add_symbols(obj: &ElfObject, graph: &mut LinkGraph, blocks: &[Option<BlockId>
         };
         let named = sym.st_type() != STT_SECTION && !raw_name.is_empty();
         let id = graph.add_symbol(Symbol {
-            name: named.then(|| graph.names.intern(&name_text)),
+            name: named.then(|| graph.names.intern_bytes(raw_name)),
             def,
             size: sym.st_size(LE),
             linkage: if local || strength == Strength::Strong { Linkage::Strong } else { Linkage::Weak },
@@ -331,7 +330,7 @@ fn add_relocations(
     obj: &ElfObject,
     graph: &mut LinkGraph,
     blocks: &[Option<BlockId>],
-    symbols: &[Option<SymbolId>],
+    symbols: &mut [Option<SymbolId>],
 ) -> Result<()> {
     for (index, section) in obj.sections.iter().enumerate() {
         let kind = section.sh_type(LE);
@@ -398,30 +397,36 @@ fn add_relocations(
     Ok(())
 }
 
-/// The graph symbol a relocation refers to.
+/// The graph symbol a relocation refers to. An undefined symbol becomes an external the
+/// first time a relocation uses it; later relocations find it in `symbols`.
 fn relocation_target(
     obj: &ElfObject,
     graph: &mut LinkGraph,
-    symbols: &[Option<SymbolId>],
+    symbols: &mut [Option<SymbolId>],
     index: usize,
 ) -> std::result::Result<SymbolId, String> {
     if index == 0 {
         return Err("relocation without a symbol".into());
     }
-    let sym =
-        obj.symbols.symbol(object::SymbolIndex(index)).map_err(|_| format!("symbol index {index} out of range"))?;
-    let name = String::from_utf8_lossy(obj.symbol_name(sym).map_err(|e| e.to_string())?).into_owned();
     if let Some(id) = symbols.get(index).copied().flatten() {
         return Ok(id);
     }
-    if sym.is_undefined(LE) {
-        if name == "_GLOBAL_OFFSET_TABLE_" {
-            return Ok(x86_64::got_base(graph));
-        }
-        let interned = graph.names.intern(&name);
-        return Ok(graph.external(interned, sym.st_bind() == STB_WEAK));
+    let sym =
+        obj.symbols.symbol(object::SymbolIndex(index)).map_err(|_| format!("symbol index {index} out of range"))?;
+    let name = obj.symbol_name(sym).map_err(|e| e.to_string())?;
+    if !sym.is_undefined(LE) {
+        let name = String::from_utf8_lossy(name);
+        return Err(format!("relocation against symbol {name:?} in a section that is not loaded"));
     }
-    Err(format!("relocation against symbol {name:?} in a section that is not loaded"))
+    if name == b"_GLOBAL_OFFSET_TABLE_" {
+        return Ok(x86_64::got_base(graph));
+    }
+    let interned = graph.names.intern_bytes(name);
+    let id = graph.external(interned, sym.st_bind() == STB_WEAK);
+    if let Some(slot) = symbols.get_mut(index) {
+        *slot = Some(id);
+    }
+    Ok(id)
 }
 
 /// A GNU indirect function: the symbol's code is a resolver that returns the real

@@ -197,13 +197,16 @@ pub struct Symbol {
     pub live: bool,
 }
 
+/// An insertion-ordered map keyed by small ids (symbols, names), with a hash that suits them.
+pub type IdMap<K, V> = IndexMap<K, V, std::hash::BuildHasherDefault<crate::names::NameHasher>>;
+
 /// The tables the linker synthesized, by the symbol they serve (first use order).
 #[derive(Default)]
 pub struct StubIndex {
-    pub got: IndexMap<SymbolId, SymbolId>,
-    pub plt: IndexMap<SymbolId, SymbolId>,
+    pub got: IdMap<SymbolId, SymbolId>,
+    pub plt: IdMap<SymbolId, SymbolId>,
     /// `tls_index` pairs for general-dynamic accesses, by variable.
-    pub tls_gd: IndexMap<SymbolId, SymbolId>,
+    pub tls_gd: IdMap<SymbolId, SymbolId>,
 }
 
 pub struct LinkGraph {
@@ -215,7 +218,7 @@ pub struct LinkGraph {
     pub blocks: Vec<Block>,
     pub symbols: Vec<Symbol>,
     /// External symbols by name, so each name is referenced through one symbol.
-    pub externals: IndexMap<SymbolName, SymbolId>,
+    pub externals: IdMap<SymbolName, SymbolId>,
     pub stubs: StubIndex,
     /// `_GLOBAL_OFFSET_TABLE_` of this graph, created on first need.
     pub got_base: Option<SymbolId>,
@@ -235,7 +238,7 @@ impl LinkGraph {
             sections: Vec::new(),
             blocks: Vec::new(),
             symbols: Vec::new(),
-            externals: IndexMap::new(),
+            externals: IdMap::default(),
             stubs: StubIndex::default(),
             got_base: None,
             tls_base: None,
@@ -250,7 +253,8 @@ impl LinkGraph {
     }
 
     pub fn find_section(&self, name: &str) -> Option<SectionId> {
-        self.sections.iter().position(|s| s.name == name).map(|i| SectionId(i as u32))
+        // From the end: passes look for the sections they synthesized, which come last.
+        self.sections.iter().rposition(|s| s.name == name).map(|i| SectionId(i as u32))
     }
 
     /// Adds a block at the end of `section`. Its offset in the section (for messages) is where
@@ -333,7 +337,7 @@ impl LinkGraph {
     /// entries, or `section+offset` for anonymous ones.
     pub fn symbol_name(&self, id: SymbolId) -> String {
         let symbol = &self.symbols[id.index()];
-        let table_entry = |table: &IndexMap<SymbolId, SymbolId>| table.iter().find(|(_, &e)| e == id).map(|(&t, _)| t);
+        let table_entry = |table: &IdMap<SymbolId, SymbolId>| table.iter().find(|(_, &e)| e == id).map(|(&t, _)| t);
         if symbol.name.is_none() {
             if let Some(target) = table_entry(&self.stubs.got) {
                 return format!("{}@got", self.symbol_name(target));
