@@ -5,6 +5,7 @@
 //! `platform::copy_relocation`), because code compiled for an executable reaches data with
 //! 32-bit displacements and the library is too far away for those.
 
+use super::loaded_objects::LoadedObjects;
 use super::DefinitionGenerator;
 use crate::error::{JitError, Result};
 use crate::layers::ObjectLinkingLayer;
@@ -67,13 +68,17 @@ impl DynamicLibraryGenerator {
         self
     }
 
-    fn find(&self, name: &str) -> Option<LoadedSymbol> {
+    fn find(&self, name: &str, loaded: &LoadedObjects) -> Option<LoadedSymbol> {
         let c_name = CString::new(name).ok()?;
         // SAFETY: dlsym with a handle from dlopen (or RTLD_DEFAULT) and a C string.
         let addr = unsafe { libc::dlsym(self.handle as *mut libc::c_void, c_name.as_ptr()) };
         if addr.is_null() {
             return None;
         }
+        if let Some((size, kind)) = loaded.symbol(&c_name, addr as u64) {
+            return Some(LoadedSymbol { addr: addr as u64, size, kind });
+        }
+        // Not in any hash table we could read: ask the loader, which scans.
         let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
         let mut sym: *mut libc::c_void = std::ptr::null_mut();
         // SAFETY: dladdr1 fills `info` and points `sym` at the ElfW(Sym) of the match.
@@ -97,12 +102,13 @@ impl DefinitionGenerator for DynamicLibraryGenerator {
         names: &[(SymbolName, bool)],
     ) -> Result<()> {
         let mut absolute = Vec::new();
+        let loaded = LoadedObjects::now();
         for &(name, _) in names {
             let text = session.names().resolve(name);
             if self.allow.as_ref().is_some_and(|allow| !allow(&text)) {
                 continue;
             }
-            let Some(symbol) = self.find(&text) else { continue };
+            let Some(symbol) = self.find(&text, &loaded) else { continue };
             match symbol.kind {
                 STT_TLS => {
                     return Err(JitError::other(format!(

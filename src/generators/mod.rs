@@ -3,6 +3,7 @@
 
 mod archive;
 mod dynamic;
+mod loaded_objects;
 
 pub use archive::ArchiveGenerator;
 pub use dynamic::{DynamicLibraryGenerator, LoadedSymbol};

@@ -1,0 +1,181 @@
+//! What the dynamic loader knows of a symbol's size and type, found through the loaded
+//! objects' GNU hash tables.
+//!
+//! `dlsym` gives only an address; `dladdr1` would give the symbol table entry too, but it
+//! finds it by scanning the whole dynamic symbol table of the library (tens of thousands of
+//! instructions per symbol for the C library). The GNU hash table answers in a few probes.
+
+use std::ffi::CStr;
+
+const PT_DYNAMIC: u32 = 2;
+const DT_NULL: i64 = 0;
+const DT_STRTAB: i64 = 5;
+const DT_SYMTAB: i64 = 6;
+const DT_GNU_HASH: i64 = 0x6fff_fef5;
+const SHN_UNDEF: u16 = 0;
+pub const STT_GNU_IFUNC: u8 = 10;
+const STT_TLS: u8 = 6;
+
+/// An entry of a `.dynamic` section (`Elf64_Dyn`).
+#[repr(C)]
+struct Dyn {
+    tag: i64,
+    value: u64,
+}
+
+/// One loaded object's dynamic symbol lookup tables, as mapped in this process.
+struct Object {
+    base: u64,
+    symtab: *const libc::Elf64_Sym,
+    strtab: *const u8,
+    gnu_hash: *const u32,
+}
+
+/// The objects loaded in this process now (the list is taken anew for each batch of names,
+/// as libraries may be opened between batches).
+pub struct LoadedObjects {
+    objects: Vec<Object>,
+}
+
+impl LoadedObjects {
+    pub fn now() -> Self {
+        let mut objects: Vec<Object> = Vec::new();
+        // SAFETY: the callback only reads the headers the loader passes it.
+        unsafe { libc::dl_iterate_phdr(Some(collect), &mut objects as *mut Vec<Object> as *mut libc::c_void) };
+        LoadedObjects { objects }
+    }
+
+    /// The size and ELF symbol type of `name`, defined at `addr` (what `dlsym` returned) in
+    /// one of the objects. A GNU indirect function's address is its resolver's answer, and a
+    /// thread-local variable's is this thread's copy, so those match by name alone.
+    pub fn symbol(&self, name: &CStr, addr: u64) -> Option<(u64, u8)> {
+        let hash = gnu_hash(name.to_bytes());
+        self.objects.iter().find_map(|object| {
+            // SAFETY: the tables belong to an object the loader has mapped; `lookup` stays
+            // within the bounds its hash table describes.
+            let sym = unsafe { object.lookup(name, hash)? };
+            let kind = sym.st_info & 0xf;
+            let by_name = kind == STT_GNU_IFUNC || kind == STT_TLS;
+            let matches = by_name || object.base.wrapping_add(sym.st_value) == addr;
+            matches.then_some((sym.st_size, kind))
+        })
+    }
+}
+
+unsafe extern "C" fn collect(info: *mut libc::dl_phdr_info, _: libc::size_t, out: *mut libc::c_void) -> libc::c_int {
+    let objects = &mut *(out as *mut Vec<Object>);
+    let info = &*info;
+    let phdrs = std::slice::from_raw_parts(info.dlpi_phdr, usize::from(info.dlpi_phnum));
+    let Some(dynamic) = phdrs.iter().find(|p| p.p_type == PT_DYNAMIC) else { return 0 };
+    let base = info.dlpi_addr;
+    let mut entry = (base + dynamic.p_vaddr) as *const Dyn;
+    let (mut symtab, mut strtab, mut gnu_hash) = (0u64, 0u64, 0u64);
+    while (*entry).tag != DT_NULL {
+        let value = (*entry).value;
+        match (*entry).tag {
+            DT_SYMTAB => symtab = value,
+            DT_STRTAB => strtab = value,
+            DT_GNU_HASH => gnu_hash = value,
+            _ => {}
+        }
+        entry = entry.add(1);
+    }
+    if symtab == 0 || strtab == 0 || gnu_hash == 0 {
+        return 0;
+    }
+    // The loader relocates these in place for most objects, but not for all (the vDSO):
+    // an address below the object's base is still relative to it.
+    let absolute = |value: u64| if value < base { base + value } else { value };
+    objects.push(Object {
+        base,
+        symtab: absolute(symtab) as *const libc::Elf64_Sym,
+        strtab: absolute(strtab) as *const u8,
+        gnu_hash: absolute(gnu_hash) as *const u32,
+    });
+    0
+}
+
+/// The hash of the GNU hash section: h = h * 33 + c, from 5381.
+fn gnu_hash(name: &[u8]) -> u32 {
+    name.iter().fold(5381u32, |h, &c| h.wrapping_mul(33).wrapping_add(u32::from(c)))
+}
+
+impl Object {
+    /// The defined symbol `name` of this object, if any.
+    unsafe fn lookup(&self, name: &CStr, hash: u32) -> Option<&libc::Elf64_Sym> {
+        let header = self.gnu_hash;
+        let (buckets, first_symbol, bloom_words) = (*header, *header.add(1), *header.add(2));
+        if buckets == 0 {
+            return None;
+        }
+        let bucket_table = header.add(4 + 2 * bloom_words as usize);
+        let chains = bucket_table.add(buckets as usize);
+        let mut index = *bucket_table.add((hash % buckets) as usize);
+        if index < first_symbol {
+            return None;
+        }
+        loop {
+            let chain = *chains.add((index - first_symbol) as usize);
+            if chain | 1 == hash | 1 {
+                let sym = &*self.symtab.add(index as usize);
+                let sym_name = CStr::from_ptr(self.strtab.add(sym.st_name as usize) as *const libc::c_char);
+                if sym_name == name && sym.st_shndx != SHN_UNDEF {
+                    return Some(sym);
+                }
+            }
+            if chain & 1 != 0 {
+                return None;
+            }
+            index += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The hash tables agree with the loader's own (scanning) answer for functions, data
+    /// and indirect functions of the C library.
+    #[test]
+    fn agrees_with_dladdr1() {
+        extern "C" {
+            fn dladdr1(
+                addr: *const libc::c_void,
+                info: *mut libc::Dl_info,
+                extra: *mut *mut libc::c_void,
+                flags: libc::c_int,
+            ) -> libc::c_int;
+        }
+        let loaded = LoadedObjects::now();
+        for name in [c"printf", c"stdout", c"environ", c"optind", c"strlen", c"memcpy", c"qsort"] {
+            let addr = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) } as u64;
+            if addr == 0 {
+                continue;
+            }
+            let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
+            let mut sym: *mut libc::c_void = std::ptr::null_mut();
+            assert_ne!(unsafe { dladdr1(addr as *const _, &mut info, &mut sym, 1) }, 0, "{name:?}");
+            let ours = loaded.symbol(name, addr);
+            // An indirect function's address is the implementation its resolver chose, which
+            // dladdr1 describes instead (if it can); only its being a function matters.
+            if matches!(ours, Some((_, STT_GNU_IFUNC))) {
+                continue;
+            }
+            if sym.is_null() {
+                // The loader knows no symbol at that address (a copy in the executable that it
+                // does not export): neither may we claim one.
+                assert_eq!(ours, None, "{name:?}");
+                continue;
+            }
+            let sym = unsafe { &*(sym as *const libc::Elf64_Sym) };
+            assert_eq!(ours, Some((sym.st_size, sym.st_info & 0xf)), "{name:?}");
+        }
+        assert_eq!(loaded.symbol(c"no_such_symbol_anywhere", 0), None);
+        // glibc's own thread-local `errno` is found as one (jitld refuses it by name).
+        let errno = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"errno".as_ptr()) } as u64;
+        if errno != 0 {
+            assert_eq!(loaded.symbol(c"errno", errno).map(|(_, kind)| kind), Some(STT_TLS));
+        }
+    }
+}
