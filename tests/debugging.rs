@@ -10,9 +10,13 @@ fn crash_object() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/debugging-tests");
     std::fs::create_dir_all(&dir).unwrap();
     let object = dir.join("crash.o");
+    // Tests run at once: each compiles to its own file and renames it into place, so none
+    // reads another's half-written object.
+    let partial = dir.join(format!("crash.o.{:?}", std::thread::current().id()).replace(['(', ')'], ""));
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/debug/crash.c");
-    let status = Command::new("cc").args(["-O1", "-g", "-c"]).arg(&source).arg("-o").arg(&object).status().unwrap();
+    let status = Command::new("cc").args(["-O1", "-g", "-c"]).arg(&source).arg("-o").arg(&partial).status().unwrap();
     assert!(status.success());
+    std::fs::rename(&partial, &object).unwrap();
     object
 }
 

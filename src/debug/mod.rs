@@ -22,8 +22,9 @@ use std::sync::Mutex;
 pub struct CodeRange {
     pub start: u64,
     pub end: u64,
-    pub name: String,
-    pub file: String,
+    /// Shared with the name pool and the graph: recording a function copies no text.
+    pub name: std::sync::Arc<str>,
+    pub file: std::sync::Arc<str>,
     pub instance: InstanceId,
 }
 
@@ -36,16 +37,16 @@ pub fn functions(graph: &LinkGraph, instance: InstanceId) -> Vec<CodeRange> {
     let mut ranges: Vec<CodeRange> = graph
         .symbols
         .iter()
-        .enumerate()
-        .filter_map(|(i, symbol)| {
+        .filter_map(|symbol| {
             let Definition::Block { block, .. } = symbol.def else { return None };
+            let name = symbol.name?;
             let section = &graph.sections[graph.blocks[block.index()].section.index()];
             let code = section.prot == jitld_linker::graph::MemProt::ReadExec && section.role != SectionRole::Stubs;
-            (code && symbol.name.is_some() && graph.blocks[block.index()].live).then(|| CodeRange {
+            (code && graph.blocks[block.index()].live).then(|| CodeRange {
                 start: symbol.addr,
                 end: symbol.addr + symbol.size.max(1),
-                name: graph.symbol_name(jitld_linker::graph::SymbolId(i as u32)),
-                file: graph.name.to_string(),
+                name: graph.names.resolve(name),
+                file: graph.name.clone(),
                 instance,
             })
         })

@@ -40,6 +40,7 @@ fn split_block(graph: &mut LinkGraph, block: BlockId) -> Result<()> {
 
     // Record start → the anonymous symbol at the start of its block, for CIE lookups.
     let mut records: Vec<(usize, crate::graph::SymbolId)> = Vec::new();
+    let mut next_edge = 0;
     let mut offset = 0;
     while offset < bytes.len() {
         let length = read_u32(offset).ok_or_else(|| bad(graph, offset, "truncated eh_frame record"))? as usize;
@@ -61,13 +62,20 @@ fn split_block(graph: &mut LinkGraph, block: BlockId) -> Result<()> {
         let record = graph.add_block(section, content, 4);
         graph.blocks[record.index()].input_offset = offset as u64;
         let symbol = graph.add_anonymous_symbol(record, 0, (end - offset) as u64);
-        let own_edges = edges.iter().filter(|e| (offset..end).contains(&(e.offset as usize)));
-        graph.blocks[record.index()].edges =
-            own_edges.map(|e| Edge { offset: e.offset - offset as u32, ..*e }).collect();
+        // Edges are sorted by offset, and records come in order: take this record's run.
+        while edges.get(next_edge).is_some_and(|e| (e.offset as usize) < offset) {
+            next_edge += 1;
+        }
+        let own = edges[next_edge..].iter().take_while(|e| (e.offset as usize) < end);
+        let own: Vec<Edge> = own.map(|e| Edge { offset: e.offset - offset as u32, ..*e }).collect();
+        next_edge += own.len();
+        graph.blocks[record.index()].edges = own;
         if id != 0 {
             // FDE: point back at its CIE, and let the described function keep it alive.
             let cie_start = (offset + 4).checked_sub(id as usize);
-            let cie = records.iter().find(|(start, _)| Some(*start) == cie_start).map(|r| r.1);
+            // `records` is in offset order.
+            let found = cie_start.and_then(|c| records.binary_search_by_key(&c, |r| r.0).ok());
+            let cie = found.map(|i| records[i].1);
             let cie = cie.ok_or_else(|| bad(graph, offset, "FDE refers to no CIE before it"))?;
             graph.blocks[record.index()].edges.push(Edge {
                 kind: EdgeKind::X86_64(Kind::NegDelta32),
