@@ -109,7 +109,7 @@ pub fn begin(mut graph: LinkGraph, ctx: &mut dyn LinkContext) -> Result<PendingL
     })?;
 
     let layout = layout(&graph);
-    let alloc = timed(ctx, "allocate", |ctx| ctx.memory().allocate(layout.size, layout.align))?;
+    let alloc = timed(ctx, "allocate", |ctx| ctx.memory().allocate(&layout))?;
     match place(&mut graph, ctx, &mut config, &layout, &alloc) {
         Ok(tls) => {
             let wanted = live_externals(&graph);
@@ -166,7 +166,7 @@ fn place(
     layout: &Layout,
     alloc: &Allocation,
 ) -> Result<Option<(TlsLayout, i64)>> {
-    assign_addresses(graph, layout, alloc.addr);
+    assign_addresses(graph, layout, alloc);
     let tls = match tls::layout_tls(graph) {
         Some(tls_layout) => {
             let tp_offset = ctx.allocate_tls(graph, &tls_layout)?;
@@ -191,12 +191,10 @@ fn fix_up(
     let started = std::time::Instant::now();
     passes::run(&mut config.pre_fixup, graph)?;
 
-    let memory = alloc.working_mut();
     for (index, offset) in layout.block_offsets.iter().enumerate() {
         let Some(offset) = *offset else { continue };
         let block = &graph.blocks[index];
-        let size = block.size() as usize;
-        let Some(dest) = memory.get_mut(offset as usize..offset as usize + size) else {
+        let Some(dest) = alloc.working_at(offset, block.size()) else {
             return Err(LinkError::Memory(format!("block {index} lies outside its allocation")));
         };
         if !matches!(block.content, Content::Zero(_)) {
@@ -210,13 +208,13 @@ fn fix_up(
     }
     passes::run(&mut config.post_fixup, graph)?;
     ctx.record_phase("fix up", started.elapsed());
-    timed(ctx, "finalize", |ctx| ctx.memory().finalize(alloc, &layout.segments))
+    timed(ctx, "finalize", |ctx| ctx.memory().finalize(alloc))
 }
 
-fn assign_addresses(graph: &mut LinkGraph, layout: &Layout, base: u64) {
+fn assign_addresses(graph: &mut LinkGraph, layout: &Layout, alloc: &Allocation) {
     for (block, offset) in graph.blocks.iter_mut().zip(&layout.block_offsets) {
-        if let Some(offset) = offset {
-            block.addr = base + offset;
+        if let Some(addr) = offset.and_then(|offset| alloc.address_of(offset)) {
+            block.addr = addr;
         }
     }
     for symbol in &mut graph.symbols {

@@ -43,12 +43,23 @@ struct Program {
     position: u64,
 }
 
+/// Inputs up to this size are read into memory rather than mapped.
+const SMALL_INPUT: u64 = 64 << 10;
+
 pub fn open_input(path: &Path) -> Result<InputBuffer, JitError> {
     let name = path.display().to_string();
     let file = std::fs::File::open(path).map_err(|e| JitError::other(format!("{name}: cannot open: {e}")))?;
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
     if len == 0 {
         return Ok(InputBuffer::from_vec(name, Vec::new()));
+    }
+    // Small files are read: a mapping each would cost a page of address space, a syscall,
+    // and one of the 65,530 mappings the kernel allows a process (100,000 objects need more).
+    if len <= SMALL_INPUT {
+        let mut bytes = Vec::with_capacity(len as usize);
+        std::io::Read::read_to_end(&mut &file, &mut bytes)
+            .map_err(|e| JitError::other(format!("{name}: cannot read: {e}")))?;
+        return Ok(InputBuffer::from_vec(name, bytes));
     }
     // SAFETY: inputs are not expected to change while we link; a truncation under us would be
     // the same hazard every linker accepts.

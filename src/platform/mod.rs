@@ -195,6 +195,25 @@ impl Platform {
     }
 }
 
+impl Drop for Platform {
+    /// The session goes (its memory with it): whatever code is still linked is unloaded as
+    /// `dlclose` would, so nothing outside keeps pointing into freed memory — the unwinder's
+    /// registered frames, the C library's exit handlers.
+    fn drop(&mut self) {
+        let mut live: Vec<InstanceId> = {
+            let frames = self.frames.lock().unwrap_or_else(|e| e.into_inner());
+            let ranges = self.ranges.lock().unwrap_or_else(|e| e.into_inner());
+            let finalizers = self.finalizers.lock().unwrap_or_else(|e| e.into_inner());
+            let from_frames = frames.iter().map(|&(i, _)| i);
+            let from_ranges = ranges.iter().map(|&(i, _, _)| i);
+            from_frames.chain(from_ranges).chain(finalizers.iter().map(|e| e.instance)).collect()
+        };
+        live.sort_unstable();
+        live.dedup();
+        self.remove(&live);
+    }
+}
+
 /// Calls each GNU indirect function's resolver and stores the implementation it picks where
 /// the function's stub jumps through.
 fn resolve_indirect_functions(graph: &LinkGraph) {
@@ -256,7 +275,8 @@ impl LinkPlugin for Platform {
         graph: &LinkGraph,
         alloc: &Allocation,
     ) -> Result<()> {
-        self.ranges.lock().unwrap_or_else(|e| e.into_inner()).push((instance, alloc.addr, alloc.addr + alloc.size));
+        let ranges = alloc.ranges().map(|(start, end)| (instance, start, end));
+        self.ranges.lock().unwrap_or_else(|e| e.into_inner()).extend(ranges);
         let mut found = Vec::new();
         for (index, section) in graph.sections.iter().enumerate() {
             let (phase, priority, reversed) = match section.role {

@@ -8,25 +8,50 @@
 //! reused.
 
 use super::layout::PAGE_SIZE;
-use super::{Allocation, MemoryManager, Segment, Working};
+use super::{Allocation, Layout, MemoryManager, Part, Working};
 use crate::graph::MemProt;
 use crate::{LinkError, Result};
 use std::sync::Mutex;
 
-pub struct InProcessMemoryManager {
-    /// Free runs `(start, len)` in the chunks we reserved, sorted by start, never adjacent.
-    free: Mutex<Vec<(u64, u64)>>,
+/// Segments of one protection, from chunks of the low 2 GiB. Every graph's code goes to the
+/// code arena, and so on: once finalized, neighbours have the same protection and the
+/// kernel merges their mappings, so a process holds a handful of mappings however many
+/// graphs it links (three per graph would reach the kernel's limit of 65,530 at ~21,000).
+/// The arenas belong to the process, not to a manager: the low 2 GiB is one resource that
+/// every session shares, and what one session frees the next can use.
+struct Arena {
+    /// Free runs `(start, len)`, sorted by start, never adjacent.
+    free: Vec<(u64, u64)>,
 }
+
+/// Code, read-only data, read-write data.
+static ARENAS: [Mutex<Arena>; 3] =
+    [Mutex::new(Arena { free: Vec::new() }), Mutex::new(Arena { free: Vec::new() }), Mutex::new(Arena { free: Vec::new() })];
+
+/// Allocates from the process's low-memory arenas; everything it hands out goes back to
+/// them when deallocated.
+pub struct InProcessMemoryManager;
 
 const CHUNK: u64 = 64 << 20;
 const LOW_START: u64 = 0x0100_0000;
 const LOW_END: u64 = 0x8000_0000;
 /// Where the search for free space starts: above where a non-PIE executable would sit.
 const PREFERRED: u64 = 0x1000_0000;
+/// Read-write segments share pages; each starts at least this aligned.
+const DATA_GRANULE: u64 = 16;
 
 impl InProcessMemoryManager {
     pub fn new() -> Self {
-        InProcessMemoryManager { free: Mutex::new(Vec::new()) }
+        InProcessMemoryManager
+    }
+
+    fn arena(&self, prot: MemProt) -> std::sync::MutexGuard<'static, Arena> {
+        let index = match prot {
+            MemProt::ReadExec => 0,
+            MemProt::Read => 1,
+            MemProt::ReadWrite => 2,
+        };
+        ARENAS[index].lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -36,8 +61,9 @@ impl Default for InProcessMemoryManager {
     }
 }
 
-/// Reserves at least `min` bytes of address space below 2 GiB, inaccessible until allocated.
-fn reserve(min: u64) -> Result<(u64, u64)> {
+/// Reserves at least `min` bytes of address space below 2 GiB with protection `prot`
+/// (`PROT_NONE`: inaccessible until allocated).
+fn reserve(min: u64, prot: libc::c_int) -> Result<(u64, u64)> {
     let size = min.next_multiple_of(CHUNK);
     let candidates = (PREFERRED..LOW_END).chain(LOW_START..PREFERRED).step_by(CHUNK as usize);
     for hint in candidates.filter(|&h| h + size <= LOW_END) {
@@ -46,7 +72,7 @@ fn reserve(min: u64) -> Result<(u64, u64)> {
             libc::mmap(
                 hint as *mut libc::c_void,
                 size as usize,
-                libc::PROT_NONE,
+                prot,
                 libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_FIXED_NOREPLACE,
                 -1,
                 0,
@@ -95,20 +121,19 @@ fn protect(addr: u64, len: u64, prot: libc::c_int) -> Result<()> {
     Ok(())
 }
 
-impl MemoryManager for InProcessMemoryManager {
-    fn allocate(&self, size: u64, align: u64) -> Result<Allocation> {
-        let size = size.next_multiple_of(PAGE_SIZE);
-        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
-        let (i, addr) = match find_fit(&free, size, align) {
+impl Arena {
+    /// `size` bytes at a multiple of `align`, reserving another chunk when none is free.
+    fn take(&mut self, size: u64, align: u64, prot: libc::c_int) -> Result<u64> {
+        let (i, addr) = match find_fit(&self.free, size, align) {
             Some(fit) => fit,
             None => {
-                let (base, len) = reserve(size + align)?;
-                give_back(&mut free, base, len);
-                find_fit(&free, size, align)
+                let (base, len) = reserve(size + align, prot)?;
+                give_back(&mut self.free, base, len);
+                find_fit(&self.free, size, align)
                     .ok_or_else(|| LinkError::Memory(format!("out of JIT memory for {size:#x} bytes")))?
             }
         };
-        let (start, len) = free[i];
+        let (start, len) = self.free[i];
         let mut rest = Vec::new();
         if addr > start {
             rest.push((start, addr - start));
@@ -116,41 +141,107 @@ impl MemoryManager for InProcessMemoryManager {
         if addr + size < start + len {
             rest.push((addr + size, start + len - addr - size));
         }
-        free.splice(i..=i, rest);
-        protect(addr, size, libc::PROT_READ | libc::PROT_WRITE)?;
-        Ok(Allocation { addr, size, working: Working::Mapped(addr as *mut u8) })
+        self.free.splice(i..=i, rest);
+        Ok(addr)
+    }
+}
+
+/// How much of its arena a segment takes: whole pages where the protection changes.
+fn footprint(prot: MemProt, size: u64) -> u64 {
+    match prot {
+        MemProt::ReadWrite => size.max(1).next_multiple_of(DATA_GRANULE),
+        MemProt::ReadExec | MemProt::Read => size.max(1).next_multiple_of(PAGE_SIZE),
+    }
+}
+
+impl MemoryManager for InProcessMemoryManager {
+    fn allocate(&self, layout: &Layout) -> Result<Allocation> {
+        let mut parts: Vec<Part> = Vec::with_capacity(layout.segments.len());
+        for segment in &layout.segments {
+            let size = footprint(segment.prot, segment.size);
+            let placed = match segment.prot {
+                // Always read-write: reserved so, and shared by neighbours.
+                MemProt::ReadWrite => {
+                    self.arena(segment.prot).take(size, segment.align.max(DATA_GRANULE), libc::PROT_READ | libc::PROT_WRITE)
+                }
+                // Writable until finalized, on pages of their own.
+                MemProt::ReadExec | MemProt::Read => self
+                    .arena(segment.prot)
+                    .take(size, segment.align.max(PAGE_SIZE), libc::PROT_NONE)
+                    .and_then(|addr| protect(addr, size, libc::PROT_READ | libc::PROT_WRITE).map(|()| addr)),
+            };
+            match placed {
+                Ok(addr) => parts.push(Part {
+                    prot: segment.prot,
+                    layout_offset: segment.offset,
+                    size: segment.size,
+                    addr,
+                    working: Working::Mapped(addr as *mut u8),
+                }),
+                Err(e) => {
+                    self.deallocate(Allocation { addr: 0, parts });
+                    return Err(e);
+                }
+            }
+        }
+        let addr = parts.first().map_or(0, |p| p.addr);
+        Ok(Allocation { addr, parts })
     }
 
-    fn finalize(&self, alloc: &mut Allocation, segments: &[Segment]) -> Result<()> {
-        for segment in segments {
-            let prot = match segment.prot {
+    fn finalize(&self, alloc: &mut Allocation) -> Result<()> {
+        for part in &alloc.parts {
+            let prot = match part.prot {
                 MemProt::ReadExec => libc::PROT_READ | libc::PROT_EXEC,
                 MemProt::Read => libc::PROT_READ,
                 MemProt::ReadWrite => continue,
             };
-            protect(alloc.addr + segment.offset, segment.size.next_multiple_of(PAGE_SIZE), prot)?;
+            protect(part.addr, footprint(part.prot, part.size), prot)?;
         }
         // x86-64 keeps instruction caches coherent with stores; nothing to flush.
         Ok(())
     }
 
     fn deallocate(&self, alloc: Allocation) {
-        // SAFETY: the range is ours; after this it is inaccessible and its pages are dropped.
-        unsafe {
-            libc::mmap(
-                alloc.addr as *mut libc::c_void,
-                alloc.size as usize,
-                libc::PROT_NONE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_FIXED,
-                -1,
-                0,
-            );
+        for part in &alloc.parts {
+            let size = footprint(part.prot, part.size);
+            match part.prot {
+                // Neighbours live on the same pages: zero our bytes (dropping whole pages),
+                // so whoever gets them next finds fresh zeroes, as from the kernel.
+                MemProt::ReadWrite => clear(part.addr, size),
+                // SAFETY: the pages are ours; after this they are inaccessible and dropped.
+                MemProt::ReadExec | MemProt::Read => unsafe {
+                    libc::mmap(
+                        part.addr as *mut libc::c_void,
+                        size as usize,
+                        libc::PROT_NONE,
+                        libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_FIXED,
+                        -1,
+                        0,
+                    );
+                },
+            }
+            give_back(&mut self.arena(part.prot).free, part.addr, size);
         }
-        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
-        give_back(&mut free, alloc.addr, alloc.size);
     }
 
     fn executable(&self) -> bool {
         true
+    }
+}
+
+/// Zeroes `[addr, addr + len)` of read-write memory: whole pages are handed back to the
+/// kernel (they read as zero again, and cost nothing until touched), the ends are cleared.
+fn clear(addr: u64, len: u64) {
+    let first_page = addr.next_multiple_of(PAGE_SIZE);
+    let last_page = (addr + len) / PAGE_SIZE * PAGE_SIZE;
+    // SAFETY: the range is read-write memory of ours that nothing uses any more.
+    unsafe {
+        if first_page < last_page {
+            std::ptr::write_bytes(addr as *mut u8, 0, (first_page - addr) as usize);
+            libc::madvise(first_page as *mut libc::c_void, (last_page - first_page) as usize, libc::MADV_DONTNEED);
+            std::ptr::write_bytes(last_page as *mut u8, 0, (addr + len - last_page) as usize);
+        } else {
+            std::ptr::write_bytes(addr as *mut u8, 0, len as usize);
+        }
     }
 }

@@ -8,9 +8,12 @@ pub const PAGE_SIZE: u64 = 4096;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Segment {
     pub prot: MemProt,
-    /// Offset from the start of the allocation.
+    /// Offset from the start of the layout (page-aligned).
     pub offset: u64,
     pub size: u64,
+    /// The strictest alignment of a block in it: a memory manager may place the segment at
+    /// any address so aligned, not only at a page.
+    pub align: u64,
 }
 
 pub struct Layout {
@@ -29,6 +32,8 @@ pub fn layout(graph: &LinkGraph) -> Layout {
     for prot in [MemProt::ReadExec, MemProt::Read, MemProt::ReadWrite] {
         let start = align_up(cursor, PAGE_SIZE);
         cursor = start;
+        let mut segment_align = 1;
+        let mut placed_any = false;
         for zero_fill in [false, true] {
             // Thread-local templates live wherever the TLS allocator puts them.
             let placed =
@@ -41,13 +46,16 @@ pub fn layout(graph: &LinkGraph) -> Layout {
                     }
                     cursor = align_up(cursor, block.align);
                     max_align = max_align.max(block.align);
+                    segment_align = segment_align.max(block.align);
+                    placed_any = true;
                     block_offsets[id.index()] = Some(cursor);
                     cursor = cursor.saturating_add(block.size());
                 }
             }
         }
-        if cursor > start {
-            segments.push(Segment { prot, offset: start, size: cursor - start });
+        // Even empty blocks need an address in some segment (symbols may sit on them).
+        if placed_any {
+            segments.push(Segment { prot, offset: start, size: cursor - start, align: segment_align });
         }
     }
     Layout { segments, size: align_up(cursor, PAGE_SIZE).max(PAGE_SIZE), align: max_align, block_offsets }

@@ -1,7 +1,9 @@
-//! Target memory. One graph gets one contiguous allocation, split into page-aligned segments
-//! by protection (code, read-only, read-write). Bytes are written while the allocation is
-//! read-write, then each segment gets its final protection: code is never writable and
-//! executable at once.
+//! Target memory. A graph's layout groups its blocks into segments by protection (code,
+//! read-only, read-write); a memory manager places each segment, together (the slab, for
+//! deterministic addresses) or apart (in-process: one arena per protection, so neighbouring
+//! graphs share mappings instead of adding three each). Bytes are written while a segment
+//! is writable, then it gets its final protection: code is never writable and executable
+//! at once.
 
 mod in_process;
 mod layout;
@@ -11,23 +13,37 @@ pub use in_process::InProcessMemoryManager;
 pub use layout::{layout, Layout, Segment};
 pub use slab::SlabMemoryManager;
 
+use crate::graph::MemProt;
 use crate::Result;
 
 pub trait MemoryManager: Send + Sync {
-    /// `size` bytes at a multiple of `align`, readable and writable through `working`.
-    fn allocate(&self, size: u64, align: u64) -> Result<Allocation>;
+    /// Memory for each segment of `layout`, readable and writable through `working`. The
+    /// segments need not be placed together.
+    fn allocate(&self, layout: &Layout) -> Result<Allocation>;
     /// Give each segment its final protection.
-    fn finalize(&self, alloc: &mut Allocation, segments: &[Segment]) -> Result<()>;
+    fn finalize(&self, alloc: &mut Allocation) -> Result<()>;
     /// Return the memory. Code in it must not run again.
     fn deallocate(&self, alloc: Allocation);
     /// Whether code placed here can run in this process.
     fn executable(&self) -> bool;
 }
 
-/// Memory for one graph: its address in the executor, and where we write it.
+/// Memory for one graph: where each segment went in the executor, and where we write it.
 pub struct Allocation {
+    /// Where the layout's start went (for messages; the segments' own addresses are in
+    /// `parts`).
     pub addr: u64,
+    parts: Vec<Part>,
+}
+
+/// One segment of an allocation.
+pub struct Part {
+    pub prot: MemProt,
+    /// Where the segment starts in the layout.
+    pub layout_offset: u64,
     pub size: u64,
+    /// Where it is in the executor.
+    pub addr: u64,
     working: Working,
 }
 
@@ -38,11 +54,11 @@ enum Working {
     Buffer(Vec<u8>),
 }
 
-// The mapped pointer is owned by this allocation alone.
+// The mapped pointers are owned by this allocation alone.
 unsafe impl Send for Allocation {}
 
-impl Allocation {
-    pub fn working(&self) -> &[u8] {
+impl Part {
+    fn working(&self) -> &[u8] {
         match &self.working {
             // SAFETY: the mapping is `size` bytes and lives as long as the allocation.
             Working::Mapped(ptr) => unsafe { std::slice::from_raw_parts(*ptr, self.size as usize) },
@@ -50,18 +66,48 @@ impl Allocation {
         }
     }
 
-    /// Writable only before `finalize`.
-    pub fn working_mut(&mut self) -> &mut [u8] {
+    fn working_mut(&mut self) -> &mut [u8] {
         match &mut self.working {
-            // SAFETY: as above; the memory is read-write until finalized.
+            // SAFETY: as above; the memory is writable until finalized.
             Working::Mapped(ptr) => unsafe { std::slice::from_raw_parts_mut(*ptr, self.size as usize) },
             Working::Buffer(buf) => buf,
         }
     }
+}
 
-    /// The bytes at target address `addr`, if they are in this allocation.
+impl Allocation {
+    pub fn parts(&self) -> &[Part] {
+        &self.parts
+    }
+
+    /// The part holding layout offset `offset`.
+    fn part_at(&self, offset: u64) -> Option<&Part> {
+        self.parts.iter().find(|p| offset >= p.layout_offset && offset - p.layout_offset <= p.size)
+    }
+
+    /// The executor address of layout offset `offset`.
+    pub fn address_of(&self, offset: u64) -> Option<u64> {
+        self.part_at(offset).map(|p| p.addr + (offset - p.layout_offset))
+    }
+
+    /// Working memory for `len` bytes at layout offset `offset`; writable only before
+    /// `finalize`.
+    pub fn working_at(&mut self, offset: u64, len: u64) -> Option<&mut [u8]> {
+        let part = self.parts.iter_mut().find(|p| offset >= p.layout_offset && offset - p.layout_offset <= p.size)?;
+        let start = usize::try_from(offset - part.layout_offset).ok()?;
+        part.working_mut().get_mut(start..start.checked_add(usize::try_from(len).ok()?)?)
+    }
+
+    /// The bytes at executor address `addr`, if they are in this allocation.
     pub fn bytes_at(&self, addr: u64, len: u64) -> Option<&[u8]> {
-        let start = addr.checked_sub(self.addr)? as usize;
-        self.working().get(start..start.checked_add(len as usize)?)
+        self.parts.iter().find_map(|p| {
+            let start = usize::try_from(addr.checked_sub(p.addr)?).ok()?;
+            p.working().get(start..start.checked_add(usize::try_from(len).ok()?)?)
+        })
+    }
+
+    /// The executor address ranges `[start, end)` of the segments.
+    pub fn ranges(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.parts.iter().map(|p| (p.addr, p.addr + p.size))
     }
 }

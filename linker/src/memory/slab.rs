@@ -1,7 +1,7 @@
 //! A slab at a fixed address that is never executed: addresses are chosen as if memory
 //! started at `base`, bytes live in ordinary buffers. Same inputs, same addresses, same bytes.
 
-use super::{Allocation, MemoryManager, Segment, Working};
+use super::{Allocation, Layout, MemoryManager, Part, Working};
 use crate::{LinkError, Result};
 use std::sync::Mutex;
 
@@ -17,19 +17,31 @@ impl SlabMemoryManager {
 }
 
 impl MemoryManager for SlabMemoryManager {
-    fn allocate(&self, size: u64, align: u64) -> Result<Allocation> {
+    /// The whole layout, contiguous, at the next free address.
+    fn allocate(&self, layout: &Layout) -> Result<Allocation> {
         let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
-        let addr = next.next_multiple_of(align);
+        let addr = next.next_multiple_of(layout.align.max(1));
         let end = addr
-            .checked_add(size)
+            .checked_add(layout.size)
             .filter(|&e| e <= self.end)
-            .ok_or_else(|| LinkError::Memory(format!("slab exhausted allocating {size:#x} bytes")))?;
-        let buffer = zeroed(size).ok_or_else(|| LinkError::Memory(format!("cannot allocate {size:#x} bytes")))?;
+            .ok_or_else(|| LinkError::Memory(format!("slab exhausted allocating {:#x} bytes", layout.size)))?;
+        let mut parts = Vec::with_capacity(layout.segments.len());
+        for segment in &layout.segments {
+            let buffer = zeroed(segment.size)
+                .ok_or_else(|| LinkError::Memory(format!("cannot allocate {:#x} bytes", segment.size)))?;
+            parts.push(Part {
+                prot: segment.prot,
+                layout_offset: segment.offset,
+                size: segment.size,
+                addr: addr + segment.offset,
+                working: Working::Buffer(buffer),
+            });
+        }
         *next = end;
-        Ok(Allocation { addr, size, working: Working::Buffer(buffer) })
+        Ok(Allocation { addr, parts })
     }
 
-    fn finalize(&self, _alloc: &mut Allocation, _segments: &[Segment]) -> Result<()> {
+    fn finalize(&self, _alloc: &mut Allocation) -> Result<()> {
         Ok(())
     }
 
