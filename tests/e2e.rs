@@ -148,7 +148,6 @@ fn timeout() -> Duration {
     Duration::from_secs(secs)
 }
 
-
 /// How a jitld run failed, in one line (its status line and the first line of
 /// its stderr), for the summary of a known gap.
 fn gap_summary(report: &str) -> String {

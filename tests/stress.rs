@@ -27,7 +27,7 @@
 //! Sizes, with the defaults CI uses (`cargo test --release --test stress`):
 //! * `JITLD_STRESS_THREADS`: thread counts to run under (default `1,2,4`)
 //! * `JITLD_STRESS_REPEAT`: runs per variant and thread count of a real program (default
-//!   10 for sqlite, 4 for the others)
+//!   20 for sqlite, 10 for the others)
 //! * `JITLD_STRESS_VARIANTS`: comma-separated variants of the real programs (default: all)
 //! * `JITLD_STRESS_OBJECTS`: generated C objects in `many_objects` (default 1000)
 //! * `JITLD_STRESS_BIG_REPEAT`: runs of each multi-threaded configuration of
@@ -180,7 +180,7 @@ thread_loops!(
 /// failure.
 fn threads_loop(case: &str) {
     assert!(real_program(case), "manifest.tsv has no real-program case {case:?}");
-    let default_repeat = if case == "sqlite" { 10 } else { 4 };
+    let default_repeat = if case == "sqlite" { 20 } else { 10 };
     let repeat = env_number("JITLD_STRESS_REPEAT", default_repeat);
     let selected: Option<Vec<String>> = std::env::var("JITLD_STRESS_VARIANTS")
         .ok()
@@ -335,18 +335,29 @@ impl Generated {
         let same_status = out.status == self.native.status;
         let same_stdout = out.stdout == self.native.stdout;
         let stderr = String::from_utf8_lossy(&out.stderr);
-        let first_error = stderr.lines().next().unwrap_or("");
+        let mut first_error = stderr.lines().next().unwrap_or("").to_string();
+        if first_error.is_empty() && !same_stdout {
+            first_error = fixtures::first_stdout_difference(&self.native.stdout, &out.stdout);
+        }
         let run = format!("run {tries} of {}", c.repeat);
         println!("FAIL {} [{}]: {} ({:.2?}, {run}); {first_error}", self.name, c.label, out.status, out.elapsed);
         let quoted: Vec<String> = argv.iter().map(|a| fixtures::shell_quote(a)).collect();
-        let text = format!("#!/bin/sh\ncd {} && exec {JITLD} {}\n", fixtures::shell_quote(&self.dir.to_string_lossy()), quoted.join(" "));
+        let text = format!(
+            "#!/bin/sh\ncd {} && exec {JITLD} {}\n",
+            fixtures::shell_quote(&self.dir.to_string_lossy()),
+            quoted.join(" ")
+        );
         let _ = std::fs::write(&script, text);
         let mut report = String::new();
         let _ = writeln!(report, "== {} [{}] ({run}) ==", self.name, c.label);
         let _ = writeln!(report, "reproduce: sh {}", script.display());
         let _ = writeln!(report, "  (cd {} && jitld {})", self.dir.display(), abbreviate(&argv));
         let mark = if same_status { "same" } else { "DIFFERENT" };
-        let _ = writeln!(report, "status ({mark}): native {}, jitld {} after {:.2?}", self.native.status, out.status, out.elapsed);
+        let _ = writeln!(
+            report,
+            "status ({mark}): native {}, jitld {} after {:.2?}",
+            self.native.status, out.status, out.elapsed
+        );
         if same_stdout {
             let _ = writeln!(report, "stdout: identical");
         } else {
@@ -365,7 +376,12 @@ impl Generated {
 }
 
 fn assert_all_pass(name: &str, total: usize, failures: Vec<String>) {
-    assert!(failures.is_empty(), "{name}: {} of {total} jitld runs differ from native\n\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{name}: {} of {total} jitld runs differ from native\n\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 /// Reuses `dir` when its `stamp` file says it holds what `parameters` describe; otherwise

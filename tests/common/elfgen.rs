@@ -74,11 +74,15 @@ impl Strings {
     }
 }
 
+/// Zero bytes up to a multiple of `align` (a power of two).
 fn pad_to(out: &mut Vec<u8>, align: u64) {
-    while (out.len() as u64) % align != 0 {
-        out.push(0);
-    }
+    let mask = align as usize - 1;
+    out.resize((out.len() + mask) & !mask, 0);
 }
+
+/// An `Elf64_Shdr` without the address: name, type, flags, offset, size, link, info,
+/// alignment, entry size.
+type SectionHeader = (u32, u32, u64, u64, u64, u32, u32, u64, u64);
 
 impl Object {
     pub fn section(&mut self, name: &str, flags: u64, align: u64, data: Vec<u8>) -> usize {
@@ -112,7 +116,7 @@ impl Object {
         let count = shstrtab_index + 1;
 
         // (name, type, flags, offset, size, link, info, align, entsize)
-        let mut headers: Vec<(u32, u32, u64, u64, u64, u32, u32, u64, u64)> = vec![(0, 0, 0, 0, 0, 0, 0, 0, 0)];
+        let mut headers: Vec<SectionHeader> = vec![(0, 0, 0, 0, 0, 0, 0, 0, 0)];
         let mut shstr = Strings::new();
         let mut out = vec![0u8; 64];
 
@@ -135,17 +139,7 @@ impl Object {
             }
             let name = shstr.add(&format!(".rela{}", self.sections[s].name));
             let size = self.sections[s].relocs.len() as u64 * 24;
-            headers.push((
-                name,
-                SHT_RELA,
-                SHF_INFO_LINK,
-                offset,
-                size,
-                symtab_index as u32,
-                (s + 1) as u32,
-                8,
-                24,
-            ));
+            headers.push((name, SHT_RELA, SHF_INFO_LINK, offset, size, symtab_index as u32, (s + 1) as u32, 8, 24));
         }
 
         let mut strtab = Strings::new();
@@ -225,7 +219,7 @@ pub fn archive(members: &[(String, Vec<u8>, Vec<String>)]) -> Vec<u8> {
         let field = |out: &mut Vec<u8>, text: &str, width: usize| {
             assert!(text.len() <= width, "archive header field {text:?} is wider than {width}");
             out.extend_from_slice(text.as_bytes());
-            out.extend(std::iter::repeat(b' ').take(width - text.len()));
+            out.resize(out.len() + width - text.len(), b' ');
         };
         field(out, name, 16);
         field(out, "0", 12); // date

@@ -335,6 +335,24 @@ pub fn stdout_diff(native: &[u8], jitld: &[u8]) -> String {
     }
 }
 
+/// `stdout line N: native "..." vs jitld "..."` for the first line where two outputs differ.
+pub fn first_stdout_difference(native: &[u8], jitld: &[u8]) -> String {
+    let native = String::from_utf8_lossy(native);
+    let jitld = String::from_utf8_lossy(jitld);
+    let (mut a, mut b) = (native.lines(), jitld.lines());
+    for n in 1.. {
+        match (a.next(), b.next()) {
+            (None, None) => break,
+            (x, y) if x != y => {
+                let show = |l: Option<&str>| l.map_or("(end of output)".to_string(), |l| format!("{l:?}"));
+                return format!("stdout line {n}: native {} vs jitld {}", show(x), show(y));
+            }
+            _ => {}
+        }
+    }
+    "stdout differs in line endings only".to_string()
+}
+
 /// Why a manifest entry failed: its native reference did not run (a fixture
 /// problem, never excused by KNOWN_GAPS), or jitld's run differed from it.
 pub enum Failure {
@@ -368,7 +386,8 @@ pub fn native_reference(e: &Entry, limit: Duration) -> Result<Outcome, String> {
 pub struct Mismatch {
     /// How jitld's run ended.
     pub status: Status,
-    /// The first line of jitld's stderr (empty if it printed nothing).
+    /// The first line of jitld's stderr or, when that is empty, the first line where its
+    /// stdout differs from native (`stdout line N: native "..." vs jitld "..."`).
     pub first_error: String,
     pub same_stdout: bool,
     /// The whole account: reproducing command, statuses, stdout diff, stderr tail.
@@ -419,6 +438,9 @@ pub fn compare(
     } else {
         let _ = writeln!(report, "--- jitld stderr ---\n{}", tail(&jit.stderr, STDERR_TAIL).trim_end());
     }
-    let first_error = String::from_utf8_lossy(&jit.stderr).lines().next().unwrap_or("").to_string();
+    let mut first_error = String::from_utf8_lossy(&jit.stderr).lines().next().unwrap_or("").to_string();
+    if first_error.is_empty() && !same_stdout {
+        first_error = first_stdout_difference(&native.stdout, &jit.stdout);
+    }
     Err(Mismatch { status: jit.status, first_error, same_stdout, report })
 }
