@@ -24,10 +24,12 @@
 //! is killed as deadlocked, so a hang fails its test (naming the command) instead of hanging
 //! the suite. Each failing jitld run leaves a `reproduce-*.sh` script next to its inputs.
 //!
-//! Sizes, with the defaults CI uses (`cargo test --release --test stress`):
+//! Run it with `cargo test --release --test stress` (about 2 minutes on 2 cores with a
+//! fresh cache; `make test`'s debug build takes about 4). The sizes, and their defaults:
 //! * `JITLD_STRESS_THREADS`: thread counts to run under (default `1,2,4`)
 //! * `JITLD_STRESS_REPEAT`: runs per variant and thread count of a real program (default
-//!   20 for sqlite, 10 for the others)
+//!   20 for sqlite and 10 for the others in a release build; 10 and 4 in a debug build, as
+//!   `make test` runs it, where every run is about ten times slower)
 //! * `JITLD_STRESS_VARIANTS`: comma-separated variants of the real programs (default: all)
 //! * `JITLD_STRESS_OBJECTS`: generated C objects in `many_objects` (default 1000)
 //! * `JITLD_STRESS_BIG_REPEAT`: runs of each multi-threaded configuration of
@@ -46,6 +48,10 @@
 //! JITLD_STRESS_CHAIN=100000 JITLD_STRESS_ARCHIVE_CHAIN=100000 JITLD_STRESS_OBJECTS=5000 \
 //! JITLD_STRESS_REPEAT=50 cargo test --release --test stress -- --nocapture
 //! ```
+//!
+//! A 100,000-object command line also needs jitld to stay under the kernel's
+//! `vm.max_map_count` (65,530 mappings); the lazy object chain is skipped at that size,
+//! since 200,000 arguments exceed what `execve` takes.
 //!
 //! Generated inputs are cached under `target/tmp/stress-*` (regenerated when their
 //! parameters change), so a second run skips gcc.
@@ -180,7 +186,14 @@ thread_loops!(
 /// failure.
 fn threads_loop(case: &str) {
     assert!(real_program(case), "manifest.tsv has no real-program case {case:?}");
-    let default_repeat = if case == "sqlite" { 20 } else { 10 };
+    // A debug jitld (`make test`) runs about ten times slower: fewer runs keep the file
+    // within a few minutes there.
+    let default_repeat = match (case == "sqlite", cfg!(debug_assertions)) {
+        (true, false) => 20,
+        (false, false) => 10,
+        (true, true) => 10,
+        (false, true) => 4,
+    };
     let repeat = env_number("JITLD_STRESS_REPEAT", default_repeat);
     let selected: Option<Vec<String>> = std::env::var("JITLD_STRESS_VARIANTS")
         .ok()
