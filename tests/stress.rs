@@ -315,14 +315,18 @@ impl Generated {
         std::thread::scope(|scope| {
             for _ in 0..parallel.max(1) {
                 scope.spawn(|| loop {
-                    let Some(c) = configs.get(next.fetch_add(1, Ordering::SeqCst)) else { return };
+                    let index = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(c) = configs.get(index) else { return };
                     if let Some(report) = self.run(c) {
-                        failures.lock().unwrap().push(report);
+                        failures.lock().unwrap().push((index, report));
                     }
                 });
             }
         });
-        failures.into_inner().unwrap()
+        // In the order of `configs`, whichever finished first.
+        let mut failures = failures.into_inner().unwrap();
+        failures.sort();
+        failures.into_iter().map(|(_, report)| report).collect()
     }
 
     fn run(&self, c: &Config) -> Option<String> {
