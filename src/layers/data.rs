@@ -25,6 +25,15 @@ impl MaterializationUnit for DataUnit {
     }
 
     fn materialize(self: Box<Self>, mr: MaterializationResponsibility) {
+        let layer = self.layer.clone();
+        let graph = self.graph();
+        layer.emit(mr, graph, u64::MAX, None);
+    }
+}
+
+impl DataUnit {
+    /// The graph of one data block holding the bytes, defining the name.
+    pub fn graph(self) -> LinkGraph {
         let names = self.layer.session().names().clone();
         let mut graph = LinkGraph::new(InputBuffer::from_vec(self.origin.as_str(), Vec::new()), names);
         let section = graph.add_section(".data.jitld", MemProt::ReadWrite, SectionRole::Plain);
@@ -41,6 +50,6 @@ impl MaterializationUnit for DataUnit {
             live: true,
         });
         self.layer.stats().count(&graph, true);
-        self.layer.emit(mr, graph, u64::MAX, None);
+        graph
     }
 }

@@ -11,7 +11,7 @@
 use crate::error::Result;
 use crate::generators::LoadedSymbol;
 use crate::layers::{DataUnit, ObjectLinkingLayer};
-use crate::session::{DylibId, LookupFlags, MaterializationResponsibility, MaterializationUnit, SymbolFlags};
+use crate::session::{DylibId, MaterializationResponsibility, MaterializationUnit, SymbolFlags};
 use jitld_linker::SymbolName;
 use std::ffi::CStr;
 
@@ -52,16 +52,20 @@ impl MaterializationUnit for CopyUnit {
         // SAFETY: the dynamic loader said `size` bytes of a variable live at `source`; the
         // value is taken now, when the program first needs it.
         data.bytes = unsafe { std::slice::from_raw_parts(source as *const u8, size as usize) }.to_vec();
-        let session = data.layer.session().clone();
-        let (dylib, name) = (mr.dylib(), data.name);
-        Box::new(data).materialize(mr);
+        let layer = data.layer.clone();
+        let name = layer.session().names().resolve(data.name);
         // Only a copy that really exists in this process may stand in for the library's.
-        if !session.memory().executable() {
-            return;
-        }
-        if let Ok(found) = session.lookup(&[(dylib, LookupFlags::MatchAllSymbols)], &[name]) {
-            interpose(&session.names().resolve(name), found[0].addr);
-        }
+        let real = layer.session().memory().executable();
+        let graph = data.graph();
+        // The libraries are redirected before the copy is emitted: until then nobody may use
+        // it, so no code ever sees the variable half moved.
+        layer.emit_with(mr, graph, u64::MAX, None, move |graph| {
+            let copy = graph.defined_globals().next().map(|(_, _, symbol)| symbol.addr);
+            if let (true, Some(addr)) = (real, copy) {
+                interpose(&name, addr);
+            }
+            Box::new(())
+        });
     }
 }
 
