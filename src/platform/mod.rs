@@ -9,6 +9,7 @@
 
 pub mod copy_relocation;
 mod exit_handlers;
+mod init_gate;
 mod runtime;
 pub mod tls;
 mod unwind;
@@ -57,6 +58,9 @@ pub struct Platform {
     /// Where each instance's memory is, to find its exit handlers when it is removed.
     ranges: Mutex<Vec<(InstanceId, u64, u64)>>,
     args: Mutex<(i32, usize, usize)>,
+    /// Held while initializers run, so no thread gets a symbol whose constructors are still
+    /// running on another.
+    init_gate: init_gate::InitGate,
 }
 
 type InitFn = unsafe extern "C" fn(i32, *const *const libc::c_char, *const *const libc::c_char);
@@ -76,6 +80,7 @@ impl Platform {
             jit_unwinder: Mutex::new(unwind::JitUnwinder::default()),
             ranges: Mutex::new(Vec::new()),
             args: Mutex::new((0, 0, 0)),
+            init_gate: init_gate::InitGate::default(),
         });
         layer.add_plugin(platform.clone());
         let weak = Arc::downgrade(&platform);
@@ -111,6 +116,7 @@ impl Platform {
     /// Runs every initializer of linked, ready code not run yet, in order. Initializers that
     /// cause more linking get their new initializers run too.
     pub fn run_initializers(&self) {
+        let _one_thread_at_a_time = self.init_gate.enter();
         // A program with its own unwinder must know every frame before any constructor runs.
         let ready = |i: InstanceId| self.session.is_ready(i);
         self.jit_unwinder.lock().unwrap_or_else(|e| e.into_inner()).register_pending(ready);

