@@ -53,3 +53,36 @@ fn a_symbol_is_handed_out_only_after_its_constructors_finished() {
         }
     }
 }
+
+/// An object whose link failed on an undefined symbol links once the symbol is added, and
+/// so does code that depends on it; a corrected object may take its place instead.
+#[test]
+fn a_failed_object_links_once_what_it_missed_is_added() {
+    let jit = Jit::new().unwrap();
+    let user = object("retry_user", "int helper(void);\nint user_fn(void) { return helper() + 1; }\n");
+    let top = object("retry_top", "int user_fn(void);\nint top(void) { return user_fn() * 10; }\n");
+    jit.add_object("retry_user.o", user).unwrap();
+    jit.add_object("retry_top.o", top).unwrap();
+    let error = jit.lookup("top").unwrap_err().to_string();
+    assert!(error.contains("undefined symbol: helper (referenced by retry_user.o)"), "{error}");
+    // Still missing: the same error again, not a stale one about the object's own names.
+    let again = jit.lookup("user_fn").unwrap_err().to_string();
+    assert!(again.contains("undefined symbol: helper"), "{again}");
+    jit.add_object("retry_helper.o", object("retry_helper", "int helper(void) { return 4; }\n")).unwrap();
+    // SAFETY: `int top(void)` and `int user_fn(void)`.
+    let top = unsafe { jit.get::<extern "C" fn() -> i32>("top") }.unwrap();
+    assert_eq!(top(), 50);
+    let user_fn = unsafe { jit.get::<extern "C" fn() -> i32>("user_fn") }.unwrap();
+    assert_eq!(user_fn(), 5);
+}
+
+#[test]
+fn a_corrected_object_replaces_one_that_failed() {
+    let jit = Jit::new().unwrap();
+    jit.add_object("broken.o", object("broken", "int gone(void);\nint answer(void) { return gone(); }\n")).unwrap();
+    assert!(jit.lookup("answer").is_err());
+    jit.add_object("fixed.o", object("fixed", "int answer(void) { return 42; }\n")).unwrap();
+    // SAFETY: `int answer(void)`.
+    let answer = unsafe { jit.get::<extern "C" fn() -> i32>("answer") }.unwrap();
+    assert_eq!(answer(), 42);
+}

@@ -238,6 +238,16 @@ impl MaterializationUnit for ObjectUnit {
         self.symbols.retain(|(n, _)| *n != name);
     }
 
+    fn retry(&self) -> Option<Box<dyn MaterializationUnit>> {
+        Some(Box::new(ObjectUnit {
+            layer: self.layer.clone(),
+            input: self.input.clone(),
+            symbols: self.symbols.clone(),
+            init_symbol: self.init_symbol,
+            ordinal: self.ordinal,
+        }))
+    }
+
     fn materialize(self: Box<Self>, mr: MaterializationResponsibility) {
         let started = std::time::Instant::now();
         let graph = match elf::build_graph(&self.input, self.layer.session().names()) {

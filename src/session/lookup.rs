@@ -143,7 +143,9 @@ impl ExecutionSession {
         state.instances.push(Instance {
             state: InstanceState::Materializing,
             dylib: pending.dylib,
+            tracker: pending.tracker,
             origin: origin.clone(),
+            retry: pending.unit.retry(),
             symbols: symbols.iter().map(|&(name, _)| name).collect(),
             deps: Vec::new(),
             dependents: Vec::new(),

@@ -116,7 +116,10 @@ impl InstanceState {
 struct Instance {
     state: InstanceState,
     dylib: DylibId,
+    tracker: TrackerId,
     origin: Arc<str>,
+    /// The unit afresh, to define again if this instance fails (until it is ready).
+    retry: Option<Box<dyn MaterializationUnit>>,
     /// The names it defines in its JITDylib's table.
     symbols: Vec<SymbolName>,
     /// Instances whose symbols this one's code refers to (not yet ready when looked up).
@@ -141,6 +144,9 @@ struct Entry {
     addr: Option<u64>,
     /// The definition's size in bytes, once known (for `R_X86_64_SIZE*`).
     size: u64,
+    /// A definition whose link failed and that waits to be tried again: a new definition
+    /// of the name replaces it instead of clashing with it.
+    failed_before: bool,
 }
 
 struct Dylib {
@@ -348,7 +354,16 @@ impl ExecutionSession {
         let origin: Arc<str> = Arc::from("absolute symbols");
         for &(name, addr, flags) in symbols {
             let entry =
-                Entry { flags, origin: origin.clone(), tracker, unit: None, instance: None, addr: Some(addr), size: 0 };
+                Entry {
+                flags,
+                origin: origin.clone(),
+                tracker,
+                unit: None,
+                instance: None,
+                addr: Some(addr),
+                size: 0,
+                failed_before: false,
+            };
             state.dylibs[dylib.0 as usize].symbols.insert(name, entry);
             state.trackers[tracker.0 as usize].absolutes.push(name);
         }
@@ -379,6 +394,8 @@ impl ExecutionSession {
         for &(name, flags) in &symbols {
             let outcome = match record.symbols.get(&name) {
                 None => None,
+                // What failed to link gives way to a new definition.
+                Some(existing) if existing.failed_before => Some(Outcome::Replace),
                 Some(existing) => {
                     let outcome = match rules::resolve(existing.flags.strength, flags.strength) {
                         // Only a definition nobody has used yet can still be replaced.
@@ -407,6 +424,7 @@ impl ExecutionSession {
                 instance: None,
                 addr: None,
                 size: 0,
+                failed_before: false,
             };
             match outcome {
                 None => {

@@ -50,10 +50,45 @@ impl ExecutionSession {
         for &id in instances {
             let record = state.instance(id);
             record.group = None;
+            // Ready code cannot fail any more: no copy to retry with is needed.
+            record.retry = None;
             if matches!(record.state, InstanceState::Emitted) {
                 record.state = InstanceState::Ready;
                 self.notify_queries(state, id);
             }
+        }
+    }
+
+    /// A failed instance's names go back to a fresh copy of its unit, waiting to be linked
+    /// again (and replaced by any new definition); without a copy they leave the table.
+    fn define_again_or_forget(
+        &self,
+        state: &mut State,
+        failed: InstanceId,
+        retry: Option<Box<dyn MaterializationUnit>>,
+        dylib: DylibId,
+        tracker: TrackerId,
+        symbols: Vec<SymbolName>,
+    ) {
+        let unit = UnitId(state.units.len() as u32);
+        let table = &mut state.dylibs[dylib.0 as usize].symbols;
+        let mut kept = Vec::new();
+        for name in symbols {
+            let Some(entry) = table.get_mut(&name).filter(|e| e.instance == Some(failed)) else { continue };
+            if retry.is_some() {
+                entry.unit = Some(unit);
+                entry.instance = None;
+                entry.addr = None;
+                entry.size = 0;
+                entry.failed_before = true;
+                kept.push(name);
+            } else {
+                table.remove(&name);
+            }
+        }
+        if let Some(retry) = retry {
+            state.units.push(Some(PendingUnit { unit: retry, dylib, tracker, symbols: kept }));
+            state.trackers[tracker.0 as usize].units.push(unit);
         }
     }
 
@@ -77,13 +112,9 @@ impl ExecutionSession {
                 let was_unemitted = record.state.unemitted();
                 record.state = InstanceState::Failed(error.clone());
                 freed.append(&mut record.resources);
-                let (dylib, symbols) = (record.dylib, std::mem::take(&mut record.symbols));
-                let table = &mut state.dylibs[dylib.0 as usize].symbols;
-                for name in symbols {
-                    if table.get(&name).is_some_and(|e| e.instance == Some(id)) {
-                        table.remove(&name);
-                    }
-                }
+                let retry = record.retry.take();
+                let (dylib, tracker, symbols) = (record.dylib, record.tracker, std::mem::take(&mut record.symbols));
+                self.define_again_or_forget(state, id, retry, dylib, tracker, symbols);
                 for &dependent in &state.instances[id.0 as usize].dependents {
                     let other = &state.instances[dependent.0 as usize];
                     if !matches!(other.state, InstanceState::Failed(_) | InstanceState::Ready) {

@@ -22,6 +22,14 @@ pub trait MaterializationUnit: Send {
 
     /// `name` lost to another definition (a weak one to a strong one): don't provide it.
     fn discard(&mut self, _name: SymbolName) {}
+
+    /// A fresh copy of this unit, taken before it materializes. If materializing fails (a
+    /// symbol it needs is missing), the copy takes its place, so that adding what was
+    /// missing and looking up again links it, as a static link would. `None`: a failed
+    /// unit's names are gone until defined anew.
+    fn retry(&self) -> Option<Box<dyn MaterializationUnit>> {
+        None
+    }
 }
 
 /// A unit's duty, while it materializes, to resolve, emit or fail its symbols. Dropping it
