@@ -125,8 +125,8 @@ pub fn main() -> i32 {
     match result {
         Ok(code) => code,
         Err(errors) => {
-            for e in errors {
-                eprintln!("error: {e}");
+            for line in run::error_lines(&errors) {
+                eprintln!("error: {line}");
             }
             1
         }

@@ -5,7 +5,7 @@
 //! the session keeps one copy and the others become references to it. Every index and offset
 //! read from the file is checked; errors name the file, section, symbol and offset.
 
-use super::{Interface, InterfaceSymbol, Strength};
+use super::{machine_name, Interface, InterfaceSymbol, Strength};
 use crate::arch::x86_64::{self, ElfEdge};
 use crate::graph::{
     BlockId, Content, Definition, Edge, EdgeKind, InputBuffer, LinkGraph, Linkage, MemProt, Scope, SectionRole, Symbol,
@@ -42,16 +42,10 @@ impl<'a> ElfObject<'a> {
         let data = input.bytes();
         let at = || Location::file(&*input.name);
         let bad = |e: object::read::Error| LinkError::malformed(at(), e.to_string());
+        check_ident(data).map_err(|message| LinkError::unsupported(at(), message))?;
         let header = Header::parse(data).map_err(bad)?;
         if header.e_ident().class != ELFCLASS64 || header.e_ident().data != ELFDATA2LSB {
             return Err(LinkError::malformed(at(), "not a 64-bit little-endian ELF file"));
-        }
-        let machine = header.e_machine(LE);
-        if machine != EM_X86_64 {
-            return Err(LinkError::unsupported(
-                at(),
-                format!("machine {machine} (only x86-64, machine 62, is supported)"),
-            ));
         }
         if header.e_type(LE) != ET_REL {
             return Err(LinkError::malformed(at(), format!("not a relocatable object (e_type {})", header.e_type(LE))));
@@ -87,7 +81,22 @@ impl<'a> ElfObject<'a> {
                 })? = true;
             }
         }
-        Ok(ElfObject { input, data, sections, symbols, in_comdat })
+        let obj = ElfObject { input, data, sections, symbols, in_comdat };
+        if obj.is_gcc_lto_only() {
+            return Err(LinkError::unsupported(at(), super::GCC_LTO));
+        }
+        Ok(obj)
+    }
+
+    /// A slim GCC LTO object: `.gnu.lto_*` sections and no code of its own (gcc marks it with
+    /// `__gnu_lto_slim`). Fat LTO objects carry real code too and link as usual.
+    fn is_gcc_lto_only(&self) -> bool {
+        let lto =
+            self.sections.iter().any(|s| self.sections.section_name(LE, s).is_ok_and(|n| n.starts_with(b".gnu.lto_")));
+        lto && !self.symbols.iter().any(|sym| {
+            let name = self.symbols.symbol_name(LE, sym).unwrap_or_default();
+            name != b"__gnu_lto_slim" && sym.st_bind() != STB_LOCAL && !sym.is_undefined(LE) && !is_common(sym)
+        })
     }
 
     fn at(&self) -> Location {
@@ -164,8 +173,46 @@ impl<'a> ElfObject<'a> {
             STV_HIDDEN | STV_INTERNAL => Scope::Hidden,
             _ => Scope::Default,
         };
-        (strength, scope, matches!(sym.st_type(), STT_FUNC | STT_GNU_IFUNC))
+        // An untyped label in code (hand-written assembly) is code too.
+        let in_code = || {
+            section
+                .and_then(|s| self.sections.section(object::SectionIndex(s)).ok())
+                .is_some_and(|s| s.sh_flags(LE) & u64::from(SHF_EXECINSTR) != 0)
+        };
+        let callable = match sym.st_type() {
+            STT_FUNC | STT_GNU_IFUNC => true,
+            STT_NOTYPE => in_code(),
+            _ => false,
+        };
+        (strength, scope, callable)
     }
+}
+
+/// What the identification bytes say about the file, before a 64-bit header is parsed: names
+/// bitcode, 32-bit objects and other machines instead of "Unsupported ELF header".
+fn check_ident(data: &[u8]) -> std::result::Result<(), String> {
+    if super::is_llvm_bitcode(data) {
+        return Err(super::LLVM_BITCODE.into());
+    }
+    let (true, Some(&class), Some(&[lo, hi])) = (data.starts_with(b"\x7fELF"), data.get(4), data.get(18..20)) else {
+        return Ok(());
+    };
+    let machine = match data.get(5) {
+        Some(&ELFDATA2MSB) => u16::from_be_bytes([lo, hi]),
+        _ => u16::from_le_bytes([lo, hi]),
+    };
+    let what = match machine_name(machine) {
+        Some(name) => format!("machine {machine}, {name}"),
+        None => format!("machine {machine}"),
+    };
+    if class == ELFCLASS32 {
+        let what = if machine == EM_X86_64 { "machine 62, x86-64 with 32-bit pointers (x32)".into() } else { what };
+        return Err(format!("a 32-bit ELF object ({what}); only 64-bit x86-64 objects (machine 62) are supported"));
+    }
+    if machine != EM_X86_64 {
+        return Err(format!("an object for {what}; only x86-64 objects (machine 62) are supported"));
+    }
+    Ok(())
 }
 
 fn section_label(index: usize) -> String {

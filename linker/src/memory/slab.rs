@@ -1,6 +1,7 @@
 //! A slab at a fixed address that is never executed: addresses are chosen as if memory
 //! started at `base`, bytes live in ordinary buffers. Same inputs, same addresses, same bytes.
 
+use super::layout::PAGE_SIZE;
 use super::{Allocation, MemoryManager, Segment, Working};
 use crate::{LinkError, Result};
 use std::sync::Mutex;
@@ -14,17 +15,32 @@ impl SlabMemoryManager {
     pub fn new(base: u64, size: u64) -> Self {
         SlabMemoryManager { next: Mutex::new(base), end: base.saturating_add(size) }
     }
+
+    /// A slab that starts on a page and ends inside the address space; anything else would
+    /// move the first allocation (`0x123` became `0x1000`) or wrap around to 0.
+    pub fn try_new(base: u64, size: u64) -> std::result::Result<Self, String> {
+        if base % PAGE_SIZE != 0 {
+            return Err(format!("slab address {base:#x} is not a multiple of the page size ({PAGE_SIZE:#x})"));
+        }
+        let Some(end) = base.checked_add(size) else {
+            return Err(format!(
+                "a slab of {size:#x} bytes at {base:#x} runs past the end of the 64-bit address space"
+            ));
+        };
+        Ok(SlabMemoryManager { next: Mutex::new(base), end })
+    }
 }
 
 impl MemoryManager for SlabMemoryManager {
     fn allocate(&self, size: u64, align: u64) -> Result<Allocation> {
         let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
-        let addr = next.next_multiple_of(align);
-        let end = addr
-            .checked_add(size)
+        let end = next
+            .checked_next_multiple_of(align.max(1))
+            .and_then(|addr| addr.checked_add(size))
             .filter(|&e| e <= self.end)
             .ok_or_else(|| LinkError::Memory(format!("slab exhausted allocating {size:#x} bytes")))?;
         let buffer = zeroed(size).ok_or_else(|| LinkError::Memory(format!("cannot allocate {size:#x} bytes")))?;
+        let addr = end - size;
         *next = end;
         Ok(Allocation { addr, size, working: Working::Buffer(buffer) })
     }
