@@ -241,4 +241,14 @@ fn dropped_jits_return_their_memory() {
             unsafe { jit.get::<extern "C" fn(i32, i32) -> i32>("add") }.unwrap_or_else(|e| panic!("Jit #{round}: {e}"));
         assert_eq!(add(round, 1), round + 1);
     }
+    // Nothing of theirs is left mapped in the low 2 GiB.
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+    let low: Vec<&str> = maps
+        .lines()
+        .filter(|line| {
+            let start = line.split('-').next().and_then(|s| u64::from_str_radix(s, 16).ok());
+            start.is_some_and(|s| (0x0100_0000..0x8000_0000).contains(&s)) && line.trim_end().ends_with(" 0")
+        })
+        .collect();
+    assert!(low.is_empty(), "still mapped below 2 GiB:\n{}", low.join("\n"));
 }

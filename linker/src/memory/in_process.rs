@@ -5,7 +5,8 @@
 //! space (where a non-PIE executable lives too). We reserve it in chunks, on demand, wherever
 //! the space is free, so several sessions in one process can share it; inside the chunks a
 //! first-fit free list hands out page runs, and freed runs are returned to the kernel and
-//! reused.
+//! reused. A chunk that is entirely free again is unmapped, and dropping the manager unmaps
+//! every chunk, so sessions that come and go don't use up the low 2 GiB.
 
 use super::layout::PAGE_SIZE;
 use super::{Allocation, MemoryManager, Segment, Working};
@@ -14,8 +15,15 @@ use crate::{LinkError, Result};
 use std::sync::Mutex;
 
 pub struct InProcessMemoryManager {
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
     /// Free runs `(start, len)` in the chunks we reserved, sorted by start, never adjacent.
-    free: Mutex<Vec<(u64, u64)>>,
+    free: Vec<(u64, u64)>,
+    /// The reservations `(start, len)`, each unmapped whole once nothing in it is allocated.
+    chunks: Vec<(u64, u64)>,
 }
 
 const CHUNK: u64 = 64 << 20;
@@ -26,7 +34,19 @@ const PREFERRED: u64 = 0x1000_0000;
 
 impl InProcessMemoryManager {
     pub fn new() -> Self {
-        InProcessMemoryManager { free: Mutex::new(Vec::new()) }
+        InProcessMemoryManager { state: Mutex::new(State::default()) }
+    }
+}
+
+/// Whatever is still allocated goes too: nothing can run code from a dropped manager's memory,
+/// because every allocation holds the manager alive.
+impl Drop for InProcessMemoryManager {
+    fn drop(&mut self) {
+        let state = self.state.get_mut().unwrap_or_else(|e| e.into_inner());
+        for &(start, len) in &state.chunks {
+            // SAFETY: our own reservation, and no allocation from it is alive.
+            unsafe { libc::munmap(start as *mut libc::c_void, len as usize) };
+        }
     }
 }
 
@@ -86,6 +106,27 @@ fn give_back(free: &mut Vec<(u64, u64)>, start: u64, len: u64) {
     }
 }
 
+/// Unmaps every chunk that is wholly free, taking it out of the free list.
+fn release_free_chunks(state: &mut State) {
+    let State { free, chunks } = state;
+    chunks.retain(|&(start, len)| {
+        let end = start + len;
+        let Some(i) = free.iter().position(|&(s, l)| s <= start && end <= s + l) else { return true };
+        let (s, l) = free[i];
+        let mut rest = Vec::new();
+        if s < start {
+            rest.push((s, start - s));
+        }
+        if end < s + l {
+            rest.push((end, s + l - end));
+        }
+        free.splice(i..=i, rest);
+        // SAFETY: the chunk is ours and nothing in it is allocated any more.
+        unsafe { libc::munmap(start as *mut libc::c_void, len as usize) };
+        false
+    });
+}
+
 fn protect(addr: u64, len: u64, prot: libc::c_int) -> Result<()> {
     // SAFETY: the range lies inside our reservation.
     let rc = unsafe { libc::mprotect(addr as *mut libc::c_void, len as usize, prot) };
@@ -98,16 +139,18 @@ fn protect(addr: u64, len: u64, prot: libc::c_int) -> Result<()> {
 impl MemoryManager for InProcessMemoryManager {
     fn allocate(&self, size: u64, align: u64) -> Result<Allocation> {
         let size = size.next_multiple_of(PAGE_SIZE);
-        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
-        let (i, addr) = match find_fit(&free, size, align) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let (i, addr) = match find_fit(&state.free, size, align) {
             Some(fit) => fit,
             None => {
                 let (base, len) = reserve(size + align)?;
-                give_back(&mut free, base, len);
-                find_fit(&free, size, align)
+                state.chunks.push((base, len));
+                give_back(&mut state.free, base, len);
+                find_fit(&state.free, size, align)
                     .ok_or_else(|| LinkError::Memory(format!("out of JIT memory for {size:#x} bytes")))?
             }
         };
+        let free = &mut state.free;
         let (start, len) = free[i];
         let mut rest = Vec::new();
         if addr > start {
@@ -146,8 +189,9 @@ impl MemoryManager for InProcessMemoryManager {
                 0,
             );
         }
-        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
-        give_back(&mut free, alloc.addr, alloc.size);
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        give_back(&mut state.free, alloc.addr, alloc.size);
+        release_free_chunks(&mut state);
     }
 
     fn executable(&self) -> bool {
