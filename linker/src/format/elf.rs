@@ -62,8 +62,8 @@ impl<'a> ElfObject<'a> {
         for (index, section) in sections.iter().enumerate() {
             // Before COMDAT groups, `.gnu.linkonce.*` sections were the one-copy mechanism.
             let name = sections.section_name(LE, section).unwrap_or_default();
-            if name.starts_with(b".gnu.linkonce.") {
-                in_comdat[index] = true;
+            if let (true, Some(flag)) = (name.starts_with(b".gnu.linkonce."), in_comdat.get_mut(index)) {
+                *flag = true;
             }
             let Some((flags, members)) = section.group(LE, data).map_err(|e| bad_section(input, index, e))? else {
                 continue;
@@ -298,13 +298,16 @@ fn add_sections(obj: &ElfObject, graph: &mut LinkGraph) -> Result<Vec<Option<Blo
             Content::Zero(size)
         } else {
             let start = section.sh_offset(LE);
-            let end = start.checked_add(size).filter(|&end| end <= obj.data.len() as u64).ok_or_else(|| {
+            start.checked_add(size).filter(|&end| end <= obj.data.len() as u64).ok_or_else(|| {
                 LinkError::malformed(
                     at(),
                     format!("content {start:#x}..+{size:#x} lies outside the file ({:#x} bytes)", obj.data.len()),
                 )
             })?;
-            Content::Input { start: start as usize, len: (end - start) as usize }
+            let (Ok(start), Ok(len)) = (usize::try_from(start), usize::try_from(size)) else {
+                return Err(LinkError::malformed(at(), "content beyond the address space"));
+            };
+            Content::Input { start, len }
         };
         let align = section.sh_addralign(LE);
         if align > 1 << 30 || (align > 1 && !align.is_power_of_two()) {
@@ -312,8 +315,11 @@ fn add_sections(obj: &ElfObject, graph: &mut LinkGraph) -> Result<Vec<Option<Blo
         }
         let role = if flags & u64::from(SHF_TLS) != 0 { SectionRole::ThreadLocal } else { section_role(&name) };
         let section_id = graph.add_section(&name, prot, role);
-        graph.sections[section_id.index()].input_index = Some(index as u32);
-        blocks[index] = Some(graph.add_block(section_id, content, align));
+        graph.section_mut(section_id).input_index = u32::try_from(index).ok();
+        let block = graph.add_block(section_id, content, align);
+        if let Some(slot) = blocks.get_mut(index) {
+            *slot = Some(block);
+        }
     }
     Ok(blocks)
 }
@@ -347,13 +353,11 @@ fn add_symbols(obj: &ElfObject, graph: &mut LinkGraph, blocks: &[Option<BlockId>
             let Some(section) = section else { continue };
             let Some(block) = blocks.get(section).copied().flatten() else { continue };
             let offset = sym.st_value(LE);
-            if offset > graph.blocks[block.index()].size() {
+            let size = graph.block(block).size();
+            if offset > size {
                 return Err(LinkError::malformed(
                     at().section(obj.section_name(section)).offset(offset),
-                    format!(
-                        "symbol lies past the end of its section ({:#x} bytes)",
-                        graph.blocks[block.index()].size()
-                    ),
+                    format!("symbol lies past the end of its section ({size:#x} bytes)"),
                 ));
             }
             Definition::Block { block, offset }
@@ -369,7 +373,9 @@ fn add_symbols(obj: &ElfObject, graph: &mut LinkGraph, blocks: &[Option<BlockId>
             addr: if def == Definition::Absolute { sym.st_value(LE) } else { 0 },
             live: !local,
         });
-        ids[index] = Some(id);
+        if let Some(slot) = ids.get_mut(index) {
+            *slot = Some(id);
+        }
     }
     Ok(ids)
 }
@@ -398,13 +404,13 @@ fn add_relocations(
                 format!("relocations for section index {target}, out of range ({} sections)", blocks.len()),
             ));
         }
-        let Some(block) = blocks[target] else { continue };
+        let Some(block) = blocks.get(target).copied().flatten() else { continue };
         let target_name = obj.section_name(target);
         let (relas, _) = section
             .rela(LE, obj.data)
             .map_err(|e| bad_section(obj.input, index, e))?
             .ok_or_else(|| LinkError::malformed(obj.at().section(obj.section_name(index)), "unreadable relocations"))?;
-        let size = graph.blocks[block.index()].size();
+        let size = graph.block(block).size();
         for rela in relas {
             let offset = rela.r_offset(LE);
             let at = || obj.at().section(&target_name).offset(offset);
@@ -434,7 +440,7 @@ fn add_relocations(
                 relocation_target(obj, graph, symbols, sym_index)
                     .map_err(|message| LinkError::malformed(at(), message))?
             };
-            graph.blocks[block.index()].edges.push(Edge {
+            graph.block_mut(block).edges.push(Edge {
                 kind: EdgeKind::X86_64(kind),
                 offset: offset as u32,
                 target: target_symbol,
@@ -476,8 +482,8 @@ fn relocation_target(
 /// resolver once the code is in place and stores its answer in the slot (`graph.ifuncs`).
 fn indirect_function(graph: &mut LinkGraph, symbol: SymbolId) {
     use crate::arch::x86_64::Kind;
-    let Definition::Block { block, offset } = graph.symbols[symbol.index()].def else { return };
-    let resolver = graph.add_anonymous_symbol(block, offset, graph.symbols[symbol.index()].size);
+    let Definition::Block { block, offset } = graph.symbol(symbol).def else { return };
+    let resolver = graph.add_anonymous_symbol(block, offset, graph.symbol(symbol).size);
     let slots = graph
         .find_section("$__IFUNC_SLOTS")
         .unwrap_or_else(|| graph.add_section("$__IFUNC_SLOTS", MemProt::ReadWrite, SectionRole::Plain));
@@ -486,21 +492,16 @@ fn indirect_function(graph: &mut LinkGraph, symbol: SymbolId) {
         .unwrap_or_else(|| graph.add_section("$__IFUNC_STUBS", MemProt::ReadExec, SectionRole::Plain));
     let slot_block = graph.add_block(slots, Content::Owned(vec![0; 8]), 8);
     // The resolver must survive dead-stripping as long as the slot it fills does.
-    graph.blocks[slot_block.index()].edges.push(Edge {
-        kind: EdgeKind::KeepAlive,
-        offset: 0,
-        target: resolver,
-        addend: 0,
-    });
+    graph.block_mut(slot_block).edges.push(Edge { kind: EdgeKind::KeepAlive, offset: 0, target: resolver, addend: 0 });
     let slot = graph.add_anonymous_symbol(slot_block, 0, 8);
     let stub_block = graph.add_block(stubs, Content::Owned(vec![0xff, 0x25, 0, 0, 0, 0]), 8);
-    graph.blocks[stub_block.index()].edges.push(Edge {
+    graph.block_mut(stub_block).edges.push(Edge {
         kind: EdgeKind::X86_64(Kind::Delta32),
         offset: 2,
         target: slot,
         addend: -4,
     });
-    let entry = &mut graph.symbols[symbol.index()];
+    let entry = graph.symbol_mut(symbol);
     entry.def = Definition::Block { block: stub_block, offset: 0 };
     entry.size = 6;
     graph.ifuncs.push((slot, resolver));
@@ -511,7 +512,7 @@ fn indirect_function(graph: &mut LinkGraph, symbol: SymbolId) {
 pub fn debug_object(graph: &LinkGraph) -> Option<Vec<u8>> {
     let mut bytes = graph.input.bytes().to_vec();
     let read = |bytes: &[u8], at: usize, len: usize| -> Option<u64> {
-        let field = bytes.get(at..at + len)?;
+        let field = bytes.get(at..at.checked_add(len)?)?;
         Some(field.iter().rev().fold(0, |value, &b| (value << 8) | u64::from(b)))
     };
     let (shoff, shentsize, shnum) =
@@ -523,9 +524,9 @@ pub fn debug_object(graph: &LinkGraph) -> Option<Vec<u8>> {
         }
         // sh_addr is at offset 16 of an Elf64_Shdr.
         let at = shoff.checked_add((index as usize).checked_mul(shentsize)?)?.checked_add(16)?;
-        let block = &graph.blocks[first.index()];
+        let block = graph.block(*first);
         let addr = block.addr.wrapping_sub(block.input_offset);
-        bytes.get_mut(at..at + 8)?.copy_from_slice(&addr.to_le_bytes());
+        bytes.get_mut(at..at.checked_add(8)?)?.copy_from_slice(&addr.to_le_bytes());
     }
     Some(bytes)
 }

@@ -1,5 +1,7 @@
 //! Input formats: bytes → `LinkGraph`, and the cheaper "interface" (which symbols an object
 //! defines) that the session needs before deciding to link it.
+// Parsing and fix-ups read untrusted input: no panicking index or overflow.
+#![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 pub mod archive;
 pub mod elf;

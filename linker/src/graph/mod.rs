@@ -408,6 +408,28 @@ impl LinkGraph {
         }
     }
 
+    // Ids are handed out by this graph and its vectors only grow, so these can index: the
+    // parsing and fix-up modules use them instead of indexing themselves.
+    pub fn block(&self, id: BlockId) -> &Block {
+        &self.blocks[id.index()]
+    }
+
+    pub fn block_mut(&mut self, id: BlockId) -> &mut Block {
+        &mut self.blocks[id.index()]
+    }
+
+    pub fn symbol(&self, id: SymbolId) -> &Symbol {
+        &self.symbols[id.index()]
+    }
+
+    pub fn symbol_mut(&mut self, id: SymbolId) -> &mut Symbol {
+        &mut self.symbols[id.index()]
+    }
+
+    pub fn section_mut(&mut self, id: SectionId) -> &mut Section {
+        &mut self.sections[id.index()]
+    }
+
     pub fn symbol_addr(&self, id: SymbolId) -> u64 {
         self.symbols[id.index()].addr
     }

@@ -19,7 +19,7 @@ impl SlabMemoryManager {
     /// A slab that starts on a page and ends inside the address space; anything else would
     /// move the first allocation (`0x123` became `0x1000`) or wrap around to 0.
     pub fn try_new(base: u64, size: u64) -> std::result::Result<Self, String> {
-        if base % PAGE_SIZE != 0 {
+        if !base.is_multiple_of(PAGE_SIZE) {
             return Err(format!("slab address {base:#x} is not a multiple of the page size ({PAGE_SIZE:#x})"));
         }
         let Some(end) = base.checked_add(size) else {
