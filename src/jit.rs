@@ -162,6 +162,11 @@ impl Jit {
 /// platform, generators), so without this nothing it reserved would ever be freed.
 impl Drop for Jit {
     fn drop(&mut self) {
+        // Removal runs finalizers, which can only run where the code is (not in a slab that
+        // only stands in for memory elsewhere).
+        if !self.session.memory().executable() {
+            return;
+        }
         for dylib in [self.main, self.lazy_impl] {
             let _ = self.session.remove_jit_dylib(dylib);
         }

@@ -5,7 +5,7 @@ mod reexec;
 mod run;
 
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser, Subcommand};
-pub use inputs::InputArg;
+pub use inputs::{linker_script_inputs, InputArg};
 
 #[derive(Parser, Debug)]
 #[command(name = "jitld", version, about = "Link relocatable objects in memory and run them")]
