@@ -1,6 +1,7 @@
 //! `jitld run | graph`.
 
 mod inputs;
+mod open;
 mod reexec;
 mod run;
 
