@@ -406,6 +406,13 @@ fn add_relocations(
         }
         let Some(block) = blocks.get(target).copied().flatten() else { continue };
         let target_name = obj.section_name(target);
+        // Zero-fill has no bytes to fix up (and passes would have to invent them).
+        if graph.block(block).is_zero_fill() && section.sh_size(LE) > 0 {
+            return Err(LinkError::malformed(
+                obj.at().section(obj.section_name(index)),
+                format!("relocations for section #{target} ({target_name}), which has no content (SHT_NOBITS)"),
+            ));
+        }
         let (relas, _) = section
             .rela(LE, obj.data)
             .map_err(|e| bad_section(obj.input, index, e))?

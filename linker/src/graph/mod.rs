@@ -359,7 +359,7 @@ impl LinkGraph {
             .enumerate()
             .filter_map(|(i, s)| match s.def {
                 Definition::Block { block: b, offset: o } if b == block && s.name.is_some() => {
-                    let end = o + s.size.max(1);
+                    let end = o.saturating_add(s.size.max(1));
                     (o <= offset && offset < end).then_some(i)
                 }
                 _ => None,

@@ -34,7 +34,7 @@ fn got_entry_target(graph: &LinkGraph, entry: SymbolId) -> Option<SymbolId> {
 
 pub fn relax(graph: &mut LinkGraph) -> Result<()> {
     for b in (0..graph.blocks.len() as u32).map(BlockId) {
-        if !graph.block(b).live {
+        if !graph.block(b).live || graph.block(b).is_zero_fill() {
             continue;
         }
         for i in 0..graph.block(b).edges.len() {
