@@ -406,13 +406,6 @@ fn add_relocations(
         }
         let Some(block) = blocks.get(target).copied().flatten() else { continue };
         let target_name = obj.section_name(target);
-        // Zero-fill has no bytes to fix up (and passes would have to invent them).
-        if graph.block(block).is_zero_fill() && section.sh_size(LE) > 0 {
-            return Err(LinkError::malformed(
-                obj.at().section(obj.section_name(index)),
-                format!("relocations for section #{target} ({target_name}), which has no content (SHT_NOBITS)"),
-            ));
-        }
         let (relas, _) = section
             .rela(LE, obj.data)
             .map_err(|e| bad_section(obj.input, index, e))?
@@ -439,6 +432,10 @@ fn add_relocations(
             // Edges hold 32-bit offsets; only a huge zero-fill section could get here.
             if u32::try_from(offset).is_err() {
                 return Err(LinkError::unsupported(at(), "relocation at an offset beyond 4 GiB"));
+            }
+            // Zero-fill has no bytes to fix up (and passes would have to invent them).
+            if graph.block(block).is_zero_fill() {
+                return Err(LinkError::malformed(at(), "relocation in a section without content (SHT_NOBITS)"));
             }
             let sym_index = rela.r_sym(LE, false) as usize;
             let target_symbol = if to_got_base {
