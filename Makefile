@@ -6,9 +6,11 @@ CARGO ?= cargo
 build:
 	$(CARGO) build --release
 
-# The README's test command: everything CI runs. The second run explores the session's
-# thread interleavings with shuttle's locks in place of std's.
-test:
+# The README's test command: everything CI runs. The fixtures are built first, here, where
+# their progress lines show; the e2e tests then find them up to date (a test's own output is
+# captured by the harness, so a build inside it would be five silent minutes). The last run
+# explores the session's thread interleavings with shuttle's locks in place of std's.
+test: fixtures
 	$(CARGO) test --workspace
 	$(CARGO) test --features shuttle --test session_interleavings
 

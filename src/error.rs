@@ -23,11 +23,39 @@ pub enum JitError {
 }
 
 fn undefined_message(names: &[(String, String)]) -> String {
-    names
+    let mut lines: Vec<String> = names
         .iter()
-        .map(|(name, by)| format!("undefined symbol: {name} (referenced by {by})"))
-        .collect::<Vec<_>>()
-        .join("\nerror: ")
+        .map(|(name, by)| match demangle(name) {
+            Some(readable) => format!("undefined symbol: {name} [{readable}] (referenced by {by})"),
+            None => format!("undefined symbol: {name} (referenced by {by})"),
+        })
+        .collect();
+    // Forgetting the C++ runtime is the usual cause; a native `gcc` link fails the same way.
+    if names.iter().any(|(name, _)| is_cxx_runtime(name)) {
+        lines.push("C++ runtime symbols are undefined: did you mean to add -lstdc++?".into());
+    }
+    lines.join("\nerror: ")
+}
+
+/// The readable form of an Itanium-mangled C++ name, or `None` for any other name.
+pub fn demangle(name: &str) -> Option<String> {
+    if !name.starts_with("_Z") {
+        return None;
+    }
+    let symbol = cpp_demangle::Symbol::new(name).ok()?;
+    let options = cpp_demangle::DemangleOptions::new().no_return_type();
+    symbol.demangle(&options).ok().filter(|text| text != name)
+}
+
+/// Names that only libstdc++ (or libsupc++) defines: the `std` namespace, the C++ ABI's
+/// `__cxa_*` entry points and the personality routine, and RTTI for the ABI's classes.
+fn is_cxx_runtime(name: &str) -> bool {
+    const PREFIXES: [&str; 8] = ["_ZSt", "_ZNSt", "_ZNKSt", "_ZTVSt", "_ZTISt", "_ZTVN10__cxxabiv", "_Znwm", "_Znam"];
+    PREFIXES.iter().any(|p| name.starts_with(p))
+        || name.starts_with("_ZdlPv")
+        || name.starts_with("_ZdaPv")
+        || name.starts_with("__cxa_") && name != "__cxa_atexit" && name != "__cxa_finalize"
+        || name == "__gxx_personality_v0"
 }
 
 impl From<LinkError> for JitError {

@@ -157,6 +157,25 @@ impl Jit {
     }
 }
 
+/// Everything this `Jit` linked is removed (finalizers run, memory is returned), and its
+/// JITDylibs let go of their generators. The session's pieces refer to each other (layer,
+/// platform, generators), so without this nothing it reserved would ever be freed.
+impl Drop for Jit {
+    fn drop(&mut self) {
+        // Removal runs finalizers, which can only run where the code is (not in a slab that
+        // only stands in for memory elsewhere).
+        if !self.session.memory().executable() {
+            return;
+        }
+        for dylib in [self.main, self.lazy_impl] {
+            let _ = self.session.remove_jit_dylib(dylib);
+        }
+        if let Some(process) = self.session.dylib_by_name("<process>") {
+            let _ = self.session.remove_jit_dylib(process);
+        }
+    }
+}
+
 fn read(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| JitError::other(format!("{}: cannot read: {e}", path.display())))
 }

@@ -1,11 +1,12 @@
 //! `jitld run | graph`.
 
 mod inputs;
+mod open;
 mod reexec;
 mod run;
 
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser, Subcommand};
-pub use inputs::InputArg;
+pub use inputs::{linker_script_inputs, InputArg};
 
 #[derive(Parser, Debug)]
 #[command(name = "jitld", version, about = "Link relocatable objects in memory and run them")]
@@ -125,8 +126,8 @@ pub fn main() -> i32 {
     match result {
         Ok(code) => code,
         Err(errors) => {
-            for e in errors {
-                eprintln!("error: {e}");
+            for line in run::error_lines(&errors) {
+                eprintln!("error: {line}");
             }
             1
         }

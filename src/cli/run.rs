@@ -5,6 +5,7 @@
 //! and we leave through `exit`, as a program returning from `main` does.
 
 use super::inputs::{find_library, linker_script_inputs, InputArg};
+use super::open::{member_spec, open_input, open_member};
 use super::RunArgs;
 use crate::debug::{debugger_attached, install_fault_reporter, CodeTable, GdbRegistration, PerfMap};
 use crate::error::JitError;
@@ -14,6 +15,7 @@ use crate::lazy::LazyStats;
 use crate::platform::Platform;
 use crate::session::{DylibId, ExecutionSession, LookupFlags, ReexportsUnit, SymbolFlags};
 use crate::tools::RelocationDump;
+use jitld_linker::format::archive::Archive;
 use jitld_linker::format::{self, FileKind};
 use jitld_linker::memory::{InProcessMemoryManager, MemoryManager, SlabMemoryManager};
 use jitld_linker::{InputBuffer, SymbolName};
@@ -43,30 +45,6 @@ struct Program {
     position: u64,
 }
 
-/// Inputs up to this size are read into memory rather than mapped.
-const SMALL_INPUT: u64 = 64 << 10;
-
-pub fn open_input(path: &Path) -> Result<InputBuffer, JitError> {
-    let name = path.display().to_string();
-    let file = std::fs::File::open(path).map_err(|e| JitError::other(format!("{name}: cannot open: {e}")))?;
-    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-    if len == 0 {
-        return Ok(InputBuffer::from_vec(name, Vec::new()));
-    }
-    // Small files are read: a mapping each would cost a page of address space, a syscall,
-    // and one of the 65,530 mappings the kernel allows a process (100,000 objects need more).
-    if len <= SMALL_INPUT {
-        let mut bytes = Vec::with_capacity(len as usize);
-        std::io::Read::read_to_end(&mut &file, &mut bytes)
-            .map_err(|e| JitError::other(format!("{name}: cannot read: {e}")))?;
-        return Ok(InputBuffer::from_vec(name, bytes));
-    }
-    // SAFETY: inputs are not expected to change while we link; a truncation under us would be
-    // the same hazard every linker accepts.
-    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| JitError::other(format!("{name}: cannot map: {e}")))?;
-    Ok(InputBuffer::new(name, Arc::new(map)))
-}
-
 impl Program {
     fn dylib(&mut self, name: &str) -> Result<DylibId, JitError> {
         if let Some(existing) = self.session.dylib_by_name(name) {
@@ -84,7 +62,14 @@ impl Program {
                 self.current = self.dylib(name)?;
                 Ok(())
             }
-            InputArg::Path(path) => self.load_path(Path::new(path)),
+            InputArg::Path(path) => match member_spec(Path::new(path)) {
+                Some((archive, member)) => {
+                    let input = open_member(archive, member, self.session.names())?;
+                    let ordinal = self.next_ordinal();
+                    self.add_object(input, ordinal)
+                }
+                None => self.load_path(Path::new(path)),
+            },
             InputArg::Library(name) => {
                 let path = find_library(name, &self.search)?;
                 self.load_path(&path)
@@ -119,6 +104,9 @@ impl Program {
                     self.load_path(&input)?;
                 }
             }
+            FileKind::LlvmBitcode => {
+                return Err(JitError::other(format!("{}: {}", path.display(), format::LLVM_BITCODE)));
+            }
             FileKind::Unknown => {
                 return Err(JitError::other(format!("{}: unrecognized file format", path.display())));
             }
@@ -140,7 +128,7 @@ impl Program {
     /// even when nothing refers to it, so its initializers run.
     fn load_whole_archive(&mut self, path: &Path) -> Result<(), JitError> {
         let buffer = open_input(path)?;
-        let archive = jitld_linker::format::archive::Archive::parse(buffer, self.session.names())?;
+        let archive = Archive::parse(buffer, self.session.names())?;
         for member in archive.object_members() {
             let Some(input) = archive.member(member) else { continue };
             let ordinal = self.next_ordinal();
@@ -205,10 +193,15 @@ impl Program {
     }
 }
 
+/// How much address space a `--slab-address` slab covers.
+const SLAB_SIZE: u64 = 1 << 40;
+
 fn memory_for(args: &RunArgs) -> Result<Arc<dyn MemoryManager>, JitError> {
     match args.slab_address {
         Some(_) if !args.noexec => Err(JitError::other("--slab-address needs --noexec")),
-        Some(base) => Ok(Arc::new(SlabMemoryManager::new(base, 1 << 40))),
+        Some(base) => Ok(Arc::new(
+            SlabMemoryManager::try_new(base, SLAB_SIZE).map_err(|e| JitError::other(format!("--slab-address: {e}")))?,
+        )),
         None => Ok(Arc::new(InProcessMemoryManager::new())),
     }
 }
@@ -314,7 +307,15 @@ fn link_program(program: &Program, main: DylibId, args: &RunArgs) -> Result<Opti
     let mut entry = None;
     if !args.noexec {
         let found = session.lookup(&session.search_order(main), &[session.intern(&args.entry)])?;
-        entry = Some(found[0].addr);
+        let found = found.first().ok_or_else(|| JitError::other(format!("entry symbol {} not found", args.entry)))?;
+        // Jumping into data would only die of SIGSEGV (or worse, run it).
+        if !found.flags.callable {
+            return Err(JitError::other(format!(
+                "entry symbol {} is not a function (it is data); --entry takes a function",
+                args.entry
+            )));
+        }
+        entry = Some(found.addr);
     }
     for &dylib in &program.dylibs {
         let mut wanted: Vec<SymbolName> = program.roots.iter().filter(|(d, _)| *d == dylib).map(|&(_, n)| n).collect();
@@ -397,16 +398,39 @@ fn report(session: &ExecutionSession, error: JitError, entry: &str) -> Errors {
     errors
 }
 
+/// The lines to print for `errors`, each once and in first-seen order: a symbol that several
+/// lookups reached, or an archive member that failed for each of them, is reported once.
+pub fn error_lines(errors: &[JitError]) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    errors
+        .iter()
+        .flat_map(|e| e.to_string().split("\nerror: ").map(str::to_owned).collect::<Vec<_>>())
+        .filter(|line| seen.insert(line.clone()))
+        .collect()
+}
+
+/// `jitld graph`: each input an object, or one member of an archive as `lib.a(member.o)`.
 pub fn graph(inputs: &[String]) -> Result<i32, Errors> {
     let names = jitld_linker::NamePool::new();
     for input in inputs {
-        let buffer = open_input(Path::new(input)).map_err(|e| vec![e])?;
+        let buffer = match member_spec(Path::new(input)) {
+            Some((archive, member)) => open_member(archive, member, &names),
+            None => open_input(Path::new(input)),
+        }
+        .map_err(|e| vec![e])?;
         let kind = format::sniff(&buffer);
         if kind != FileKind::ElfRelocatable {
             let what = match kind {
-                FileKind::Archive => "a static archive; name one of its members",
-                FileKind::ElfShared => "a shared library or executable, not a relocatable object",
-                _ => "unrecognized file format",
+                FileKind::Archive => {
+                    let first = Archive::parse(buffer.clone(), &names)
+                        .ok()
+                        .and_then(|a| a.member_names().next().map(str::to_owned))
+                        .unwrap_or_else(|| "member.o".into());
+                    format!("a static archive; name one of its members, as in {input}({first})")
+                }
+                FileKind::ElfShared => "a shared library or executable, not a relocatable object".into(),
+                FileKind::LlvmBitcode => format::LLVM_BITCODE.into(),
+                _ => "unrecognized file format".into(),
             };
             return Err(vec![JitError::other(format!("{input}: {what}"))]);
         }

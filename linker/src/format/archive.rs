@@ -7,10 +7,17 @@ use crate::{LinkError, Location, Result};
 use indexmap::IndexMap;
 use object::read::archive::ArchiveFile;
 
+struct Member {
+    display: String,
+    name: String,
+    start: usize,
+    len: usize,
+}
+
 pub struct Archive {
     pub input: InputBuffer,
-    /// Members in archive order: display name and byte range.
-    members: Vec<(String, usize, usize)>,
+    /// Members in archive order: display name, name in the archive, and byte range.
+    members: Vec<Member>,
     /// Symbol → index in `members`: the first member that defines it, as ld picks.
     index: crate::graph::IdMap<SymbolName, usize>,
 }
@@ -28,9 +35,22 @@ impl Archive {
         for member in file.members() {
             let member = member.map_err(|e| LinkError::malformed(at(), e.to_string()))?;
             let (start, len) = member.file_range();
-            let name = format!("{}({})", input.name, String::from_utf8_lossy(member.name()));
-            by_start.insert(start, members.len());
-            members.push((name, start as usize, len as usize));
+            let name = String::from_utf8_lossy(member.name()).into_owned();
+            let display = format!("{}({name})", input.name);
+            // `object` trusts each header's size; a member that runs past the end means the
+            // file was cut short, and ld and lld refuse the whole archive, needed or not.
+            let fits = start.checked_add(len).is_some_and(|end| end <= data.len() as u64);
+            let (Ok(start), Ok(len), true) = (usize::try_from(start), usize::try_from(len), fits) else {
+                return Err(LinkError::malformed(
+                    at(),
+                    format!(
+                        "file too short: member {name} needs {len} bytes at offset {start:#x}, the archive has {} bytes",
+                        data.len()
+                    ),
+                ));
+            };
+            by_start.insert(start as u64, members.len());
+            members.push(Member { display, name, start, len });
         }
         let mut index = crate::graph::IdMap::default();
         if let Some(symbols) = file.symbols().map_err(|e| LinkError::malformed(at(), e.to_string()))? {
@@ -44,8 +64,8 @@ impl Archive {
             }
         } else {
             // No ranlib index: read every member's symbol table instead.
-            for (i, (name, start, len)) in members.iter().enumerate() {
-                let Some(member) = input.slice(name.as_str(), *start, *len) else { continue };
+            for (i, m) in members.iter().enumerate() {
+                let Some(member) = input.slice(m.display.as_str(), m.start, m.len) else { continue };
                 let Ok(iface) = crate::format::elf::interface(&member, names) else { continue };
                 for symbol in iface.symbols {
                     index.entry(symbol.name).or_insert(i);
@@ -65,8 +85,18 @@ impl Archive {
     }
 
     pub fn member(&self, member: usize) -> Option<InputBuffer> {
-        let (name, start, len) = self.members.get(member)?;
-        self.input.slice(name.as_str(), *start, *len)
+        let m = self.members.get(member)?;
+        self.input.slice(m.display.as_str(), m.start, m.len)
+    }
+
+    /// The first member called `name` (as `ar t` lists it).
+    pub fn member_named(&self, name: &str) -> Option<usize> {
+        self.members.iter().position(|m| m.name == name)
+    }
+
+    /// Member names in archive order.
+    pub fn member_names(&self) -> impl Iterator<Item = &str> + '_ {
+        self.members.iter().map(|m| m.name.as_str())
     }
 
     /// Every member's index that holds an ELF object (for whole-archive loading).

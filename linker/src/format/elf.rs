@@ -5,7 +5,7 @@
 //! the session keeps one copy and the others become references to it. Every index and offset
 //! read from the file is checked; errors name the file, section, symbol and offset.
 
-use super::{Interface, InterfaceSymbol, Strength};
+use super::{machine_name, Interface, InterfaceSymbol, Strength};
 use crate::arch::x86_64::{self, ElfEdge};
 use crate::graph::{
     BlockId, Content, Definition, Edge, EdgeKind, InputBuffer, LinkGraph, Linkage, MemProt, Scope, SectionRole, Symbol,
@@ -42,16 +42,10 @@ impl<'a> ElfObject<'a> {
         let data = input.bytes();
         let at = || Location::file(&*input.name);
         let bad = |e: object::read::Error| LinkError::malformed(at(), e.to_string());
+        check_ident(data).map_err(|message| LinkError::unsupported(at(), message))?;
         let header = Header::parse(data).map_err(bad)?;
         if header.e_ident().class != ELFCLASS64 || header.e_ident().data != ELFDATA2LSB {
             return Err(LinkError::malformed(at(), "not a 64-bit little-endian ELF file"));
-        }
-        let machine = header.e_machine(LE);
-        if machine != EM_X86_64 {
-            return Err(LinkError::unsupported(
-                at(),
-                format!("machine {machine} (only x86-64, machine 62, is supported)"),
-            ));
         }
         if header.e_type(LE) != ET_REL {
             return Err(LinkError::malformed(at(), format!("not a relocatable object (e_type {})", header.e_type(LE))));
@@ -68,8 +62,8 @@ impl<'a> ElfObject<'a> {
         for (index, section) in sections.iter().enumerate() {
             // Before COMDAT groups, `.gnu.linkonce.*` sections were the one-copy mechanism.
             let name = sections.section_name(LE, section).unwrap_or_default();
-            if name.starts_with(b".gnu.linkonce.") {
-                in_comdat[index] = true;
+            if let (true, Some(flag)) = (name.starts_with(b".gnu.linkonce."), in_comdat.get_mut(index)) {
+                *flag = true;
             }
             let Some((flags, members)) = section.group(LE, data).map_err(|e| bad_section(input, index, e))? else {
                 continue;
@@ -87,7 +81,22 @@ impl<'a> ElfObject<'a> {
                 })? = true;
             }
         }
-        Ok(ElfObject { input, data, sections, symbols, in_comdat })
+        let obj = ElfObject { input, data, sections, symbols, in_comdat };
+        if obj.is_gcc_lto_only() {
+            return Err(LinkError::unsupported(at(), super::GCC_LTO));
+        }
+        Ok(obj)
+    }
+
+    /// A slim GCC LTO object: `.gnu.lto_*` sections and no code of its own (gcc marks it with
+    /// `__gnu_lto_slim`). Fat LTO objects carry real code too and link as usual.
+    fn is_gcc_lto_only(&self) -> bool {
+        let lto =
+            self.sections.iter().any(|s| self.sections.section_name(LE, s).is_ok_and(|n| n.starts_with(b".gnu.lto_")));
+        lto && !self.symbols.iter().any(|sym| {
+            let name = self.symbols.symbol_name(LE, sym).unwrap_or_default();
+            name != b"__gnu_lto_slim" && sym.st_bind() != STB_LOCAL && !sym.is_undefined(LE) && !is_common(sym)
+        })
     }
 
     fn at(&self) -> Location {
@@ -164,8 +173,46 @@ impl<'a> ElfObject<'a> {
             STV_HIDDEN | STV_INTERNAL => Scope::Hidden,
             _ => Scope::Default,
         };
-        (strength, scope, matches!(sym.st_type(), STT_FUNC | STT_GNU_IFUNC))
+        // An untyped label in code (hand-written assembly) is code too.
+        let in_code = || {
+            section
+                .and_then(|s| self.sections.section(object::SectionIndex(s)).ok())
+                .is_some_and(|s| s.sh_flags(LE) & u64::from(SHF_EXECINSTR) != 0)
+        };
+        let callable = match sym.st_type() {
+            STT_FUNC | STT_GNU_IFUNC => true,
+            STT_NOTYPE => in_code(),
+            _ => false,
+        };
+        (strength, scope, callable)
     }
+}
+
+/// What the identification bytes say about the file, before a 64-bit header is parsed: names
+/// bitcode, 32-bit objects and other machines instead of "Unsupported ELF header".
+fn check_ident(data: &[u8]) -> std::result::Result<(), String> {
+    if super::is_llvm_bitcode(data) {
+        return Err(super::LLVM_BITCODE.into());
+    }
+    let (true, Some(&class), Some(&[lo, hi])) = (data.starts_with(b"\x7fELF"), data.get(4), data.get(18..20)) else {
+        return Ok(());
+    };
+    let machine = match data.get(5) {
+        Some(&ELFDATA2MSB) => u16::from_be_bytes([lo, hi]),
+        _ => u16::from_le_bytes([lo, hi]),
+    };
+    let what = match machine_name(machine) {
+        Some(name) => format!("machine {machine}, {name}"),
+        None => format!("machine {machine}"),
+    };
+    if class == ELFCLASS32 {
+        let what = if machine == EM_X86_64 { "machine 62, x86-64 with 32-bit pointers (x32)".into() } else { what };
+        return Err(format!("a 32-bit ELF object ({what}); only 64-bit x86-64 objects (machine 62) are supported"));
+    }
+    if machine != EM_X86_64 {
+        return Err(format!("an object for {what}; only x86-64 objects (machine 62) are supported"));
+    }
+    Ok(())
 }
 
 fn section_label(index: usize) -> String {
@@ -251,13 +298,16 @@ fn add_sections(obj: &ElfObject, graph: &mut LinkGraph) -> Result<Vec<Option<Blo
             Content::Zero(size)
         } else {
             let start = section.sh_offset(LE);
-            let end = start.checked_add(size).filter(|&end| end <= obj.data.len() as u64).ok_or_else(|| {
+            start.checked_add(size).filter(|&end| end <= obj.data.len() as u64).ok_or_else(|| {
                 LinkError::malformed(
                     at(),
                     format!("content {start:#x}..+{size:#x} lies outside the file ({:#x} bytes)", obj.data.len()),
                 )
             })?;
-            Content::Input { start: start as usize, len: (end - start) as usize }
+            let (Ok(start), Ok(len)) = (usize::try_from(start), usize::try_from(size)) else {
+                return Err(LinkError::malformed(at(), "content beyond the address space"));
+            };
+            Content::Input { start, len }
         };
         let align = section.sh_addralign(LE);
         if align > 1 << 30 || (align > 1 && !align.is_power_of_two()) {
@@ -265,8 +315,11 @@ fn add_sections(obj: &ElfObject, graph: &mut LinkGraph) -> Result<Vec<Option<Blo
         }
         let role = if flags & u64::from(SHF_TLS) != 0 { SectionRole::ThreadLocal } else { section_role(&name) };
         let section_id = graph.add_section(&name, prot, role);
-        graph.sections[section_id.index()].input_index = Some(index as u32);
-        blocks[index] = Some(graph.add_block(section_id, content, align));
+        graph.section_mut(section_id).input_index = u32::try_from(index).ok();
+        let block = graph.add_block(section_id, content, align);
+        if let Some(slot) = blocks.get_mut(index) {
+            *slot = Some(block);
+        }
     }
     Ok(blocks)
 }
@@ -299,13 +352,11 @@ fn add_symbols(obj: &ElfObject, graph: &mut LinkGraph, blocks: &[Option<BlockId>
             let Some(section) = section else { continue };
             let Some(block) = blocks.get(section).copied().flatten() else { continue };
             let offset = sym.st_value(LE);
-            if offset > graph.blocks[block.index()].size() {
+            let size = graph.block(block).size();
+            if offset > size {
                 return Err(LinkError::malformed(
                     at().section(obj.section_name(section)).offset(offset),
-                    format!(
-                        "symbol lies past the end of its section ({:#x} bytes)",
-                        graph.blocks[block.index()].size()
-                    ),
+                    format!("symbol lies past the end of its section ({size:#x} bytes)"),
                 ));
             }
             Definition::Block { block, offset }
@@ -321,7 +372,9 @@ fn add_symbols(obj: &ElfObject, graph: &mut LinkGraph, blocks: &[Option<BlockId>
             addr: if def == Definition::Absolute { sym.st_value(LE) } else { 0 },
             live: !local,
         });
-        ids[index] = Some(id);
+        if let Some(slot) = ids.get_mut(index) {
+            *slot = Some(id);
+        }
     }
     Ok(ids)
 }
@@ -350,13 +403,13 @@ fn add_relocations(
                 format!("relocations for section index {target}, out of range ({} sections)", blocks.len()),
             ));
         }
-        let Some(block) = blocks[target] else { continue };
+        let Some(block) = blocks.get(target).copied().flatten() else { continue };
         let target_name = obj.section_name(target);
         let (relas, _) = section
             .rela(LE, obj.data)
             .map_err(|e| bad_section(obj.input, index, e))?
             .ok_or_else(|| LinkError::malformed(obj.at().section(obj.section_name(index)), "unreadable relocations"))?;
-        let size = graph.blocks[block.index()].size();
+        let size = graph.block(block).size();
         for rela in relas {
             let offset = rela.r_offset(LE);
             let at = || obj.at().section(&target_name).offset(offset);
@@ -379,6 +432,10 @@ fn add_relocations(
             if u32::try_from(offset).is_err() {
                 return Err(LinkError::unsupported(at(), "relocation at an offset beyond 4 GiB"));
             }
+            // Zero-fill has no bytes to fix up (and passes would have to invent them).
+            if graph.block(block).is_zero_fill() {
+                return Err(LinkError::malformed(at(), "relocation in a section without content (SHT_NOBITS)"));
+            }
             let sym_index = rela.r_sym(LE, false) as usize;
             let target_symbol = if to_got_base {
                 x86_64::got_base(graph)
@@ -386,7 +443,7 @@ fn add_relocations(
                 relocation_target(obj, graph, symbols, sym_index)
                     .map_err(|message| LinkError::malformed(at(), message))?
             };
-            graph.blocks[block.index()].edges.push(Edge {
+            graph.block_mut(block).edges.push(Edge {
                 kind: EdgeKind::X86_64(kind),
                 offset: offset as u32,
                 target: target_symbol,
@@ -434,8 +491,8 @@ fn relocation_target(
 /// resolver once the code is in place and stores its answer in the slot (`graph.ifuncs`).
 fn indirect_function(graph: &mut LinkGraph, symbol: SymbolId) {
     use crate::arch::x86_64::Kind;
-    let Definition::Block { block, offset } = graph.symbols[symbol.index()].def else { return };
-    let resolver = graph.add_anonymous_symbol(block, offset, graph.symbols[symbol.index()].size);
+    let Definition::Block { block, offset } = graph.symbol(symbol).def else { return };
+    let resolver = graph.add_anonymous_symbol(block, offset, graph.symbol(symbol).size);
     let slots = graph
         .find_section("$__IFUNC_SLOTS")
         .unwrap_or_else(|| graph.add_section("$__IFUNC_SLOTS", MemProt::ReadWrite, SectionRole::Plain));
@@ -444,21 +501,16 @@ fn indirect_function(graph: &mut LinkGraph, symbol: SymbolId) {
         .unwrap_or_else(|| graph.add_section("$__IFUNC_STUBS", MemProt::ReadExec, SectionRole::Plain));
     let slot_block = graph.add_block(slots, Content::Owned(vec![0; 8]), 8);
     // The resolver must survive dead-stripping as long as the slot it fills does.
-    graph.blocks[slot_block.index()].edges.push(Edge {
-        kind: EdgeKind::KeepAlive,
-        offset: 0,
-        target: resolver,
-        addend: 0,
-    });
+    graph.block_mut(slot_block).edges.push(Edge { kind: EdgeKind::KeepAlive, offset: 0, target: resolver, addend: 0 });
     let slot = graph.add_anonymous_symbol(slot_block, 0, 8);
     let stub_block = graph.add_block(stubs, Content::Owned(vec![0xff, 0x25, 0, 0, 0, 0]), 8);
-    graph.blocks[stub_block.index()].edges.push(Edge {
+    graph.block_mut(stub_block).edges.push(Edge {
         kind: EdgeKind::X86_64(Kind::Delta32),
         offset: 2,
         target: slot,
         addend: -4,
     });
-    let entry = &mut graph.symbols[symbol.index()];
+    let entry = graph.symbol_mut(symbol);
     entry.def = Definition::Block { block: stub_block, offset: 0 };
     entry.size = 6;
     graph.ifuncs.push((slot, resolver));
@@ -469,7 +521,7 @@ fn indirect_function(graph: &mut LinkGraph, symbol: SymbolId) {
 pub fn debug_object(graph: &LinkGraph) -> Option<Vec<u8>> {
     let mut bytes = graph.input.bytes().to_vec();
     let read = |bytes: &[u8], at: usize, len: usize| -> Option<u64> {
-        let field = bytes.get(at..at + len)?;
+        let field = bytes.get(at..at.checked_add(len)?)?;
         Some(field.iter().rev().fold(0, |value, &b| (value << 8) | u64::from(b)))
     };
     let (shoff, shentsize, shnum) =
@@ -481,9 +533,9 @@ pub fn debug_object(graph: &LinkGraph) -> Option<Vec<u8>> {
         }
         // sh_addr is at offset 16 of an Elf64_Shdr.
         let at = shoff.checked_add((index as usize).checked_mul(shentsize)?)?.checked_add(16)?;
-        let block = &graph.blocks[first.index()];
+        let block = graph.block(*first);
         let addr = block.addr.wrapping_sub(block.input_offset);
-        bytes.get_mut(at..at + 8)?.copy_from_slice(&addr.to_le_bytes());
+        bytes.get_mut(at..at.checked_add(8)?)?.copy_from_slice(&addr.to_le_bytes());
     }
     Some(bytes)
 }

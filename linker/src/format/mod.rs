@@ -1,5 +1,7 @@
 //! Input formats: bytes → `LinkGraph`, and the cheaper "interface" (which symbols an object
 //! defines) that the session needs before deciding to link it.
+// Parsing and fix-ups read untrusted input: no panicking index or overflow.
+#![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 pub mod archive;
 pub mod elf;
@@ -54,6 +56,8 @@ pub enum FileKind {
     Archive,
     /// A GNU ld script (`libc.so`, `libm.so` on Debian are ones).
     LinkerScript,
+    /// LLVM bitcode: what `clang -flto` writes instead of an object.
+    LlvmBitcode,
     Unknown,
 }
 
@@ -62,6 +66,9 @@ pub fn sniff(input: &InputBuffer) -> FileKind {
     if bytes.starts_with(b"!<arch>\n") || bytes.starts_with(b"!<thin>\n") {
         return FileKind::Archive;
     }
+    if is_llvm_bitcode(bytes) {
+        return FileKind::LlvmBitcode;
+    }
     if bytes.starts_with(b"\x7fELF") {
         return match bytes.get(16) {
             Some(1) => FileKind::ElfRelocatable,
@@ -69,10 +76,44 @@ pub fn sniff(input: &InputBuffer) -> FileKind {
             _ => FileKind::Unknown,
         };
     }
-    let head = &bytes[..bytes.len().min(512)];
+    let head = bytes.get(..512).unwrap_or(bytes);
     let text = String::from_utf8_lossy(head);
     if ["GROUP", "INPUT", "OUTPUT_FORMAT", "/*"].iter().any(|k| text.trim_start().starts_with(k)) {
         return FileKind::LinkerScript;
     }
     FileKind::Unknown
+}
+
+/// Bare bitcode (`BC 0xC0DE`) or bitcode in Apple's wrapper header (`0x0B17C0DE`).
+pub fn is_llvm_bitcode(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"BC\xc0\xde") || bytes.starts_with(&[0xde, 0xc0, 0x17, 0x0b])
+}
+
+/// Why an LLVM bitcode input can't be linked, and what to do instead.
+pub const LLVM_BITCODE: &str =
+    "an LLVM bitcode (LTO) object, not machine code: compile it with -fno-lto, or link a real object";
+
+/// Why a GCC LTO object can't be linked, and what to do instead.
+pub const GCC_LTO: &str = "a GCC LTO object (GIMPLE bytecode in .gnu.lto_* sections, no machine code): \
+compile it with -fno-lto (or -ffat-lto-objects), or link a real object";
+
+/// The name of an ELF machine, for messages about objects built for another one.
+pub fn machine_name(machine: u16) -> Option<&'static str> {
+    Some(match machine {
+        2 => "SPARC",
+        3 => "32-bit x86 (i386)",
+        8 => "MIPS",
+        20 => "PowerPC",
+        21 => "64-bit PowerPC",
+        22 => "IBM S/390",
+        40 => "32-bit ARM",
+        43 => "SPARC V9",
+        50 => "IA-64",
+        62 => "x86-64",
+        183 => "AArch64",
+        243 => "RISC-V",
+        247 => "BPF",
+        258 => "LoongArch",
+        _ => return None,
+    })
 }

@@ -363,7 +363,7 @@ impl LinkGraph {
             .enumerate()
             .filter_map(|(i, s)| match s.def {
                 Definition::Block { block: b, offset: o } if b == block && s.name.is_some() => {
-                    let end = o + s.size.max(1);
+                    let end = o.saturating_add(s.size.max(1));
                     (o <= offset && offset < end).then_some(i)
                 }
                 _ => None,
@@ -410,6 +410,28 @@ impl LinkGraph {
             Content::Owned(bytes) => bytes,
             Content::Input { .. } | Content::Zero(_) => unreachable!("zero-fill blocks are never rewritten"),
         }
+    }
+
+    // Ids are handed out by this graph and its vectors only grow, so these can index: the
+    // parsing and fix-up modules use them instead of indexing themselves.
+    pub fn block(&self, id: BlockId) -> &Block {
+        &self.blocks[id.index()]
+    }
+
+    pub fn block_mut(&mut self, id: BlockId) -> &mut Block {
+        &mut self.blocks[id.index()]
+    }
+
+    pub fn symbol(&self, id: SymbolId) -> &Symbol {
+        &self.symbols[id.index()]
+    }
+
+    pub fn symbol_mut(&mut self, id: SymbolId) -> &mut Symbol {
+        &mut self.symbols[id.index()]
+    }
+
+    pub fn section_mut(&mut self, id: SectionId) -> &mut Section {
+        &mut self.sections[id.index()]
     }
 
     pub fn symbol_addr(&self, id: SymbolId) -> u64 {

@@ -22,11 +22,17 @@ use std::sync::Mutex;
 struct Arena {
     /// Free runs `(start, len)`, sorted by start, never adjacent.
     free: Vec<(u64, u64)>,
+    /// The reservations `(start, len)`; one that is entirely free again is unmapped, so
+    /// sessions that come and go leave the low 2 GiB as they found it.
+    chunks: Vec<(u64, u64)>,
+}
+
+const fn empty_arena() -> Mutex<Arena> {
+    Mutex::new(Arena { free: Vec::new(), chunks: Vec::new() })
 }
 
 /// Code, read-only data, read-write data.
-static ARENAS: [Mutex<Arena>; 3] =
-    [Mutex::new(Arena { free: Vec::new() }), Mutex::new(Arena { free: Vec::new() }), Mutex::new(Arena { free: Vec::new() })];
+static ARENAS: [Mutex<Arena>; 3] = [empty_arena(), empty_arena(), empty_arena()];
 
 /// Allocates from the process's low-memory arenas; everything it hands out goes back to
 /// them when deallocated.
@@ -128,6 +134,7 @@ impl Arena {
             Some(fit) => fit,
             None => {
                 let (base, len) = reserve(size + align, prot)?;
+                self.chunks.push((base, len));
                 give_back(&mut self.free, base, len);
                 find_fit(&self.free, size, align)
                     .ok_or_else(|| LinkError::Memory(format!("out of JIT memory for {size:#x} bytes")))?
@@ -143,6 +150,31 @@ impl Arena {
         }
         self.free.splice(i..=i, rest);
         Ok(addr)
+    }
+}
+
+impl Arena {
+    /// Unmaps every chunk that lies entirely inside a free run.
+    fn release_empty_chunks(&mut self) {
+        let Arena { free, chunks } = self;
+        chunks.retain(|&(start, len)| {
+            let at = free.partition_point(|&(s, l)| s + l <= start);
+            let Some(&(run, run_len)) = free.get(at) else { return true };
+            if run > start || run + run_len < start + len {
+                return true;
+            }
+            // SAFETY: our own reservation, and nothing in it is allocated.
+            unsafe { libc::munmap(start as *mut libc::c_void, len as usize) };
+            let mut rest = Vec::new();
+            if run < start {
+                rest.push((run, start - run));
+            }
+            if start + len < run + run_len {
+                rest.push((start + len, run + run_len - start - len));
+            }
+            free.splice(at..=at, rest);
+            false
+        });
     }
 }
 
@@ -220,7 +252,9 @@ impl MemoryManager for InProcessMemoryManager {
                     );
                 },
             }
-            give_back(&mut self.arena(part.prot).free, part.addr, size);
+            let mut arena = self.arena(part.prot);
+            give_back(&mut arena.free, part.addr, size);
+            arena.release_empty_chunks();
         }
     }
 

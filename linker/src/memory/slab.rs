@@ -1,6 +1,7 @@
 //! A slab at a fixed address that is never executed: addresses are chosen as if memory
 //! started at `base`, bytes live in ordinary buffers. Same inputs, same addresses, same bytes.
 
+use super::layout::PAGE_SIZE;
 use super::{Allocation, Layout, MemoryManager, Part, Working};
 use crate::{LinkError, Result};
 use std::sync::Mutex;
@@ -14,13 +15,29 @@ impl SlabMemoryManager {
     pub fn new(base: u64, size: u64) -> Self {
         SlabMemoryManager { next: Mutex::new(base), end: base.saturating_add(size) }
     }
+
+    /// A slab that starts on a page and ends inside the address space; anything else would
+    /// move the first allocation (`0x123` became `0x1000`) or wrap around to 0.
+    pub fn try_new(base: u64, size: u64) -> std::result::Result<Self, String> {
+        if !base.is_multiple_of(PAGE_SIZE) {
+            return Err(format!("slab address {base:#x} is not a multiple of the page size ({PAGE_SIZE:#x})"));
+        }
+        let Some(end) = base.checked_add(size) else {
+            return Err(format!(
+                "a slab of {size:#x} bytes at {base:#x} runs past the end of the 64-bit address space"
+            ));
+        };
+        Ok(SlabMemoryManager { next: Mutex::new(base), end })
+    }
 }
 
 impl MemoryManager for SlabMemoryManager {
     /// The whole layout, contiguous, at the next free address.
     fn allocate(&self, layout: &Layout) -> Result<Allocation> {
         let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
-        let addr = next.next_multiple_of(layout.align.max(1));
+        let addr = next
+            .checked_next_multiple_of(layout.align.max(1))
+            .ok_or_else(|| LinkError::Memory(format!("slab exhausted allocating {:#x} bytes", layout.size)))?;
         let end = addr
             .checked_add(layout.size)
             .filter(|&e| e <= self.end)

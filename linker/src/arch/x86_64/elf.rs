@@ -1,4 +1,6 @@
 //! ELF x86-64 relocation types → edge kinds.
+// Parsing and fix-ups read untrusted input: no panicking index or overflow.
+#![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 use super::Kind;
 use object::elf::*;

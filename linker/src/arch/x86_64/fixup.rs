@@ -1,5 +1,7 @@
 //! Applies edges to a block's bytes in working memory: checked arithmetic, and an error that
 //! names site, target and kind whenever a value doesn't fit its field.
+// Parsing and fix-ups read untrusted input: no panicking index or overflow.
+#![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 use super::Kind;
 use crate::graph::{BlockId, EdgeKind, LinkGraph};
@@ -7,13 +9,13 @@ use crate::{LinkError, Result};
 
 /// Writes every edge of `block` into `memory`, which holds the block's final bytes.
 pub fn apply_fixups(graph: &LinkGraph, block: BlockId, memory: &mut [u8]) -> Result<()> {
-    let b = &graph.blocks[block.index()];
+    let b = graph.block(block);
     let got = graph.got_base.map(|s| graph.symbol_addr(s) as i128);
     for edge in &b.edges {
         let EdgeKind::X86_64(kind) = edge.kind else { continue };
-        let target = &graph.symbols[edge.target.index()];
-        let (s, a) = (target.addr as i128, edge.addend as i128);
-        let p = (b.addr + edge.offset as u64) as i128;
+        let target = graph.symbol(edge.target);
+        let (s, a) = (i128::from(target.addr), i128::from(edge.addend));
+        let p = sum(&[i128::from(b.addr), i128::from(edge.offset)]);
         let out_of_range = |value: i128| LinkError::OutOfRange {
             at: Box::new(graph.location(block, edge.offset as u64)),
             kind: format!("{kind:?}"),
@@ -21,17 +23,21 @@ pub fn apply_fixups(graph: &LinkGraph, block: BlockId, memory: &mut [u8]) -> Res
             value,
         };
         let value = match kind {
-            Kind::Pointer64 | Kind::Pointer32 | Kind::Pointer32Signed | Kind::Pointer16 | Kind::Pointer8 => s + a,
-            Kind::Delta64 | Kind::Delta32 | Kind::Delta16 | Kind::Delta8 | Kind::BranchPCRel32 => s + a - p,
-            Kind::PCRel32GotLoadRelaxable | Kind::PCRel32GotLoadRexRelaxable => s + a - p,
-            Kind::NegDelta32 => p - s + a,
+            Kind::Pointer64 | Kind::Pointer32 | Kind::Pointer32Signed | Kind::Pointer16 | Kind::Pointer8 => {
+                sum(&[s, a])
+            }
+            Kind::Delta64 | Kind::Delta32 | Kind::Delta16 | Kind::Delta8 | Kind::BranchPCRel32 => {
+                sum(&[s, a, p.saturating_neg()])
+            }
+            Kind::PCRel32GotLoadRelaxable | Kind::PCRel32GotLoadRexRelaxable => sum(&[s, a, p.saturating_neg()]),
+            Kind::NegDelta32 => sum(&[p, s.saturating_neg(), a]),
             // Thread-local addresses are offsets below the thread pointer: read them signed.
-            Kind::TpOff32 | Kind::TpOff64 => target.addr as i64 as i128 + a,
+            Kind::TpOff32 | Kind::TpOff64 => sum(&[i128::from(target.addr as i64), a]),
             Kind::DtpOff32 | Kind::DtpOff64 => {
                 let base = graph.tls_base.map_or(0, |b| graph.symbol_addr(b)) as i64 as i128;
-                target.addr as i64 as i128 - base + a
+                sum(&[i128::from(target.addr as i64), base.saturating_neg(), a])
             }
-            Kind::Size32 | Kind::Size64 => target.size as i128 + a,
+            Kind::Size32 | Kind::Size64 => sum(&[i128::from(target.size), a]),
             Kind::Delta64FromGot => {
                 let got = got.ok_or_else(|| {
                     LinkError::malformed(
@@ -39,7 +45,7 @@ pub fn apply_fixups(graph: &LinkGraph, block: BlockId, memory: &mut [u8]) -> Res
                         "GOT-relative relocation without a GOT",
                     )
                 })?;
-                s + a - got
+                sum(&[s, a, got.saturating_neg()])
             }
             _ => {
                 return Err(LinkError::malformed(
@@ -64,13 +70,20 @@ pub fn apply_fixups(graph: &LinkGraph, block: BlockId, memory: &mut [u8]) -> Res
         }
         let width = kind.width() as usize;
         let at = edge.offset as usize;
-        let field = memory.get_mut(at..at + width).ok_or_else(|| {
+        let field = at.checked_add(width).and_then(|end| memory.get_mut(at..end)).ok_or_else(|| {
             LinkError::malformed(
                 graph.location(block, edge.offset as u64),
                 "relocation extends past the end of its section",
             )
         })?;
-        field.copy_from_slice(&(value as u64).to_le_bytes()[..width]);
+        let bytes = (value as u64).to_le_bytes();
+        field.copy_from_slice(bytes.get(..width).unwrap_or(&bytes));
     }
     Ok(())
+}
+
+/// The sum of 64-bit quantities widened to i128, which can't overflow for the few terms of a
+/// fix-up; saturating all the same, so that a wrong sum fails the range check, never panics.
+fn sum(terms: &[i128]) -> i128 {
+    terms.iter().fold(0i128, |total, &term| total.saturating_add(term))
 }

@@ -5,18 +5,20 @@
 //! - `mov foo@GOTPCREL(%rip), %reg` becomes `lea foo(%rip), %reg`, and `call/jmp
 //!   *foo@GOTPCREL(%rip)` becomes a direct `call`/`jmp`, when `foo` is within reach
 //!   (psABI "GOTPCRELX" relaxation).
+// Parsing and fix-ups read untrusted input: no panicking index or overflow.
+#![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 use super::Kind;
-use crate::graph::{Definition, EdgeKind, LinkGraph, SymbolId};
+use crate::graph::{BlockId, Definition, EdgeKind, LinkGraph, SymbolId};
 use crate::Result;
 
 fn fits_delta32(target: u64, addend: i64, site: u64) -> bool {
-    let value = target as i128 + addend as i128 - site as i128;
+    let value = i128::from(target).saturating_add(i128::from(addend)).saturating_sub(i128::from(site));
     i32::try_from(value).is_ok()
 }
 
 fn fits_field(kind: Kind, target: u64, addend: i64, site: u64) -> bool {
-    let absolute = target as i128 + addend as i128;
+    let absolute = i128::from(target).saturating_add(i128::from(addend));
     match kind {
         Kind::Pointer32 => u32::try_from(absolute).is_ok(),
         Kind::Pointer32Signed => i32::try_from(absolute).is_ok(),
@@ -26,28 +28,30 @@ fn fits_field(kind: Kind, target: u64, addend: i64, site: u64) -> bool {
 
 /// The target of a GOT entry's `Pointer64` edge.
 fn got_entry_target(graph: &LinkGraph, entry: SymbolId) -> Option<SymbolId> {
-    let Definition::Block { block, .. } = graph.symbols[entry.index()].def else { return None };
-    graph.blocks[block.index()].edges.first().map(|e| e.target)
+    let Definition::Block { block, .. } = graph.symbol(entry).def else { return None };
+    graph.block(block).edges.first().map(|e| e.target)
 }
 
 pub fn relax(graph: &mut LinkGraph) -> Result<()> {
-    for b in 0..graph.blocks.len() {
-        if !graph.blocks[b].live {
+    for b in (0..graph.blocks.len() as u32).map(BlockId) {
+        if !graph.block(b).live || graph.block(b).is_zero_fill() {
             continue;
         }
-        for i in 0..graph.blocks[b].edges.len() {
-            let edge = graph.blocks[b].edges[i];
+        for i in 0..graph.block(b).edges.len() {
+            let Some(&edge) = graph.block(b).edges.get(i) else { continue };
             let EdgeKind::X86_64(kind) = edge.kind else { continue };
-            let site = graph.blocks[b].addr + edge.offset as u64;
+            let site = graph.block(b).addr.wrapping_add(u64::from(edge.offset));
             match kind {
                 Kind::BranchPCRel32 | Kind::Delta32 | Kind::Pointer32 | Kind::Pointer32Signed => {
-                    let target = &graph.symbols[edge.target.index()];
+                    let target = graph.symbol(edge.target);
                     let far = !fits_field(kind, target.addr, edge.addend, site);
                     // A branch always goes to code; an address taken of code may use the stub
                     // as the function's address (as a non-PIE executable's PLT entry is).
                     let code = kind == Kind::BranchPCRel32 || target.callable;
                     if let (true, true, Some(&stub)) = (far, code, graph.stubs.plt.get(&edge.target)) {
-                        graph.blocks[b].edges[i].target = stub;
+                        if let Some(e) = graph.block_mut(b).edges.get_mut(i) {
+                            e.target = stub;
+                        }
                     }
                 }
                 Kind::PCRel32GotLoadRelaxable | Kind::PCRel32GotLoadRexRelaxable => {
@@ -60,40 +64,46 @@ pub fn relax(graph: &mut LinkGraph) -> Result<()> {
     Ok(())
 }
 
-fn relax_got_load(graph: &mut LinkGraph, b: usize, i: usize) -> Result<()> {
-    let edge = graph.blocks[b].edges[i];
+fn relax_got_load(graph: &mut LinkGraph, b: BlockId, i: usize) -> Result<()> {
+    let Some(&edge) = graph.block(b).edges.get(i) else { return Ok(()) };
     let Some(target) = got_entry_target(graph, edge.target) else { return Ok(()) };
-    let site = graph.blocks[b].addr + edge.offset as u64;
-    if !fits_delta32(graph.symbols[target.index()].addr, edge.addend, site) || edge.offset < 2 {
+    let site = graph.block(b).addr.wrapping_add(u64::from(edge.offset));
+    if !fits_delta32(graph.symbol(target).addr, edge.addend, site) {
         return Ok(());
     }
     let at = edge.offset as usize;
-    let bytes = graph.make_owned(crate::graph::BlockId(b as u32));
-    let (Some(&op), Some(&modrm)) = (bytes.get(at - 2), bytes.get(at - 1)) else { return Ok(()) };
-    let new_offset = match (op, modrm) {
+    let Some(new_offset) = rewrite_got_load(graph.make_owned(b), at) else { return Ok(()) };
+    if let Some(e) = graph.block_mut(b).edges.get_mut(i) {
+        e.kind = EdgeKind::X86_64(Kind::Delta32);
+        e.target = target;
+        e.offset = new_offset;
+    }
+    Ok(())
+}
+
+/// Rewrites the instruction whose 32-bit displacement is at `at` to use its target directly;
+/// returns where the displacement is afterwards, or `None` if it is not one we relax.
+fn rewrite_got_load(bytes: &mut [u8], at: usize) -> Option<u32> {
+    let opcode_at = at.checked_sub(2)?;
+    let end = at.checked_add(4)?;
+    let insn = bytes.get_mut(opcode_at..end)?;
+    let offset = u32::try_from(at).ok()?;
+    match *insn {
         // mov disp(%rip), %reg  →  lea disp(%rip), %reg
-        (0x8b, _) => {
-            bytes[at - 2] = 0x8d;
-            edge.offset
+        [0x8b, _, ..] => {
+            *insn.first_mut()? = 0x8d;
+            Some(offset)
         }
         // call *disp(%rip)  →  addr32 call rel32
-        (0xff, 0x15) => {
-            bytes[at - 2] = 0x67;
-            bytes[at - 1] = 0xe8;
-            edge.offset
+        [0xff, 0x15, ..] => {
+            insn.get_mut(..2)?.copy_from_slice(&[0x67, 0xe8]);
+            Some(offset)
         }
         // jmp *disp(%rip)  →  jmp rel32; nop
-        (0xff, 0x25) if at + 4 <= bytes.len() => {
-            bytes[at - 2] = 0xe9;
-            bytes.copy_within(at..at + 3, at - 1);
-            bytes[at + 3] = 0x90;
-            edge.offset - 1
+        [0xff, 0x25, d0, d1, d2, _] => {
+            insn.copy_from_slice(&[0xe9, d0, d1, d2, 0x90, 0x90]);
+            offset.checked_sub(1)
         }
-        _ => return Ok(()),
-    };
-    let e = &mut graph.blocks[b].edges[i];
-    e.kind = EdgeKind::X86_64(Kind::Delta32);
-    e.target = target;
-    e.offset = new_offset;
-    Ok(())
+        _ => None,
+    }
 }

@@ -4,6 +4,8 @@
 //! block with a `Pointer64` edge to its target; a stub is `jmp *entry(%rip)`. `Request*`
 //! edges are rewritten to target the entry, so after this pass the graph alone says where
 //! every byte goes.
+// Parsing and fix-ups read untrusted input: no panicking index or overflow.
+#![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 use super::Kind;
 use crate::graph::{
@@ -23,8 +25,8 @@ pub fn got_base(graph: &mut LinkGraph) -> SymbolId {
     let section = got_section(graph);
     let header = graph.add_block(section, Content::Owned(vec![0; 8]), 8);
     let base = graph.add_anonymous_symbol(header, 0, 0);
-    graph.symbols[base.index()].live = true;
-    graph.blocks[header.index()].live = true;
+    graph.symbol_mut(base).live = true;
+    graph.block_mut(header).live = true;
     graph.got_base = Some(base);
     base
 }
@@ -56,13 +58,13 @@ fn stub(graph: &mut LinkGraph, target: SymbolId) -> SymbolId {
     let block = graph.add_block(section, Content::Owned(STUB.to_vec()), 2);
     add_live_edge(graph, block, Kind::Delta32, 2, entry, -4);
     let stub = graph.add_anonymous_symbol(block, 0, STUB.len() as u64);
-    graph.symbols[stub.index()].callable = true;
+    graph.symbol_mut(stub).callable = true;
     graph.stubs.plt.insert(target, stub);
     stub
 }
 
 fn add_live_edge(graph: &mut LinkGraph, block: BlockId, kind: Kind, offset: u32, target: SymbolId, addend: i64) {
-    let b = &mut graph.blocks[block.index()];
+    let b = graph.block_mut(block);
     b.live = true;
     b.edges.push(Edge { kind: EdgeKind::X86_64(kind), offset, target, addend });
 }
@@ -110,15 +112,22 @@ fn tls_index_entry(graph: &mut LinkGraph, kind: Kind, target: SymbolId) -> Optio
     Some(entry)
 }
 
+/// Points edge `i` of `block` at `target` with `kind`.
+fn retarget(graph: &mut LinkGraph, block: BlockId, i: usize, kind: Kind, target: SymbolId) {
+    if let Some(e) = graph.block_mut(block).edges.get_mut(i) {
+        e.kind = EdgeKind::X86_64(kind);
+        e.target = target;
+    }
+}
+
 /// Lowers GOT requests and gives every external reached by a 32-bit field a stub to fall
 /// back on. Runs over the live blocks that existed before it (entries are not revisited).
 pub fn build_tables(graph: &mut LinkGraph) -> Result<()> {
-    let blocks: Vec<BlockId> =
-        (0..graph.blocks.len() as u32).map(BlockId).filter(|b| graph.blocks[b.index()].live).collect();
+    let blocks: Vec<BlockId> = (0..graph.blocks.len() as u32).map(BlockId).filter(|&b| graph.block(b).live).collect();
     let mut needs_got_base = false;
     for block in blocks {
-        for i in 0..graph.blocks[block.index()].edges.len() {
-            let edge = graph.blocks[block.index()].edges[i];
+        for i in 0..graph.block(block).edges.len() {
+            let Some(&edge) = graph.block(block).edges.get(i) else { continue };
             let EdgeKind::X86_64(kind) = edge.kind else { continue };
             // `sym@GOTOFF` is relative to the GOT base even when nothing names `_GLOBAL_OFFSET_TABLE_`.
             needs_got_base |= kind == Kind::Delta64FromGot;
@@ -126,17 +135,11 @@ pub fn build_tables(graph: &mut LinkGraph) -> Result<()> {
                 tls_base(graph);
             }
             if let Some(entry) = tls_index_entry(graph, kind, edge.target) {
-                let e = &mut graph.blocks[block.index()].edges[i];
-                e.kind = EdgeKind::X86_64(Kind::Delta32);
-                e.target = entry;
+                retarget(graph, block, i, Kind::Delta32, entry);
             } else if let Some(lowered) = kind.requests_got() {
                 let entry = got_entry(graph, edge.target);
-                let e = &mut graph.blocks[block.index()].edges[i];
-                e.kind = EdgeKind::X86_64(lowered);
-                e.target = entry;
-            } else if kind.may_need_stub()
-                && matches!(graph.symbols[edge.target.index()].def, Definition::External { .. })
-            {
+                retarget(graph, block, i, lowered, entry);
+            } else if kind.may_need_stub() && matches!(graph.symbol(edge.target).def, Definition::External { .. }) {
                 stub(graph, edge.target);
             }
         }

@@ -1,0 +1,61 @@
+//! Inputs as bytes: a file mapped or read, or one member of an archive (`lib.a(member.o)`).
+
+use crate::error::JitError;
+use jitld_linker::format::archive::Archive;
+use jitld_linker::format::{self, FileKind};
+use jitld_linker::{InputBuffer, NamePool};
+use std::path::Path;
+use std::sync::Arc;
+
+/// Inputs up to this size are read into memory rather than mapped.
+const SMALL_INPUT: u64 = 64 << 10;
+
+/// The bytes of an input: large regular files are mapped; small ones, pipes and other
+/// streams (`<(cat x.o)`) are read to the end.
+pub fn open_input(path: &Path) -> Result<InputBuffer, JitError> {
+    use std::io::Read;
+    let name = path.display().to_string();
+    let file = std::fs::File::open(path).map_err(|e| JitError::other(format!("{name}: cannot open: {e}")))?;
+    let meta = file.metadata().map_err(|e| JitError::other(format!("{name}: cannot open: {e}")))?;
+    if meta.is_dir() {
+        return Err(JitError::other(format!("{name}: is a directory")));
+    }
+    // Small files are read: a mapping each would cost a syscall and one of the 65,530
+    // mappings the kernel allows a process (100,000 objects need more).
+    if !meta.is_file() || meta.len() <= SMALL_INPUT {
+        let mut bytes = Vec::new();
+        (&file).read_to_end(&mut bytes).map_err(|e| JitError::other(format!("{name}: cannot read: {e}")))?;
+        return Ok(InputBuffer::from_vec(name, bytes));
+    }
+    if meta.len() == 0 {
+        return Ok(InputBuffer::from_vec(name, Vec::new()));
+    }
+    // SAFETY: inputs are not expected to change while we link; a truncation under us would be
+    // the same hazard every linker accepts.
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| JitError::other(format!("{name}: cannot map: {e}")))?;
+    Ok(InputBuffer::new(name, Arc::new(map)))
+}
+
+/// `lib.a(member.o)`, when no file has that name: the archive and the member's name.
+pub fn member_spec(path: &Path) -> Option<(&Path, &str)> {
+    let text = path.to_str()?;
+    let (archive, member) = text.strip_suffix(')')?.split_once('(')?;
+    (!path.exists() && !archive.is_empty() && !member.is_empty()).then_some((Path::new(archive), member))
+}
+
+/// One member of an archive, named as `ld` names it in messages (`lib.a(member.o)`).
+pub fn open_member(archive_path: &Path, member: &str, names: &NamePool) -> Result<InputBuffer, JitError> {
+    let buffer = open_input(archive_path)?;
+    if format::sniff(&buffer) != FileKind::Archive {
+        return Err(JitError::other(format!(
+            "{}: not an archive, so it has no member {member}",
+            archive_path.display()
+        )));
+    }
+    let archive = Archive::parse(buffer, names)?;
+    let index = archive.member_named(member).ok_or_else(|| {
+        let names: Vec<&str> = archive.member_names().collect();
+        JitError::other(format!("{}: no member named {member} (it has {})", archive_path.display(), names.join(", ")))
+    })?;
+    archive.member(index).ok_or_else(|| JitError::other(format!("{}({member}): cannot read", archive_path.display())))
+}
