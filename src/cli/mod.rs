@@ -1,6 +1,7 @@
 //! `jitld run | graph`.
 
 mod inputs;
+mod output;
 mod reexec;
 mod run;
 
