@@ -231,6 +231,21 @@ int main(int argc, char **argv) {
     }
 }
 
+/// A thread libstdc++ starts for the program (std::thread) has an alternate stack too.
+#[test]
+fn a_stack_overflow_in_a_cxx_thread_names_the_function() {
+    let dir = scratch("hardening-overflow-cxx");
+    let source = r#"
+#include <thread>
+int deep(int n) { volatile char pad[512]; pad[0] = (char)n; return deep(n + 1) + pad[0]; }
+int main() { std::thread t([] { deep(0); }); t.join(); }
+"#;
+    let obj = object(&dir, "g++", "overflow.cpp", source, &["-O0"]);
+    let out = jitld(&["run", obj.to_str().unwrap(), "-lstdc++"]);
+    assert_eq!(out.signal, Some(libc::SIGSEGV), "{}", out.describe());
+    assert!(out.stderr.contains("in JIT'd code: _Z4deepi+"), "{}", out.describe());
+}
+
 // ------------------------------------------------------------------ 6. SIGPIPE
 
 #[test]
@@ -290,6 +305,31 @@ int main() { Noisy n; thrower(); }
     assert_same(&out, &native);
     assert_eq!(out.stderr, native.stderr);
     assert_eq!(out.stderr, "terminate called after throwing an instance of 'std::runtime_error'\n  what():  boom\n");
+}
+
+/// The forced unwinds of `pthread_exit`, in `main` and in a thread, end where they end
+/// natively (the trampolines have no unwind information, like the bottom of a thread).
+#[test]
+fn pthread_exit_in_main_and_in_threads_behaves_as_native() {
+    let dir = scratch("hardening-pthread-exit");
+    let source = r#"
+#include <pthread.h>
+#include <stdio.h>
+static void *worker(void *arg) { (void)arg; puts("worker"); pthread_exit((void *)7); }
+int main(void) {
+    pthread_t t;
+    void *result;
+    pthread_create(&t, 0, worker, 0);
+    pthread_join(t, &result);
+    printf("joined %ld\n", (long)result);
+    fflush(stdout);
+    pthread_exit(0);
+}
+"#;
+    let obj = object(&dir, "gcc", "pthread_exit.c", source, &["-O1"]);
+    let out = jitld(&["run", obj.to_str().unwrap()]);
+    assert_same(&out, &native(&dir, "gcc", &[&obj], &[], &[]));
+    assert_eq!(out.stdout, "worker\njoined 7\n");
 }
 
 // ------------------------------------------------------------------ 9. TLS on removal

@@ -71,6 +71,10 @@ impl DynamicLibraryGenerator {
             let message = unsafe { CStr::from_ptr(libc::dlerror()) }.to_string_lossy().into_owned();
             return Err(JitError::other(format!("{path}: cannot load shared library: {message}")));
         }
+        // Threads the library starts for the program (libstdc++'s std::thread) get what
+        // threads JIT'd code starts get (see `debug::jitld_pthread_create`).
+        let wrapper = crate::debug::jitld_pthread_create as *const () as u64;
+        copy_relocation::interpose_in_library(handle, "pthread_create", wrapper);
         Ok(DynamicLibraryGenerator { handle: handle as usize, layer, allow: None })
     }
 
