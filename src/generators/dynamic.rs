@@ -74,7 +74,8 @@ impl DynamicLibraryGenerator {
         // Threads the library starts for the program (libstdc++'s std::thread) get what
         // threads JIT'd code starts get (see `debug::jitld_pthread_create`).
         let wrapper = crate::debug::jitld_pthread_create as *const () as u64;
-        copy_relocation::interpose_in_library(handle, "pthread_create", wrapper);
+        // SAFETY: the handle dlopen just returned.
+        unsafe { copy_relocation::interpose_in_library(handle, "pthread_create", wrapper) };
         Ok(DynamicLibraryGenerator { handle: handle as usize, layer, allow: None })
     }
 

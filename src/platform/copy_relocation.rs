@@ -75,7 +75,10 @@ fn interpose(name: &str, addr: u64) {
 /// Points the GOT and PLT slots for function `name` of the library `handle` (from `dlopen`,
 /// bound with RTLD_NOW) at `addr`: how JIT'd code's replacements of C library functions
 /// (`pthread_create`) reach the calls a library such as libstdc++ makes for the program.
-pub fn interpose_in_library(handle: *mut libc::c_void, name: &str, addr: u64) {
+///
+/// # Safety
+/// `handle` must be a live handle from `dlopen`.
+pub unsafe fn interpose_in_library(handle: *mut libc::c_void, name: &str, addr: u64) {
     const RTLD_DI_LINKMAP: libc::c_int = 2;
     extern "C" {
         fn dlinfo(handle: *mut libc::c_void, request: libc::c_int, info: *mut libc::c_void) -> libc::c_int;

@@ -8,7 +8,11 @@
 //! block in every thread (in its static TLS surplus, which `jitld run` enlarges), copies the
 //! object's init image into each thread it creates from then on, and tells us where the
 //! block is. Once the graph is fixed up we write the real initial content into that init
-//! image (the mapping is writable) and into the current thread's block.
+//! image (the mapping is writable) and into the block of the current thread and of every
+//! thread registered as running JIT'd code (`register_thread`). Threads that are neither keep
+//! what glibc copied at load time: zeros (or, in a reused block, its last user's bytes).
+//!
+//! Removing the code gives the block back (`release`).
 //!
 //! `__tls_get_addr` for JIT'd code is ours: for `tls_index` pairs tagged
 //! `STATIC_TLS_MODULE` it returns `thread pointer + offset`; any other pair goes to glibc's.
@@ -53,6 +57,7 @@ struct Loaded {
 }
 
 static LOADED: Mutex<Vec<Loaded>> = Mutex::new(Vec::new());
+
 /// For links that never run (`--noexec`): deterministic offsets, nothing reserved.
 #[derive(Default)]
 pub struct SimulatedTls {
