@@ -43,37 +43,60 @@ fn make_stacks_executable(name: &str) -> Result<()> {
 /// Whether the ELF object has a `.note.GNU-stack` section flagged `SHF_EXECINSTR`.
 /// Anything malformed counts as "no": the ELF reader reports it properly.
 pub fn note_is_executable(bytes: &[u8]) -> bool {
-    let u16_at = |at: usize| bytes.get(at..at + 2).map(|b| u16::from_le_bytes([b[0], b[1]]) as usize);
-    let u32_at = |at: usize| bytes.get(at..at + 4).map(|b| u32::from_le_bytes(b.try_into().unwrap_or([0; 4])) as usize);
-    let u64_at = |at: usize| bytes.get(at..at + 8).map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])));
+    // Little-endian fields at `at + offset`; `None` past the end (or on overflow).
+    let field = |at: usize, offset: usize, width: usize| -> Option<u64> {
+        let start = at.checked_add(offset)?;
+        let raw = bytes.get(start..start.checked_add(width)?)?;
+        Some(raw.iter().rev().fold(0u64, |value, &b| value << 8 | u64::from(b)))
+    };
+    let as_usize = |value: u64| usize::try_from(value).ok();
     let find = || -> Option<bool> {
         if bytes.get(..5)? != b"\x7fELF\x02" {
             return None;
         }
-        let shoff = usize::try_from(u64_at(0x28)?).ok()?;
-        let entsize = u16_at(0x3a)?;
+        let shoff = as_usize(field(0, 0x28, 8)?)?;
+        let entsize = as_usize(field(0, 0x3a, 2)?)?;
         if shoff == 0 || entsize < 64 {
             return None;
         }
         let header = |i: usize| shoff.checked_add(i.checked_mul(entsize)?);
         // Extended numbering keeps the real count and string table index in section 0.
-        let count = match u16_at(0x3c)? {
-            0 => usize::try_from(u64_at(header(0)? + 0x20)?).ok()?,
-            n => n,
+        let count = match field(0, 0x3c, 2)? {
+            0 => as_usize(field(header(0)?, 0x20, 8)?)?,
+            n => as_usize(n)?,
         };
-        let strndx = match u16_at(0x3e)? {
-            0xffff => u32_at(header(0)? + 0x28)?,
-            n => n,
+        let strndx = match field(0, 0x3e, 2)? {
+            0xffff => as_usize(field(header(0)?, 0x28, 4)?)?,
+            n => as_usize(n)?,
         };
-        let strtab = usize::try_from(u64_at(header(strndx)? + 0x18)?).ok()?;
+        let strtab = as_usize(field(header(strndx)?, 0x18, 8)?)?;
         for i in 0..count.min(1 << 20) {
             let h = header(i)?;
-            let name = strtab.checked_add(u32_at(h)?)?;
+            let name = strtab.checked_add(as_usize(field(h, 0, 4)?)?)?;
             if bytes.get(name..)?.starts_with(b".note.GNU-stack\0") {
-                return Some(u64_at(h + 8)? & SHF_EXECINSTR != 0);
+                return Some(field(h, 8, 8)? & SHF_EXECINSTR != 0);
             }
         }
         Some(false)
     };
     find().unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::note_is_executable;
+
+    #[test]
+    fn malformed_headers_are_not_executable_notes() {
+        let mut elf = b"\x7fELF\x02\x01\x01".to_vec();
+        elf.resize(64, 0);
+        assert!(!note_is_executable(&elf[..10]));
+        for (at, value) in [(0x28, u64::MAX), (0x28, u64::MAX - 70), (0x28, 64)] {
+            let mut bytes = elf.clone();
+            bytes[at..at + 8].copy_from_slice(&value.to_le_bytes());
+            bytes[0x3a..0x3c].copy_from_slice(&64u16.to_le_bytes());
+            bytes[0x3c..0x40].copy_from_slice(&[0xff, 0xff, 0xff, 0xff]);
+            assert!(!note_is_executable(&bytes));
+        }
+    }
 }
