@@ -4,6 +4,7 @@ mod inputs;
 mod output;
 mod reexec;
 mod run;
+mod runtime_archive;
 
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser, Subcommand};
 pub use inputs::InputArg;

@@ -242,8 +242,7 @@ pub fn run(args: &RunArgs) -> Result<i32, Errors> {
     // (`__tls_get_addr` for the decimal-float rounding mode, which is thread-local).
     if let Some(libgcc) = compiler_runtime_archive() {
         platform.setup_dylib(process).map_err(one)?;
-        let generator = ArchiveGenerator::new(open_input(&libgcc).map_err(one)?, layer.clone(), u64::MAX / 2);
-        session.add_generator(process, Arc::new(generator.map_err(one)?));
+        session.add_generator(process, Arc::new(super::runtime_archive::RuntimeArchive::new(libgcc, layer.clone())));
     }
     program.set_link_orders(&args.link_orders, process).map_err(one)?;
     define_command_line_symbols(&session, main, args).map_err(one)?;
