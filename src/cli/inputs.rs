@@ -41,6 +41,13 @@ pub fn find_library(name: &str, search: &[String]) -> Result<PathBuf> {
     Err(JitError::other(format!("cannot find -l{name} (searched {})", searched.join(", "))))
 }
 
+/// The compiler's runtime archive, `libgcc.a` (what `gcc -print-libgcc-file-name` names),
+/// from the newest GCC: the driver links it into every program after the user's libraries
+/// and libc, for helpers no shared library exports (decimal float `__bid_*`, for one).
+pub fn compiler_runtime_archive() -> Option<PathBuf> {
+    gcc_dirs().into_iter().map(|dir| dir.join("libgcc.a")).find(|path| path.is_file())
+}
+
 /// GCC's own library directories (`libstdc++.so`, `libgcc_eh.a`), newest version first: a
 /// native link through `gcc`/`g++` searches them too.
 fn gcc_dirs() -> Vec<PathBuf> {
@@ -56,6 +63,53 @@ fn gcc_dirs() -> Vec<PathBuf> {
         .collect();
     versions.sort_by(|a, b| b.0.cmp(&a.0));
     versions.into_iter().map(|(_, path)| path).collect()
+}
+
+/// The files the GNU ld script at `path` (with `text`) stands for, in order, with the scripts
+/// it names expanded in place. A script that names itself, directly or through others, is
+/// an error naming the scripts in the cycle.
+pub fn expand_linker_script(path: &Path, text: &str, search: &[String]) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    expand_into(path, text, search, &mut vec![path.to_path_buf()], &mut files)?;
+    Ok(files)
+}
+
+fn expand_into(
+    path: &Path,
+    text: &str,
+    search: &[String],
+    open: &mut Vec<PathBuf>,
+    files: &mut Vec<PathBuf>,
+) -> Result<()> {
+    for input in linker_script_inputs(text, search).map_err(|e| JitError::other(format!("{}: {e}", path.display())))? {
+        let Some(nested) = read_if_script(&input) else {
+            files.push(input);
+            continue;
+        };
+        let same = |p: &PathBuf| std::fs::canonicalize(p).ok() == std::fs::canonicalize(&input).ok();
+        if let Some(start) = open.iter().position(same) {
+            let cycle: Vec<String> =
+                open[start..].iter().chain(std::iter::once(&input)).map(|p| p.display().to_string()).collect();
+            return Err(JitError::other(format!("linker script cycle: {}", cycle.join(" -> "))));
+        }
+        open.push(input.clone());
+        expand_into(&input, &nested, search, open, files)?;
+        open.pop();
+    }
+    Ok(())
+}
+
+/// The text of `path` if it is a GNU ld script (judged from its start, as `format::sniff`
+/// does), else `None`; unreadable files are left for the caller to report.
+fn read_if_script(path: &Path) -> Option<String> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(512);
+    std::fs::File::open(path).ok()?.take(512).read_to_end(&mut head).ok()?;
+    let probe = jitld_linker::InputBuffer::from_vec(path.display().to_string(), head);
+    if jitld_linker::format::sniff(&probe) != jitld_linker::format::FileKind::LinkerScript {
+        return None;
+    }
+    std::fs::read(path).ok().map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// The files a GNU ld script names, in order (`AS_NEEDED` ones included: we load lazily

@@ -2,8 +2,10 @@
 
 mod inputs;
 mod open;
+mod output;
 mod reexec;
 mod run;
+mod runtime_archive;
 
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser, Subcommand};
 pub use inputs::{linker_script_inputs, InputArg};

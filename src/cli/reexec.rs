@@ -46,7 +46,11 @@ pub fn ensure_tls_surplus(args: &[String]) {
     let mut env_ptrs: Vec<*const libc::c_char> = env.iter().map(|e| e.as_ptr()).collect();
     env_ptrs.push(std::ptr::null());
     let exe = CString::new("/proc/self/exe").expect("no NUL");
+    // The next start must see the signal state we were given, not Rust's ignored SIGPIPE.
+    crate::platform::signals::restore_start_state();
     // SAFETY: null-terminated arrays of C strings that outlive the call. On failure we just
-    // go on with the default surplus.
+    // go on with the default surplus (and Rust's SIGPIPE again).
     unsafe { libc::execve(exe.as_ptr(), argv_ptrs.as_ptr(), env_ptrs.as_ptr()) };
+    // SAFETY: back to what Rust's runtime set up, as before the attempt.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
 }

@@ -4,7 +4,7 @@
 //! initializers) links what the program needs; then initializers run, the entry is called,
 //! and we leave through `exit`, as a program returning from `main` does.
 
-use super::inputs::{find_library, linker_script_inputs, InputArg};
+use super::inputs::{compiler_runtime_archive, expand_linker_script, find_library, InputArg};
 use super::open::{member_spec, open_input, open_member};
 use super::RunArgs;
 use crate::debug::{debugger_attached, install_fault_reporter, CodeTable, GdbRegistration, PerfMap};
@@ -95,12 +95,12 @@ impl Program {
                 self.session.add_generator(dylib, Arc::new(generator));
             }
             FileKind::ElfShared => {
-                let generator = DynamicLibraryGenerator::open(&path.display().to_string(), self.layer.clone())?;
+                let generator = DynamicLibraryGenerator::open_file(path, self.layer.clone())?;
                 self.session.add_generator(dylib, Arc::new(generator));
             }
             FileKind::LinkerScript => {
                 let text = String::from_utf8_lossy(buffer.bytes()).into_owned();
-                for input in linker_script_inputs(&text, &self.search)? {
+                for input in expand_linker_script(path, &text, &self.search)? {
                     self.load_path(&input)?;
                 }
             }
@@ -241,6 +241,13 @@ pub fn run(args: &RunArgs) -> Result<i32, Errors> {
     let main = program.dylib("main").map_err(one)?;
     let process = session.create_jit_dylib("<process>").map_err(one)?;
     session.add_generator(process, Arc::new(DynamicLibraryGenerator::process(layer.clone())));
+    // Last, as the compiler driver's `-lc -lgcc`: libgcc.a, for what only it has.
+    // Its members are compiled code like any other: they need the platform's runtime symbols
+    // (`__tls_get_addr` for the decimal-float rounding mode, which is thread-local).
+    if let Some(libgcc) = compiler_runtime_archive() {
+        platform.setup_dylib(process).map_err(one)?;
+        session.add_generator(process, Arc::new(super::runtime_archive::RuntimeArchive::new(libgcc, layer.clone())));
+    }
     program.set_link_orders(&args.link_orders, process).map_err(one)?;
     define_command_line_symbols(&session, main, args).map_err(one)?;
     if args.stats {
@@ -249,7 +256,7 @@ pub fn run(args: &RunArgs) -> Result<i32, Errors> {
 
     let found = link_program(&program, main, args).map_err(|e| report(&session, e, &args.entry))?;
     if let Some(dump) = dump {
-        print!("{}", dump.render());
+        super::output::print(&dump.render()).map_err(one)?;
     }
     if args.noexec {
         return Ok(0);
@@ -346,11 +353,11 @@ fn run_entry(platform: &Arc<Platform>, entry: Option<u64>, args: &RunArgs) -> Re
     let argc = (argv.len() - 1) as i32;
     platform.set_args(argc, argv.as_ptr(), envp);
     platform.run_finalizers_at_exit();
+    // From here on the program runs: with the signal state a native start gives it.
+    crate::platform::signals::restore_start_state();
     platform.run_initializers();
-    type Entry = unsafe extern "C" fn(i32, *const *const libc::c_char, *const *const libc::c_char) -> i32;
     // SAFETY: the entry is linked, ready code; we call it as C's `main`.
-    let entry_fn: Entry = unsafe { std::mem::transmute(entry as usize) };
-    let status = unsafe { entry_fn(argc, argv.as_ptr(), envp) };
+    let status = unsafe { crate::platform::call_main(entry, argc, argv.as_ptr(), envp) };
     let _ = std::io::stdout().flush();
     // Leave as a returning `main` does: atexit handlers, finalizers, stdio flush.
     unsafe { libc::exit(status) }
@@ -435,7 +442,7 @@ pub fn graph(inputs: &[String]) -> Result<i32, Errors> {
             return Err(vec![JitError::other(format!("{input}: {what}"))]);
         }
         let graph = format::elf::build_graph(&buffer, &names).map_err(|e| vec![e.into()])?;
-        print!("{}", jitld_linker::graph::dump_graph(&graph));
+        super::output::print(&jitld_linker::graph::dump_graph(&graph)).map_err(|e| vec![e])?;
     }
     Ok(0)
 }

@@ -3,7 +3,8 @@
 //! The handler runs once (SA_RESETHAND): it writes one line to stderr, then returns, so the
 //! faulting instruction runs again under the default action and the process ends with the
 //! conventional status (killed by the signal). It allocates nothing and takes the code table
-//! only if it is free.
+//! only if it is free. It runs on the thread's alternate signal stack (`alt_stack`), so a
+//! stack overflow is reported too.
 
 use super::CODE;
 
@@ -12,12 +13,13 @@ const SIGNALS: [(libc::c_int, &str); 4] =
 
 /// Installs the reporter for SIGSEGV, SIGBUS, SIGILL and SIGFPE.
 pub fn install_fault_reporter() {
+    super::alt_stack::ensure_alt_stack();
     for (signal, _) in SIGNALS {
         // SAFETY: a plain sigaction with a handler that only formats and writes.
         unsafe {
             let mut action: libc::sigaction = std::mem::zeroed();
             action.sa_sigaction = report as *const () as usize;
-            action.sa_flags = libc::SA_SIGINFO | libc::SA_RESETHAND | libc::SA_NODEFER;
+            action.sa_flags = libc::SA_SIGINFO | libc::SA_RESETHAND | libc::SA_NODEFER | libc::SA_ONSTACK;
             libc::sigemptyset(&mut action.sa_mask);
             libc::sigaction(signal, &action, std::ptr::null_mut());
         }

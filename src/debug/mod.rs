@@ -1,10 +1,12 @@
 //! Making JIT'd code visible to the tools people debug and profile with: a table of linked
 //! functions (`CodeTable`) feeds the perf map, the fault reporter and the GDB JIT interface.
 
+mod alt_stack;
 mod faults;
 mod gdb;
 mod perf_map;
 
+pub use alt_stack::jitld_pthread_create;
 pub use faults::install_fault_reporter;
 pub use gdb::{debugger_attached, GdbRegistration};
 pub use perf_map::PerfMap;

@@ -49,7 +49,20 @@ impl DynamicLibraryGenerator {
         DynamicLibraryGenerator { handle: libc::RTLD_DEFAULT as usize, layer, allow: None }
     }
 
-    /// Opens a shared library; its symbols also become visible to libraries loaded later.
+    /// Loads exactly the shared library at `path`, as `ld` takes an input path: a name
+    /// without a slash is a file in the current directory, never one dlopen searches for.
+    pub fn open_file(path: &std::path::Path, layer: ObjectLinkingLayer) -> Result<Self> {
+        let text = path.display().to_string();
+        // dlopen searches for names without a slash; "./" makes it a path.
+        let exact = if text.contains('/') { text } else { format!("./{text}") };
+        if !std::path::Path::new(&exact).is_file() {
+            return Err(JitError::other(format!("{exact}: cannot load shared library: no such file")));
+        }
+        Self::open(&exact, layer)
+    }
+
+    /// Opens a shared library the way `dlopen` finds it (a name without a slash is searched
+    /// for); its symbols also become visible to libraries loaded later.
     pub fn open(path: &str, layer: ObjectLinkingLayer) -> Result<Self> {
         let c_path = CString::new(path).map_err(|_| JitError::other(format!("{path}: path contains NUL")))?;
         // SAFETY: dlopen with a valid C string; the handle is kept for the process lifetime.
@@ -59,6 +72,11 @@ impl DynamicLibraryGenerator {
             let message = unsafe { CStr::from_ptr(libc::dlerror()) }.to_string_lossy().into_owned();
             return Err(JitError::other(format!("{path}: cannot load shared library: {message}")));
         }
+        // Threads the library starts for the program (libstdc++'s std::thread) get what
+        // threads JIT'd code starts get (see `debug::jitld_pthread_create`).
+        let wrapper = crate::debug::jitld_pthread_create as *const () as u64;
+        // SAFETY: the handle dlopen just returned.
+        unsafe { copy_relocation::interpose_in_library(handle, "pthread_create", wrapper) };
         Ok(DynamicLibraryGenerator { handle: handle as usize, layer, allow: None })
     }
 

@@ -71,8 +71,32 @@ impl MaterializationUnit for CopyUnit {
 
 /// Points every loaded library's GOT slot for `name` at `addr`.
 fn interpose(name: &str, addr: u64) {
-    let mut request = (name.as_bytes(), addr);
+    let mut request = (name.as_bytes(), addr, None::<u64>);
     // SAFETY: dl_iterate_phdr calls us with valid program headers of each loaded object.
+    unsafe { libc::dl_iterate_phdr(Some(visit_object), &mut request as *mut _ as *mut libc::c_void) };
+}
+
+/// Points the GOT and PLT slots for function `name` of the library `handle` (from `dlopen`,
+/// bound with RTLD_NOW) at `addr`: how JIT'd code's replacements of C library functions
+/// (`pthread_create`) reach the calls a library such as libstdc++ makes for the program.
+///
+/// # Safety
+/// `handle` must be a live handle from `dlopen`.
+pub unsafe fn interpose_in_library(handle: *mut libc::c_void, name: &str, addr: u64) {
+    const RTLD_DI_LINKMAP: libc::c_int = 2;
+    extern "C" {
+        fn dlinfo(handle: *mut libc::c_void, request: libc::c_int, info: *mut libc::c_void) -> libc::c_int;
+    }
+    let mut map: *mut libc::c_void = std::ptr::null_mut();
+    // SAFETY: dlinfo on a live handle; `struct link_map` begins with the load bias.
+    let base = unsafe {
+        if dlinfo(handle, RTLD_DI_LINKMAP, &mut map as *mut _ as *mut libc::c_void) != 0 || map.is_null() {
+            return;
+        }
+        *(map as *const u64)
+    };
+    let mut request = (name.as_bytes(), addr, Some(base));
+    // SAFETY: as in `interpose`.
     unsafe { libc::dl_iterate_phdr(Some(visit_object), &mut request as *mut _ as *mut libc::c_void) };
 }
 
@@ -88,19 +112,25 @@ const DT_STRTAB: i64 = 5;
 const DT_SYMTAB: i64 = 6;
 const DT_RELA: i64 = 7;
 const DT_RELASZ: i64 = 8;
+const DT_JMPREL: i64 = 23;
+const DT_PLTRELSZ: i64 = 2;
 const R_X86_64_64: u32 = 1;
 const R_X86_64_GLOB_DAT: u32 = 6;
+const R_X86_64_JUMP_SLOT: u32 = 7;
 
 unsafe extern "C" fn visit_object(info: *mut libc::dl_phdr_info, _size: usize, data: *mut libc::c_void) -> libc::c_int {
-    let (name, addr) = *(data as *const (&[u8], u64));
+    let (name, addr, only) = *(data as *const (&[u8], u64, Option<u64>));
     let info = &*info;
     let base = info.dlpi_addr;
+    if only.is_some_and(|only| only != base) {
+        return 0;
+    }
     let headers = std::slice::from_raw_parts(info.dlpi_phdr, info.dlpi_phnum as usize);
     let Some(dynamic) = headers.iter().find(|h| h.p_type == libc::PT_DYNAMIC) else { return 0 };
     let relro = headers.iter().find(|h| h.p_type == libc::PT_GNU_RELRO).map(|h| (base + h.p_vaddr, h.p_memsz));
     // The loader usually rebases these pointers in place; the vDSO's are left relative.
     let pointer = |value: u64| if value < base { value + base } else { value };
-    let (mut strtab, mut symtab, mut rela, mut relasz) = (0, 0, 0, 0);
+    let (mut strtab, mut symtab, mut rela, mut relasz, mut jmprel, mut pltrelsz) = (0, 0, 0, 0, 0, 0);
     let mut entry = (base + dynamic.p_vaddr) as *const Dyn;
     while (*entry).d_tag != DT_NULL {
         let value = (*entry).d_un;
@@ -109,17 +139,23 @@ unsafe extern "C" fn visit_object(info: *mut libc::dl_phdr_info, _size: usize, d
             DT_SYMTAB => symtab = pointer(value),
             DT_RELA => rela = pointer(value),
             DT_RELASZ => relasz = value,
+            DT_JMPREL => jmprel = pointer(value),
+            DT_PLTRELSZ => pltrelsz = value,
             _ => {}
         }
         entry = entry.add(1);
     }
-    if strtab == 0 || symtab == 0 || rela == 0 {
+    if strtab == 0 || symtab == 0 {
         return 0;
     }
-    let relocations = std::slice::from_raw_parts(rela as *const libc::Elf64_Rela, relasz as usize / 24);
-    for r in relocations {
+    let table = |start: u64, size: u64| match start {
+        0 => &[][..],
+        _ => std::slice::from_raw_parts(start as *const libc::Elf64_Rela, size as usize / 24),
+    };
+    // PLT slots hold functions only, so data names never match there.
+    for r in table(rela, relasz).iter().chain(table(jmprel, pltrelsz)) {
         let kind = (r.r_info & 0xffff_ffff) as u32;
-        if kind != R_X86_64_GLOB_DAT && kind != R_X86_64_64 {
+        if kind != R_X86_64_GLOB_DAT && kind != R_X86_64_64 && kind != R_X86_64_JUMP_SLOT {
             continue;
         }
         let sym = &*((symtab as *const libc::Elf64_Sym).add((r.r_info >> 32) as usize));

@@ -8,12 +8,17 @@
 //! `atexit` handler the program registered.
 
 pub mod copy_relocation;
+mod dso;
+mod entry;
+mod exec_stack;
 mod exit_handlers;
 mod init_gate;
 mod runtime;
+pub mod signals;
 pub mod tls;
 mod unwind;
 
+pub use entry::call_main;
 pub use runtime::at_exit;
 
 use crate::error::Result;
@@ -61,6 +66,8 @@ pub struct Platform {
     /// Held while initializers run, so no thread gets a symbol whose constructors are still
     /// running on another.
     init_gate: init_gate::InitGate,
+    /// Each instance's static TLS block (offset from the thread pointer), given back on removal.
+    tls_blocks: Mutex<Vec<(InstanceId, i64)>>,
 }
 
 type InitFn = unsafe extern "C" fn(i32, *const *const libc::c_char, *const *const libc::c_char);
@@ -81,8 +88,11 @@ impl Platform {
             ranges: Mutex::new(Vec::new()),
             args: Mutex::new((0, 0, 0)),
             init_gate: init_gate::InitGate::default(),
+            tls_blocks: Mutex::new(Vec::new()),
         });
         layer.add_plugin(platform.clone());
+        // The installing thread is the one that runs the program (or calls JIT'd functions).
+        tls::register_thread();
         let weak = Arc::downgrade(&platform);
         session.add_removal_listener(Arc::new(move |removed: &[InstanceId]| {
             if let Some(platform) = weak.upgrade() {
@@ -185,6 +195,11 @@ impl Platform {
             unsafe { unwind::deregister(start) };
         }
         frames.retain(|(instance, _)| !removed.contains(instance));
+        let mut blocks = self.tls_blocks.lock().unwrap_or_else(|e| e.into_inner());
+        for &(_, tp_offset) in blocks.iter().filter(|(i, _)| removed.contains(i)) {
+            tls::release(tp_offset);
+        }
+        blocks.retain(|(i, _)| !removed.contains(i));
     }
 
     /// Arranges for finalizers to run when the process exits (after `atexit` handlers
@@ -272,6 +287,9 @@ fn wrap_init_fragments(graph: &mut LinkGraph) -> jitld_linker::Result<()> {
 impl LinkPlugin for Platform {
     fn modify_passes(&self, config: &mut jitld_linker::passes::PassConfig) {
         config.pre_prune.insert(0, Box::new(wrap_init_fragments));
+        if self.session.memory().executable() {
+            config.pre_prune.push(Box::new(exec_stack::check));
+        }
     }
 
     fn notify_finalized(
@@ -319,6 +337,13 @@ impl LinkPlugin for Platform {
         }
         if self.session.memory().executable() {
             resolve_indirect_functions(graph);
+            // The block starts where its first thread-local block was placed.
+            if let Some(&(block, offset)) =
+                jitld_linker::tls::layout_tls(graph).as_ref().and_then(|l| l.offsets.first())
+            {
+                let tp_offset = graph.blocks[block.index()].addr.wrapping_sub(offset) as i64;
+                self.tls_blocks.lock().unwrap_or_else(|e| e.into_inner()).push((instance, tp_offset));
+            }
         }
         if let Some(start) = unwind::eh_frame_start(graph).filter(|_| self.session.memory().executable()) {
             // SAFETY: the graph is finalized; its eh_frame ends with the terminator.

@@ -46,6 +46,8 @@ pub fn symbols(session: &ExecutionSession) -> Vec<(SymbolName, u64, SymbolFlags)
         (session.intern("at_quick_exit"), jitld_at_quick_exit as *const () as u64, f),
         (session.intern("pthread_atfork"), jitld_pthread_atfork as *const () as u64, f),
         (session.intern("__tls_get_addr"), super::tls::jitld_tls_get_addr as *const () as u64, f),
+        // New threads get an alternate signal stack for the fault reporter.
+        (session.intern("pthread_create"), crate::debug::jitld_pthread_create as *const () as u64, f),
     ]
 }
 

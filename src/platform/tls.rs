@@ -8,11 +8,16 @@
 //! block in every thread (in its static TLS surplus, which `jitld run` enlarges), copies the
 //! object's init image into each thread it creates from then on, and tells us where the
 //! block is. Once the graph is fixed up we write the real initial content into that init
-//! image (the mapping is writable) and into the current thread's block.
+//! image (the mapping is writable) and into the block of the current thread and of every
+//! thread registered as running JIT'd code (`register_thread`). Threads that are neither keep
+//! what glibc copied at load time: zeros (or, in a reused block, its last user's bytes).
+//!
+//! Removing the code gives the block back (`release`).
 //!
 //! `__tls_get_addr` for JIT'd code is ours: for `tls_index` pairs tagged
 //! `STATIC_TLS_MODULE` it returns `thread pointer + offset`; any other pair goes to glibc's.
 
+use super::dso::{self, DsoSpec};
 use crate::error::{JitError, Result};
 use jitld_linker::tls::{TlsLayout, STATIC_TLS_MODULE};
 use std::ffi::CString;
@@ -28,15 +33,30 @@ pub trait TlsAllocator: Send + Sync {
     fn initialize(&self, tp_offset: i64, image: &[u8]) -> Result<()>;
 }
 
-/// Real static TLS in this process, through glibc.
+/// Real static TLS in this process, through glibc. Static TLS belongs to the process, so
+/// every `StaticTls` shares one registry of the objects loaded for it.
 #[derive(Default)]
 pub struct StaticTls {
-    /// (offset from the thread pointer, address of the init image in the loaded object)
-    modules: Mutex<Vec<(i64, u64)>>,
-    /// The memfds the objects were loaded from, kept open: glibc knows an object by its path
-    /// (`/proc/self/fd/N`), so a reused descriptor number would hand back an old object.
-    files: Mutex<Vec<std::fs::File>>,
+    _shared: (),
 }
+
+/// One generated TLS object, loaded from a memfd.
+struct Loaded {
+    tp_offset: i64,
+    /// What its `PT_TLS` holds: bytes of init image, bytes in all, alignment.
+    init_size: u64,
+    size: u64,
+    /// Address of the init image in the loaded object (writable).
+    image: u64,
+    handle: usize,
+    /// The memfd it was loaded from, open as long as it is loaded: glibc knows an object by
+    /// its path (`/proc/self/fd/N`), so a reused descriptor number would hand back an old one.
+    _file: std::fs::File,
+    /// False once the code using it is removed: parked for reuse, or unloaded.
+    in_use: bool,
+}
+
+static LOADED: Mutex<Vec<Loaded>> = Mutex::new(Vec::new());
 
 /// For links that never run (`--noexec`): deterministic offsets, nothing reserved.
 #[derive(Default)]
@@ -97,39 +117,139 @@ fn dl_error(what: &str) -> JitError {
 
 impl TlsAllocator for StaticTls {
     fn allocate(&self, name: &str, layout: &TlsLayout) -> Result<i64> {
-        let object = tls_object(layout);
+        let mut loaded = LOADED.lock().unwrap_or_else(|e| e.into_inner());
+        // A parked block big enough, aligned enough, with room for the image: reuse it.
+        let fits = |l: &&mut Loaded| {
+            !l.in_use
+                && l.size >= layout.size
+                && l.init_size >= layout.init_size
+                && l.tp_offset % layout.align.max(1) as i64 == 0
+        };
+        if let Some(reused) = loaded.iter_mut().filter(fits).min_by_key(|l| l.size) {
+            reused.in_use = true;
+            return Ok(reused.tp_offset);
+        }
+        // The size is rounded up to the alignment: glibc gives back a block's space on
+        // unloading only from its aligned start, so odd sizes would leak the padding.
+        let align = layout.align.max(1);
+        let size = layout.size.next_multiple_of(align);
+        let object = dso::build(&DsoSpec { tls: Some((layout.init_size, size, align)), executable_stack: false });
         let (handle, file) = load_from_memory(name, &object.bytes)?;
-        self.files.lock().unwrap_or_else(|e| e.into_inner()).push(file);
         let mut map: *mut libc::c_void = std::ptr::null_mut();
         // SAFETY: dlinfo on a live handle, with the out-parameter type glibc documents.
         if unsafe { dlinfo(handle, RTLD_DI_LINKMAP, &mut map as *mut _ as *mut libc::c_void) } != 0 || map.is_null() {
-            return Err(dl_error(name));
+            let error = dl_error(name);
+            // SAFETY: our own handle, not used again.
+            unsafe { libc::dlclose(handle) };
+            return Err(error);
         }
         // `struct link_map` begins with `l_addr`, the load bias. The loader resolved our
         // TPOFF64 relocation into the slot: the block's offset from the thread pointer.
         let load_bias = unsafe { *(map as *const u64) };
         let tp_offset = unsafe { *((load_bias + object.tp_offset_slot) as *const i64) };
-        self.modules.lock().unwrap_or_else(|e| e.into_inner()).push((tp_offset, load_bias + object.image));
+        loaded.push(Loaded {
+            tp_offset,
+            init_size: layout.init_size,
+            size,
+            image: load_bias + object.image,
+            handle: handle as usize,
+            _file: file,
+            in_use: true,
+        });
         Ok(tp_offset)
     }
 
     fn initialize(&self, tp_offset: i64, image: &[u8]) -> Result<()> {
-        let modules = self.modules.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(&(_, init_image)) = modules.iter().find(|(offset, _)| *offset == tp_offset) else {
+        let loaded = LOADED.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(l) = loaded.iter().find(|l| l.in_use && l.tp_offset == tp_offset) else {
             return Err(JitError::other("thread-local block was never allocated"));
         };
-        // SAFETY: the init image is `image.len()` bytes in the object's writable mapping, and
-        // this thread's block is at least as large; both belong to this graph alone.
+        if image.len() as u64 > l.init_size {
+            return Err(JitError::other("thread-local init image larger than its block"));
+        }
+        // SAFETY: the init image is `l.init_size` bytes in the object's writable mapping,
+        // which threads created from now on start from. A reused block still holds its last
+        // user's bytes, so the rest is zeroed.
         unsafe {
-            std::ptr::copy_nonoverlapping(image.as_ptr(), init_image as *mut u8, image.len());
-            let block = thread_pointer().wrapping_add(tp_offset as u64) as *mut u8;
-            std::ptr::copy_nonoverlapping(image.as_ptr(), block, image.len());
+            let template = l.image as *mut u8;
+            std::ptr::copy_nonoverlapping(image.as_ptr(), template, image.len());
+            std::ptr::write_bytes(template.add(image.len()), 0, (l.init_size as usize) - image.len());
+        }
+        // Threads that exist already got glibc's copy of the image at load time (zeros, or a
+        // reused block's old bytes): this one, and every thread that runs JIT'd code (the
+        // materializing thread is often not the one that will run the code).
+        let threads = THREADS.lock().unwrap_or_else(|e| e.into_inner());
+        let current = thread_pointer();
+        for &tp in threads.iter().filter(|&&tp| tp != current).chain([&current]) {
+            // SAFETY: every thread has the whole static TLS area, so the block is `l.size`
+            // bytes there; registered threads stay alive while we hold the lock (they
+            // deregister on exit, before their TLS is freed); nothing runs this code yet.
+            unsafe {
+                let block = tp.wrapping_add(tp_offset as u64) as *mut u8;
+                std::ptr::copy_nonoverlapping(image.as_ptr(), block, image.len());
+                std::ptr::write_bytes(block.add(image.len()), 0, l.size as usize - image.len());
+            }
         }
         Ok(())
     }
 }
 
-fn load_from_memory(name: &str, object: &[u8]) -> Result<(*mut libc::c_void, std::fs::File)> {
+/// Thread pointers of the threads that run JIT'd code, for `initialize`.
+static THREADS: Mutex<Vec<u64>> = Mutex::new(Vec::new());
+
+/// Membership of the calling thread in `THREADS`, ended when the thread exits.
+struct Registration(u64);
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        THREADS.lock().unwrap_or_else(|e| e.into_inner()).retain(|&tp| tp != self.0);
+    }
+}
+
+thread_local! {
+    static REGISTERED: std::cell::OnceCell<Registration> = const { std::cell::OnceCell::new() };
+}
+
+/// The calling thread will run JIT'd code: thread-local blocks linked later, on whatever
+/// thread, get their initial content in this thread too.
+pub fn register_thread() {
+    let _ = REGISTERED.try_with(|registered| {
+        registered.get_or_init(|| {
+            let tp = thread_pointer();
+            THREADS.lock().unwrap_or_else(|e| e.into_inner()).push(tp);
+            Registration(tp)
+        });
+    });
+}
+
+/// The code using the block at `tp_offset` is gone. glibc returns a static TLS block's space
+/// only when it is the last one handed out (the farthest below the thread pointer), so:
+/// unload every unused object from the far end inwards (which gives back its descriptor,
+/// mapping and TLS space); keep the others loaded, parked, for `allocate` to reuse.
+pub fn release(tp_offset: i64) {
+    let mut loaded = LOADED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(l) = loaded.iter_mut().find(|l| l.in_use && l.tp_offset == tp_offset) {
+        l.in_use = false;
+    }
+    while let Some(last) = (0..loaded.len()).min_by_key(|&i| loaded[i].tp_offset) {
+        if loaded[last].in_use {
+            break;
+        }
+        let l = loaded.swap_remove(last);
+        // SAFETY: nothing refers to the block any more; the handle is ours. The memfd closes
+        // only after the object is unloaded (see `Loaded::_file`).
+        unsafe { libc::dlclose(l.handle as *mut libc::c_void) };
+        drop(l);
+    }
+}
+
+/// What `release` keeps: (objects loaded, of them parked for reuse).
+pub fn loaded_blocks() -> (usize, usize) {
+    let loaded = LOADED.lock().unwrap_or_else(|e| e.into_inner());
+    (loaded.len(), loaded.iter().filter(|l| !l.in_use).count())
+}
+
+pub(super) fn load_from_memory(name: &str, object: &[u8]) -> Result<(*mut libc::c_void, std::fs::File)> {
     let label = CString::new("jitld-tls").expect("no NUL");
     // SAFETY: memfd_create with a valid name; the descriptor is ours.
     let fd = unsafe { libc::memfd_create(label.as_ptr(), libc::MFD_CLOEXEC) };
@@ -141,84 +261,10 @@ fn load_from_memory(name: &str, object: &[u8]) -> Result<(*mut libc::c_void, std
     let mut file = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fd) };
     file.write_all(object).map_err(|e| JitError::other(format!("thread-local storage for {name}: {e}")))?;
     let c_path = CString::new(path).expect("no NUL");
-    // SAFETY: dlopen of the object we just wrote; it stays loaded for the process.
+    // SAFETY: dlopen of the object we just wrote; `release` unloads it.
     let handle = unsafe { libc::dlopen(c_path.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL) };
     if handle.is_null() {
         return Err(dl_error(name));
     }
     Ok((handle, file))
-}
-
-/// A minimal shared object whose only content is one static TLS segment.
-struct TlsObject {
-    bytes: Vec<u8>,
-    /// Address offset of the init image.
-    image: u64,
-    /// Address offset of the word the loader fills with the block's thread-pointer offset.
-    tp_offset_slot: u64,
-}
-
-/// ELF header; program headers (`PT_LOAD` over the whole file, writable so the init image
-/// can be set later; `PT_DYNAMIC`; `PT_TLS`); an empty symbol table with its hash table; one
-/// `R_X86_64_TPOFF64` against the object itself, which is what makes glibc place the block
-/// in static TLS (and tells us where); the dynamic section; the zeroed init image.
-fn tls_object(layout: &TlsLayout) -> TlsObject {
-    const PHDRS: u64 = 64;
-    const SYMTAB: u64 = PHDRS + 3 * 56; // one null symbol
-    const STRTAB: u64 = SYMTAB + 24; // "\0", padded
-    const HASH: u64 = STRTAB + 8; // nbucket = nchain = 1, both empty
-    const RELA: u64 = HASH + 16; // one relocation
-    const SLOT: u64 = RELA + 24;
-    const DYNAMIC: u64 = SLOT + 8;
-    const R_X86_64_TPOFF64: u64 = 18;
-    const DF_STATIC_TLS: u64 = 0x10;
-    // (tag, value): HASH, STRTAB, SYMTAB, STRSZ, SYMENT, RELA, RELASZ, RELAENT, FLAGS, NULL.
-    let dynamic = [
-        (4, HASH),
-        (5, STRTAB),
-        (6, SYMTAB),
-        (10, 1),
-        (11, 24),
-        (7, RELA),
-        (8, 24),
-        (9, 24),
-        (30, DF_STATIC_TLS),
-        (0, 0),
-    ];
-    let align = layout.align.max(1);
-    let image = (DYNAMIC + dynamic.len() as u64 * 16).next_multiple_of(align);
-    let file_size = image + layout.init_size;
-
-    let mut out = Vec::with_capacity(file_size as usize);
-    let put = |out: &mut Vec<u8>, words: &[u64], width: usize| {
-        for word in words {
-            out.extend_from_slice(&word.to_le_bytes()[..width]);
-        }
-    };
-    // ELF header: 64-bit, little-endian, version 1, System V; ET_DYN, x86-64.
-    out.extend_from_slice(&[0x7f, b'E', b'L', b'F', 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-    put(&mut out, &[3, 62], 2);
-    put(&mut out, &[1], 4);
-    put(&mut out, &[0, PHDRS, 0], 8); // entry, phoff, shoff
-    put(&mut out, &[0], 4); // flags
-    put(&mut out, &[64, 56, 3, 64, 0, 0], 2); // ehsize, phentsize, phnum, shentsize, shnum, shstrndx
-    const PF_W: u64 = 2;
-    const PF_R: u64 = 4;
-    let dynamic_size = dynamic.len() as u64 * 16;
-    for (kind, flags, offset, filesz, memsz, p_align) in [
-        (1, PF_R | PF_W, 0, file_size, file_size, 4096),
-        (2, PF_R | PF_W, DYNAMIC, dynamic_size, dynamic_size, 8),
-        (7, PF_R, image, layout.init_size, layout.size, align),
-    ] {
-        put(&mut out, &[kind, flags], 4);
-        put(&mut out, &[offset, offset, offset, filesz, memsz, p_align], 8);
-    }
-    out.resize(STRTAB as usize + 8, 0); // null symbol, empty string table
-    put(&mut out, &[1, 1, 0, 0], 4);
-    put(&mut out, &[SLOT, R_X86_64_TPOFF64, 0, 0], 8); // symbol 0: this object's own block
-    for (tag, value) in dynamic {
-        put(&mut out, &[tag, value], 8);
-    }
-    out.resize(file_size as usize, 0);
-    TlsObject { bytes: out, image, tp_offset_slot: SLOT }
 }
