@@ -39,9 +39,10 @@
 #   2. times the commands that passed with bench/timer.py: BENCH_WARMUP untimed runs,
 #      then BENCH_RUNS rounds, each running every command once (order rotated per round),
 #      so the i-th samples of two tools were taken side by side: ratios are medians of
-#      these paired per-round ratios. Each run also gives CPU time and peak RSS
-#      (ru_maxrss from wait4, what `/usr/bin/time -f %M` prints; for the link-then-run
-#      commands the largest of compiler driver, linker and program);
+#      these paired per-round ratios. Each run also gives the CPU time (user + system,
+#      children included); then BENCH_RSS_RUNS more runs of each under `/usr/bin/time -f %M`
+#      give the peak RSS (for link-then-run, the largest of compiler driver, linker and
+#      program);
 # then the scaling table: bench/gen_many.py --scaling writes a pool of generated objects
 # (target/bench/scale/src) compiled once with `gcc -O2 -c` into target/bench/scale/gcc-O2/
 # (cached: only sources newer than their object are recompiled, JOBS in parallel), and for
@@ -65,6 +66,8 @@
 #                   above without empty/, which always runs unless BENCH_BASELINE=0)
 #   BENCH_RUNS      timed rounds per program (default 20)
 #   BENCH_WARMUP    untimed runs of each command first (default 2)
+#   BENCH_RSS_RUNS  runs of each command under /usr/bin/time -f %M, after the timed ones, for
+#                   the peak RSS median (default 3)
 #   BENCH_SCALE     object counts of the scaling table (default "10 100 1000 10000";
 #                   empty: no scaling table)
 #   BENCH_SCALE_RUNS        timed rounds per object count below 10,000 (default 10)
@@ -126,6 +129,7 @@ PROGRAM_CASES="openssl/gcc-O2-pie cpython/gcc-O2-nopic cxx_static/gxx-O2-pie-sta
 BENCH_CASES="${BENCH_CASES:-$FIXTURE_CASES $PROGRAM_CASES}"
 BENCH_RUNS="${BENCH_RUNS:-20}"
 BENCH_WARMUP="${BENCH_WARMUP:-2}"
+BENCH_RSS_RUNS="${BENCH_RSS_RUNS:-3}"
 BENCH_SCALE="${BENCH_SCALE-10 100 1000 10000}"
 BENCH_SCALE_RUNS="${BENCH_SCALE_RUNS:-10}"
 BENCH_SCALE_RUNS_LARGE="${BENCH_SCALE_RUNS_LARGE:-3}"
@@ -143,7 +147,7 @@ MANIFEST="$FIXTURES_OUT/manifest.tsv"
 # A single run of any command is cut off after this many seconds during verification.
 VERIFY_TIMEOUT=300
 
-for n in BENCH_RUNS BENCH_WARMUP BENCH_SCALE_RUNS BENCH_SCALE_RUNS_LARGE BENCH_SCALE_CALLED BENCH_SCALE_LLVM_MAX JOBS; do
+for n in BENCH_RUNS BENCH_WARMUP BENCH_RSS_RUNS BENCH_SCALE_RUNS BENCH_SCALE_RUNS_LARGE BENCH_SCALE_CALLED BENCH_SCALE_LLVM_MAX JOBS; do
     [[ "${!n}" =~ ^[0-9]+$ ]] || die "$n must be a non-negative integer, got '${!n}'"
 done
 ((BENCH_RUNS >= 2 && BENCH_SCALE_RUNS >= 1 && BENCH_SCALE_RUNS_LARGE >= 1 && BENCH_SCALE_CALLED >= 1 && JOBS >= 1)) ||
@@ -540,6 +544,7 @@ load_avg() { cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?"; }
     printf 'load_before\t%s\n' "$(load_avg)"
     printf 'runs\t%s\n' "$BENCH_RUNS"
     printf 'warmup\t%s\n' "$BENCH_WARMUP"
+    printf 'rss_runs\t%s\n' "$BENCH_RSS_RUNS"
     printf 'scale\t%s\n' "$BENCH_SCALE"
     printf 'scale_runs\t%s\n' "$BENCH_SCALE_RUNS"
     printf 'scale_runs_large\t%s\n' "$BENCH_SCALE_RUNS_LARGE"
@@ -687,7 +692,7 @@ run_case() {
             "$( ((${#cmd[@]})) && quote_cmd "${cmd[@]}" || true)" "${notes[$tool]:-}"
     done
     echo "  timing $BENCH_RUNS paired rounds: ${timed[*]}"
-    python3 bench/timer.py --runs "$BENCH_RUNS" --warmup "$BENCH_WARMUP" --out "$BENCH_OUT/timing/$tag.json" \
+    python3 bench/timer.py --runs "$BENCH_RUNS" --warmup "$BENCH_WARMUP" --rss-runs "$BENCH_RSS_RUNS" --out "$BENCH_OUT/timing/$tag.json" \
         "${specs[@]}" >"$LOGS/$tag.timer.log" 2>&1 || warn "$c: bench/timer.py failed; see $LOGS/$tag.timer.log"
 }
 
@@ -780,7 +785,7 @@ run_scaling() {
         if ((n >= 10000)); then runs=$BENCH_SCALE_RUNS_LARGE; fi
         echo "     $kib KiB of objects; timing $runs paired rounds: ${specs[*]%%=*}"
         printf 'scale_kib_%s\t%s\n' "$n" "$kib" >>"$META"
-        python3 "$ROOT/bench/timer.py" --runs "$runs" --warmup 1 --out "$BENCH_OUT/timing/$tag.json" "${specs[@]}" \
+        python3 "$ROOT/bench/timer.py" --runs "$runs" --warmup 1 --rss-runs "$BENCH_RSS_RUNS" --out "$BENCH_OUT/timing/$tag.json" "${specs[@]}" \
             >"$LOGS/$tag.timer.log" 2>&1 || warn "scale/$n: bench/timer.py failed; see $LOGS/$tag.timer.log"
     done
     cd "$ROOT"
