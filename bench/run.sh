@@ -264,7 +264,9 @@ build_program() {
 : >"$PROGRAMS_MANIFEST"
 FIXTURE_WANTED=""
 ALL_CASES="$BENCH_CASES"
-if [[ "$BENCH_BASELINE" == 1 ]]; then ALL_CASES="empty/gcc-O2-pie $BENCH_CASES"; fi
+if [[ "$BENCH_BASELINE" == 1 && " $BENCH_CASES " != *" empty/gcc-O2-pie "* ]]; then
+    ALL_CASES="empty/gcc-O2-pie $BENCH_CASES"
+fi
 for c in $ALL_CASES; do
     name=${c%%/*}
     if [[ -n "${PROGRAM_SRC[$name]+set}" ]]; then
