@@ -71,7 +71,8 @@
 #   BENCH_SCALE     object counts of the scaling table (default "10 100 1000 10000";
 #                   empty: no scaling table)
 #   BENCH_SCALE_RUNS        timed rounds per object count below 10,000 (default 10)
-#   BENCH_SCALE_RUNS_LARGE  timed rounds from 10,000 objects on (default 3)
+#   BENCH_SCALE_RUNS_LARGE  timed rounds from 10,000 objects on (default 3; no warm-up run and
+#                           one peak RSS run there: jitld takes seconds on 10,000 objects)
 #   BENCH_SCALE_CALLED      entries main calls in the scaling programs (default 5)
 #   BENCH_SCALE_LLVM_MAX    largest object count llvm-jitlink is run on (default 1000)
 #   BENCH_BASELINE  1 (default): also time the empty program
@@ -530,8 +531,8 @@ link_run_script() {
     lld) use="-B$LLD_BIN/ -fuse-ld=lld" ;;
     esac
     # ($driver, $inputs and $pargs are word lists without quoting, as in the manifests.)
-    printf '#!/bin/sh\n# Written by bench/run.sh: link with %s, then run.\nset -e\nrm -f %s\n%s %s -o %s %s\nexec %s %s\n' \
-        "$ld" "$exe" "$driver" "$use" "$exe" "$inputs" "$exe" "$pargs" >"$script"
+    printf '#!/bin/sh\n# Written by bench/run.sh: link with %s, then run.\nset -e\n%s %s -o %s %s\nexec %s %s\n' \
+        "$ld" "$driver" "$use" "$exe" "$inputs" "$exe" "$pargs" >"$script"
 }
 
 # ---------------------------------------------------------------- meta
@@ -751,8 +752,8 @@ run_scaling() {
             gcc -o "native_$n" "main_$n.o" "${objs[@]}" >"$LOGS/$tag.link.log" 2>&1 ||
                 die "scaling: linking native_$n failed; see $LOGS/$tag.link.log"
         fi
-        printf '#!/bin/sh\n# Written by bench/run.sh: link with mold, then run.\nset -e\nrm -f mold_%s.exe\ngcc -fuse-ld=mold -o mold_%s.exe main_%s.o %s\nexec ./mold_%s.exe %s\n' \
-            "$n" "$n" "$n" "${objs[*]}" "$n" "${pargs[*]}" >"link-run-mold_$n.sh"
+        printf '#!/bin/sh\n# Written by bench/run.sh: link with mold, then run.\nset -e\ngcc -fuse-ld=mold -o mold_%s.exe main_%s.o %s\nexec ./mold_%s.exe %s\n' \
+            "$n" "$n" "${objs[*]}" "$n" "${pargs[*]}" >"link-run-mold_$n.sh"
         kib="$(du -k -c "${objs[@]}" | tail -n 1 | cut -f1)"
         status=([native]=ok)
         notes=()
@@ -783,11 +784,14 @@ run_scaling() {
         # Objects linked and lazy stubs: one untimed --stats run of each jitld command.
         run_once "$LOGS/$tag.jitld-eager.stats" "$JITLD" run --stats "main_$n.o" "${objs[@]}" -- "${pargs[@]}" >/dev/null
         run_once "$LOGS/$tag.jitld-lazy.stats" "$JITLD" run --stats "main_$n.o" "${lazy_objs[@]}" -- "${pargs[@]}" >/dev/null
+        # From 10,000 objects on: fewer rounds, no warm-up run, one peak RSS run (a jitld run
+        # of 10,000 objects takes seconds).
+        local warm=1 rss_runs=$BENCH_RSS_RUNS
         runs=$BENCH_SCALE_RUNS
-        if ((n >= 10000)); then runs=$BENCH_SCALE_RUNS_LARGE; fi
+        if ((n >= 10000)); then runs=$BENCH_SCALE_RUNS_LARGE warm=0 rss_runs=1; fi
         echo "     $kib KiB of objects; timing $runs paired rounds: ${specs[*]%%=*}"
         printf 'scale_kib_%s\t%s\n' "$n" "$kib" >>"$META"
-        python3 "$ROOT/bench/timer.py" --runs "$runs" --warmup 1 --rss-runs "$BENCH_RSS_RUNS" --out "$BENCH_OUT/timing/$tag.json" "${specs[@]}" \
+        python3 "$ROOT/bench/timer.py" --runs "$runs" --warmup "$warm" --rss-runs "$rss_runs" --out "$BENCH_OUT/timing/$tag.json" "${specs[@]}" \
             >"$LOGS/$tag.timer.log" 2>&1 || warn "scale/$n: bench/timer.py failed; see $LOGS/$tag.timer.log"
     done
     cd "$ROOT"
