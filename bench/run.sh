@@ -49,7 +49,9 @@
 # each N in BENCH_SCALE the program main_<N>.o + f_0.o ... f_<N-1>.o (main references every
 # object's entry through a table, calls BENCH_SCALE_CALLED of them) is verified and timed:
 #   jitld-eager, jitld-lazy (every f_<i>.o behind --lazy), jitld-t2 (eager, --threads 2),
-#   mold (link, then run), native, and llvm-jitlink (eager) for N <= BENCH_SCALE_LLVM_MAX.
+#   mold (link, then run), native, and llvm-jitlink (eager) for N <= BENCH_SCALE_LLVM_MAX;
+#   and jitld-start, jitld on the empty program, so that the per-object cost
+#   ((jitld - jitld-start) / N) subtracts a start-up timed in the same rounds.
 # Finally bench/report.py prints the tables (times, ratios to native and to mold, threads,
 # peak RSS against bench/baseline.json), the scaling table (per-object cost), and the goals
 # of issue 7 with MET / NOT MET, and writes target/bench/summary.json.
@@ -268,6 +270,11 @@ ALL_CASES="$BENCH_CASES"
 if [[ "$BENCH_BASELINE" == 1 && " $BENCH_CASES " != *" empty/gcc-O2-pie "* ]]; then
     ALL_CASES="empty/gcc-O2-pie $BENCH_CASES"
 fi
+# The scaling table subtracts jitld's start-up, timed on the empty program in every round.
+if [[ -n "${BENCH_SCALE// /}" && " $ALL_CASES " != *" empty/gcc-O2-pie "* ]]; then
+    build_program empty
+fi
+EMPTY_OBJ="$PROGRAMS_OUT/empty/${PROGRAM_VARIANT[empty]}/driver.o"
 for c in $ALL_CASES; do
     name=${c%%/*}
     if [[ -n "${PROGRAM_SRC[$name]+set}" ]]; then
@@ -759,19 +766,23 @@ run_scaling() {
         notes=()
         nrc="$(run_once "$LOGS/$tag.native" "./native_$n" "${pargs[@]}")"
         rcs=([native]=$nrc)
-        tools=(native jitld-eager jitld-lazy jitld-t2 mold)
+        tools=(native jitld-start jitld-eager jitld-lazy jitld-t2 mold)
         if ((n <= BENCH_SCALE_LLVM_MAX)); then tools+=(llvm-jitlink); fi
         specs=()
         for tool in "${tools[@]}"; do
             case "$tool" in
             native) cmd=("./native_$n" "${pargs[@]}") ;;
+            jitld-start) cmd=("$JITLD" run "$EMPTY_OBJ") ;;
             jitld-eager) cmd=("$JITLD" run "main_$n.o" "${objs[@]}" -- "${pargs[@]}") ;;
             jitld-lazy) cmd=("$JITLD" run "main_$n.o" "${lazy_objs[@]}" -- "${pargs[@]}") ;;
             jitld-t2) cmd=("$JITLD" run --threads 2 "main_$n.o" "${objs[@]}" -- "${pargs[@]}") ;;
             mold) cmd=(sh "link-run-mold_$n.sh") ;;
             llvm-jitlink) cmd=("$LLVM_JITLINK" "main_$n.o" "${objs[@]}" -args "main_$n.o" "${pargs[@]}") ;;
             esac
-            if [[ "$tool" != native ]] && ! check_tool "scale/$n" "$tag" "$tool" "$nrc" "${cmd[@]}" && [[ "$tool" != jitld* ]]; then
+            if [[ "$tool" == jitld-start ]]; then
+                status[$tool]=ok # (not the same program: nothing to compare)
+                rcs[$tool]=0
+            elif [[ "$tool" != native ]] && ! check_tool "scale/$n" "$tag" "$tool" "$nrc" "${cmd[@]}" && [[ "$tool" != jitld* ]]; then
                 warn "scale/$n: $tool does not behave like the native build (${notes[$tool]}); left out. Log: $LOGS/$tag.$tool.err"
             fi
             if [[ "${status[$tool]}" == ok ]]; then
