@@ -1,47 +1,50 @@
 #!/usr/bin/env python3
-"""Report for bench/run.sh: reads OUT/meta.tsv, OUT/results.tsv and the
-OUT/<library>-<variant>.hyperfine.json files that run.sh wrote, prints one
-table per case (mean time, CPU time and peak RSS per tool, and the ratios
-jitld / llvm-jitlink and jitld / native, also with each tool's start-up time
-on an empty main, OUT/baseline.hyperfine.json, subtracted), checks the
-issue's target and writes OUT/summary.json.
+"""Report for bench/run.sh (issue 7): `jitld run` against "link natively, then run".
 
-C++ cases (meta.tsv's cxx_cases, e.g. json/gxx-O2-pie) have their start-up
-subtracted with the C++ baseline (OUT/baseline-cxx.hyperfine.json: an empty
-C++ main using std::cout, linked against the C++ runtime) when it was measured.
+    python3 bench/report.py OUT [--record-baseline bench/baseline.json]
 
-The lazy vs eager start-up cases (many/<variant>) have five tools
-(MANY_TOOLS) and their own ratios (MANY_RATIOS: jitld lazy / eager, jitld
-lazy / llvm-jitlink lazy, ...); their table also shows what jitld's --stats
-printed in one untimed run of each jitld command
-(OUT/logs/many-<variant>.jitld-{eager,lazy}.stats.err): objects linked,
-lazy stubs created and hit, and the per-phase times.
+Reads what run.sh wrote into OUT: meta.tsv, results.tsv (case, tool, status, exit
+status, native's exit status, command, note), timing/<case>.json (bench/timer.py:
+per-round wall time, CPU time, peak RSS and exit status of every timed command,
+rounds paired) and logs/scale-<N>.jitld-{eager,lazy}.stats.err (jitld --stats).
+Prints
+  - the programs table: median wall time per tool;
+  - the ratios: jitld / native, jitld / mold, jitld / lld, jitld --threads 2 / 1, and
+    jitld's overhead over native as a fraction of llvm-jitlink's; a ratio of two tools
+    is the median over rounds of the per-round ratio (the rounds are paired), an
+    overhead is the median over rounds of (tool - native), and the overhead ratio
+    divides the two medians;
+  - peak RSS per tool, and jitld's against bench/baseline.json;
+  - the scaling table: per-object cost (the median over rounds of jitld's time minus its
+    time on the empty program in the same round, over N) of eager and lazy jitld runs at
+    each N, and its ratio to the cost at 100 objects;
+  - the goals of issue 7, each MET or NOT MET with its numbers;
+and writes OUT/summary.json. Exits 1 when a jitld command failed in some timed runs (FLAKY).
+With --record-baseline FILE it also writes this run's jitld
+peak RSS numbers to FILE, the reference of the "peak RSS no worse than today" goal.
 
-    python3 bench/report.py OUT
+Environment: BENCH_RSS_TOLERANCE (default 0.03): how much above the baseline a peak RSS
+may be and still count as "no worse" (peak RSS varies by a few hundred KiB between runs).
 """
 
+import datetime
 import json
-import math
 import os
 import re
 import statistics
 import sys
 
-TOOLS = ("jitld", "llvm-jitlink", "native")
-# The lazy vs eager start-up cases (many/<variant>): their tools, and the baseline
-# (empty-main) measurement each one's start-up is corrected with.
-MANY_TOOLS = ("jitld-eager", "jitld-lazy", "llvm-jitlink-eager", "llvm-jitlink-lazy", "native")
-MANY_BASELINE = {"jitld-eager": "jitld", "jitld-lazy": "jitld", "llvm-jitlink-eager": "llvm-jitlink",
-                 "llvm-jitlink-lazy": "llvm-jitlink", "native": "native"}
-MANY_RATIOS = (("jitld-lazy", "jitld-eager"), ("llvm-jitlink-lazy", "llvm-jitlink-eager"),
-               ("jitld-lazy", "llvm-jitlink-lazy"), ("jitld-eager", "llvm-jitlink-eager"),
-               ("jitld-lazy", "llvm-jitlink-eager"), ("jitld-lazy", "native"))
+TOOLS = ("native", "jitld", "jitld-t2", "mold", "lld", "llvm-jitlink")
+SCALE_TOOLS = ("native", "jitld-eager", "jitld-lazy", "jitld-t2", "mold", "llvm-jitlink")
+BASELINE_CASE = "empty/gcc-O2-pie"
+# The goals of issue 7.
+OVERHEAD_GOAL = 0.1          # jitld's overhead over native <= 1/10 of llvm-jitlink's
+SCALE_GOAL = 1.5             # per-object cost at 10,000 objects within 1.5x of that at 100
+SCALE_REF, SCALE_BIG = 100, 10000
+THREADS_LIBRARIES = ("sqlite", "cpython")
+THREADS_SCALE_N = 1000
 STATS_LINE = re.compile(r"^jitld stats: linked (\d+) objects, (\d+) archive members, (\d+) synthesized graphs; "
                         r"lazy stubs: (\d+) created, (\d+) hit$")
-STATS_PHASE = re.compile(r"^jitld stats: (\S.*?)\s+([0-9.]+) ms$")
-# The issue's first target: jitld takes at most half of llvm-jitlink's time on sqlite.
-TARGET_LIBRARY = "sqlite"
-TARGET_RATIO = 0.5
 
 
 def read_meta(path):
@@ -54,400 +57,468 @@ def read_meta(path):
 
 
 def read_results(path):
-    """results.tsv: case, tool, status, rc, expected_rc, rss samples, command, note."""
     cases = {}
     with open(path) as f:
         for line in f:
-            cols = line.rstrip("\n").split("\t")
-            cols += [""] * (8 - len(cols))
-            case, tool, status, rc, expected_rc, rss, command, note = cols[:8]
-            samples = [int(x) for x in rss.split(",") if x.strip().isdigit()]
+            cols = line.rstrip("\n").split("\t") + [""] * 7
+            case, tool, status, rc, nrc, command, note = cols[:7]
             cases.setdefault(case, {})[tool] = {
                 "status": status,
                 "exit_status": int(rc) if rc.lstrip("-").isdigit() else None,
-                "expected_exit_status": int(expected_rc) if expected_rc.lstrip("-").isdigit() else None,
+                "expected_exit_status": int(nrc) if nrc.lstrip("-").isdigit() else None,
                 "command": command,
                 "note": note.strip(),
-                "peak_rss_kib": {
-                    "median": int(statistics.median(samples)) if samples else None,
-                    "samples": samples,
-                },
             }
     return cases
 
 
-def read_hyperfine(path):
+def read_timing(out, case):
+    path = os.path.join(out, "timing", case.replace("/", "-") + ".json")
     if not os.path.exists(path):
         return {}
     with open(path) as f:
-        data = json.load(f)
-    timings = {}
-    for r in data.get("results", []):
-        timings[r["command"]] = {
-            "mean_s": r["mean"],
-            "stddev_s": r.get("stddev") or 0.0,
-            "median_s": r["median"],
-            "min_s": r["min"],
-            "max_s": r["max"],
-            "user_s": r["user"],
-            "system_s": r["system"],
-            "runs": len(r.get("times", [])),
-            "exit_codes": sorted(set(r.get("exit_codes") or [])),
-        }
-    return timings
-
-
-def ratio(a, sa, b, sb):
-    """a / b with the standard deviation propagated from both (independent) means."""
-    if a is None or b is None or b == 0:
-        return None, None
-    r = a / b
-    if not a:
-        return r, 0.0
-    return r, r * math.sqrt((sa / a) ** 2 + (sb / b) ** 2)
-
-
-def minus_baseline(t, base):
-    """Mean and stddev of a timing with the tool's empty-main baseline subtracted
-    (None when the difference is not positive: noise, no meaningful ratio)."""
-    if not t or not base:
-        return None, None
-    d = t["mean_s"] - base["mean_s"]
-    if d <= 0:
-        return None, None
-    return d, math.hypot(t["stddev_s"], base["stddev_s"])
-
-
-def fmt_ms(s):
-    return "-" if s is None else f"{s * 1000:.2f}"
-
-
-def fmt_ratio(r, err=None):
-    if r is None:
-        return "n/a"
-    return f"{r:.2f}" if err is None else f"{r:.2f} ± {err:.2f}"
-
-
-def fmt_mib(kib):
-    return "-" if kib is None else f"{kib / 1024:.1f}"
-
-
-def case_report(case, tools, timings, meta, baseline, baseline_name="empty main"):
-    print(f"== {case}   ({meta.get('runs', '?')} runs after {meta.get('warmup', '?')} warm-up; "
-          f"peak RSS: median of {meta.get('rss_runs', '?')}; 'excl. start-up' subtracts the {baseline_name} baseline)")
-    print(f"  {'':<14}{'mean ± stddev (ms)':>20}{'median (ms)':>13}{'CPU (ms)':>10}{'peak RSS (MiB)':>16}   status")
-    for tool in TOOLS:
-        t = timings.get(tool)
-        info = tools.get(tool, {"status": "missing", "peak_rss_kib": {"median": None}, "note": ""})
-        if t:
-            mean = f"{fmt_ms(t['mean_s'])} ± {fmt_ms(t['stddev_s'])}"
-            median = fmt_ms(t["median_s"])
-            cpu = fmt_ms(t["user_s"] + t["system_s"])
-        else:
-            mean, median, cpu = "-", "-", "-"
-        status = info["status"]
-        if status == "ok":
-            status = f"ok (exit {info.get('exit_status')})"
-        print(f"  {tool:<14}{mean:>20}{median:>13}{cpu:>10}{fmt_mib(info['peak_rss_kib']['median']):>16}   {status}")
-    print_notes(TOOLS, tools, timings)
-
-    ratios = {}
-    print(f"  {'ratio':<22}{'mean':>14}{'median':>8}{'excl. start-up':>17}{'CPU':>7}{'peak RSS':>10}")
-    for other in ("llvm-jitlink", "native"):
-        r = compare("jitld", other, tools, timings, baseline.get("jitld"), baseline.get(other))
-        ratios[f"jitld/{other}"] = r
-        print_ratio(f"jitld / {other}", r, 22)
-    print()
-    return ratios
-
-
-def print_notes(names, tools, timings):
-    """Prints each tool's note, after adding one if a timed run exited unexpectedly."""
-    for tool in names:
-        info, t = tools.get(tool), timings.get(tool)
-        # hyperfine ran with --ignore-failure (the drivers exit non-zero on purpose),
-        # so check here that every timed run exited as the verification run did.
-        if info and t and info.get("expected_exit_status") is not None:
-            odd = [c for c in t["exit_codes"] if c != info["expected_exit_status"]]
-            if odd:
-                note = (f"some timed runs exited with {odd} instead of {info['expected_exit_status']}; "
-                        "the timing mixes failed runs")
-                info["note"] = f"{info['note']}; {note}" if info.get("note") else note
-        if info and info.get("note"):
-            print(f"  note ({tool}): {info['note']}")
-
-
-def compare(x, y, tools, timings, base_x, base_y):
-    """Ratios of tool x to tool y: time (mean, median, with the start-up baselines
-    base_x and base_y subtracted), CPU time and peak RSS."""
-    a, b = timings.get(x), timings.get(y)
-    if a and b:
-        r, err = ratio(a["mean_s"], a["stddev_s"], b["mean_s"], b["stddev_s"])
-        med_r, _ = ratio(a["median_s"], 0.0, b["median_s"], 0.0)
-        cpu_r, _ = ratio(a["user_s"] + a["system_s"], 0.0, b["user_s"] + b["system_s"], 0.0)
-    else:
-        r, err, med_r, cpu_r = None, None, None, None
-    ca, sca = minus_baseline(a, base_x)
-    cb, scb = minus_baseline(b, base_y)
-    cr, cerr = ratio(ca, sca, cb, scb)
-    ra = tools.get(x, {}).get("peak_rss_kib", {}).get("median")
-    rb = tools.get(y, {}).get("peak_rss_kib", {}).get("median")
-    rss_r = ra / rb if ra and rb else None
-    return {
-        "time": r,
-        "time_stddev": err,
-        "time_median": med_r,
-        "time_minus_startup": cr,
-        "time_minus_startup_stddev": cerr,
-        "cpu": cpu_r,
-        "peak_rss": rss_r,
-    }
-
-
-def print_ratio(label, r, width):
-    print(f"  {label:<{width}}{fmt_ratio(r['time'], r['time_stddev']):>14}{fmt_ratio(r['time_median']):>8}"
-          f"{fmt_ratio(r['time_minus_startup'], r['time_minus_startup_stddev']):>17}"
-          f"{fmt_ratio(r['cpu']):>7}{fmt_ratio(r['peak_rss']):>10}")
+        return json.load(f)["commands"]
 
 
 def read_stats(path):
-    """What `jitld run --stats` printed to stderr at exit (None if the file or the line is missing)."""
     try:
         with open(path) as f:
-            lines = f.read().splitlines()
+            for line in f:
+                m = STATS_LINE.match(line.strip())
+                if m:
+                    objects, members, synthesized, created, hit = map(int, m.groups())
+                    return {"objects_linked": objects, "archive_members": members,
+                            "synthesized_graphs": synthesized, "stubs_created": created, "stubs_hit": hit}
     except OSError:
+        pass
+    return None
+
+
+def paired_ratio(t, a, b):
+    """Median over rounds of a's time / b's time in the same round."""
+    if a not in t or b not in t:
         return None
-    stats = None
-    phases = {}
-    for line in lines:
-        m = STATS_LINE.match(line)
-        if m:
-            objects, members, synthesized, created, hit = map(int, m.groups())
-            stats = {"objects_linked": objects, "archive_members": members, "synthesized_graphs": synthesized,
-                     "stubs_created": created, "stubs_hit": hit}
-            continue
-        m = STATS_PHASE.match(line)
-        if m:
-            phases[m.group(1)] = float(m.group(2))
-    if stats is not None:
-        stats["phase_ms"] = phases
-        stats["log"] = path
-    return stats
+    xs, ys = t[a]["wall_s"], t[b]["wall_s"]
+    rs = [x / y for x, y in zip(xs, ys) if y > 0]
+    return statistics.median(rs) if rs else None
 
 
-def many_case_report(case, tools, timings, meta, baseline, out):
-    """Lazy vs eager start-up: the table, the ratios and jitld's --stats counts."""
-    tag = case.replace("/", "-")
-    stats = {t: read_stats(os.path.join(out, "logs", f"{tag}.{t}.stats.err")) for t in ("jitld-eager", "jitld-lazy")}
-    print(f"== {case}   lazy vs eager start-up: main + {meta.get('many_objects', '?')} objects, "
-          f"{meta.get('many_called', '?')} entries called   ({meta.get('runs', '?')} runs after "
-          f"{meta.get('warmup', '?')} warm-up; peak RSS: median of {meta.get('rss_runs', '?')})")
-    print(f"  {'':<20}{'mean ± stddev (ms)':>20}{'median (ms)':>13}{'CPU (ms)':>10}{'peak RSS (MiB)':>16}"
-          f"{'objects linked':>16}{'stubs made/hit':>16}   status")
-    for tool in MANY_TOOLS:
-        t = timings.get(tool)
-        info = tools.get(tool, {"status": "missing", "peak_rss_kib": {"median": None}, "note": ""})
-        if t:
-            mean = f"{fmt_ms(t['mean_s'])} ± {fmt_ms(t['stddev_s'])}"
-            median, cpu = fmt_ms(t["median_s"]), fmt_ms(t["user_s"] + t["system_s"])
-        else:
-            mean, median, cpu = "-", "-", "-"
-        st = stats.get(tool)
-        linked = str(st["objects_linked"]) if st else "-"
-        stubs = f"{st['stubs_created']}/{st['stubs_hit']}" if st else "-"
-        status = info["status"]
-        if status == "ok":
-            status = f"ok (exit {info.get('exit_status')})"
-        print(f"  {tool:<20}{mean:>20}{median:>13}{cpu:>10}{fmt_mib(info['peak_rss_kib']['median']):>16}"
-              f"{linked:>16}{stubs:>16}   {status}")
-    print_notes(MANY_TOOLS, tools, timings)
-    for tool in ("jitld-eager", "jitld-lazy"):
-        if stats[tool] is None:
-            print(f"  note ({tool}): no --stats line was captured (see logs/{tag}.{tool}.stats.err)")
+def overhead(t, a, ref="native"):
+    """Median over rounds of a's time minus ref's time in the same round (seconds)."""
+    if a not in t or ref not in t:
+        return None
+    return statistics.median([x - y for x, y in zip(t[a]["wall_s"], t[ref]["wall_s"])])
 
-    ratios = {}
-    width = 40
-    print(f"  {'ratio':<{width}}{'mean':>14}{'median':>8}{'excl. start-up':>17}{'CPU':>7}{'peak RSS':>10}")
-    for x, y in MANY_RATIOS:
-        r = compare(x, y, tools, timings, baseline.get(MANY_BASELINE[x]), baseline.get(MANY_BASELINE[y]))
-        ratios[f"{x}/{y}"] = r
-        print_ratio(f"{x} / {y}", r, width)
 
-    if stats["jitld-eager"] and stats["jitld-lazy"]:
-        e, lz = stats["jitld-eager"], stats["jitld-lazy"]
-        print("  jitld --stats (one untimed run each)        eager      lazy")
-        for key, label in (("objects_linked", "objects linked"), ("archive_members", "archive members"),
-                           ("synthesized_graphs", "synthesized graphs"), ("stubs_created", "lazy stubs created"),
-                           ("stubs_hit", "lazy stubs hit")):
-            print(f"    {label:<38}{e[key]:>10}{lz[key]:>10}")
-        for phase in list(dict.fromkeys(list(e["phase_ms"]) + list(lz["phase_ms"]))):
-            ev, lv = e["phase_ms"].get(phase), lz["phase_ms"].get(phase)
-            ev = "-" if ev is None else f"{ev:.3f}"
-            lv = "-" if lv is None else f"{lv:.3f}"
-            print(f"    {phase + ' (ms)':<38}{ev:>10}{lv:>10}")
-        print("    (phase times as --stats prints them: summed over graphs; they need not add up to the"
-              " wall time, see the mean above)")
-    print()
-    return ratios, stats
+def med(t, a):
+    return t[a]["median_s"] if a in t else None
+
+
+def rss(t, a):
+    return t[a]["rss_median_kib"] if a in t else None
+
+
+def fmt_ms(s, width=9):
+    return f"{'-' if s is None else f'{s * 1000:.1f}':>{width}}"
+
+
+def fmt_r(r, width=8, digits=2):
+    return f"{'-' if r is None else f'{r:.{digits}f}':>{width}}"
+
+
+def fmt_mib(kib, width=8):
+    return f"{'-' if kib is None else f'{kib / 1024:.1f}':>{width}}"
+
+
+def cell(tools, t, tool, value, width=9):
+    """A table cell: the value, or why there is none (FAILED for jitld, 'fails' for others)."""
+    info = tools.get(tool)
+    if info is None:
+        return f"{'n/a':>{width}}"
+    if info["status"] in ("FAILED", "FLAKY"):
+        return f"{info['status']:>{width}}"
+    if info["status"] != "ok":
+        return f"{'fails':>{width}}"
+    if tool not in t:
+        return f"{'untimed':>{width}}"
+    return value
+
+
+def odd_exits(tools, t):
+    """Timed runs that exited unlike the native build (the timing then mixes failures).
+    A jitld command with such runs becomes FLAKY: it passed the verification run but
+    not every timed one, so it is left out of the ratios and counts as failed in the goals."""
+    notes = []
+    for tool, d in list(t.items()):
+        want = tools.get(tool, {}).get("expected_exit_status")
+        bad = [c for c in d["exit"] if c != want] if want is not None else []
+        if bad:
+            errs = "; ".join(f"exit {c}: {' '.join(d.get('stderr_by_exit', {}).get(str(c), '').split())[:200] or 'no stderr'}"
+                             for c in sorted(set(bad)))
+            msg = (f"{len(bad)} of {len(d['exit'])} timed runs exited with {sorted(set(bad))} instead of {want} "
+                   f"(the verification run matched); {errs}")
+            if tool.startswith("jitld"):
+                tools[tool]["status"] = "FLAKY"
+                tools[tool]["note"] = msg
+                del t[tool]
+            else:
+                notes.append(f"{tool}: {msg}; its timing mixes failed runs")
+    return notes
 
 
 def main():
-    if len(sys.argv) != 2:
-        sys.exit("usage: report.py OUT")
-    out = sys.argv[1]
+    args = sys.argv[1:]
+    record_path = None
+    if "--record-baseline" in args:
+        i = args.index("--record-baseline")
+        record_path = args[i + 1]
+        del args[i:i + 2]
+    if len(args) != 1:
+        sys.exit("usage: report.py OUT [--record-baseline FILE]")
+    out = args[0]
+    tolerance = float(os.environ.get("BENCH_RSS_TOLERANCE", "0.03"))
     meta = read_meta(os.path.join(out, "meta.tsv"))
     cases = read_results(os.path.join(out, "results.tsv"))
+    timing = {c: read_timing(out, c) for c in cases}
+    odd = {c: odd_exits(cases[c], timing[c]) for c in cases}
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    baseline_path = os.path.join(root, "bench", "baseline.json")
+    # Recording a baseline: write it first, so that this run is compared with it (trivially).
+    if record_path:
+        rec = {}
+        for c in (c for c in cases if not c.startswith("scale/")):
+            for tool in ("jitld", "jitld-t2"):
+                if rss(timing[c], tool):
+                    rec.setdefault(c, {})[tool] = rss(timing[c], tool)
+        for c in (c for c in cases if c.startswith("scale/")):
+            for tool in ("jitld-eager", "jitld-lazy", "jitld-t2"):
+                if rss(timing[c], tool):
+                    rec.setdefault(c, {})[tool] = rss(timing[c], tool)
+        data = {
+            "about": "jitld's peak RSS (KiB, median of the /usr/bin/time -f %M runs) per bench program, the reference of "
+                     "issue 7's 'peak RSS no worse than today'; written by BENCH_RECORD_BASELINE=1 make bench",
+            "recorded": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "git_commit": meta.get("git_commit", "?"),
+            "jitld": meta.get("jitld", "?"),
+            "peak_rss_kib": rec,
+        }
+        with open(record_path, "w") as f:
+            json.dump(data, f, indent=1, sort_keys=True)
+            f.write("\n")
+        baseline_path = record_path
+    baseline = None
+    if os.path.exists(baseline_path):
+        with open(baseline_path) as f:
+            baseline = json.load(f)
 
     print(f"jitld bench  commit {meta.get('git_commit', '?')[:12]}"
           f"{' (sources modified)' if meta.get('git_dirty') == 'yes' else ''}  "
           f"{meta.get('cpus', '?')} CPUs ({meta.get('cpu_model', '?')})  "
           f"load {meta.get('load_before', '?')} -> {meta.get('load_after', '?')}")
-    print(f"  {meta.get('jitld_path', 'jitld')} ({meta.get('jitld', '?')}); {meta.get('hyperfine', '')}; "
-          f"llvm-jitlink: {meta.get('llvm_jitlink', '')}")
+    print(f"  {meta.get('jitld_path', 'jitld')} ({meta.get('jitld', '?')}); {meta.get('gcc', '')}; "
+          f"{meta.get('mold', '')}; {meta.get('lld', '')}; llvm-jitlink: {meta.get('llvm_jitlink', '')}")
+    print(f"  {meta.get('runs', '?')} paired rounds per program after {meta.get('warmup', '?')} warm-up runs; "
+          "times are medians; a ratio of two tools is the median of their per-round ratios")
     try:
         load1, cpus = float(meta["load_before"].split()[0]), int(meta["cpus"])
+        if load1 > 0.5 * cpus:
+            print(f"  NOTE: the 1-minute load average was {load1} on {cpus} CPUs at the start: other processes"
+                  " competed for the CPUs, so the times are noisier (and slower) than on an idle machine")
     except (KeyError, ValueError, IndexError):
-        load1, cpus = None, None
-    meta["busy"] = bool(load1 is not None and load1 > 0.5 * cpus)
-    if meta["busy"]:
-        print(f"  note: the 1-minute load average was {load1} on {cpus} CPUs when the benchmark started:"
-              " other processes compete for the CPUs, so expect noisier timings than on an idle machine")
+        pass
     print()
 
-    baseline = read_hyperfine(os.path.join(out, "baseline.hyperfine.json"))
-    if baseline:
-        print("== start-up baseline: an empty main (int main(void) { return 0; }); the ratios' 'excl. start-up'"
-              " column subtracts it from both sides")
+    programs = [c for c in cases if not c.startswith("scale/")]
+    scale = sorted((c for c in cases if c.startswith("scale/")), key=lambda c: int(c.split("/")[1]))
+    goal_programs = [c for c in programs if c != BASELINE_CASE]
+    notes = []
+
+    # ---------------------------------------------------------------- programs: time
+    w = 30
+    print("== programs: median wall time (ms); mold / lld = link with it (gcc or g++ -fuse-ld=...), then run")
+    print(f"  {'program':<{w}}" + "".join(f"{h:>13}" for h in TOOLS))
+    for c in programs:
+        tools, t = cases[c], timing[c]
+        row = "".join(cell(tools, t, tool, fmt_ms(med(t, tool), 13), 13) for tool in TOOLS)
+        label = c + (" (start-up)" if c == BASELINE_CASE else "")
+        print(f"  {label:<{w}}{row}")
         for tool in TOOLS:
-            t = baseline.get(tool)
-            if t:
-                print(f"  {tool:<14}{fmt_ms(t['mean_s']) + ' ± ' + fmt_ms(t['stddev_s']):>22} ms"
-                      f"   (CPU user+sys {fmt_ms(t['user_s'] + t['system_s'])} ms)")
-            else:
-                print(f"  {tool:<14}{'-':>22}")
-        print()
-    else:
-        print("note: no start-up baseline was measured; the start-up-subtracted ratios are left out")
-        print()
+            info = tools.get(tool)
+            if info and info["note"]:
+                notes.append(f"{c}: {tool} {info['status']}: {info['note']}" if info["status"] != "ok"
+                             else f"{c}: {tool}: {info['note']}")
+        notes += [f"{c}: {n}" for n in odd[c]]
+    print()
 
-    cxx_cases = set(meta.get("cxx_cases", "").split())
-    baseline_cxx = read_hyperfine(os.path.join(out, "baseline-cxx.hyperfine.json"))
-    if cxx_cases:
-        if baseline_cxx:
-            print("== C++ start-up baseline: an empty C++ main using std::cout, linked against the C++ runtime"
-                  f" (llvm-jitlink with its ORC runtime); used for {', '.join(sorted(cxx_cases))}")
-            for tool in TOOLS:
-                t = baseline_cxx.get(tool)
-                if t:
-                    print(f"  {tool:<14}{fmt_ms(t['mean_s']) + ' ± ' + fmt_ms(t['stddev_s']):>22} ms"
-                          f"   (CPU user+sys {fmt_ms(t['user_s'] + t['system_s'])} ms)")
-                else:
-                    print(f"  {tool:<14}{'-':>22}")
-        else:
-            print(f"note: no C++ start-up baseline was measured; {', '.join(sorted(cxx_cases))} use the C one")
-        print()
-
-    summary_cases = []
-    lazy_startup = []
-    target = None
-    for case, tools in cases.items():
-        library, _, variant = case.partition("/")
-        timings = read_hyperfine(os.path.join(out, f"{library}-{variant}.hyperfine.json"))
-        if library == "many":
-            ratios, stats = many_case_report(case, tools, timings, meta, baseline, out)
-        else:
-            if case in cxx_cases and baseline_cxx:
-                ratios = case_report(case, tools, timings, meta, baseline_cxx, "empty C++ main")
-            else:
-                ratios = case_report(case, tools, timings, meta, baseline)
-            stats = None
-        for tool, info in tools.items():
-            info["time"] = timings.get(tool)
-        entry = {
-            "case": case,
-            "kind": "lazy-startup" if library == "many" else "real-library",
-        "cxx": case in cxx_cases,
-            "library": library,
-            "variant": variant,
-            "hyperfine_json": f"{library}-{variant}.hyperfine.json",
-            "tools": tools,
-            "ratios": ratios,
+    # ---------------------------------------------------------------- programs: ratios
+    print("== programs: ratios (paired medians; < 1 means jitld is faster)")
+    print(f"  {'program':<{w}}{'jitld/native':>13}{'jitld/mold':>11}{'jitld/lld':>10}{'t2/t1':>8}"
+          f"{'jitld ovh ms':>13}{'ljl ovh ms':>11}{'ovh/ljl ovh':>12}{'CPU jitld/mold':>15}")
+    summary_programs = {}
+    for c in programs:
+        tools, t = cases[c], timing[c]
+        r = {
+            "jitld/native": paired_ratio(t, "jitld", "native"),
+            "jitld/mold": paired_ratio(t, "jitld", "mold"),
+            "jitld/lld": paired_ratio(t, "jitld", "lld"),
+            "jitld-t2/jitld": paired_ratio(t, "jitld-t2", "jitld"),
+            "jitld-t2/mold": paired_ratio(t, "jitld-t2", "mold"),
+            "jitld_overhead_s": overhead(t, "jitld"),
+            "llvm_jitlink_overhead_s": overhead(t, "llvm-jitlink"),
         }
-        if library == "many":
-            entry["objects"] = int(meta["many_objects"]) if meta.get("many_objects", "").isdigit() else None
-            entry["called"] = int(meta["many_called"]) if meta.get("many_called", "").isdigit() else None
-            entry["jitld_stats"] = stats
-            lazy_startup.append({
-                "case": case,
-                "jitld_lazy_over_eager": ratios["jitld-lazy/jitld-eager"]["time"],
-                "jitld_lazy_over_eager_stddev": ratios["jitld-lazy/jitld-eager"]["time_stddev"],
-                "jitld_lazy_over_llvm_jitlink_lazy": ratios["jitld-lazy/llvm-jitlink-lazy"]["time"],
-                "jitld_lazy_over_llvm_jitlink_lazy_stddev": ratios["jitld-lazy/llvm-jitlink-lazy"]["time_stddev"],
-                "llvm_jitlink_lazy_status": tools.get("llvm-jitlink-lazy", {}).get("status"),
-                "objects_linked": {t: (s or {}).get("objects_linked") for t, s in stats.items()},
-                "stubs_created": (stats.get("jitld-lazy") or {}).get("stubs_created"),
-                "stubs_hit": (stats.get("jitld-lazy") or {}).get("stubs_hit"),
-            })
-        summary_cases.append(entry)
-        if library == TARGET_LIBRARY and target is None:
-            r = ratios["jitld/llvm-jitlink"]
-            target = {
-                "description": f"jitld <= {TARGET_RATIO} x llvm-jitlink on {TARGET_LIBRARY}",
-                "case": case,
-                "ratio": r["time"],
-                "ratio_stddev": r["time_stddev"],
-                "ratio_minus_startup": r["time_minus_startup"],
-                "ratio_minus_startup_stddev": r["time_minus_startup_stddev"],
-                "met": None if r["time"] is None else r["time"] <= TARGET_RATIO,
-            }
+        jo, lo = r["jitld_overhead_s"], r["llvm_jitlink_overhead_s"]
+        r["overhead_ratio"] = jo / lo if jo is not None and lo and lo > 0 else None
+        cj = t.get("jitld", {}).get("cpu_median_s")
+        cm = t.get("mold", {}).get("cpu_median_s")
+        r["cpu_jitld/mold"] = cj / cm if cj and cm else None
+        summary_programs[c] = {"tools": tools, "timing": {k: {x: v[x] for x in v if x != "argv"} for k, v in t.items()},
+                               "ratios": r}
+        print(f"  {c:<{w}}{fmt_r(r['jitld/native'], 13)}{fmt_r(r['jitld/mold'], 11)}{fmt_r(r['jitld/lld'], 10)}"
+              f"{fmt_r(r['jitld-t2/jitld'], 8)}{fmt_ms(jo, 13)}{fmt_ms(lo, 11)}{fmt_r(r['overhead_ratio'], 12, 3)}"
+              f"{fmt_r(r['cpu_jitld/mold'], 15)}")
+    print("  (ovh: median per-round time minus native's; ovh/ljl ovh: jitld's overhead over llvm-jitlink-19's)")
+    print()
 
-    if target is None:
-        print(f"target: jitld <= {TARGET_RATIO} x llvm-jitlink on {TARGET_LIBRARY}: "
-              f"NOT EVALUATED (no {TARGET_LIBRARY} case was run)")
-    elif target["met"] is None:
-        print(f"target: jitld <= {TARGET_RATIO} x llvm-jitlink on {TARGET_LIBRARY}: NOT EVALUATED "
-              f"({target['case']}: jitld or llvm-jitlink could not be timed)")
+    # ---------------------------------------------------------------- programs: peak RSS
+    base_rss = (baseline or {}).get("peak_rss_kib", {})
+    print(f"== peak RSS (MiB; median of {meta.get('rss_runs', '?')} runs of /usr/bin/time -f %M; for link-then-run"
+          " the largest of driver, linker and program)")
+    print(f"  {'program':<{w}}" + "".join(f"{h:>13}" for h in TOOLS) + f"{'jitld/mold':>11}{'jitld/base':>11}"
+          f"{'t2/base':>9}")
+    rss_checks = []
+
+    def vs_base(case, tool, t):
+        b = base_rss.get(case, {}).get(tool)
+        now = rss(t, tool)
+        if b and now:
+            rss_checks.append((case, tool, now, b))
+            return now / b
+        return None
+
+    for c in programs:
+        tools, t = cases[c], timing[c]
+        row = "".join(cell(tools, t, tool, fmt_mib(rss(t, tool), 13), 13) for tool in TOOLS)
+        jm = rss(t, "jitld") / rss(t, "mold") if rss(t, "jitld") and rss(t, "mold") else None
+        print(f"  {c:<{w}}{row}{fmt_r(jm, 11)}{fmt_r(vs_base(c, 'jitld', t), 11)}{fmt_r(vs_base(c, 'jitld-t2', t), 9)}")
+    if baseline:
+        print(f"  (base: {os.path.relpath(baseline_path, root)}, recorded {baseline.get('recorded', '?')} at commit "
+              f"{baseline.get('git_commit', '?')[:12]}{'; recorded by this run' if record_path else ''})")
     else:
-        print(f"target: jitld <= {TARGET_RATIO} x llvm-jitlink on {TARGET_LIBRARY}: "
-              f"{'MET' if target['met'] else 'NOT MET'} "
-              f"(ratio {fmt_ratio(target['ratio'], target['ratio_stddev'])}, {target['case']})")
-        if target["ratio_minus_startup"] is not None:
-            print(f"  with each tool's empty-main start-up subtracted the ratio is "
-                  f"{fmt_ratio(target['ratio_minus_startup'], target['ratio_minus_startup_stddev'])}"
-                  " (informational; the target is on the plain ratio)")
+        print("  (no bench/baseline.json: record one with BENCH_RECORD_BASELINE=1 make bench)")
+    print()
 
-    for s in lazy_startup:
-        linked = s["objects_linked"]
-        lazy_eager = fmt_ratio(s["jitld_lazy_over_eager"], s["jitld_lazy_over_eager_stddev"])
-        if s["jitld_lazy_over_llvm_jitlink_lazy"] is not None:
-            vs_llvm = fmt_ratio(s["jitld_lazy_over_llvm_jitlink_lazy"], s["jitld_lazy_over_llvm_jitlink_lazy_stddev"])
+    # ---------------------------------------------------------------- scaling
+    base_t = timing.get(BASELINE_CASE, {})
+    start = med(base_t, "jitld")
+    summary_scale = {}
+    if scale:
+        print(f"== scaling: main + N generated objects (gcc -O2), {meta.get('scale_called', '?')} entries called; ms;"
+              f" {meta.get('scale_runs', '?')} rounds ({meta.get('scale_runs_large', '?')} from 10,000 objects)")
+        print("  per-object cost = median over rounds of (jitld - jitld on the empty program, timed in the same round)"
+              " / N; 'vs 100': that cost over the cost at 100 objects")
+        print(f"  {'N':>6}{'KiB':>7}{'linked e/l':>12}" + "".join(f"{h:>13}" for h in SCALE_TOOLS)
+              + f"{'eager us/obj':>13}{'vs 100':>7}{'lazy us/obj':>12}{'vs 100':>7}{'t2/t1':>7}{'eager/mold':>11}"
+              f"{'RSS e/l MiB':>13}")
+        per = {}
+        for c in scale:
+            n = int(c.split("/")[1])
+            tools, t = cases[c], timing[c]
+            tag = c.replace("/", "-")
+            st = {k: read_stats(os.path.join(out, "logs", f"{tag}.jitld-{k}.stats.err")) for k in ("eager", "lazy")}
+            cost = {}
+            for k in ("eager", "lazy"):
+                if "jitld-start" in t:
+                    # Paired: each round's start-up (jitld on the empty program) subtracted.
+                    o = overhead(t, f"jitld-{k}", "jitld-start")
+                    cost[k] = o / n if o is not None else None
+                else:
+                    m = med(t, f"jitld-{k}")
+                    cost[k] = (m - start) / n if m is not None and start is not None else None
+            per[n] = cost
+            summary_scale[c] = {"objects": n, "tools": tools, "stats": st, "per_object_s": cost,
+                                "timing": {k: {x: v[x] for x in v if x != "argv"} for k, v in t.items()},
+                                "jitld-t2/jitld-eager": paired_ratio(t, "jitld-t2", "jitld-eager"),
+                                "jitld-eager/mold": paired_ratio(t, "jitld-eager", "mold"),
+                                "jitld-lazy/jitld-eager": paired_ratio(t, "jitld-lazy", "jitld-eager")}
+            notes += [f"{c}: {n_}" for n_ in odd[c]]
+            for tool in SCALE_TOOLS:
+                info = tools.get(tool)
+                if info and info["status"] != "ok" and tool in tools:
+                    notes.append(f"{c}: {tool} {info['status']}: {info['note'] or 'no error message'}")
+        ref = per.get(SCALE_REF, {})
+        for c in scale:
+            n = int(c.split("/")[1])
+            tools, t, s = cases[c], timing[c], summary_scale[c]
+            cost = per[n]
+            vs = {k: (cost[k] / ref[k] if cost[k] is not None and ref.get(k) else None) for k in ("eager", "lazy")}
+            s["per_object_vs_100"] = vs
+            linked = "/".join(str(s["stats"][k]["objects_linked"]) if s["stats"][k] else "-" for k in ("eager", "lazy"))
+            rss_el = "/".join(fmt_mib(rss(t, f"jitld-{k}"), 0).strip() for k in ("eager", "lazy"))
+            print(f"  {n:>6}{meta.get(f'scale_kib_{n}', '-'):>7}{linked:>12}"
+                  + "".join(cell(tools, t, tool, fmt_ms(med(t, tool), 13), 13) for tool in SCALE_TOOLS)
+                  + f"{fmt_r(None if cost['eager'] is None else cost['eager'] * 1e6, 13, 1)}{fmt_r(vs['eager'], 7)}"
+                  + f"{fmt_r(None if cost['lazy'] is None else cost['lazy'] * 1e6, 12, 1)}{fmt_r(vs['lazy'], 7)}"
+                  + f"{fmt_r(s['jitld-t2/jitld-eager'], 7)}{fmt_r(s['jitld-eager/mold'], 11)}{rss_el:>13}")
+            for tool in ("jitld-eager", "jitld-lazy", "jitld-t2"):
+                vs_base(c, tool, t)
+        print("  ('linked e/l': objects jitld --stats says it linked, eager / lazy; llvm-jitlink only up to "
+              "BENCH_SCALE_LLVM_MAX objects)")
+        print()
+
+    # ---------------------------------------------------------------- threads
+    print("== --threads 2 vs --threads 1 (jitld run; paired median of t2 / t1, < 1 means 2 threads are faster)")
+    threads_rows = []
+    for c in goal_programs:
+        if c.split("/")[0] in THREADS_LIBRARIES:
+            threads_rows.append((c, summary_programs[c]["ratios"]["jitld-t2/jitld"]))
+    for c in scale:
+        threads_rows.append((f"{c} ({c.split('/')[1]} objects, eager)", summary_scale[c]["jitld-t2/jitld-eager"]))
+    for label, r in threads_rows:
+        print(f"  {label:<34}{fmt_r(r, 8)}")
+    print()
+
+    if notes:
+        print("== notes (failures are not hidden: FAILED = jitld differs from the native build)")
+        for n_ in notes:
+            print(f"  - {n_}")
+        print()
+
+    # ---------------------------------------------------------------- goals
+    goals = []
+
+    def goal(name, met, details):
+        goals.append({"goal": name, "met": met, "details": details})
+
+    # 1. faster than mold on every program
+    det, met = [], True
+    for c in goal_programs:
+        tools = cases[c]
+        r = summary_programs[c]["ratios"]["jitld/mold"]
+        if tools.get("jitld", {}).get("status") != "ok":
+            det.append(f"{c}: jitld {tools.get('jitld', {}).get('status', 'not run')}")
+            met = False
+        elif r is None:
+            det.append(f"{c}: mold n/a")
+            met = False
         else:
-            vs_llvm = f"n/a (llvm-jitlink-lazy: {s['llvm_jitlink_lazy_status'] or 'not run'})"
-        def dash(v):
-            return "-" if v is None else v
-        print(f"lazy start-up ({s['case']}): jitld lazy / eager = {lazy_eager} (objects linked: "
-              f"{dash(linked.get('jitld-eager'))} eager, {dash(linked.get('jitld-lazy'))} lazy; "
-              f"stubs {dash(s['stubs_created'])} created, {dash(s['stubs_hit'])} hit); "
-              f"jitld lazy / llvm-jitlink lazy = {vs_llvm}")
+            det.append(f"{c} {r:.2f}")
+            met = met and r < 1
+    goal("`jitld run` faster than 'link with mold, then run' on every program (jitld/mold < 1)", met, det)
 
-    # schema 2: cases have a "kind" ("real-library" or "lazy-startup"); lazy-startup
-    # cases have other tools (MANY_TOOLS), "objects", "called" and "jitld_stats".
-    # schema 3: cases have "cxx" (true: a C++ case, its start-up-subtracted ratios use
-    # "baseline_cxx", the empty C++ main, when that is not empty).
-    summary = {
-        "schema": 3,
-        "meta": meta,
-        "target": target,
-        "baseline": baseline,
-        "baseline_cxx": baseline_cxx,
-        "lazy_startup": lazy_startup,
-        "cases": summary_cases,
-    }
+    # 2. overhead <= 1/10 of llvm-jitlink's, wherever llvm-jitlink runs
+    det, met, any_ = [], True, False
+    for c in goal_programs:
+        tools, r = cases[c], summary_programs[c]["ratios"]
+        if tools.get("llvm-jitlink", {}).get("status") != "ok":
+            det.append(f"{c}: llvm-jitlink fails (not counted)")
+            continue
+        # A program that runs long makes both overheads small next to its own run-to-run
+        # spread (zlib: ~180 ms): then the ratio is noise, shown but not counted.
+        t = timing[c]
+        spread = t["native"]["stddev_s"] if "native" in t else 0.0
+        lo = r["llvm_jitlink_overhead_s"]
+        if tools.get("jitld", {}).get("status") == "ok" and lo is not None and lo < 2 * spread:
+            det.append(f"{c}: not counted, llvm-jitlink's overhead ({lo * 1000:.1f} ms) is within twice the native"
+                       f" run's standard deviation ({spread * 1000:.1f} ms); ratio "
+                       f"{fmt_r(r['overhead_ratio'], 0, 3).strip()}")
+            continue
+        any_ = True
+        if tools.get("jitld", {}).get("status") != "ok":
+            det.append(f"{c}: jitld {tools.get('jitld', {}).get('status', 'not run')}")
+            met = False
+        elif r["overhead_ratio"] is None:
+            det.append(f"{c}: n/a")
+            met = False
+        else:
+            det.append(f"{c} {r['overhead_ratio']:.3f} ({r['jitld_overhead_s'] * 1000:.1f} / "
+                       f"{r['llvm_jitlink_overhead_s'] * 1000:.1f} ms)"
+                       + (" (a negative overhead is noise: the program's own run time dominates)"
+                          if r["jitld_overhead_s"] < 0 else ""))
+            met = met and r["overhead_ratio"] <= OVERHEAD_GOAL
+    goal(f"jitld's overhead over the native executable <= {OVERHEAD_GOAL} x llvm-jitlink-19's, wherever it runs",
+         met if any_ else None, det)
+
+    # 3. --threads 2 faster than --threads 1 on sqlite, CPython, 1,000 objects
+    det, met = [], True
+    wanted = [(c, summary_programs[c]["ratios"]["jitld-t2/jitld"], cases[c]) for c in goal_programs
+              if c.split("/")[0] in THREADS_LIBRARIES]
+    sc = f"scale/{THREADS_SCALE_N}"
+    if sc in summary_scale:
+        wanted.append((f"{THREADS_SCALE_N} objects", summary_scale[sc]["jitld-t2/jitld-eager"], cases[sc]))
+    else:
+        det.append(f"{THREADS_SCALE_N} objects: not run (BENCH_SCALE)")
+        met = None
+    for label, r, tools in wanted:
+        bad = [f"{k} {v['status']}" for k, v in tools.items()
+               if k in ("jitld", "jitld-eager", "jitld-t2") and v.get("status") != "ok"]
+        if bad:
+            det.append(f"{label}: {', '.join(bad)}")
+            met = False
+        elif r is None:
+            det.append(f"{label}: n/a")
+            met = False
+        else:
+            det.append(f"{label} {r:.2f}")
+            if r >= 1:
+                met = False
+    goal("`--threads 2` faster than `--threads 1` on sqlite, CPython and 1,000 objects (t2/t1 < 1)", met, det)
+
+    # 4. peak RSS no worse than the baseline
+    if not baseline:
+        goal("peak RSS no worse than today (bench/baseline.json)", None, ["no baseline recorded"])
+    else:
+        worst = sorted(rss_checks, key=lambda x: x[2] / x[3], reverse=True)
+        bad = [x for x in worst if x[2] > x[3] * (1 + tolerance)]
+        det = [f"{len(rss_checks)} jitld commands compared, worst: "
+               + ", ".join(f"{c} {tool} {now / b:.3f} ({now / 1024:.1f} vs {b / 1024:.1f} MiB)"
+                           for c, tool, now, b in worst[:3])]
+        if bad:
+            det.append("above the baseline: " + ", ".join(f"{c} {tool} {now / b:.3f}" for c, tool, now, b in bad))
+        if record_path:
+            det.append("(trivially: this run recorded the baseline)")
+        goal(f"peak RSS no worse than today (jitld RSS / bench/baseline.json <= 1 + {tolerance})",
+             bool(rss_checks) and not bad, det)
+
+    # 5. (the brief's) scaling: per-object cost at 10,000 within 1.5x of 100
+    det, met = [], True
+    big = summary_scale.get(f"scale/{SCALE_BIG}")
+    if not big or f"scale/{SCALE_REF}" not in summary_scale:
+        det.append(f"scale/{SCALE_REF} and scale/{SCALE_BIG} not both run (BENCH_SCALE)")
+        met = None
+    else:
+        for k in ("eager", "lazy"):
+            v = big["per_object_vs_100"][k]
+            if v is None:
+                det.append(f"{k}: n/a")
+                met = False
+            else:
+                det.append(f"{k} {v:.2f} ({big['per_object_s'][k] * 1e6:.1f} vs "
+                           f"{summary_scale[f'scale/{SCALE_REF}']['per_object_s'][k] * 1e6:.1f} us/object)")
+                met = met and v <= SCALE_GOAL
+    goal(f"per-object cost at {SCALE_BIG:,} objects within {SCALE_GOAL}x of that at {SCALE_REF} (eager and lazy)",
+         met, det)
+
+    print("== goals (issue 7)")
+    for g in goals:
+        verdict = "NOT EVALUATED" if g["met"] is None else ("MET" if g["met"] else "NOT MET")
+        print(f"  [{verdict}] {g['goal']}")
+        for d in g["details"]:
+            print(f"      {d}")
+    print()
+
+    summary = {"schema": 4, "meta": meta, "programs": summary_programs, "scaling": summary_scale,
+               "goals": goals, "notes": notes}
     path = os.path.join(out, "summary.json")
     with open(path, "w") as f:
-        json.dump(summary, f, indent=2)
+        json.dump(summary, f, indent=1)
         f.write("\n")
     print(f"summary: {path}")
+    flaky = sorted(f"{c} {tool}" for c, tools in cases.items() for tool, info in tools.items()
+                   if info["status"] == "FLAKY")
+    if flaky:
+        print(f"report.py: ERROR: jitld failed in some timed runs (FLAKY): {', '.join(flaky)}", file=sys.stderr)
+        sys.exit(1)
+
 
 
 if __name__ == "__main__":

@@ -1,87 +1,91 @@
 #!/usr/bin/env bash
-# jitld benchmark: jitld vs llvm-jitlink-19 vs a native executable.
+# jitld benchmark: `jitld run` against "link natively, then run" (issue 7).
 #
 #   bash bench/run.sh            (or `make bench`, which builds jitld and the fixtures first)
 #
-# For each benchmark case (a real-library driver from the fixtures manifest,
-# named <library>/<variant>, e.g. sqlite/gcc-O2-pie) this script
-#   1. runs `jitld run <manifest args>`, llvm-jitlink-19 on the same inputs and
-#      the natively linked executable once each and checks that all three print
-#      the same stdout and exit with the same status (llvm-jitlink failing is a
-#      warning: the case is then timed without it; jitld disagreeing with the
-#      native build is an error: the case is reported but the script exits 1);
-#   2. times the commands that passed in ONE hyperfine run (hyperfine's JSON goes
-#      to target/bench/<library>-<variant>.hyperfine.json);
-#   3. measures peak RSS (`/usr/bin/time -f %M`, median of BENCH_RSS_RUNS runs);
-# and, once, times the three on an empty program (`int main(void) { return 0; }`)
-# as a start-up baseline: llvm-jitlink alone takes ~18 ms to start (it loads
-# libLLVM), so the report also shows the ratios with each tool's baseline subtracted;
-# then bench/report.py prints a table per case with ratios, the issue's target
-# (jitld <= 0.5 x llvm-jitlink on sqlite) and writes target/bench/summary.json.
+# Someone who wants to run objects today links them with the fastest linker there is and
+# runs the result, so that is what jitld is measured against. For every program of the
+# bench (BENCH_CASES, named <library>/<variant>) six commands are compared:
+#   native        the natively linked executable, run (the reference: no link at all)
+#   jitld         jitld run <inputs> -- <args>               (--threads 1, the default)
+#   jitld-t2      jitld run --threads 2 <inputs> -- <args>
+#   mold          link with mold, then run: one command, `sh <script>` where the script is
+#                 `<cc> -fuse-ld=mold <link flags> -o EXE <inputs>` then `exec EXE <args>`
+#                 (<cc> is gcc, or g++ for C++ programs; scripts in target/bench/linkrun/)
+#   lld           the same with lld-19 (`-fuse-ld=lld`, ld.lld found through a -B directory
+#                 holding an ld.lld symlink to ld.lld-19)
+#   llvm-jitlink  llvm-jitlink-19 on the same inputs, where it runs the program
+# The programs:
+#   fixtures (target/fixtures/manifest.tsv, built by fixtures/build.sh): sqlite/gcc-O2-pie,
+#       sqlite/clang-O2-pic, lua/gcc-O2-pie, zlib/gcc-O2-pie, json/gxx-O2-pie (nlohmann/json)
+#   bench programs (bench/programs/, built here into target/bench/programs/):
+#       openssl/gcc-O2-pie       openssl_driver.c against the static libcrypto.a (EVP digests,
+#                                ciphers, HMAC, PBKDF2, BIGNUM)
+#       cpython/gcc-O2-nopic     cpython_driver.c embedding CPython from the static
+#                                libpython3.11.a (non-PIC, so linked -no-pie natively)
+#       cxx_static/gxx-O2-pie-static  cxx_static_driver.cpp against GCC's libstdc++.a and
+#                                libgcc_eh.a (iostreams, containers, exceptions)
+#       empty/gcc-O2-pie         int main(void) { return 0; }: every tool's start-up cost
+#                                (reported separately, not one of the goals' programs)
 #
-# C++ cases (a manifest entry whose jitld inputs include -lstdc++ or libstdc++.a,
-# e.g. json/gxx-O2-pie, the nlohmann/json driver fixtures/real/json_driver/):
-# llvm-jitlink runs C++ only with its ORC runtime (static initializers, atexit,
-# __dso_handle), and with the ORC runtime it cannot take a shared library as an
-# input ("Unsupported file format"), so for these cases it gets
-#   -orc-runtime=<liborc_rt>   found next to llvm-jitlink (<llvm prefix>/lib/clang/*/lib/
-#                              linux/liborc_rt-x86_64.a, from libclang-rt-19-dev) or
-#                              given as LLVM_ORC_RUNTIME
-#   -preload=<lib>.so          for every shared library among the translated inputs
-#                              (-lstdc++ -> /usr/lib/gcc/x86_64-linux-gnu/12/libstdc++.so)
-# and the objects as usual. If llvm-jitlink does not behave like the native build
-# with the objects in the manifest's order, it is tried once more with the objects
-# in reverse order; when that run matches, it is the one timed and the report says
-# so in a note. (llvm-jitlink-19 drops the FDEs of an object's COMDAT groups that an
-# earlier object already defined, but lays out the remaining .eh_frame records at
-# their original alignment offsets; the 4 zero bytes of padding that can leave after
-# the CIE read as the end of the section to libgcc's __register_frame, so none of the
-# object's FDEs are registered and an exception thrown through its frames ends in
-# std::terminate. Which objects that hits depends on the order.) C++ cases also get
-# a C++ start-up baseline, an empty C++ main that
-# uses std::cout, linked against the C++ runtime the same way; their 'excl.
-# start-up' ratios subtract that one.
+# For each program this script
+#   1. runs each command once and compares its stdout and exit status with the native
+#      executable's. jitld (either thread count) disagreeing is an error: the row says
+#      FAILED with jitld's first error line, the other tools are still timed, and the
+#      script exits 1 at the end. So it does when a jitld command passed that check but
+#      failed in some timed runs (the report says FLAKY, with the error). mold, lld or llvm-jitlink disagreeing is a warning:
+#      the tool is left out of that program's timing. llvm-jitlink gets C++ programs with
+#      its ORC runtime, and is retried with the objects reversed when the manifest's
+#      order fails (see ljl_command below);
+#   2. times the commands that passed with bench/timer.py: BENCH_WARMUP untimed runs,
+#      then BENCH_RUNS rounds, each running every command once (order rotated per round),
+#      so the i-th samples of two tools were taken side by side: ratios are medians of
+#      these paired per-round ratios. Each run also gives the CPU time (user + system,
+#      children included); then BENCH_RSS_RUNS more runs of each under `/usr/bin/time -f %M`
+#      give the peak RSS (for link-then-run, the largest of compiler driver, linker and
+#      program);
+# then the scaling table: bench/gen_many.py --scaling writes a pool of generated objects
+# (target/bench/scale/src) compiled once with `gcc -O2 -c` into target/bench/scale/gcc-O2/
+# (cached: only sources newer than their object are recompiled, JOBS in parallel), and for
+# each N in BENCH_SCALE the program main_<N>.o + f_0.o ... f_<N-1>.o (main references every
+# object's entry through a table, calls BENCH_SCALE_CALLED of them) is verified and timed:
+#   jitld-eager, jitld-lazy (every f_<i>.o behind --lazy), jitld-t2 (eager, --threads 2),
+#   mold (link, then run), native, and llvm-jitlink (eager) for N <= BENCH_SCALE_LLVM_MAX;
+#   and jitld-start, jitld on the empty program, so that the per-object cost
+#   ((jitld - jitld-start) / N) subtracts a start-up timed in the same rounds.
+# Finally bench/report.py prints the tables (times, ratios to native and to mold, threads,
+# peak RSS against bench/baseline.json), the scaling table (per-object cost), and the goals
+# of issue 7 with MET / NOT MET, and writes target/bench/summary.json.
 #
-# Lazy vs eager start-up: the case many/<compiler>-<opt> (e.g. many/gcc-O2) is not a
-# fixture but a generated program (bench/gen_many.py, written to target/bench/many/src/,
-# compiled to target/bench/many/<variant>/): main.o plus BENCH_MANY_OBJECTS objects
-# f_<i>.o, of which main references every entry (a function-pointer table built at
-# run time) but calls only BENCH_MANY_CALLED. One hyperfine run times
-#   jitld-eager        jitld run main.o f_0.o ... f_<N-1>.o
-#   jitld-lazy         jitld run main.o --lazy f_0.o ... --lazy f_<N-1>.o
-#   llvm-jitlink-eager llvm-jitlink main.o f_0.o ...
-#   llvm-jitlink-lazy  llvm-jitlink main.o -lazy f_0.o ...   (only if this llvm-jitlink
-#                      has a -lazy option; llvm-jitlink-19 has none: skipped with a warning)
-#   native             the same objects linked by the compiler driver
-# after checking that each prints the same stdout and exit status as the native build.
-# jitld-eager and jitld-lazy are also run once more with --stats (not timed); their
-# stderr (logs/many-<variant>.jitld-{eager,lazy}.stats.err) gives the report the
-# objects linked and lazy stubs created/hit.
-#
-# Prerequisites (this script installs nothing; it stops with a message if one is missing):
-#   hyperfine        apt-get install hyperfine
-#   llvm-jitlink-19  apt-get install llvm-19
-#   /usr/bin/time    apt-get install time
-#   python3          apt-get install python3
-#   and what `cargo build --release` and fixtures/build.sh need (cargo, gcc, clang-19, lld-19).
-# jitld (target/release/jitld) and the fixtures (target/fixtures/manifest.tsv) are
-# built if they are missing; they are not rebuilt if they are only out of date
-# (`make bench` takes care of that).
+# Prerequisites (this script installs nothing; it stops with a message if one is missing;
+# scripts/install-deps.sh installs all of them): llvm-jitlink-19 (llvm-19) and its ORC
+# runtime (libclang-rt-19-dev), mold, ld.lld-19 (lld-19), gcc, g++, python3, libssl-dev,
+# libpython3.11-dev, libexpat1-dev, and what `cargo build --release` and fixtures/build.sh
+# need. jitld (target/release/jitld) and the fixtures are built if they are missing, not
+# if they are only out of date (`make bench` takes care of that).
 #
 # Environment:
-#   BENCH_CASES     cases to run, space separated <library>/<variant>, or many/<variant>
-#                   for the lazy start-up program (<variant>: gcc-O<n> or clang-O<n>)
-#                   (default: sqlite/gcc-O2-pie lua/gcc-O2-pie zlib/gcc-O2-pie
-#                   sqlite/clang-O2-pic json/gxx-O2-pie many/gcc-O2)
-#   BENCH_MANY_OBJECTS  objects in the many/* program (default 200)
-#   BENCH_MANY_CALLED   how many of their entries main calls (default 5)
-#   BENCH_RUNS      hyperfine --runs (default 40)
-#   BENCH_WARMUP    hyperfine --warmup (default 2)
-#   BENCH_RSS_RUNS  runs per command for the peak-RSS median (default 3)
+#   BENCH_CASES     programs to run, space separated <library>/<variant> (default: the list
+#                   above without empty/, which always runs unless BENCH_BASELINE=0)
+#   BENCH_RUNS      timed rounds per program (default 20)
+#   BENCH_WARMUP    untimed runs of each command first (default 2)
+#   BENCH_RSS_RUNS  runs of each command under /usr/bin/time -f %M, after the timed ones, for
+#                   the peak RSS median (default 3)
+#   BENCH_SCALE     object counts of the scaling table (default "10 100 1000 10000";
+#                   empty: no scaling table)
+#   BENCH_SCALE_RUNS        timed rounds per object count below 10,000 (default 10)
+#   BENCH_SCALE_RUNS_LARGE  timed rounds from 10,000 objects on (default 3; no warm-up run and
+#                           one peak RSS run there: jitld takes seconds on 10,000 objects)
+#   BENCH_SCALE_CALLED      entries main calls in the scaling programs (default 5)
+#   BENCH_SCALE_LLVM_MAX    largest object count llvm-jitlink is run on (default 1000)
+#   BENCH_BASELINE  1 (default): also time the empty program
+#   BENCH_RECORD_BASELINE  1: write this run's jitld peak RSS to bench/baseline.json
+#                   (the "no worse than today" reference; commit it)
 #   BENCH_OUT       output directory (default target/bench)
+#   JOBS            parallel compiles for the scaling pool (default: the number of CPUs)
 #   LLVM_JITLINK    the llvm-jitlink binary (default llvm-jitlink-19)
-#   LLVM_ORC_RUNTIME  the ORC runtime archive llvm-jitlink uses for C++ cases
-#                   (default: found next to LLVM_JITLINK, see above)
+#   LLVM_ORC_RUNTIME  the ORC runtime archive llvm-jitlink uses for C++ programs
+#                   (default: found next to LLVM_JITLINK)
 #   JITLD           the jitld binary (default target/release/jitld, built if missing;
 #                   another path is used as it is, e.g. to compare two builds)
 #
@@ -96,6 +100,21 @@
 # program arguments follow `-args`, and llvm-jitlink-19 passes them as the whole argv,
 # argv[0] included (without -args, main gets argc == 0), so `-args` is always given and
 # starts with the first input, the argv[0] jitld uses.
+#
+# C++ programs (jitld inputs with -lstdc++ or libstdc++.a): llvm-jitlink runs C++ only with
+# its ORC runtime (static initializers, atexit, __dso_handle), and with the ORC runtime it
+# cannot take a shared library as an input ("Unsupported file format"), so for these it gets
+# -orc-runtime=<liborc_rt> (<llvm prefix>/lib/clang/*/lib/linux/liborc_rt-x86_64.a, from
+# libclang-rt-19-dev, or LLVM_ORC_RUNTIME) and -preload=<lib>.so for every shared library
+# among the translated inputs. If llvm-jitlink does not behave like the native build with
+# the objects in the manifest's order, it is tried once more with the objects reversed;
+# when that run matches, it is the one timed and the report says so in a note.
+# (llvm-jitlink-19 drops the FDEs of an object's COMDAT groups that an earlier object
+# already defined, but lays out the remaining .eh_frame records at their original alignment
+# offsets; the 4 zero bytes of padding that can leave after the CIE read as the end of the
+# section to libgcc's __register_frame, so none of the object's FDEs are registered and an
+# exception thrown through its frames ends in std::terminate. Which objects that hits
+# depends on the order.)
 set -euo pipefail
 
 die() {
@@ -109,57 +128,58 @@ warn() {
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-BENCH_CASES="${BENCH_CASES:-sqlite/gcc-O2-pie lua/gcc-O2-pie zlib/gcc-O2-pie sqlite/clang-O2-pic json/gxx-O2-pie many/gcc-O2}"
-BENCH_MANY_OBJECTS="${BENCH_MANY_OBJECTS:-200}"
-BENCH_MANY_CALLED="${BENCH_MANY_CALLED:-5}"
-BENCH_RUNS="${BENCH_RUNS:-40}"
+FIXTURE_CASES="sqlite/gcc-O2-pie sqlite/clang-O2-pic lua/gcc-O2-pie zlib/gcc-O2-pie json/gxx-O2-pie"
+PROGRAM_CASES="openssl/gcc-O2-pie cpython/gcc-O2-nopic cxx_static/gxx-O2-pie-static"
+BENCH_CASES="${BENCH_CASES:-$FIXTURE_CASES $PROGRAM_CASES}"
+BENCH_RUNS="${BENCH_RUNS:-20}"
 BENCH_WARMUP="${BENCH_WARMUP:-2}"
 BENCH_RSS_RUNS="${BENCH_RSS_RUNS:-3}"
+BENCH_SCALE="${BENCH_SCALE-10 100 1000 10000}"
+BENCH_SCALE_RUNS="${BENCH_SCALE_RUNS:-10}"
+BENCH_SCALE_RUNS_LARGE="${BENCH_SCALE_RUNS_LARGE:-3}"
+BENCH_SCALE_CALLED="${BENCH_SCALE_CALLED:-5}"
+BENCH_SCALE_LLVM_MAX="${BENCH_SCALE_LLVM_MAX:-1000}"
+BENCH_BASELINE="${BENCH_BASELINE:-1}"
+BENCH_RECORD_BASELINE="${BENCH_RECORD_BASELINE:-0}"
 BENCH_OUT="${BENCH_OUT:-target/bench}"
+JOBS="${JOBS:-$(nproc 2>/dev/null || echo 2)}"
 LLVM_JITLINK="${LLVM_JITLINK:-llvm-jitlink-19}"
 JITLD_DEFAULT="$ROOT/target/release/jitld"
 JITLD="${JITLD:-$JITLD_DEFAULT}"
 FIXTURES_OUT="$ROOT/target/fixtures"
 MANIFEST="$FIXTURES_OUT/manifest.tsv"
 # A single run of any command is cut off after this many seconds during verification.
-VERIFY_TIMEOUT=120
+VERIFY_TIMEOUT=300
 
-for n in BENCH_RUNS BENCH_WARMUP BENCH_RSS_RUNS BENCH_MANY_OBJECTS BENCH_MANY_CALLED; do
+for n in BENCH_RUNS BENCH_WARMUP BENCH_RSS_RUNS BENCH_SCALE_RUNS BENCH_SCALE_RUNS_LARGE BENCH_SCALE_CALLED BENCH_SCALE_LLVM_MAX JOBS; do
     [[ "${!n}" =~ ^[0-9]+$ ]] || die "$n must be a non-negative integer, got '${!n}'"
 done
-((BENCH_RUNS >= 2)) || die "BENCH_RUNS must be at least 2 (hyperfine needs two runs for a standard deviation)"
-((BENCH_RSS_RUNS >= 1)) || die "BENCH_RSS_RUNS must be at least 1"
-((BENCH_MANY_OBJECTS >= 1 && BENCH_MANY_CALLED >= 1 && BENCH_MANY_CALLED <= BENCH_MANY_OBJECTS)) ||
-    die "need 1 <= BENCH_MANY_CALLED <= BENCH_MANY_OBJECTS, got $BENCH_MANY_CALLED and $BENCH_MANY_OBJECTS"
+((BENCH_RUNS >= 2 && BENCH_SCALE_RUNS >= 1 && BENCH_SCALE_RUNS_LARGE >= 1 && BENCH_SCALE_CALLED >= 1 && JOBS >= 1)) ||
+    die "BENCH_RUNS must be at least 2, BENCH_SCALE_RUNS*, BENCH_SCALE_CALLED and JOBS at least 1"
+for n in $BENCH_SCALE; do
+    [[ "$n" =~ ^[0-9]+$ ]] && ((n >= 1)) || die "BENCH_SCALE must be positive integers, got '$BENCH_SCALE'"
+done
 [[ -n "${BENCH_CASES// /}" ]] || die "BENCH_CASES is empty"
 for c in $BENCH_CASES; do
     [[ "$c" =~ ^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$ ]] || die "bad case '$c' in BENCH_CASES (expected <library>/<variant>)"
-    if [[ "$c" == many/* && ! "${c#many/}" =~ ^(gcc|clang)-O[0-3s]$ ]]; then
-        die "bad case '$c' in BENCH_CASES (the lazy start-up case is many/gcc-O<n> or many/clang-O<n>, n in 0-3 or s)"
-    fi
-done
-# The real-library cases (from the fixtures manifest); the many/* cases are generated here.
-REAL_CASES=""
-for c in $BENCH_CASES; do
-    [[ "$c" == many/* ]] || REAL_CASES+="$c "
+    [[ "$c" != many/* ]] || die "the many/* cases are gone: the scaling table (BENCH_SCALE) measures lazy vs eager start-up"
 done
 
 # ---------------------------------------------------------------- prerequisites
 need() { # need TOOL APT-PACKAGE
-    command -v "$1" >/dev/null 2>&1 || die "'$1' not found; install it with: apt-get install $2"
+    command -v "$1" >/dev/null 2>&1 || die "'$1' not found; install it with: apt-get install $2 (or run scripts/install-deps.sh)"
 }
-need hyperfine hyperfine
 need "$LLVM_JITLINK" llvm-19
 need python3 python3
 need timeout coreutils
 need gcc gcc
-if [[ " $BENCH_CASES" == *" many/clang-"* ]]; then
-    need clang-19 clang-19
-fi
-[[ -x /usr/bin/time ]] || die "/usr/bin/time not found; install it with: apt-get install time"
+need g++ g++
+need mold mold
+need ld.lld-19 lld-19
 
 if [[ "$JITLD" != "$JITLD_DEFAULT" ]]; then
     [[ -x "$JITLD" ]] || die "JITLD=$JITLD is not an executable"
+    JITLD="$(cd "$(dirname "$JITLD")" && pwd)/$(basename "$JITLD")"
 elif [[ ! -x "$JITLD" ]]; then
     echo "bench: $JITLD is missing, running cargo build --release"
     need cargo "cargo (or install Rust with rustup)"
@@ -169,18 +189,122 @@ elif [[ -n "$(find src linker/src Cargo.toml linker/Cargo.toml Cargo.lock -newer
     warn "$JITLD is older than the sources; run 'make build' (or 'make bench') to benchmark the current code"
 fi
 
-# manifest_line CASE : the manifest's line for a real case (empty if there is none).
-manifest_line() {
-    awk -F'\t' -v n="${1%%/*}" -v v="${1#*/}" '$1 == "real" && $2 == n && $3 == v { print; exit }' "$MANIFEST"
+mkdir -p "$BENCH_OUT"
+BENCH_OUT="$(cd "$BENCH_OUT" && pwd)"
+RESULTS="$BENCH_OUT/results.tsv"
+META="$BENCH_OUT/meta.tsv"
+LOGS="$BENCH_OUT/logs"
+PROGRAMS_OUT="$BENCH_OUT/programs"
+PROGRAMS_MANIFEST="$PROGRAMS_OUT/manifest.tsv"
+mkdir -p "$LOGS" "$PROGRAMS_OUT" "$BENCH_OUT/linkrun" "$BENCH_OUT/timing"
+: >"$RESULTS"
+rm -f "$BENCH_OUT"/timing/*.json
+
+# lld through the compiler driver: gcc's -fuse-ld=lld runs `ld.lld` from its program search
+# path, and Debian's lld-19 installs only ld.lld-19 in PATH, so a -B directory gets the link.
+LLD_BIN="$BENCH_OUT/lld-bin"
+mkdir -p "$LLD_BIN"
+ln -sfn "$(command -v ld.lld-19)" "$LLD_BIN/ld.lld"
+
+# ---------------------------------------------------------------- the bench programs
+# bench/programs/<name>_driver.{c,cpp}: compiled and linked natively here, one variant each.
+# PROGRAM_<field>[name]: the variant, compiler command, jitld inputs after the object (the
+# native link takes the same inputs in the same order) and the native link driver + flags.
+LIBDIR=/usr/lib/x86_64-linux-gnu
+LIBSTDCXX_A="$(g++ -print-file-name=libstdc++.a)"
+LIBGCC_EH_A="$(g++ -print-file-name=libgcc_eh.a)"
+declare -A PROGRAM_SRC=(
+    [openssl]=openssl_driver.c [cpython]=cpython_driver.c [cxx_static]=cxx_static_driver.cpp [empty]=empty_driver.c)
+declare -A PROGRAM_VARIANT=(
+    [openssl]=gcc-O2-pie [cpython]=gcc-O2-nopic [cxx_static]=gxx-O2-pie-static [empty]=gcc-O2-pie)
+declare -A PROGRAM_CC=(
+    [openssl]="gcc -c -g0 -O2 -fPIE"
+    [cpython]="gcc -c -g0 -O2 -fno-pic -I/usr/include/python3.11"
+    [cxx_static]="g++ -c -g0 -std=c++17 -O2 -fPIE"
+    [empty]="gcc -c -g0 -O2 -fPIE")
+declare -A PROGRAM_INPUTS=(
+    [openssl]="$LIBDIR/libcrypto.a -ldl -lpthread"
+    [cpython]="$LIBDIR/libpython3.11.a -lexpat -lz -ldl -lm"
+    [cxx_static]="$LIBSTDCXX_A $LIBGCC_EH_A -lm"
+    [empty]="")
+declare -A PROGRAM_LINK=(
+    [openssl]="gcc -pie"
+    [cpython]="gcc -no-pie"
+    [cxx_static]="g++ -pie -static-libstdc++ -static-libgcc"
+    [empty]="gcc -pie")
+declare -A PROGRAM_NEEDS=(
+    [openssl]="$LIBDIR/libcrypto.a:libssl-dev /usr/include/openssl/evp.h:libssl-dev"
+    [cpython]="$LIBDIR/libpython3.11.a:libpython3.11-dev /usr/include/python3.11/Python.h:libpython3.11-dev $LIBDIR/libexpat.so:libexpat1-dev $LIBDIR/libz.so:zlib1g-dev"
+    [cxx_static]="$LIBSTDCXX_A:g++ $LIBGCC_EH_A:gcc"
+    [empty]="")
+
+# build_program NAME: compiles and links target/bench/programs/NAME/<variant>/ when out of
+# date and appends its manifest line (the fixtures' columns, plus the native link command).
+build_program() {
+    local name=$1 variant=${PROGRAM_VARIANT[$1]} need file pkg
+    for need in ${PROGRAM_NEEDS[$name]}; do
+        file=${need%%:*}
+        pkg=${need#*:}
+        [[ -e "$file" ]] || die "$name: $file is missing; install it with: apt-get install $pkg (or run scripts/install-deps.sh)"
+    done
+    local src="$ROOT/bench/programs/${PROGRAM_SRC[$name]}" dir="$PROGRAMS_OUT/$name/$variant"
+    local obj="$dir/driver.o" native="$dir/native"
+    local inputs="$obj${PROGRAM_INPUTS[$name]:+ ${PROGRAM_INPUTS[$name]}}"
+    local cmd="${PROGRAM_CC[$name]} -o $obj $src; ${PROGRAM_LINK[$name]} -o $native $inputs"
+    mkdir -p "$dir"
+    if [[ "$(cat "$dir/.cmd" 2>/dev/null || true)" != "$cmd" || ! "$obj" -nt "$src" || ! -x "$native" ]]; then
+        echo "bench: building $name/$variant"
+        # shellcheck disable=SC2086 # (the commands are word lists)
+        ${PROGRAM_CC[$name]} -o "$obj" "$src" >"$LOGS/program-$name.build.log" 2>&1 &&
+            ${PROGRAM_LINK[$name]} -o "$native" $inputs >>"$LOGS/program-$name.build.log" 2>&1 ||
+            die "building the $name program failed; see $LOGS/program-$name.build.log"
+        echo "$cmd" >"$dir/.cmd"
+    fi
+    printf 'bench\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$variant" "$native" "$inputs" "" "${PROGRAM_LINK[$name]}" \
+        >>"$PROGRAMS_MANIFEST"
 }
 
-# Every case needs its manifest line, its objects and its native executable; build the
-# fixtures if any is missing.
+# The cases that are bench programs are built; the others must be fixtures.
+: >"$PROGRAMS_MANIFEST"
+FIXTURE_WANTED=""
+ALL_CASES="$BENCH_CASES"
+if [[ "$BENCH_BASELINE" == 1 && " $BENCH_CASES " != *" empty/gcc-O2-pie "* ]]; then
+    ALL_CASES="empty/gcc-O2-pie $BENCH_CASES"
+fi
+# The scaling table subtracts jitld's start-up, timed on the empty program in every round.
+if [[ -n "${BENCH_SCALE// /}" && " $ALL_CASES " != *" empty/gcc-O2-pie "* ]]; then
+    build_program empty
+fi
+EMPTY_OBJ="$PROGRAMS_OUT/empty/${PROGRAM_VARIANT[empty]}/driver.o"
+for c in $ALL_CASES; do
+    name=${c%%/*}
+    if [[ -n "${PROGRAM_SRC[$name]+set}" ]]; then
+        [[ "${c#*/}" == "${PROGRAM_VARIANT[$name]}" ]] ||
+            die "case '$c': the $name program is built in one variant only, ${PROGRAM_VARIANT[$name]}"
+        build_program "$name"
+    else
+        FIXTURE_WANTED+="$c "
+    fi
+done
+
+# manifest_line CASE : the case's manifest line, from the fixtures' or the programs' manifest.
+manifest_line() {
+    local f
+    for f in "$PROGRAMS_MANIFEST" "$MANIFEST"; do
+        [[ -f "$f" ]] || continue
+        awk -F'\t' -v n="${1%%/*}" -v v="${1#*/}" '($1 == "real" || $1 == "bench") && $2 == n && $3 == v { print; found = 1; exit }
+            END { exit !found }' "$f" && return 0
+    done
+    return 0
+}
+
+# Every fixture case needs its manifest line, its objects and its native executable; build
+# the fixtures if any is missing.
 fixtures_ready() {
-    [[ -n "$REAL_CASES" ]] || return 0
+    [[ -n "$FIXTURE_WANTED" ]] || return 0
     [[ -f "$MANIFEST" ]] || return 1
     local c line f
-    for c in $REAL_CASES; do
+    for c in $FIXTURE_WANTED; do
         line="$(manifest_line "$c")"
         [[ -n "$line" && -x "$(cut -f4 <<<"$line")" ]] || return 1
         for f in $(cut -f5 <<<"$line"); do
@@ -192,26 +316,17 @@ if ! fixtures_ready; then
     echo "bench: fixtures missing, running bash fixtures/build.sh target/fixtures"
     bash fixtures/build.sh target/fixtures
 fi
-for c in $REAL_CASES; do
-    if ! awk -F'\t' -v n="${c%%/*}" -v v="${c#*/}" '$1 == "real" && $2 == n && $3 == v { found = 1 } END { exit !found }' "$MANIFEST"; then
-        die "case '$c' is not in $MANIFEST; available: $(awk -F'\t' '$1 == "real" { printf "%s/%s ", $2, $3 }' "$MANIFEST")"
-    fi
+for c in $FIXTURE_WANTED; do
+    [[ -n "$(manifest_line "$c")" ]] ||
+        die "case '$c' is neither a bench program ($PROGRAM_CASES) nor in $MANIFEST; fixtures available: $(awk -F'\t' '$1 == "real" { printf "%s/%s ", $2, $3 }' "$MANIFEST")"
 done
 
-mkdir -p "$BENCH_OUT"
-BENCH_OUT="$(cd "$BENCH_OUT" && pwd)"
-RESULTS="$BENCH_OUT/results.tsv"
-META="$BENCH_OUT/meta.tsv"
-LOGS="$BENCH_OUT/logs"
-mkdir -p "$LOGS"
-: >"$RESULTS"
-
-# C++ cases: real cases whose jitld inputs include the C++ runtime.
+# C++ cases: cases whose jitld inputs include the C++ runtime.
 is_cxx_case() {
     [[ " $(manifest_line "$1" | cut -f5) " =~ [[:space:]](-lstdc\+\+|[^[:space:]]*/libstdc\+\+\.a)[[:space:]] ]]
 }
 CXX_CASES=""
-for c in $REAL_CASES; do
+for c in $BENCH_CASES; do
     if is_cxx_case "$c"; then CXX_CASES+="$c "; fi
 done
 
@@ -239,6 +354,7 @@ find_orc_runtime() {
     done
     ORC_RUNTIME_NOTE="no ORC runtime (liborc_rt) under $prefix/lib/clang, which llvm-jitlink needs to run C++; install libclang-rt-19-dev or set LLVM_ORC_RUNTIME"
 }
+
 if [[ -n "$CXX_CASES" ]]; then
     find_orc_runtime
     if [[ -z "$ORC_RUNTIME" ]]; then
@@ -379,8 +495,9 @@ ljl_command() {
     LJL_CMD+=("${inputs[@]}" -args "$argv0")
 }
 
+
 # ---------------------------------------------------------------- helpers
-# Quotes a command (array) as one string for hyperfine -N (which splits it like a shell).
+# Quotes a command (array) as one string, for the logs and the report.
 quote_cmd() {
     local out="" w
     for w in "$@"; do out+="$(printf '%q' "$w") "; done
@@ -396,29 +513,34 @@ run_once() {
     echo "$rc"
 }
 
-# peak_rss CMD... : peak RSS in KiB of BENCH_RSS_RUNS runs, comma separated.
-peak_rss() {
-    local i f="$BENCH_OUT/.time.$$" kib samples=()
-    for ((i = 0; i < BENCH_RSS_RUNS; i++)); do
-        rm -f "$f"
-        /usr/bin/time -f '%M' -o "$f" "$@" >/dev/null 2>&1 </dev/null || true
-        kib="$(tail -n 1 "$f" 2>/dev/null || true)"
-        [[ "$kib" =~ ^[0-9]+$ ]] || kib=""
-        samples+=("$kib")
-    done
-    rm -f "$f"
-    local IFS=,
-    echo "${samples[*]}"
-}
-
-# Column 8 of results.tsv is free text; keep it on one line and free of tabs.
+# Column 7 of results.tsv is free text; keep it on one line and free of tabs.
 one_line() {
     tr '\t\n' '  ' | sed 's/ *$//' | cut -c1-400
 }
 
-# record CASE TOOL STATUS RC EXPECTED_RC RSS COMMAND NOTE
+# record CASE TOOL STATUS RC EXPECTED_RC COMMAND NOTE
 record() {
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$RESULTS"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$RESULTS"
+}
+
+# write_argv FILE CMD... : the command as NUL-terminated words, for bench/timer.py.
+write_argv() {
+    local f=$1
+    shift
+    printf '%s\0' "$@" >"$f"
+}
+
+# link_run_script SCRIPT LINKER DRIVER-AND-FLAGS EXE INPUTS PROGRAM-ARGS : writes the
+# "link with LINKER, then run" script (LINKER: mold or lld).
+link_run_script() {
+    local script=$1 ld=$2 driver=$3 exe=$4 inputs=$5 pargs=$6 use
+    case "$ld" in
+    mold) use="-fuse-ld=mold" ;;
+    lld) use="-B$LLD_BIN/ -fuse-ld=lld" ;;
+    esac
+    # ($driver, $inputs and $pargs are word lists without quoting, as in the manifests.)
+    printf '#!/bin/sh\n# Written by bench/run.sh: link with %s, then run.\nset -e\n%s %s -o %s %s\nexec %s %s\n' \
+        "$ld" "$driver" "$use" "$exe" "$inputs" "$exe" "$pargs" >"$script"
 }
 
 # ---------------------------------------------------------------- meta
@@ -434,285 +556,86 @@ load_avg() { cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?"; }
     printf 'runs\t%s\n' "$BENCH_RUNS"
     printf 'warmup\t%s\n' "$BENCH_WARMUP"
     printf 'rss_runs\t%s\n' "$BENCH_RSS_RUNS"
-    printf 'hyperfine\t%s\n' "$(hyperfine --version)"
+    printf 'scale\t%s\n' "$BENCH_SCALE"
+    printf 'scale_runs\t%s\n' "$BENCH_SCALE_RUNS"
+    printf 'scale_runs_large\t%s\n' "$BENCH_SCALE_RUNS_LARGE"
+    printf 'scale_called\t%s\n' "$BENCH_SCALE_CALLED"
     printf 'llvm_jitlink\t%s\n' "$("$LLVM_JITLINK" --version 2>&1 | grep -m1 -i 'version' | sed 's/^ *//')"
+    printf 'mold\t%s\n' "$(mold --version | head -n1)"
+    printf 'lld\t%s\n' "$(ld.lld-19 --version | head -n1)"
+    printf 'gcc\t%s\n' "$(gcc --version | head -n1)"
     printf 'jitld\t%s\n' "$("$JITLD" --version 2>&1 | head -n1)"
     printf 'jitld_path\t%s\n' "$JITLD"
-    printf 'many_objects\t%s\n' "$BENCH_MANY_OBJECTS"
-    printf 'many_called\t%s\n' "$BENCH_MANY_CALLED"
+    printf 'cases\t%s\n' "$BENCH_CASES"
     printf 'cxx_cases\t%s\n' "${CXX_CASES% }"
     printf 'orc_runtime\t%s\n' "$ORC_RUNTIME"
 } >"$META"
 
-echo "bench: cases: $BENCH_CASES"
-echo "bench: hyperfine --runs $BENCH_RUNS --warmup $BENCH_WARMUP; peak RSS: median of $BENCH_RSS_RUNS; load average $(load_avg) on $(nproc) CPUs"
+echo "bench: programs: $BENCH_CASES"
+echo "bench: $BENCH_RUNS paired rounds after $BENCH_WARMUP warm-up runs; scaling: ${BENCH_SCALE:-none}; load average $(load_avg) on $(nproc) CPUs"
 
-# ---------------------------------------------------------------- start-up baseline
-# The three tools on an empty main: what each costs before any real work.
-echo
-echo "=== baseline (empty main)"
-BASE="$BENCH_OUT/baseline"
-mkdir -p "$BASE"
-printf 'int main(void) { return 0; }\n' >"$BASE/empty.c"
-rm -f "$BENCH_OUT/baseline.hyperfine.json"
-if gcc -c -O2 -fPIE -o "$BASE/empty.o" "$BASE/empty.c" && gcc -pie -o "$BASE/native" "$BASE/empty.o"; then
-    hf=(hyperfine -N --warmup "$BENCH_WARMUP" --runs "$BENCH_RUNS" --export-json "$BENCH_OUT/baseline.hyperfine.json")
-    timed=()
-    for tool in jitld llvm-jitlink native; do
-        case "$tool" in
-        jitld) cmd=("$JITLD" run "$BASE/empty.o") ;;
-        llvm-jitlink) cmd=("$LLVM_JITLINK" "$BASE/empty.o") ;;
-        native) cmd=("$BASE/native") ;;
-        esac
-        if [[ "$(run_once "$LOGS/baseline.$tool" "${cmd[@]}")" == 0 ]]; then
-            hf+=(-n "$tool" "$(quote_cmd "${cmd[@]}")")
-            timed+=("$tool")
-        else
-            warn "baseline: $tool cannot run an empty main (see $LOGS/baseline.$tool.err); no start-up correction for it"
-        fi
-    done
-    echo "  timing with hyperfine: ${timed[*]+"${timed[*]}"}"
-    if ((${#timed[@]})) && ! "${hf[@]}" >"$LOGS/baseline.hyperfine.log" 2>&1; then
-        warn "baseline: hyperfine failed; see $LOGS/baseline.hyperfine.log"
-    fi
-else
-    warn "baseline: cannot compile an empty C program with gcc; no start-up correction"
-fi
-
-# The C++ start-up baseline (only if a C++ case is run): an empty C++ main that uses
-# std::cout, so the C++ runtime is loaded and initialised, and each tool links it the
-# way it links the C++ cases (jitld: -lstdc++; llvm-jitlink: ljl_command 1).
-rm -f "$BENCH_OUT/baseline-cxx.hyperfine.json"
-if [[ -n "$CXX_CASES" ]]; then
-    echo
-    echo "=== C++ baseline (empty main using std::cout, for ${CXX_CASES% })"
-    printf '#include <iostream>\nint main() { std::cout.flush(); return 0; }\n' >"$BASE/empty_cxx.cpp"
-    if g++ -c -O2 -fPIE -o "$BASE/empty_cxx.o" "$BASE/empty_cxx.cpp" && g++ -pie -o "$BASE/native_cxx" "$BASE/empty_cxx.o"; then
-        hf=(hyperfine -N --warmup "$BENCH_WARMUP" --runs "$BENCH_RUNS" --export-json "$BENCH_OUT/baseline-cxx.hyperfine.json")
-        timed=()
-        for tool in jitld llvm-jitlink native; do
-            case "$tool" in
-            jitld) cmd=("$JITLD" run "$BASE/empty_cxx.o" -lstdc++) ;;
-            llvm-jitlink)
-                if ! ljl_command 1 manifest "$BASE/empty_cxx.o" -lstdc++ 2>"$LOGS/baseline-cxx.llvm-jitlink.args.err"; then
-                    warn "baseline-cxx: no llvm-jitlink command ($(one_line <"$LOGS/baseline-cxx.llvm-jitlink.args.err")); no C++ start-up correction for it"
-                    continue
-                fi
-                cmd=("${LJL_CMD[@]}")
-                ;;
-            native) cmd=("$BASE/native_cxx") ;;
-            esac
-            if [[ "$(run_once "$LOGS/baseline-cxx.$tool" "${cmd[@]}")" == 0 ]]; then
-                hf+=(-n "$tool" "$(quote_cmd "${cmd[@]}")")
-                timed+=("$tool")
-            else
-                warn "baseline-cxx: $tool cannot run an empty C++ main (see $LOGS/baseline-cxx.$tool.err); no C++ start-up correction for it"
-            fi
-        done
-        echo "  timing with hyperfine: ${timed[*]+"${timed[*]}"}"
-        if ((${#timed[@]})) && ! "${hf[@]}" >"$LOGS/baseline-cxx.hyperfine.log" 2>&1; then
-            warn "baseline-cxx: hyperfine failed; see $LOGS/baseline-cxx.hyperfine.log"
-        fi
-    else
-        warn "baseline-cxx: cannot compile an empty C++ program with g++; the C++ cases use the C baseline"
-    fi
-fi
-
-# ---------------------------------------------------------------- lazy vs eager start-up
-# Whether this llvm-jitlink has a -lazy option (per-file lazy linking, as jitld's --lazy);
-# llvm-jitlink-19 has none. Sets LJL_LAZY_NOTE when it has not.
-LJL_LAZY_NOTE=""
-llvm_jitlink_has_lazy() {
-    local help # (not piped straight into grep -q: with pipefail, an early exit of grep fails the pipe)
-    help="$("$LLVM_JITLINK" --help-list-hidden 2>/dev/null || true)"
-    if grep -qE '^[[:space:]]*--?lazy([= ]|$)' <<<"$help"; then
+# ---------------------------------------------------------------- programs
+# check_tool CASE TAG TOOL NRC CMD... : runs CMD once and compares it with the native run
+# (LOGS/TAG.native.{out,err}); sets status[TOOL], rcs[TOOL] and notes[TOOL].
+check_tool() {
+    local c=$1 tag=$2 tool=$3 nrc=$4 rc same err
+    shift 4
+    rc="$(run_once "$LOGS/$tag.$tool" "$@")"
+    rcs[$tool]=$rc
+    cmp -s "$LOGS/$tag.native.out" "$LOGS/$tag.$tool.out" && same=same || same=differs
+    if [[ "$rc" == "$nrc" && "$same" == same ]]; then
+        status[$tool]=ok
+        echo "  $tool: same stdout and exit status ($rc) as native"
         return 0
     fi
-    LJL_LAZY_NOTE="$LLVM_JITLINK has no -lazy option (not in its --help-list-hidden)"
+    err="$(grep -m1 -v '^\s*$' "$LOGS/$tag.$tool.err" | one_line || true)"
+    notes[$tool]="exit $rc vs native $nrc; stdout $same; first stderr line: ${err:-none}"
+    if [[ "$tool" == jitld* ]]; then
+        status[$tool]=FAILED
+        echo "bench/run.sh: ERROR: $c: $tool does not behave like the native build (${notes[$tool]}); see $LOGS/$tag.$tool.{out,err}; it is left out of the timing" >&2
+        JITLD_FAILED=1
+    else
+        status[$tool]=failed
+    fi
     return 1
 }
 
-# run_many_case many/<cc>-O<n> : generate, compile, verify, time and record the lazy
-# vs eager start-up program; sets JITLD_FAILED when jitld disagrees with the native build.
-run_many_case() {
-    local c=$1 variant=${1#many/}
-    local tag="many-$variant" cc opt
-    case "$variant" in
-    gcc-*) cc=gcc ;;
-    clang-*) cc=clang-19 ;;
-    esac
-    opt="-${variant#*-}"
-    local src="$BENCH_OUT/many/src" dir="$BENCH_OUT/many/$variant"
-    local n=$BENCH_MANY_OBJECTS i f
-    echo
-    echo "=== $c   (lazy vs eager start-up: main + $n objects, $BENCH_MANY_CALLED entries called)"
-
-    # -- generate (files are only rewritten when their contents change)
-    python3 bench/gen_many.py "$src" --objects "$n" --called "$BENCH_MANY_CALLED" >"$LOGS/$tag.gen.log" 2>&1 ||
-        die "$c: bench/gen_many.py failed; see $LOGS/$tag.gen.log"
-
-    # -- compile what is out of date (everything if the compiler command changed)
-    mkdir -p "$dir"
-    local want="$cc $opt -c" stale=()
-    if [[ "$(cat "$dir/compile-command" 2>/dev/null || true)" != "$want" ]]; then
-        rm -f "$dir"/*.o "$dir/native"
-        echo "$want" >"$dir/compile-command"
-    fi
-    for f in "$dir"/f_*.o; do # objects of an earlier, larger BENCH_MANY_OBJECTS
-        [[ -e "$f" ]] || continue
-        i="${f##*/f_}"
-        i="${i%.o}"
-        [[ "$i" =~ ^[0-9]+$ ]] && ((i < n)) || rm -f "$f"
-    done
-    local names=(main)
-    for ((i = 0; i < n; i++)); do names+=("f_$i"); done
-    for f in "${names[@]}"; do
-        [[ "$dir/$f.o" -nt "$src/$f.c" ]] || stale+=("$f")
-    done
-    if ((${#stale[@]})); then
-        echo "  compiling ${#stale[@]} sources with $want"
-        printf '%s\n' "${stale[@]}" |
-            xargs -P "$(nproc 2>/dev/null || echo 2)" -I{} "$cc" "$opt" -c -o "$dir/{}.o" "$src/{}.c" \
-                >"$LOGS/$tag.compile.log" 2>&1 ||
-            die "$c: compiling the generated sources failed; see $LOGS/$tag.compile.log"
-    fi
-    local objs=()
-    for ((i = 0; i < n; i++)); do objs+=("$dir/f_$i.o"); done
-    "$cc" -o "$dir/native" "$dir/main.o" "${objs[@]}" >"$LOGS/$tag.link.log" 2>&1 ||
-        die "$c: linking the native executable failed; see $LOGS/$tag.link.log"
-    local pargs=()
-    read -r -a pargs <"$src/called.txt"
-    local kib
-    kib="$(du -k -c "${objs[@]}" | tail -n 1 | cut -f1)"
-    echo "  $n objects ($kib KiB of .o files); main calls the entries of objects ${pargs[*]}"
-
-    # -- the commands
-    local lazy_objs=() ljl_lazy_objs=()
-    for f in "${objs[@]}"; do
-        lazy_objs+=(--lazy "$f")
-        ljl_lazy_objs+=(-lazy "$f")
-    done
-    local -a je_cmd=("$JITLD" run "$dir/main.o" "${objs[@]}" -- "${pargs[@]}")
-    local -a jl_cmd=("$JITLD" run "$dir/main.o" "${lazy_objs[@]}" -- "${pargs[@]}")
-    local -a le_cmd=("$LLVM_JITLINK" "$dir/main.o" "${objs[@]}" -args "$dir/main.o" "${pargs[@]}")
-    local -a ll_cmd=("$LLVM_JITLINK" "$dir/main.o" "${ljl_lazy_objs[@]}" -args "$dir/main.o" "${pargs[@]}")
-    local -a na_cmd=("$dir/native" "${pargs[@]}")
-    local tools=(jitld-eager jitld-lazy llvm-jitlink-eager llvm-jitlink-lazy native)
-    local -a cmd
-    many_cmd() { # many_cmd TOOL : sets cmd
-        case "$1" in
-        jitld-eager) cmd=("${je_cmd[@]}") ;;
-        jitld-lazy) cmd=("${jl_cmd[@]}") ;;
-        llvm-jitlink-eager) cmd=("${le_cmd[@]}") ;;
-        llvm-jitlink-lazy) cmd=("${ll_cmd[@]}") ;;
-        native) cmd=("${na_cmd[@]}") ;;
-        esac
-    }
-
-    # -- verification: one run each, native is the reference
-    local nrc rc tool same err
-    nrc="$(run_once "$LOGS/$tag.native" "${na_cmd[@]}")"
-    ((nrc == 0)) || warn "$c: the native executable exited with $nrc; see $LOGS/$tag.native.err"
-    declare -A status=() rcs=() notes=()
-    status[native]=ok
-    rcs[native]=$nrc
-    for tool in jitld-eager jitld-lazy llvm-jitlink-eager llvm-jitlink-lazy; do
-        if [[ "$tool" == llvm-jitlink-lazy ]] && ! llvm_jitlink_has_lazy; then
-            status[$tool]=unsupported
-            rcs[$tool]=""
-            notes[$tool]="$LJL_LAZY_NOTE; not timed"
-            warn "$c: $LJL_LAZY_NOTE; llvm-jitlink-lazy is skipped (jitld-lazy / llvm-jitlink-lazy cannot be computed)"
-            continue
-        fi
-        many_cmd "$tool"
-        rc="$(run_once "$LOGS/$tag.$tool" "${cmd[@]}")"
-        rcs[$tool]=$rc
-        cmp -s "$LOGS/$tag.native.out" "$LOGS/$tag.$tool.out" && same=same || same=differs
-        if [[ "$rc" == "$nrc" && "$same" == same ]]; then
-            status[$tool]=ok
-            echo "  $tool: same stdout and exit status ($rc) as native"
-            continue
-        fi
-        err="$(grep -m1 -v '^\s*$' "$LOGS/$tag.$tool.err" | one_line || true)"
-        notes[$tool]="exit $rc vs native $nrc; stdout $same; first stderr line: ${err:-none}"
-        if [[ "$tool" == jitld-* ]]; then
-            status[$tool]=mismatch
-            echo "bench/run.sh: ERROR: $c: $tool does not behave like the native build (${notes[$tool]}); see $LOGS/$tag.$tool.{out,err}; it is left out of the timing" >&2
-            JITLD_FAILED=1
-        else
-            status[$tool]=failed
-            warn "$c: $tool cannot run this case (${notes[$tool]}); the case is timed without it. Full log: $LOGS/$tag.$tool.err"
-        fi
-    done
-
-    # -- jitld --stats: one more (untimed) run of each jitld command
-    for tool in jitld-eager jitld-lazy; do
-        many_cmd "$tool"
-        rc="$(run_once "$LOGS/$tag.$tool.stats" "${cmd[0]}" run --stats "${cmd[@]:2}")"
-        if ! grep -q '^jitld stats: linked ' "$LOGS/$tag.$tool.stats.err"; then
-            warn "$c: $tool --stats printed no stats line (exit $rc); see $LOGS/$tag.$tool.stats.err"
-        elif [[ "$rc" != "$nrc" ]] || ! cmp -s "$LOGS/$tag.native.out" "$LOGS/$tag.$tool.stats.out"; then
-            echo "bench/run.sh: ERROR: $c: $tool --stats does not behave like the native build (exit $rc vs $nrc); see $LOGS/$tag.$tool.stats.{out,err}" >&2
-            JITLD_FAILED=1
-        else
-            echo "  $tool --stats: $(grep -m1 '^jitld stats: linked ' "$LOGS/$tag.$tool.stats.err" | sed 's/^jitld stats: //')"
-        fi
-    done
-
-    # -- timing: one hyperfine run with every command that passed
-    local hf=(hyperfine -N -i --warmup "$BENCH_WARMUP" --runs "$BENCH_RUNS" --export-json "$BENCH_OUT/$tag.hyperfine.json")
-    local timed=()
-    rm -f "$BENCH_OUT/$tag.hyperfine.json"
-    for tool in "${tools[@]}"; do
-        [[ "${status[$tool]}" == ok ]] || continue
-        many_cmd "$tool"
-        hf+=(-n "$tool" "$(quote_cmd "${cmd[@]}")")
-        timed+=("$tool")
-    done
-    echo "  timing with hyperfine: ${timed[*]}"
-    if ! "${hf[@]}" >"$LOGS/$tag.hyperfine.log" 2>&1; then
-        warn "$c: hyperfine failed; see $LOGS/$tag.hyperfine.log"
-    fi
-
-    # -- peak RSS, then one results line per tool
-    local rss
-    for tool in "${tools[@]}"; do
-        many_cmd "$tool"
-        rss=""
-        [[ "${status[$tool]}" == ok ]] && rss="$(peak_rss "${cmd[@]}")"
-        record "$c" "$tool" "${status[$tool]}" "${rcs[$tool]}" "$nrc" "$rss" "$(quote_cmd "${cmd[@]}")" "${notes[$tool]:-}"
-    done
-    unset status rcs notes
-}
-
-# ---------------------------------------------------------------- cases
-JITLD_FAILED=0
-for c in $BENCH_CASES; do
-    if [[ "$c" == many/* ]]; then
-        run_many_case "$c"
-        continue
-    fi
-    lib="${c%%/*}"
-    variant="${c#*/}"
-    tag="$lib-$variant"
+# run_case CASE : verify, time and record one program.
+run_case() {
+    local c=$1 tag=${1//\//-}
+    local line cxx=0 native jargs pargs driver inputs
     echo
     echo "=== $c"
-
     line="$(manifest_line "$c")"
-    cxx=0
     if is_cxx_case "$c"; then cxx=1; fi
     native="$(cut -f4 <<<"$line")"
-    read -r -a jargs <<<"$(cut -f5 <<<"$line")"
+    inputs="$(cut -f5 <<<"$line")"
+    read -r -a jargs <<<"$inputs"
     read -r -a pargs <<<"$(cut -f6 <<<"$line")"
+    driver="$(cut -f7 <<<"$line")"
+    if [[ -z "$driver" ]]; then
+        # A fixture: the link its native build used, with gcc/g++ as the driver.
+        if ((cxx)); then driver=g++; else driver=gcc; fi
+        if [[ "${c#*/}" == *nopic* ]]; then driver+=" -no-pie"; else driver+=" -pie"; fi
+        if [[ " $inputs " == *"/libstdc++.a "* ]]; then driver+=" -static-libstdc++ -static-libgcc"; fi
+    fi
 
-    jitld_cmd=("$JITLD" run "${jargs[@]}")
-    native_cmd=("$native")
+    local -a native_cmd=("$native" "${pargs[@]+"${pargs[@]}"}")
+    local -a jitld_cmd=("$JITLD" run "${jargs[@]}")
+    local -a jitld2_cmd=("$JITLD" run --threads 2 "${jargs[@]}")
     if ((${#pargs[@]})); then
         jitld_cmd+=(-- "${pargs[@]}")
-        native_cmd+=("${pargs[@]}")
+        jitld2_cmd+=(-- "${pargs[@]}")
     fi
-    ljl_cmd=()
-    ljl_note=""
+    local ld
+    for ld in mold lld; do
+        link_run_script "$BENCH_OUT/linkrun/$tag.$ld.sh" "$ld" "$driver" "$BENCH_OUT/linkrun/$tag.$ld.exe" "$inputs" \
+            "${pargs[*]+"${pargs[*]}"}"
+    done
+    local -a mold_cmd=(sh "$BENCH_OUT/linkrun/$tag.mold.sh")
+    local -a lld_cmd=(sh "$BENCH_OUT/linkrun/$tag.lld.sh")
+    local -a ljl_cmd=()
+    local ljl_note=""
     if ljl_command "$cxx" manifest "${jargs[@]}" 2>"$LOGS/$tag.llvm-jitlink.args.err"; then
         ljl_cmd=("${LJL_CMD[@]}" "${pargs[@]+"${pargs[@]}"}")
     else
@@ -720,106 +643,191 @@ for c in $BENCH_CASES; do
     fi
 
     # -- verification: one run each, native is the reference
+    local nrc
     nrc="$(run_once "$LOGS/$tag.native" "${native_cmd[@]}")"
     if ((nrc >= 124)); then
         warn "$c: the native executable itself failed (exit status $nrc); see $LOGS/$tag.native.err"
     fi
-
-    declare -A status=()
-    declare -A rcs=()
-    declare -A notes=()
-
-    jrc="$(run_once "$LOGS/$tag.jitld" "${jitld_cmd[@]}")"
-    rcs[jitld]=$jrc
-    if [[ "$jrc" == "$nrc" ]] && cmp -s "$LOGS/$tag.native.out" "$LOGS/$tag.jitld.out"; then
-        status[jitld]=ok
-        echo "  jitld: same stdout and exit status ($jrc) as native"
-    else
-        status[jitld]=mismatch
-        notes[jitld]="exit $jrc vs native $nrc; stdout $(cmp -s "$LOGS/$tag.native.out" "$LOGS/$tag.jitld.out" && echo same || echo differs); stderr: $(head -c 300 "$LOGS/$tag.jitld.err" | one_line | grep . || echo '(empty)')"
-        echo "bench/run.sh: ERROR: $c: jitld does not behave like the native build (${notes[jitld]}); see $LOGS/$tag.jitld.{out,err}" >&2
-        echo "bench/run.sh: ERROR: $c: jitld is left out of the timing" >&2
-        JITLD_FAILED=1
-    fi
-
+    declare -A status=([native]=ok) rcs=([native]=$nrc) notes=()
+    check_tool "$c" "$tag" jitld "$nrc" "${jitld_cmd[@]}" || true
+    check_tool "$c" "$tag" jitld-t2 "$nrc" "${jitld2_cmd[@]}" || true
+    for ld in mold lld; do
+        local -n lcmd="${ld}_cmd"
+        if ! check_tool "$c" "$tag" "$ld" "$nrc" "${lcmd[@]}"; then
+            warn "$c: link with $ld, then run does not behave like the native build (${notes[$ld]}); left out. Log: $LOGS/$tag.$ld.err"
+        fi
+        unset -n lcmd
+    done
     if ((${#ljl_cmd[@]} == 0)); then
         status[llvm-jitlink]=failed
         rcs[llvm-jitlink]=""
         notes[llvm-jitlink]="$ljl_note"
-        warn "$c: llvm-jitlink cannot run this case: $ljl_note; the case is timed without it"
-    else
-        lrc="$(run_once "$LOGS/$tag.llvm-jitlink" "${ljl_cmd[@]}")"
-        rcs[llvm-jitlink]=$lrc
-        if [[ "$lrc" == "$nrc" ]] && cmp -s "$LOGS/$tag.native.out" "$LOGS/$tag.llvm-jitlink.out"; then
-            status[llvm-jitlink]=ok
-            echo "  llvm-jitlink: same stdout and exit status ($lrc) as native"
-        else
-            status[llvm-jitlink]=failed
-            err="$(grep -m1 -v '^\s*$' "$LOGS/$tag.llvm-jitlink.err" | one_line || true)"
-            notes[llvm-jitlink]="exit $lrc vs native $nrc; stdout $(cmp -s "$LOGS/$tag.native.out" "$LOGS/$tag.llvm-jitlink.out" && echo same || echo differs); first stderr line: ${err:-none}"
-            # Once more with the objects in reverse order (see the top of this file).
-            if ljl_command "$cxx" reversed "${jargs[@]}" 2>/dev/null &&
-                [[ "${LJL_CMD[*]}" != "${ljl_cmd[*]:0:${#LJL_CMD[@]}}" ]]; then
-                retry_cmd=("${LJL_CMD[@]}" "${pargs[@]+"${pargs[@]}"}")
-                rrc="$(run_once "$LOGS/$tag.llvm-jitlink-reversed" "${retry_cmd[@]}")"
-                if [[ "$rrc" == "$nrc" ]] && cmp -s "$LOGS/$tag.native.out" "$LOGS/$tag.llvm-jitlink-reversed.out"; then
-                    status[llvm-jitlink]=ok
-                    rcs[llvm-jitlink]=$rrc
-                    notes[llvm-jitlink]="timed with the objects in reverse order: in the manifest's order it fails (${notes[llvm-jitlink]}; log: logs/$tag.llvm-jitlink.err)"
-                    ljl_cmd=("${retry_cmd[@]}")
-                    warn "$c: llvm-jitlink fails with the objects in the manifest's order ($err) but behaves like native with them reversed; that order is timed. Log of the failure: $LOGS/$tag.llvm-jitlink.err"
-                    echo "  llvm-jitlink (objects reversed): same stdout and exit status ($rrc) as native"
-                fi
-            fi
-            if [[ "${status[llvm-jitlink]}" != ok ]]; then
-                warn "$c: llvm-jitlink cannot run this case (${notes[llvm-jitlink]}); the case is timed without it. Full log: $LOGS/$tag.llvm-jitlink.err"
+        warn "$c: llvm-jitlink cannot run this case: $ljl_note"
+    elif ! check_tool "$c" "$tag" llvm-jitlink "$nrc" "${ljl_cmd[@]}"; then
+        local first_err=${notes[llvm-jitlink]}
+        # Once more with the objects in reverse order (see the top of this file).
+        if ljl_command "$cxx" reversed "${jargs[@]}" 2>/dev/null &&
+            [[ "${LJL_CMD[*]}" != "${ljl_cmd[*]:0:${#LJL_CMD[@]}}" ]]; then
+            local -a retry_cmd=("${LJL_CMD[@]}" "${pargs[@]+"${pargs[@]}"}")
+            if check_tool "$c" "$tag" llvm-jitlink-reversed "$nrc" "${retry_cmd[@]}"; then
+                status[llvm-jitlink]=ok
+                rcs[llvm-jitlink]=${rcs[llvm-jitlink-reversed]}
+                notes[llvm-jitlink]="timed with the objects in reverse order: in the manifest's order it fails ($first_err; log: logs/$tag.llvm-jitlink.err)"
+                ljl_cmd=("${retry_cmd[@]}")
             fi
         fi
-    fi
-    status[native]=ok
-    rcs[native]=$nrc
-
-    # -- timing: one hyperfine run with every command that passed
-    hf=(hyperfine -N -i --warmup "$BENCH_WARMUP" --runs "$BENCH_RUNS" --export-json "$BENCH_OUT/$tag.hyperfine.json")
-    rm -f "$BENCH_OUT/$tag.hyperfine.json"
-    timed=()
-    if [[ "${status[jitld]}" == ok ]]; then
-        hf+=(-n jitld "$(quote_cmd "${jitld_cmd[@]}")")
-        timed+=(jitld)
-    fi
-    if [[ "${status[llvm-jitlink]}" == ok ]]; then
-        hf+=(-n llvm-jitlink "$(quote_cmd "${ljl_cmd[@]}")")
-        timed+=(llvm-jitlink)
-    fi
-    hf+=(-n native "$(quote_cmd "${native_cmd[@]}")")
-    timed+=(native)
-    echo "  timing with hyperfine: ${timed[*]}"
-    if ! "${hf[@]}" >"$LOGS/$tag.hyperfine.log" 2>&1; then
-        warn "$c: hyperfine failed; see $LOGS/$tag.hyperfine.log"
+        if [[ "${status[llvm-jitlink]}" != ok ]]; then
+            notes[llvm-jitlink]=$first_err
+            warn "$c: llvm-jitlink cannot run this case ($first_err); timed without it. Full log: $LOGS/$tag.llvm-jitlink.err"
+        fi
     fi
 
-    # -- peak RSS, then one results line per tool
-    for tool in jitld llvm-jitlink native; do
+    # -- timing: paired rounds of every command that passed
+    local tool timed=() specs=()
+    local -a cmd
+    for tool in native jitld jitld-t2 mold lld llvm-jitlink; do
         case "$tool" in
-        jitld) cmd=("${jitld_cmd[@]}") ;;
-        llvm-jitlink) cmd=("${ljl_cmd[@]+"${ljl_cmd[@]}"}") ;;
         native) cmd=("${native_cmd[@]}") ;;
+        jitld) cmd=("${jitld_cmd[@]}") ;;
+        jitld-t2) cmd=("${jitld2_cmd[@]}") ;;
+        mold) cmd=("${mold_cmd[@]}") ;;
+        lld) cmd=("${lld_cmd[@]}") ;;
+        llvm-jitlink) cmd=("${ljl_cmd[@]+"${ljl_cmd[@]}"}") ;;
         esac
-        rss=""
-        [[ "${status[$tool]}" == ok ]] && rss="$(peak_rss "${cmd[@]}")"
-        record "$c" "$tool" "${status[$tool]}" "${rcs[$tool]}" "$nrc" "$rss" \
+        if [[ "${status[$tool]}" == ok ]]; then
+            write_argv "$BENCH_OUT/timing/$tag.$tool.argv" "${cmd[@]}"
+            specs+=("$tool=$BENCH_OUT/timing/$tag.$tool.argv")
+            timed+=("$tool")
+        fi
+        record "$c" "$tool" "${status[$tool]}" "${rcs[$tool]}" "$nrc" \
             "$( ((${#cmd[@]})) && quote_cmd "${cmd[@]}" || true)" "${notes[$tool]:-}"
     done
-    unset status rcs notes
+    echo "  timing $BENCH_RUNS paired rounds: ${timed[*]}"
+    python3 bench/timer.py --runs "$BENCH_RUNS" --warmup "$BENCH_WARMUP" --rss-runs "$BENCH_RSS_RUNS" --out "$BENCH_OUT/timing/$tag.json" \
+        "${specs[@]}" >"$LOGS/$tag.timer.log" 2>&1 || warn "$c: bench/timer.py failed; see $LOGS/$tag.timer.log"
+}
+
+# ---------------------------------------------------------------- scaling
+# run_scaling : the generated N-object programs (see the top of this file).
+run_scaling() {
+    local src="$BENCH_OUT/scale/src" dir="$BENCH_OUT/scale/gcc-O2" want="gcc -O2 -c"
+    local sizes max=0 n i f
+    sizes="$(tr ' ' '\n' <<<"$BENCH_SCALE" | grep . | sort -n | uniq | tr '\n' ' ')"
+    for n in $sizes; do ((n > max)) && max=$n; done
+    echo
+    echo "=== scaling: ${sizes% } objects"
+    python3 bench/gen_many.py "$src" --scaling "$(tr ' ' ',' <<<"${sizes% }")" --called "$BENCH_SCALE_CALLED" \
+        >"$LOGS/scale.gen.log" 2>&1 || die "bench/gen_many.py failed; see $LOGS/scale.gen.log"
+    mkdir -p "$dir"
+    if [[ "$(cat "$dir/compile-command" 2>/dev/null || true)" != "$want" ]]; then
+        rm -f "$dir"/*.o "$dir"/native_*
+        echo "$want" >"$dir/compile-command"
+    fi
+    local stale=()
+    for ((i = 0; i < max; i++)); do
+        [[ "$dir/f_$i.o" -nt "$src/f_$i.c" ]] || stale+=("f_$i")
+    done
+    for n in $sizes; do
+        [[ "$dir/main_$n.o" -nt "$src/main_$n.c" ]] || stale+=("main_$n")
+    done
+    if ((${#stale[@]})); then
+        echo "  compiling ${#stale[@]} generated sources with '$want' on $JOBS jobs (cached in $dir for later runs)"
+        local t0=$SECONDS
+        # Several sources per gcc: its outputs land in the current directory as NAME.o.
+        (cd "$dir" && printf "$src/%s.c\n" "${stale[@]}" | xargs -P "$JOBS" -n 32 gcc -O2 -c) \
+            >"$LOGS/scale.compile.log" 2>&1 ||
+            die "compiling the generated sources failed; see $LOGS/scale.compile.log"
+        echo "  compiled in $((SECONDS - t0)) s"
+    fi
+
+    # The commands take the objects by their names in $dir, to keep 10,000 of them short.
+    cd "$dir"
+    local -a objs=() lazy_objs=() pargs cmd
+    local -A status=() rcs=() notes=()
+    local tool nrc kib runs tag tools specs
+    for n in $sizes; do
+        tag="scale-$n"
+        echo "  -- $n objects"
+        objs=()
+        lazy_objs=()
+        for ((i = 0; i < n; i++)); do
+            objs+=("f_$i.o")
+            lazy_objs+=(--lazy "f_$i.o")
+        done
+        read -r -a pargs <"$src/called_$n.txt"
+        # The native executable (relinked when an object is newer).
+        if [[ ! -x "native_$n" || -n "$(find "main_$n.o" "${objs[@]}" -newer "native_$n" -print -quit)" ]]; then
+            gcc -o "native_$n" "main_$n.o" "${objs[@]}" >"$LOGS/$tag.link.log" 2>&1 ||
+                die "scaling: linking native_$n failed; see $LOGS/$tag.link.log"
+        fi
+        printf '#!/bin/sh\n# Written by bench/run.sh: link with mold, then run.\nset -e\ngcc -fuse-ld=mold -o mold_%s.exe main_%s.o %s\nexec ./mold_%s.exe %s\n' \
+            "$n" "$n" "${objs[*]}" "$n" "${pargs[*]}" >"link-run-mold_$n.sh"
+        kib="$(du -k -c "${objs[@]}" | tail -n 1 | cut -f1)"
+        status=([native]=ok)
+        notes=()
+        nrc="$(run_once "$LOGS/$tag.native" "./native_$n" "${pargs[@]}")"
+        rcs=([native]=$nrc)
+        tools=(native jitld-start jitld-eager jitld-lazy jitld-t2 mold)
+        if ((n <= BENCH_SCALE_LLVM_MAX)); then tools+=(llvm-jitlink); fi
+        specs=()
+        for tool in "${tools[@]}"; do
+            case "$tool" in
+            native) cmd=("./native_$n" "${pargs[@]}") ;;
+            jitld-start) cmd=("$JITLD" run "$EMPTY_OBJ") ;;
+            jitld-eager) cmd=("$JITLD" run "main_$n.o" "${objs[@]}" -- "${pargs[@]}") ;;
+            jitld-lazy) cmd=("$JITLD" run "main_$n.o" "${lazy_objs[@]}" -- "${pargs[@]}") ;;
+            jitld-t2) cmd=("$JITLD" run --threads 2 "main_$n.o" "${objs[@]}" -- "${pargs[@]}") ;;
+            mold) cmd=(sh "link-run-mold_$n.sh") ;;
+            llvm-jitlink) cmd=("$LLVM_JITLINK" "main_$n.o" "${objs[@]}" -args "main_$n.o" "${pargs[@]}") ;;
+            esac
+            if [[ "$tool" == jitld-start ]]; then
+                status[$tool]=ok # (not the same program: nothing to compare)
+                rcs[$tool]=0
+            elif [[ "$tool" != native ]] && ! check_tool "scale/$n" "$tag" "$tool" "$nrc" "${cmd[@]}" && [[ "$tool" != jitld* ]]; then
+                warn "scale/$n: $tool does not behave like the native build (${notes[$tool]}); left out. Log: $LOGS/$tag.$tool.err"
+            fi
+            if [[ "${status[$tool]}" == ok ]]; then
+                write_argv "$BENCH_OUT/timing/$tag.$tool.argv" "${cmd[@]}"
+                specs+=("$tool=$BENCH_OUT/timing/$tag.$tool.argv")
+            fi
+            record "scale/$n" "$tool" "${status[$tool]}" "${rcs[$tool]:-}" "$nrc" \
+                "(in $dir) $(quote_cmd "${cmd[@]:0:5}")$( ((${#cmd[@]} > 5)) && echo " ... (${#cmd[@]} words)")" "${notes[$tool]:-}"
+        done
+        # Objects linked and lazy stubs: one untimed --stats run of each jitld command.
+        run_once "$LOGS/$tag.jitld-eager.stats" "$JITLD" run --stats "main_$n.o" "${objs[@]}" -- "${pargs[@]}" >/dev/null
+        run_once "$LOGS/$tag.jitld-lazy.stats" "$JITLD" run --stats "main_$n.o" "${lazy_objs[@]}" -- "${pargs[@]}" >/dev/null
+        # From 10,000 objects on: fewer rounds, no warm-up run, one peak RSS run (a jitld run
+        # of 10,000 objects takes seconds).
+        local warm=1 rss_runs=$BENCH_RSS_RUNS
+        runs=$BENCH_SCALE_RUNS
+        if ((n >= 10000)); then runs=$BENCH_SCALE_RUNS_LARGE warm=0 rss_runs=1; fi
+        echo "     $kib KiB of objects; timing $runs paired rounds: ${specs[*]%%=*}"
+        printf 'scale_kib_%s\t%s\n' "$n" "$kib" >>"$META"
+        python3 "$ROOT/bench/timer.py" --runs "$runs" --warmup "$warm" --rss-runs "$rss_runs" --out "$BENCH_OUT/timing/$tag.json" "${specs[@]}" \
+            >"$LOGS/$tag.timer.log" 2>&1 || warn "scale/$n: bench/timer.py failed; see $LOGS/$tag.timer.log"
+    done
+    cd "$ROOT"
+}
+
+# ---------------------------------------------------------------- run
+JITLD_FAILED=0
+for c in $ALL_CASES; do
+    run_case "$c"
 done
+if [[ -n "${BENCH_SCALE// /}" ]]; then
+    run_scaling
+fi
 
 printf 'load_after\t%s\n' "$(load_avg)" >>"$META"
 printf 'finished\t%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >>"$META"
 
 echo
-python3 bench/report.py "$BENCH_OUT"
+report_args=("$BENCH_OUT")
+if [[ "$BENCH_RECORD_BASELINE" == 1 ]]; then report_args+=(--record-baseline "$ROOT/bench/baseline.json"); fi
+# (report.py exits 1 when a jitld command failed in some of the timed runs: FLAKY)
+python3 bench/report.py "${report_args[@]}" || JITLD_FAILED=1
 
 if ((JITLD_FAILED)); then
-    echo "bench/run.sh: ERROR: jitld did not match the native build in at least one case (see above)" >&2
+    echo "bench/run.sh: ERROR: jitld did not match the native build in at least one case (see FAILED / FLAKY above)" >&2
     exit 1
 fi
