@@ -3,10 +3,10 @@
 //! Non-PIC code holds absolute 32-bit addresses, and code in one graph reaches data in another
 //! with 32-bit displacements, so all JIT'd memory comes from the low 2 GiB of the address
 //! space (where a non-PIE executable lives too). We reserve it in chunks, on demand, wherever
-//! the space is free, so several sessions in one process can share it; inside the chunks a
-//! first-fit free list hands out page runs, and freed runs are returned to the kernel and
-//! reused.
+//! the space is free; inside the chunks a best-fit free list hands out runs, freed runs are
+//! returned to the kernel and reused, and a chunk that is entirely free again is unmapped.
 
+use super::free_list::FreeList;
 use super::layout::PAGE_SIZE;
 use super::{Allocation, Layout, MemoryManager, Part, Working};
 use crate::graph::MemProt;
@@ -20,15 +20,14 @@ use std::sync::Mutex;
 /// The arenas belong to the process, not to a manager: the low 2 GiB is one resource that
 /// every session shares, and what one session frees the next can use.
 struct Arena {
-    /// Free runs `(start, len)`, sorted by start, never adjacent.
-    free: Vec<(u64, u64)>,
+    free: FreeList,
     /// The reservations `(start, len)`; one that is entirely free again is unmapped, so
     /// sessions that come and go leave the low 2 GiB as they found it.
     chunks: Vec<(u64, u64)>,
 }
 
 const fn empty_arena() -> Mutex<Arena> {
-    Mutex::new(Arena { free: Vec::new(), chunks: Vec::new() })
+    Mutex::new(Arena { free: FreeList::new(), chunks: Vec::new() })
 }
 
 /// Code, read-only data, read-write data.
@@ -96,28 +95,6 @@ fn reserve(min: u64, prot: libc::c_int) -> Result<(u64, u64)> {
     Err(LinkError::Memory(format!("no free address space below 2 GiB for {size:#x} bytes")))
 }
 
-/// First fit: the start of a run of `size` bytes at a multiple of `align`.
-fn find_fit(free: &[(u64, u64)], size: u64, align: u64) -> Option<(usize, u64)> {
-    free.iter().enumerate().find_map(|(i, &(start, len))| {
-        let addr = start.next_multiple_of(align);
-        (addr + size <= start + len).then_some((i, addr))
-    })
-}
-
-/// Returns a run to the free list, merging it with its neighbours.
-fn give_back(free: &mut Vec<(u64, u64)>, start: u64, len: u64) {
-    let at = free.partition_point(|&(s, _)| s < start);
-    free.insert(at, (start, len));
-    if at + 1 < free.len() && free[at].0 + free[at].1 == free[at + 1].0 {
-        free[at].1 += free[at + 1].1;
-        free.remove(at + 1);
-    }
-    if at > 0 && free[at - 1].0 + free[at - 1].1 == free[at].0 {
-        free[at - 1].1 += free[at].1;
-        free.remove(at);
-    }
-}
-
 fn protect(addr: u64, len: u64, prot: libc::c_int) -> Result<()> {
     // SAFETY: the range lies inside our reservation.
     let rc = unsafe { libc::mprotect(addr as *mut libc::c_void, len as usize, prot) };
@@ -130,49 +107,24 @@ fn protect(addr: u64, len: u64, prot: libc::c_int) -> Result<()> {
 impl Arena {
     /// `size` bytes at a multiple of `align`, reserving another chunk when none is free.
     fn take(&mut self, size: u64, align: u64, prot: libc::c_int) -> Result<u64> {
-        let (i, addr) = match find_fit(&self.free, size, align) {
-            Some(fit) => fit,
-            None => {
-                let (base, len) = reserve(size + align, prot)?;
-                self.chunks.push((base, len));
-                give_back(&mut self.free, base, len);
-                find_fit(&self.free, size, align)
-                    .ok_or_else(|| LinkError::Memory(format!("out of JIT memory for {size:#x} bytes")))?
-            }
-        };
-        let (start, len) = self.free[i];
-        let mut rest = Vec::new();
-        if addr > start {
-            rest.push((start, addr - start));
+        if let Some(addr) = self.free.take(size, align) {
+            return Ok(addr);
         }
-        if addr + size < start + len {
-            rest.push((addr + size, start + len - addr - size));
-        }
-        self.free.splice(i..=i, rest);
-        Ok(addr)
+        let (base, len) = reserve(size + align, prot)?;
+        self.chunks.push((base, len));
+        self.free.give_back(base, len);
+        self.free.take(size, align).ok_or_else(|| LinkError::Memory(format!("out of JIT memory for {size:#x} bytes")))
     }
-}
 
-impl Arena {
-    /// Unmaps every chunk that lies entirely inside a free run.
+    /// Unmaps every chunk that is entirely free.
     fn release_empty_chunks(&mut self) {
         let Arena { free, chunks } = self;
         chunks.retain(|&(start, len)| {
-            let at = free.partition_point(|&(s, l)| s + l <= start);
-            let Some(&(run, run_len)) = free.get(at) else { return true };
-            if run > start || run + run_len < start + len {
+            if !free.take_range(start, len) {
                 return true;
             }
             // SAFETY: our own reservation, and nothing in it is allocated.
             unsafe { libc::munmap(start as *mut libc::c_void, len as usize) };
-            let mut rest = Vec::new();
-            if run < start {
-                rest.push((run, start - run));
-            }
-            if start + len < run + run_len {
-                rest.push((start + len, run + run_len - start - len));
-            }
-            free.splice(at..=at, rest);
             false
         });
     }
@@ -253,7 +205,7 @@ impl MemoryManager for InProcessMemoryManager {
                 },
             }
             let mut arena = self.arena(part.prot);
-            give_back(&mut arena.free, part.addr, size);
+            arena.free.give_back(part.addr, size);
             arena.release_empty_chunks();
         }
     }

@@ -5,6 +5,7 @@
 //! is writable, then it gets its final protection: code is never writable and executable
 //! at once.
 
+mod free_list;
 mod in_process;
 mod layout;
 mod slab;
