@@ -35,6 +35,8 @@ struct ElfObject<'a> {
     symbols: SymbolTable<'a, Header>,
     /// Section index → it belongs to a COMDAT group.
     in_comdat: Vec<bool>,
+    /// Section index → its name, read once (every pass asks for names).
+    section_names: Vec<&'a [u8]>,
 }
 
 impl<'a> ElfObject<'a> {
@@ -59,9 +61,10 @@ impl<'a> ElfObject<'a> {
             LinkError::malformed(at().section(name.unwrap_or_else(|_| section_label(index))), e.to_string())
         })?;
         let mut in_comdat = vec![false; sections.len()];
-        for (index, section) in sections.iter().enumerate() {
+        let section_names: Vec<&[u8]> =
+            sections.iter().map(|section| sections.section_name(LE, section).unwrap_or_default()).collect();
+        for ((index, section), &name) in sections.iter().enumerate().zip(&section_names) {
             // Before COMDAT groups, `.gnu.linkonce.*` sections were the one-copy mechanism.
-            let name = sections.section_name(LE, section).unwrap_or_default();
             if let (true, Some(flag)) = (name.starts_with(b".gnu.linkonce."), in_comdat.get_mut(index)) {
                 *flag = true;
             }
@@ -81,7 +84,7 @@ impl<'a> ElfObject<'a> {
                 })? = true;
             }
         }
-        let obj = ElfObject { input, data, sections, symbols, in_comdat };
+        let obj = ElfObject { input, data, sections, symbols, in_comdat, section_names };
         if obj.is_gcc_lto_only() {
             return Err(LinkError::unsupported(at(), super::GCC_LTO));
         }
@@ -91,8 +94,7 @@ impl<'a> ElfObject<'a> {
     /// A slim GCC LTO object: `.gnu.lto_*` sections and no code of its own (gcc marks it with
     /// `__gnu_lto_slim`). Fat LTO objects carry real code too and link as usual.
     fn is_gcc_lto_only(&self) -> bool {
-        let lto =
-            self.sections.iter().any(|s| self.sections.section_name(LE, s).is_ok_and(|n| n.starts_with(b".gnu.lto_")));
+        let lto = self.section_names.iter().any(|n| n.starts_with(b".gnu.lto_"));
         lto && !self.symbols.iter().any(|sym| {
             let name = self.symbols.symbol_name(LE, sym).unwrap_or_default();
             name != b"__gnu_lto_slim" && sym.st_bind() != STB_LOCAL && !sym.is_undefined(LE) && !is_common(sym)
@@ -103,13 +105,12 @@ impl<'a> ElfObject<'a> {
         Location::file(&*self.input.name)
     }
 
-    fn section_name(&self, index: usize) -> String {
-        self.sections
-            .section(object::SectionIndex(index))
-            .ok()
-            .and_then(|s| self.sections.section_name(LE, s).ok())
-            .map(|n| String::from_utf8_lossy(n).into_owned())
-            .unwrap_or_else(|| section_label(index))
+    /// The section's name; borrowed from the file when it is UTF-8, as it nearly always is.
+    fn section_name(&self, index: usize) -> std::borrow::Cow<'a, str> {
+        match self.section_names.get(index).copied().filter(|n| !n.is_empty()) {
+            Some(name) => String::from_utf8_lossy(name),
+            None => section_label(index).into(),
+        }
     }
 
     fn symbol_name(&self, sym: &Sym64<LE>) -> Result<&'a [u8]> {
@@ -129,8 +130,11 @@ impl<'a> ElfObject<'a> {
 
     /// Init/fini arrays, `.ctors`/`.dtors`, and `.init`/`.fini` fragments.
     fn section_has_initializers(&self, index: usize) -> bool {
+        if !self.is_loaded(index) {
+            return false;
+        }
         let name = self.section_name(index);
-        self.is_loaded(index) && (section_role(&name).is_root() || name == ".init" || name == ".fini")
+        section_role(&name).is_root() || name == ".init" || name == ".fini"
     }
 
     /// The section index a symbol is defined in, if any (handles `SHN_XINDEX`). The index is
@@ -285,7 +289,7 @@ fn add_sections(obj: &ElfObject, graph: &mut LinkGraph) -> Result<Vec<Option<Blo
         }
         let name = obj.section_name(index);
         let flags = section.sh_flags(LE);
-        let at = || obj.at().section(&name);
+        let at = || obj.at().section(&*name);
         let prot = if flags & u64::from(SHF_EXECINSTR) != 0 {
             MemProt::ReadExec
         } else if flags & u64::from(SHF_WRITE) != 0 {
@@ -412,7 +416,7 @@ fn add_relocations(
         let size = graph.block(block).size();
         for rela in relas {
             let offset = rela.r_offset(LE);
-            let at = || obj.at().section(&target_name).offset(offset);
+            let at = || obj.at().section(&*target_name).offset(offset);
             let r_type = rela.r_type(LE, false);
             let (kind, to_got_base) = match x86_64::edge_kind_for_elf(r_type) {
                 Ok(ElfEdge::Edge(kind)) => (kind, false),
