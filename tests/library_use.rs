@@ -86,3 +86,55 @@ fn a_corrected_object_replaces_one_that_failed() {
     let answer = unsafe { jit.get::<extern "C" fn() -> i32>("answer") }.unwrap();
     assert_eq!(answer(), 42);
 }
+
+/// A unit that panics while materializing (a bug in a custom layer, or in jitld) fails that
+/// unit with an error; the session goes on.
+#[test]
+fn a_panicking_materialization_fails_only_its_unit() {
+    use jitld::session::{MaterializationResponsibility, MaterializationUnit, SymbolFlags};
+    use jitld_linker::SymbolName;
+    struct Panics(SymbolName);
+    impl MaterializationUnit for Panics {
+        fn name(&self) -> &str {
+            "panicking unit"
+        }
+        fn symbols(&self) -> Vec<(SymbolName, SymbolFlags)> {
+            vec![(self.0, SymbolFlags::strong_function())]
+        }
+        fn materialize(self: Box<Self>, _mr: MaterializationResponsibility) {
+            panic!("a bug in a custom layer");
+        }
+    }
+    let jit = Jit::new().unwrap();
+    let session = jit.session();
+    session.define(jit.main_dylib(), Box::new(Panics(session.intern("doomed")))).unwrap();
+    let error = jit.lookup("doomed").unwrap_err().to_string();
+    assert!(error.contains("panicking unit: materialization panicked"), "{error}");
+    jit.add_object("fine.o", object("fine", "int fine(void) { return 7; }\n")).unwrap();
+    // SAFETY: `int fine(void)`.
+    let fine = unsafe { jit.get::<extern "C" fn() -> i32>("fine") }.unwrap();
+    assert_eq!(fine(), 7);
+}
+
+/// Code that fills exactly one page, followed by data: the data segment starts where the
+/// code segment ends, and each block still lands in its own segment (a block at that
+/// boundary was once looked for in the code's segment: "block lies outside its allocation").
+#[test]
+fn a_segment_ending_on_a_page_boundary() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/library-use-tests");
+    std::fs::create_dir_all(&dir).unwrap();
+    let source = dir.join("page_of_code.s");
+    std::fs::write(
+        &source,
+        ".text\n.globl get\nget:\n movl value(%rip), %eax\n ret\n .fill 4096 - 7, 1, 0x90\n\
+         .data\n.globl value\nvalue: .long 1234\n",
+    )
+    .unwrap();
+    let object = dir.join("page_of_code.o");
+    assert!(Command::new("cc").arg("-c").arg(&source).arg("-o").arg(&object).status().unwrap().success());
+    let jit = Jit::new().unwrap();
+    jit.add_object_file(&object).unwrap();
+    // SAFETY: `get` is `int get(void)`.
+    let get = unsafe { jit.get::<extern "C" fn() -> i32>("get") }.unwrap();
+    assert_eq!(get(), 1234);
+}

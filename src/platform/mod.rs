@@ -55,6 +55,10 @@ pub struct Platform {
     layer: ObjectLinkingLayer,
     pending: Mutex<Vec<Entry>>,
     finalizers: Mutex<Vec<Entry>>,
+    /// Finalizers of code whose initializers have not run yet: they join `finalizers` only
+    /// once it is initialized, so code that never ran (it failed before it was ready, or
+    /// was removed first) is never finalized either.
+    staged: Mutex<Vec<Entry>>,
     /// Registered `.eh_frame` sections, by the code they describe.
     frames: Mutex<Vec<(InstanceId, u64)>>,
     /// An unwinder linked into the program itself (from `libgcc_eh.a`), and the frames it
@@ -83,6 +87,7 @@ impl Platform {
             layer: layer.clone(),
             pending: Mutex::new(Vec::new()),
             finalizers: Mutex::new(Vec::new()),
+            staged: Mutex::new(Vec::new()),
             frames: Mutex::new(Vec::new()),
             jit_unwinder: Mutex::new(unwind::JitUnwinder::default()),
             ranges: Mutex::new(Vec::new()),
@@ -131,6 +136,14 @@ impl Platform {
         let ready = |i: InstanceId| self.session.is_ready(i);
         self.jit_unwinder.lock().unwrap_or_else(|e| e.into_inner()).register_pending(ready);
         loop {
+            // Ready code is initialized by this call: from now on its finalizers are due.
+            let due: Vec<Entry> = {
+                let mut staged = self.staged.lock().unwrap_or_else(|e| e.into_inner());
+                let (due, rest) = staged.drain(..).partition(|e| self.session.is_ready(e.instance));
+                *staged = rest;
+                due
+            };
+            self.finalizers.lock().unwrap_or_else(|e| e.into_inner()).extend(due);
             let mut batch: Vec<Entry> = {
                 let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
                 let (ready, rest) = pending.drain(..).partition(|e| self.session.is_ready(e.instance));
@@ -166,6 +179,7 @@ impl Platform {
     /// its unwind information is withdrawn.
     fn remove(&self, removed: &[InstanceId]) {
         self.pending.lock().unwrap_or_else(|e| e.into_inner()).retain(|e| !removed.contains(&e.instance));
+        self.staged.lock().unwrap_or_else(|e| e.into_inner()).retain(|e| !removed.contains(&e.instance));
         let mut batch: Vec<Entry> = {
             let mut finalizers = self.finalizers.lock().unwrap_or_else(|e| e.into_inner());
             let (doomed, kept) = finalizers.drain(..).partition(|e| removed.contains(&e.instance));
@@ -356,7 +370,7 @@ impl LinkPlugin for Platform {
         }
         let (fini, init): (Vec<Entry>, Vec<Entry>) = found.into_iter().partition(|e| e.phase == Phase::Fini);
         self.pending.lock().unwrap_or_else(|e| e.into_inner()).extend(init);
-        self.finalizers.lock().unwrap_or_else(|e| e.into_inner()).extend(fini);
+        self.staged.lock().unwrap_or_else(|e| e.into_inner()).extend(fini);
         Ok(())
     }
 }

@@ -95,7 +95,11 @@ impl ExecutionSession {
     /// Fails `instance` and, transitively, every unready instance that depends on it.
     pub(super) fn fail_instance(&self, instance: InstanceId, error: JitError, root: bool) {
         let mut freed = Vec::new();
-        {
+        // Emitted code that fails with a dependency is unloaded as removed code is: the
+        // platform withdraws what it registered (unwind tables, finalizers) before the
+        // memory goes.
+        let mut unloaded = Vec::new();
+        let listeners = {
             let mut state = self.lock();
             let state = &mut *state;
             let error = Arc::new(error);
@@ -110,6 +114,9 @@ impl ExecutionSession {
                     continue;
                 }
                 let was_unemitted = record.state.unemitted();
+                if matches!(record.state, InstanceState::Emitted) {
+                    unloaded.push(id);
+                }
                 record.state = InstanceState::Failed(error.clone());
                 freed.append(&mut record.resources);
                 let retry = record.retry.take();
@@ -135,6 +142,12 @@ impl ExecutionSession {
                 self.make_ready(state, &ready);
             }
             self.wake(state);
+            state.removal_listeners.clone()
+        };
+        if !unloaded.is_empty() {
+            for listener in listeners {
+                listener(&unloaded);
+            }
         }
         drop(freed);
     }

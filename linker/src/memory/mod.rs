@@ -81,20 +81,25 @@ impl Allocation {
         &self.parts
     }
 
-    /// The part holding layout offset `offset`.
-    fn part_at(&self, offset: u64) -> Option<&Part> {
-        self.parts.iter().find(|p| offset >= p.layout_offset && offset - p.layout_offset <= p.size)
+    /// The part holding layout offset `offset`: the last one starting at or before it (a
+    /// segment that ends on a page ends where the next begins; that offset is the next's).
+    fn part_index(&self, offset: u64) -> Option<usize> {
+        let index = self.parts.iter().rposition(|p| offset >= p.layout_offset)?;
+        let part = self.parts.get(index)?;
+        (offset - part.layout_offset <= part.size).then_some(index)
     }
 
     /// The executor address of layout offset `offset`.
     pub fn address_of(&self, offset: u64) -> Option<u64> {
-        self.part_at(offset).map(|p| p.addr + (offset - p.layout_offset))
+        let part = self.parts.get(self.part_index(offset)?)?;
+        Some(part.addr + (offset - part.layout_offset))
     }
 
     /// Working memory for `len` bytes at layout offset `offset`; writable only before
     /// `finalize`.
     pub fn working_at(&mut self, offset: u64, len: u64) -> Option<&mut [u8]> {
-        let part = self.parts.iter_mut().find(|p| offset >= p.layout_offset && offset - p.layout_offset <= p.size)?;
+        let index = self.part_index(offset)?;
+        let part = self.parts.get_mut(index)?;
         let start = usize::try_from(offset - part.layout_offset).ok()?;
         part.working_mut().get_mut(start..start.checked_add(usize::try_from(len).ok()?)?)
     }
