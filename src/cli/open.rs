@@ -7,11 +7,16 @@ use jitld_linker::{InputBuffer, NamePool};
 use std::path::Path;
 use std::sync::Arc;
 
-/// Inputs up to this size are read into memory rather than mapped.
+/// Inputs are mapped: their pages cost nothing once the link is done with them, where
+/// read bytes stay in the heap. But each mapping is one of the 65,530 the kernel allows a
+/// process, so beyond this many inputs the small ones (up to `SMALL_INPUT`) are read.
+const MAPPED_INPUTS: usize = 8192;
 const SMALL_INPUT: u64 = 64 << 10;
 
-/// The bytes of an input: large regular files are mapped; small ones, pipes and other
-/// streams (`<(cat x.o)`) are read to the end.
+static INPUTS_OPENED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// The bytes of an input: regular files are mapped (small ones read, past the first
+/// `MAPPED_INPUTS`); pipes and other streams (`<(cat x.o)`) are read to the end.
 pub fn open_input(path: &Path) -> Result<InputBuffer, JitError> {
     use std::io::Read;
     let name = path.display().to_string();
@@ -20,9 +25,8 @@ pub fn open_input(path: &Path) -> Result<InputBuffer, JitError> {
     if meta.is_dir() {
         return Err(JitError::other(format!("{name}: is a directory")));
     }
-    // Small files are read: a mapping each would cost a syscall and one of the 65,530
-    // mappings the kernel allows a process (100,000 objects need more).
-    if !meta.is_file() || meta.len() <= SMALL_INPUT {
+    let opened = INPUTS_OPENED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    if !meta.is_file() || (opened >= MAPPED_INPUTS && meta.len() <= SMALL_INPUT) {
         let mut bytes = Vec::new();
         (&file).read_to_end(&mut bytes).map_err(|e| JitError::other(format!("{name}: cannot read: {e}")))?;
         return Ok(InputBuffer::from_vec(name, bytes));

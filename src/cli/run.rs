@@ -211,6 +211,8 @@ pub fn run(args: &RunArgs) -> Result<i32, Errors> {
     let session = ExecutionSession::new(memory_for(args).map_err(one)?);
     session.set_materialization_threads(args.threads.max(1));
     let layer = ObjectLinkingLayer::new(session.clone());
+    // A failed `jitld run` ends; nothing would link a failed object again.
+    layer.set_retry_failed(false);
     let platform = Platform::install(&layer);
     install_debugging(&session, &layer, args).map_err(one)?;
     let dump = args.dump_relocs.then(|| {

@@ -39,6 +39,10 @@ struct LayerInner {
     next_ordinal: AtomicU64,
     stats: LinkStats,
     tls: Box<dyn TlsAllocator>,
+    /// Keep each object's bytes until its code is ready, so a failed link can be tried
+    /// again (`MaterializationUnit::retry`). A one-shot link (`jitld run`) turns it off and
+    /// frees every input as soon as its own link is done.
+    retry_failed: std::sync::atomic::AtomicBool,
 }
 
 /// What the layer linked, for `--stats`.
@@ -91,6 +95,7 @@ impl ObjectLinkingLayer {
                 next_ordinal: AtomicU64::new(0),
                 stats: LinkStats::default(),
                 tls,
+                retry_failed: std::sync::atomic::AtomicBool::new(true),
             }),
         }
     }
@@ -101,6 +106,11 @@ impl ObjectLinkingLayer {
 
     pub fn stats(&self) -> &LinkStats {
         &self.inner.stats
+    }
+
+    /// Whether a failed object is kept to be linked again (the default) or dropped.
+    pub fn set_retry_failed(&self, retry: bool) {
+        self.inner.retry_failed.store(retry, Ordering::Relaxed);
     }
 
     pub fn add_plugin(&self, plugin: Arc<dyn LinkPlugin>) {
@@ -239,6 +249,9 @@ impl MaterializationUnit for ObjectUnit {
     }
 
     fn retry(&self) -> Option<Box<dyn MaterializationUnit>> {
+        if !self.layer.inner.retry_failed.load(Ordering::Relaxed) {
+            return None;
+        }
         Some(Box::new(ObjectUnit {
             layer: self.layer.clone(),
             input: self.input.clone(),

@@ -8,6 +8,7 @@
 //! was materializing (its responsibility is dropped while unwinding) and the thread goes on.
 
 use super::{ExecutionSession, Inner, Job, State};
+use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -18,9 +19,34 @@ const IDLE_CHECK: Duration = Duration::from_millis(100);
 /// Pool threads run long links and generators; this is generous address space, not memory.
 const POOL_STACK: usize = 16 << 20;
 
+/// What kind of work a job is: continuations (links whose externals are in) go before new
+/// materializations, so a link in progress finishes and frees its graph before another
+/// starts. Otherwise a lookup that claims 10,000 units would build all 10,000 graphs
+/// before finishing any.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum JobKind {
+    Continuation,
+    Materialization,
+}
+
+#[derive(Default)]
+pub(super) struct WorkQueue {
+    continuations: VecDeque<Job>,
+    materializations: VecDeque<Job>,
+}
+
+impl WorkQueue {
+    fn pop(&mut self) -> Option<Job> {
+        self.continuations.pop_front().or_else(|| self.materializations.pop_front())
+    }
+}
+
 impl ExecutionSession {
-    pub(super) fn push_job(&self, state: &mut State, job: Job) {
-        state.work.push_back(job);
+    pub(super) fn push_job(&self, state: &mut State, kind: JobKind, job: Job) {
+        match kind {
+            JobKind::Continuation => state.work.continuations.push_back(job),
+            JobKind::Materialization => state.work.materializations.push_back(job),
+        }
         self.wake(state);
     }
 
@@ -31,7 +57,7 @@ impl ExecutionSession {
             if done() {
                 return;
             }
-            if let Some(job) = state.work.pop_front() {
+            if let Some(job) = state.work.pop() {
                 drop(state);
                 run_job(job);
                 state = self.lock();
@@ -64,7 +90,7 @@ fn work_until_dropped(session: Weak<Inner>) {
     while let Some(inner) = session.upgrade() {
         let session = ExecutionSession { inner };
         let mut state = session.lock();
-        match state.work.pop_front() {
+        match state.work.pop() {
             Some(job) => {
                 drop(state);
                 run_job(job);

@@ -2,6 +2,7 @@
 //! claim the pending units that define them, and register a query that completes when
 //! every symbol reaches the state the caller needs.
 
+use super::dispatch::JobKind;
 use super::query::{Answer, Completion};
 use super::*;
 
@@ -129,6 +130,7 @@ impl ExecutionSession {
     /// Turns a pending unit into a materializing instance and queues its materialization.
     fn claim(&self, state: &mut State, unit_id: UnitId) {
         let Some(pending) = state.units[unit_id.0 as usize].take() else { return };
+        state.free_units.push(unit_id);
         let instance = InstanceId(state.instances.len() as u32);
         let origin: Arc<str> = Arc::from(pending.unit.name());
         let table = &mut state.dylibs[pending.dylib.0 as usize].symbols;
@@ -157,7 +159,7 @@ impl ExecutionSession {
         state.trackers[pending.tracker.0 as usize].instances.push(instance);
         let mr = MaterializationResponsibility::new(self.clone(), instance, pending.dylib, symbols, origin);
         let unit = pending.unit;
-        self.push_job(state, Box::new(move || unit.materialize(mr)));
+        self.push_job(state, JobKind::Materialization, Box::new(move || unit.materialize(mr)));
     }
 }
 

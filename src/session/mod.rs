@@ -39,7 +39,6 @@ use jitld_linker::memory::MemoryManager;
 use jitld_linker::{NameMap, NamePool, ResolvedSymbol, SymbolName};
 use rules::Outcome;
 use std::any::Any;
-use std::collections::VecDeque;
 use std::sync::Arc;
 use sync::{Condvar, Mutex, MutexGuard};
 
@@ -187,12 +186,14 @@ type Job = Box<dyn FnOnce() + Send>;
 struct State {
     dylibs: Vec<Dylib>,
     units: Vec<Option<PendingUnit>>,
+    /// Slots of `units` whose unit was claimed or removed, for the next definitions.
+    free_units: Vec<UnitId>,
     instances: Vec<Instance>,
     trackers: Vec<TrackerRecord>,
     queries: query::Queries,
     groups: readiness::Groups,
-    /// Materializations and continuations waiting for a thread.
-    work: VecDeque<Job>,
+    /// Jobs waiting for a thread (see `dispatch`).
+    work: dispatch::WorkQueue,
     /// Threads asleep on `Inner::changed` (only then is a notification worth a syscall).
     sleepers: usize,
     /// Root causes of failed materializations, in order, for reporting.
@@ -388,7 +389,7 @@ impl ExecutionSession {
         if record.removed {
             return Err(JitError::other(format!("JITDylib {} was removed", record.name)));
         }
-        let unit_id = UnitId(state.units.len() as u32);
+        let unit_id = state.free_units.last().copied().unwrap_or(UnitId(state.units.len() as u32));
         // Decide everything first, so a duplicate leaves the table untouched.
         let mut decisions = Vec::with_capacity(symbols.len());
         for &(name, flags) in &symbols {
@@ -449,8 +450,7 @@ impl ExecutionSession {
                 Some(Outcome::KeepExisting | Outcome::Duplicate) => unit.discard(name),
             }
         }
-        state.units.push(Some(PendingUnit { unit, dylib, tracker, symbols: owned }));
-        state.trackers[tracker.0 as usize].units.push(unit_id);
+        state.put_unit(unit_id, PendingUnit { unit, dylib, tracker, symbols: owned });
         Ok(())
     }
 
@@ -468,6 +468,18 @@ impl ExecutionSession {
 }
 
 impl State {
+    /// Stores a pending unit in slot `id` (a free one, or the next) and files it under its
+    /// tracker.
+    fn put_unit(&mut self, id: UnitId, pending: PendingUnit) {
+        self.trackers[pending.tracker.0 as usize].units.push(id);
+        if self.free_units.last() == Some(&id) {
+            self.free_units.pop();
+            self.units[id.0 as usize] = Some(pending);
+        } else {
+            self.units.push(Some(pending));
+        }
+    }
+
     fn new_tracker(&mut self, dylib: DylibId) -> TrackerId {
         let id = TrackerId(self.trackers.len() as u32);
         self.trackers.push(TrackerRecord { dylib, units: Vec::new(), instances: Vec::new(), absolutes: Vec::new() });

@@ -220,7 +220,9 @@ impl ExecutionSession {
                 *cell.lock().unwrap_or_else(|e| e.into_inner()) = Some(answer);
                 self.wake(state);
             }
-            Completion::Then(then) => self.push_job(state, Box::new(move || then(answer))),
+            Completion::Then(then) => {
+                self.push_job(state, super::dispatch::JobKind::Continuation, Box::new(move || then(answer)))
+            }
         }
     }
 }

@@ -70,7 +70,7 @@ impl ExecutionSession {
         tracker: TrackerId,
         symbols: Vec<SymbolName>,
     ) {
-        let unit = UnitId(state.units.len() as u32);
+        let unit = state.free_units.last().copied().unwrap_or(UnitId(state.units.len() as u32));
         let table = &mut state.dylibs[dylib.0 as usize].symbols;
         let mut kept = Vec::new();
         for name in symbols {
@@ -87,8 +87,7 @@ impl ExecutionSession {
             }
         }
         if let Some(retry) = retry {
-            state.units.push(Some(PendingUnit { unit: retry, dylib, tracker, symbols: kept }));
-            state.trackers[tracker.0 as usize].units.push(unit);
+            state.put_unit(unit, PendingUnit { unit: retry, dylib, tracker, symbols: kept });
         }
     }
 

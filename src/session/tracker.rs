@@ -2,7 +2,7 @@
 //! code, its registered finalizers) can be removed together. Removing runs the code's
 //! finalizers, then frees its memory; the names can be defined again afterwards.
 
-use super::{readiness, DylibId, ExecutionSession, InstanceState, TrackerId};
+use super::{readiness, DylibId, ExecutionSession, InstanceState, State, TrackerId};
 use crate::error::{JitError, Result};
 use std::sync::Arc;
 
@@ -24,7 +24,7 @@ impl ResourceTracker {
 
     /// Removes everything defined through this tracker.
     pub fn remove(&self) -> Result<()> {
-        self.session.remove_where(|tracker, _| tracker == self.id)
+        self.session.remove_trackers(|_| vec![self.id])
     }
 }
 
@@ -49,7 +49,9 @@ impl ExecutionSession {
 
     /// Removes every definition in `dylib` (all its trackers); the JITDylib stays.
     pub fn clear_jit_dylib(&self, dylib: DylibId) -> Result<()> {
-        self.remove_where(|_, owner| owner == dylib)
+        self.remove_trackers(|state| {
+            (0..state.trackers.len() as u32).map(TrackerId).filter(|t| state.trackers[t.0 as usize].dylib == dylib).collect()
+        })
     }
 
     /// Clears `dylib` and removes it: its name can be used again, lookups skip it.
@@ -63,14 +65,13 @@ impl ExecutionSession {
         Ok(())
     }
 
-    fn remove_where(&self, doomed: impl Fn(TrackerId, DylibId) -> bool) -> Result<()> {
+    /// Removes what the trackers `doomed` names own; it costs what they own, not what the
+    /// session holds.
+    fn remove_trackers(&self, doomed: impl FnOnce(&State) -> Vec<TrackerId>) -> Result<()> {
         let (instances, resources, units, listeners) = {
             let mut state = self.lock();
             let state = &mut *state;
-            let trackers: Vec<TrackerId> = (0..state.trackers.len() as u32)
-                .map(TrackerId)
-                .filter(|&t| doomed(t, state.trackers[t.0 as usize].dylib))
-                .collect();
+            let trackers = doomed(state);
             let removed = Arc::new(JitError::other("removed by its resource tracker"));
             let mut units = Vec::new();
             let mut instances = Vec::new();
@@ -88,7 +89,13 @@ impl ExecutionSession {
                     }
                 }
                 for unit in owned_units {
-                    let Some(pending) = state.units[unit.0 as usize].take() else { continue };
+                    // A slot claimed since may hold another tracker's unit by now.
+                    let slot = &mut state.units[unit.0 as usize];
+                    if slot.as_ref().is_none_or(|p| p.tracker != tracker) {
+                        continue;
+                    }
+                    let Some(pending) = slot.take() else { continue };
+                    state.free_units.push(unit);
                     let table = &mut state.dylibs[dylib.0 as usize].symbols;
                     for name in &pending.symbols {
                         if table.get(name).is_some_and(|e| e.unit == Some(unit)) {
