@@ -273,14 +273,14 @@ fn reexports_in_a_cycle_through_their_originals() {
             false,
         );
         let counters: Vec<Arc<AtomicUsize>> = (0..3).map(|_| Arc::new(AtomicUsize::new(0))).collect();
-        for i in 0..3 {
+        for (i, counter) in counters.iter().enumerate() {
             let unit = FakeUnit {
                 name: format!("f{i}"),
                 defines: vec![session.intern(&format!("data{i}"))],
                 refers: vec![session.intern(&format!("alias{}", (i + 1) % 3))],
                 expected: vec![session.intern(&format!("data{}", (i + 1) % 3))],
                 fail: false,
-                materialized: counters[i].clone(),
+                materialized: counter.clone(),
                 emitting: Arc::new(AtomicBool::new(false)),
             };
             session.define(implementation, Box::new(unit)).unwrap();

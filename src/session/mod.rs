@@ -354,8 +354,7 @@ impl ExecutionSession {
         }
         let origin: Arc<str> = Arc::from("absolute symbols");
         for &(name, addr, flags) in symbols {
-            let entry =
-                Entry {
+            let entry = Entry {
                 flags,
                 origin: origin.clone(),
                 tracker,

@@ -6,10 +6,10 @@
 //! or a continuation is queued as a job. Ids are reused, so a registration carries the
 //! generation it was made for and a stale one is ignored.
 
+use super::sync::Mutex;
 use super::{DylibId, ExecutionSession, FoundSymbol, InstanceId, InstanceState, Required, State};
 use crate::error::{JitError, Result};
 use jitld_linker::SymbolName;
-use super::sync::Mutex;
 use std::sync::Arc;
 
 pub(super) type Answer = Result<Vec<Option<FoundSymbol>>>;

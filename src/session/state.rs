@@ -124,8 +124,10 @@ impl ExecutionSession {
                 for &dependent in &state.instances[id.0 as usize].dependents {
                     let other = &state.instances[dependent.0 as usize];
                     if !matches!(other.state, InstanceState::Failed(_) | InstanceState::Ready) {
-                        let cause =
-                            Arc::new(JitError::DependencyFailed { unit: other.origin.to_string(), cause: error.clone() });
+                        let cause = Arc::new(JitError::DependencyFailed {
+                            unit: other.origin.to_string(),
+                            cause: error.clone(),
+                        });
                         work.push((dependent, cause));
                     }
                 }

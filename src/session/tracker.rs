@@ -50,7 +50,10 @@ impl ExecutionSession {
     /// Removes every definition in `dylib` (all its trackers); the JITDylib stays.
     pub fn clear_jit_dylib(&self, dylib: DylibId) -> Result<()> {
         self.remove_trackers(|state| {
-            (0..state.trackers.len() as u32).map(TrackerId).filter(|t| state.trackers[t.0 as usize].dylib == dylib).collect()
+            (0..state.trackers.len() as u32)
+                .map(TrackerId)
+                .filter(|t| state.trackers[t.0 as usize].dylib == dylib)
+                .collect()
         })
     }
 
@@ -84,7 +87,10 @@ impl ExecutionSession {
                 let absolutes = std::mem::take(&mut record.absolutes);
                 let table = &mut state.dylibs[dylib.0 as usize].symbols;
                 for name in absolutes {
-                    if table.get(&name).is_some_and(|e| e.tracker == tracker && e.unit.is_none() && e.instance.is_none()) {
+                    if table
+                        .get(&name)
+                        .is_some_and(|e| e.tracker == tracker && e.unit.is_none() && e.instance.is_none())
+                    {
                         table.remove(&name);
                     }
                 }

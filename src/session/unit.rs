@@ -121,7 +121,8 @@ impl MaterializationResponsibility {
 impl Drop for MaterializationResponsibility {
     fn drop(&mut self) {
         if !self.done {
-            let why = if std::thread::panicking() { "panicked (a bug: please report it)" } else { "ended without emitting" };
+            let why =
+                if std::thread::panicking() { "panicked (a bug: please report it)" } else { "ended without emitting" };
             let error = JitError::other(format!("{}: materialization {why}", self.origin));
             self.session.fail_instance(self.instance, error, true);
         }

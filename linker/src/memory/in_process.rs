@@ -145,9 +145,11 @@ impl MemoryManager for InProcessMemoryManager {
             let size = footprint(segment.prot, segment.size);
             let placed = match segment.prot {
                 // Always read-write: reserved so, and shared by neighbours.
-                MemProt::ReadWrite => {
-                    self.arena(segment.prot).take(size, segment.align.max(DATA_GRANULE), libc::PROT_READ | libc::PROT_WRITE)
-                }
+                MemProt::ReadWrite => self.arena(segment.prot).take(
+                    size,
+                    segment.align.max(DATA_GRANULE),
+                    libc::PROT_READ | libc::PROT_WRITE,
+                ),
                 // Writable until finalized, on pages of their own.
                 MemProt::ReadExec | MemProt::Read => self
                     .arena(segment.prot)
