@@ -158,6 +158,21 @@ impl Program {
         }
     }
 
+    /// One thread per list looks its names up, all at once; then no unit ran twice.
+    fn expect_concurrently(self: &Arc<Self>, lists: &[&'static [&'static str]]) {
+        let threads: Vec<_> = lists
+            .iter()
+            .map(|&names| {
+                let p = self.clone();
+                thread::spawn(move || p.expect(names))
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        self.each_materialized_at_most_once();
+    }
+
     fn each_materialized_at_most_once(&self) {
         for (i, c) in self.counters.iter().enumerate() {
             assert!(c.load(Ordering::SeqCst) <= 1, "unit{i} materialized {} times", c.load(Ordering::SeqCst));
@@ -177,17 +192,7 @@ fn concurrent_lookups_over_cycles_and_chains() {
             (&["d"], &["a", "e"], false),
             (&["e"], &[], false),
         ]));
-        let threads: Vec<_> = [&["a"][..], &["c", "e"], &["d"]]
-            .into_iter()
-            .map(|names| {
-                let p = p.clone();
-                thread::spawn(move || p.expect(names))
-            })
-            .collect();
-        for t in threads {
-            t.join().unwrap();
-        }
-        p.each_materialized_at_most_once();
+        p.expect_concurrently(&[&["a"], &["c", "e"], &["d"]]);
         p.expect(&["a", "b", "c", "d", "e"]);
     });
 }
@@ -243,17 +248,7 @@ fn concurrent_generators_define_each_name_once() {
     explore(|| {
         let p = Arc::new(program(&[(&["x"], &["strlen", "memcpy"], false), (&["y"], &["memcpy", "strlen"], false)]));
         p.session.add_generator(p.main, Arc::new(EverythingGenerator));
-        let threads: Vec<_> = [&["x"][..], &["y"], &["strlen", "x"]]
-            .into_iter()
-            .map(|names| {
-                let p = p.clone();
-                thread::spawn(move || p.expect(names))
-            })
-            .collect();
-        for t in threads {
-            t.join().unwrap();
-        }
-        p.each_materialized_at_most_once();
+        p.expect_concurrently(&[&["x"], &["y"], &["strlen", "x"]]);
     });
 }
 

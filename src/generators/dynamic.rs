@@ -5,7 +5,7 @@
 //! `platform::copy_relocation`), because code compiled for an executable reaches data with
 //! 32-bit displacements and the library is too far away for those.
 
-use super::loaded_objects::LoadedObjects;
+use super::loaded_objects::{dladdr1, LoadedObjects, RTLD_DL_SYMENT};
 use super::DefinitionGenerator;
 use crate::error::{JitError, Result};
 use crate::layers::ObjectLinkingLayer;
@@ -32,17 +32,6 @@ pub struct LoadedSymbol {
 
 const STT_OBJECT: u8 = 1;
 const STT_TLS: u8 = 6;
-const RTLD_DL_SYMENT: libc::c_int = 1;
-
-extern "C" {
-    fn dladdr1(
-        addr: *const libc::c_void,
-        info: *mut libc::Dl_info,
-        extra: *mut *mut libc::c_void,
-        flags: libc::c_int,
-    ) -> libc::c_int;
-}
-
 impl DynamicLibraryGenerator {
     /// Everything the process has loaded (the C library and whatever jitld itself links).
     pub fn process(layer: ObjectLinkingLayer) -> Self {

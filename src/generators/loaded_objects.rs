@@ -13,6 +13,18 @@ const DT_STRTAB: i64 = 5;
 const DT_SYMTAB: i64 = 6;
 const DT_GNU_HASH: i64 = 0x6fff_fef5;
 const SHN_UNDEF: u16 = 0;
+/// `dladdr1`'s request for the symbol table entry.
+pub const RTLD_DL_SYMENT: libc::c_int = 1;
+
+extern "C" {
+    /// The loader's own answer for an address, found by scanning (see the module comment).
+    pub fn dladdr1(
+        addr: *const libc::c_void,
+        info: *mut libc::Dl_info,
+        extra: *mut *mut libc::c_void,
+        flags: libc::c_int,
+    ) -> libc::c_int;
+}
 pub const STT_GNU_IFUNC: u8 = 10;
 const STT_TLS: u8 = 6;
 
@@ -139,14 +151,6 @@ mod tests {
     /// and indirect functions of the C library.
     #[test]
     fn agrees_with_dladdr1() {
-        extern "C" {
-            fn dladdr1(
-                addr: *const libc::c_void,
-                info: *mut libc::Dl_info,
-                extra: *mut *mut libc::c_void,
-                flags: libc::c_int,
-            ) -> libc::c_int;
-        }
         let loaded = LoadedObjects::now();
         for name in [c"printf", c"stdout", c"environ", c"optind", c"strlen", c"memcpy", c"qsort"] {
             let addr = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) } as u64;
@@ -155,7 +159,7 @@ mod tests {
             }
             let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
             let mut sym: *mut libc::c_void = std::ptr::null_mut();
-            assert_ne!(unsafe { dladdr1(addr as *const _, &mut info, &mut sym, 1) }, 0, "{name:?}");
+            assert_ne!(unsafe { dladdr1(addr as *const _, &mut info, &mut sym, RTLD_DL_SYMENT) }, 0, "{name:?}");
             let ours = loaded.symbol(name, addr);
             // An indirect function's address is the implementation its resolver chose, which
             // dladdr1 describes instead (if it can); only its being a function matters.
