@@ -348,7 +348,7 @@ fn ten_thousand_add_run_remove_cycles_keep_memory_flat() {
         }
     }
     let growth = resident_bytes().saturating_sub(after_100th);
-    assert!(growth < 8 << 20, "resident memory grew by {growth} bytes over 9,900 cycles");
+    assert!(growth < 2 << 20, "resident memory grew by {growth} bytes over 9,900 cycles");
 }
 
 fn jitld(args: &[&str]) -> (i32, String, String) {

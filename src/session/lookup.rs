@@ -131,7 +131,7 @@ impl ExecutionSession {
     fn claim(&self, state: &mut State, unit_id: UnitId) {
         let Some(pending) = state.units[unit_id.0 as usize].take() else { return };
         state.free_units.push(unit_id);
-        let instance = InstanceId(state.instances.len() as u32);
+        let instance = state.free_instances.pop().unwrap_or(InstanceId(state.instances.len() as u32));
         let origin: Arc<str> = Arc::from(pending.unit.name());
         let table = &mut state.dylibs[pending.dylib.0 as usize].symbols;
         let mut symbols = Vec::with_capacity(pending.symbols.len());
@@ -142,7 +142,7 @@ impl ExecutionSession {
                 symbols.push((name, entry.flags));
             }
         }
-        state.instances.push(Instance {
+        let record = Instance {
             state: InstanceState::Materializing,
             dylib: pending.dylib,
             tracker: pending.tracker,
@@ -155,7 +155,11 @@ impl ExecutionSession {
             waited_by: Vec::new(),
             group: None,
             resources: Vec::new(),
-        });
+        };
+        match state.instances.get_mut(instance.0 as usize) {
+            Some(slot) => *slot = record,
+            None => state.instances.push(record),
+        }
         state.trackers[pending.tracker.0 as usize].instances.push(instance);
         let mr = MaterializationResponsibility::new(self.clone(), instance, pending.dylib, symbols, origin);
         let unit = pending.unit;

@@ -189,6 +189,9 @@ struct State {
     /// Slots of `units` whose unit was claimed or removed, for the next definitions.
     free_units: Vec<UnitId>,
     instances: Vec<Instance>,
+    /// Slots of `instances` whose code was removed when ready and that nothing refers to
+    /// any more, for the next claims.
+    free_instances: Vec<InstanceId>,
     trackers: Vec<TrackerRecord>,
     queries: query::Queries,
     groups: readiness::Groups,

@@ -2,7 +2,7 @@
 //! code, its registered finalizers) can be removed together. Removing runs the code's
 //! finalizers, then frees its memory; the names can be defined again afterwards.
 
-use super::{readiness, DylibId, ExecutionSession, InstanceState, State, TrackerId};
+use super::{readiness, DylibId, ExecutionSession, InstanceId, InstanceState, State, TrackerId};
 use crate::error::{JitError, Result};
 use std::sync::Arc;
 
@@ -71,13 +71,14 @@ impl ExecutionSession {
     /// Removes what the trackers `doomed` names own; it costs what they own, not what the
     /// session holds.
     fn remove_trackers(&self, doomed: impl FnOnce(&State) -> Vec<TrackerId>) -> Result<()> {
-        let (instances, resources, units, listeners) = {
+        let (instances, recyclable, resources, units, listeners) = {
             let mut state = self.lock();
             let state = &mut *state;
             let trackers = doomed(state);
             let removed = Arc::new(JitError::other("removed by its resource tracker"));
             let mut units = Vec::new();
             let mut instances = Vec::new();
+            let mut recyclable = Vec::new();
             let mut resources = Vec::new();
             for tracker in trackers {
                 let record = &mut state.trackers[tracker.0 as usize];
@@ -116,6 +117,7 @@ impl ExecutionSession {
                         continue;
                     }
                     let was_unemitted = instance.state.unemitted();
+                    let was_ready = matches!(instance.state, InstanceState::Ready);
                     instance.state = InstanceState::Failed(removed.clone());
                     resources.append(&mut instance.resources);
                     let symbols = std::mem::take(&mut instance.symbols);
@@ -130,11 +132,18 @@ impl ExecutionSession {
                         let ready = readiness::forget(state, id);
                         self.make_ready(state, &ready);
                     }
+                    if was_ready {
+                        // Nothing works on ready code any more: once nobody names it, its
+                        // slot can serve again (a session that adds and removes code for
+                        // ever must not grow for ever).
+                        forget_links(state, id);
+                        recyclable.push(id);
+                    }
                     instances.push(id);
                 }
             }
             self.wake(state);
-            (instances, resources, units, state.removal_listeners.clone())
+            (instances, recyclable, resources, units, state.removal_listeners.clone())
         };
         // Finalizers run while the code is still mapped; then the memory goes.
         for listener in listeners {
@@ -142,6 +151,23 @@ impl ExecutionSession {
         }
         drop(resources);
         drop(units);
+        // Only now have the listeners forgotten these ids too.
+        self.lock().free_instances.extend(recyclable);
         Ok(())
+    }
+}
+
+/// Removes `id` from the dependency lists of the instances it is linked with, and empties
+/// its own, so that nothing names it any more.
+fn forget_links(state: &mut State, id: InstanceId) {
+    let record = state.instance(id);
+    let (deps, dependents) = (std::mem::take(&mut record.deps), std::mem::take(&mut record.dependents));
+    record.symbols = Vec::new();
+    record.queries = Vec::new();
+    for dep in deps {
+        state.instance(dep).dependents.retain(|&d| d != id);
+    }
+    for dependent in dependents {
+        state.instance(dependent).deps.retain(|&d| d != id);
     }
 }
