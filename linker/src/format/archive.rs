@@ -4,7 +4,6 @@
 use crate::graph::InputBuffer;
 use crate::names::{NamePool, SymbolName};
 use crate::{LinkError, Location, Result};
-use indexmap::IndexMap;
 use object::read::archive::ArchiveFile;
 
 struct Member {
@@ -31,7 +30,7 @@ impl Archive {
             return Err(LinkError::unsupported(at(), "thin archives"));
         }
         let mut members = Vec::new();
-        let mut by_start = IndexMap::new();
+        let mut by_start: crate::graph::IdMap<u64, usize> = crate::graph::IdMap::default();
         for member in file.members() {
             let member = member.map_err(|e| LinkError::malformed(at(), e.to_string()))?;
             let (start, len) = member.file_range();
@@ -54,11 +53,21 @@ impl Archive {
         }
         let mut index = crate::graph::IdMap::default();
         if let Some(symbols) = file.symbols().map_err(|e| LinkError::malformed(at(), e.to_string()))? {
+            // Many symbols share a member: read each member header the index names once.
+            let mut by_header: crate::graph::IdMap<u64, usize> = crate::graph::IdMap::default();
             for symbol in symbols {
                 let symbol = symbol.map_err(|e| LinkError::malformed(at(), e.to_string()))?;
-                let start = file.member(symbol.offset()).map(|m| m.file_range().0);
-                let Some(&member) = start.ok().and_then(|s| by_start.get(&s)) else {
-                    return Err(LinkError::malformed(at(), "symbol index names an offset that is no member"));
+                let header = symbol.offset().0;
+                let member = match by_header.get(&header) {
+                    Some(&member) => member,
+                    None => {
+                        let start = file.member(symbol.offset()).map(|m| m.file_range().0);
+                        let Some(&member) = start.ok().and_then(|s| by_start.get(&s)) else {
+                            return Err(LinkError::malformed(at(), "symbol index names an offset that is no member"));
+                        };
+                        by_header.insert(header, member);
+                        member
+                    }
                 };
                 index.entry(names.intern_bytes(symbol.name())).or_insert(member);
             }
