@@ -5,13 +5,9 @@
 //! finds it by scanning the whole dynamic symbol table of the library (tens of thousands of
 //! instructions per symbol for the C library). The GNU hash table answers in a few probes.
 
+use super::dynamic_section::DynamicSection;
 use std::ffi::CStr;
 
-const PT_DYNAMIC: u32 = 2;
-const DT_NULL: i64 = 0;
-const DT_STRTAB: i64 = 5;
-const DT_SYMTAB: i64 = 6;
-const DT_GNU_HASH: i64 = 0x6fff_fef5;
 const SHN_UNDEF: u16 = 0;
 /// `dladdr1`'s request for the symbol table entry.
 pub const RTLD_DL_SYMENT: libc::c_int = 1;
@@ -27,13 +23,6 @@ extern "C" {
 }
 pub const STT_GNU_IFUNC: u8 = 10;
 const STT_TLS: u8 = 6;
-
-/// An entry of a `.dynamic` section (`Elf64_Dyn`).
-#[repr(C)]
-struct Dyn {
-    tag: i64,
-    value: u64,
-}
 
 /// One loaded object's dynamic symbol lookup tables, as mapped in this process.
 struct Object {
@@ -76,33 +65,15 @@ impl LoadedObjects {
 
 unsafe extern "C" fn collect(info: *mut libc::dl_phdr_info, _: libc::size_t, out: *mut libc::c_void) -> libc::c_int {
     let objects = &mut *(out as *mut Vec<Object>);
-    let info = &*info;
-    let phdrs = std::slice::from_raw_parts(info.dlpi_phdr, usize::from(info.dlpi_phnum));
-    let Some(dynamic) = phdrs.iter().find(|p| p.p_type == PT_DYNAMIC) else { return 0 };
-    let base = info.dlpi_addr;
-    let mut entry = (base + dynamic.p_vaddr) as *const Dyn;
-    let (mut symtab, mut strtab, mut gnu_hash) = (0u64, 0u64, 0u64);
-    while (*entry).tag != DT_NULL {
-        let value = (*entry).value;
-        match (*entry).tag {
-            DT_SYMTAB => symtab = value,
-            DT_STRTAB => strtab = value,
-            DT_GNU_HASH => gnu_hash = value,
-            _ => {}
-        }
-        entry = entry.add(1);
-    }
-    if symtab == 0 || strtab == 0 || gnu_hash == 0 {
+    let Some(dynamic) = DynamicSection::read(&*info) else { return 0 };
+    if dynamic.symtab == 0 || dynamic.strtab == 0 || dynamic.gnu_hash == 0 {
         return 0;
     }
-    // The loader relocates these in place for most objects, but not for all (the vDSO):
-    // an address below the object's base is still relative to it.
-    let absolute = |value: u64| if value < base { base + value } else { value };
     objects.push(Object {
-        base,
-        symtab: absolute(symtab) as *const libc::Elf64_Sym,
-        strtab: absolute(strtab) as *const u8,
-        gnu_hash: absolute(gnu_hash) as *const u32,
+        base: dynamic.base,
+        symtab: dynamic.symtab as *const libc::Elf64_Sym,
+        strtab: dynamic.strtab as *const u8,
+        gnu_hash: dynamic.gnu_hash as *const u32,
     });
     0
 }

@@ -3,10 +3,12 @@
 
 mod archive;
 mod dynamic;
+mod dynamic_section;
 mod loaded_objects;
 
 pub use archive::ArchiveGenerator;
 pub use dynamic::{DynamicLibraryGenerator, LoadedSymbol};
+pub(crate) use dynamic_section::{load_bias, DynamicSection};
 
 use crate::error::Result;
 use crate::session::{DylibId, ExecutionSession, LookupFlags};

@@ -9,7 +9,7 @@
 //! loaded library that refer to the name.
 
 use crate::error::Result;
-use crate::generators::LoadedSymbol;
+use crate::generators::{load_bias, DynamicSection, LoadedSymbol};
 use crate::layers::{DataUnit, ObjectLinkingLayer};
 use crate::session::{DylibId, MaterializationResponsibility, MaterializationUnit, SymbolFlags};
 use jitld_linker::SymbolName;
@@ -83,69 +83,21 @@ fn interpose(name: &str, addr: u64) {
 /// # Safety
 /// `handle` must be a live handle from `dlopen`.
 pub unsafe fn interpose_in_library(handle: *mut libc::c_void, name: &str, addr: u64) {
-    const RTLD_DI_LINKMAP: libc::c_int = 2;
-    extern "C" {
-        fn dlinfo(handle: *mut libc::c_void, request: libc::c_int, info: *mut libc::c_void) -> libc::c_int;
-    }
-    let mut map: *mut libc::c_void = std::ptr::null_mut();
-    // SAFETY: dlinfo on a live handle; `struct link_map` begins with the load bias.
-    let base = unsafe {
-        if dlinfo(handle, RTLD_DI_LINKMAP, &mut map as *mut _ as *mut libc::c_void) != 0 || map.is_null() {
-            return;
-        }
-        *(map as *const u64)
-    };
+    // SAFETY: the caller gives a live handle.
+    let Some(base) = (unsafe { load_bias(handle) }) else { return };
     let mut request = (name.as_bytes(), addr, Some(base));
     // SAFETY: as in `interpose`.
     unsafe { libc::dl_iterate_phdr(Some(visit_object), &mut request as *mut _ as *mut libc::c_void) };
 }
 
-/// `Elf64_Dyn`, which the libc crate doesn't declare.
-#[repr(C)]
-struct Dyn {
-    d_tag: i64,
-    d_un: u64,
-}
-
-const DT_NULL: i64 = 0;
-const DT_STRTAB: i64 = 5;
-const DT_SYMTAB: i64 = 6;
-const DT_RELA: i64 = 7;
-const DT_RELASZ: i64 = 8;
-const DT_JMPREL: i64 = 23;
-const DT_PLTRELSZ: i64 = 2;
 const R_X86_64_64: u32 = 1;
 const R_X86_64_GLOB_DAT: u32 = 6;
 const R_X86_64_JUMP_SLOT: u32 = 7;
 
 unsafe extern "C" fn visit_object(info: *mut libc::dl_phdr_info, _size: usize, data: *mut libc::c_void) -> libc::c_int {
     let (name, addr, only) = *(data as *const (&[u8], u64, Option<u64>));
-    let info = &*info;
-    let base = info.dlpi_addr;
-    if only.is_some_and(|only| only != base) {
-        return 0;
-    }
-    let headers = std::slice::from_raw_parts(info.dlpi_phdr, info.dlpi_phnum as usize);
-    let Some(dynamic) = headers.iter().find(|h| h.p_type == libc::PT_DYNAMIC) else { return 0 };
-    let relro = headers.iter().find(|h| h.p_type == libc::PT_GNU_RELRO).map(|h| (base + h.p_vaddr, h.p_memsz));
-    // The loader usually rebases these pointers in place; the vDSO's are left relative.
-    let pointer = |value: u64| if value < base { value + base } else { value };
-    let (mut strtab, mut symtab, mut rela, mut relasz, mut jmprel, mut pltrelsz) = (0, 0, 0, 0, 0, 0);
-    let mut entry = (base + dynamic.p_vaddr) as *const Dyn;
-    while (*entry).d_tag != DT_NULL {
-        let value = (*entry).d_un;
-        match (*entry).d_tag {
-            DT_STRTAB => strtab = pointer(value),
-            DT_SYMTAB => symtab = pointer(value),
-            DT_RELA => rela = pointer(value),
-            DT_RELASZ => relasz = value,
-            DT_JMPREL => jmprel = pointer(value),
-            DT_PLTRELSZ => pltrelsz = value,
-            _ => {}
-        }
-        entry = entry.add(1);
-    }
-    if strtab == 0 || symtab == 0 {
+    let Some(dynamic) = DynamicSection::read(&*info) else { return 0 };
+    if only.is_some_and(|only| only != dynamic.base) || dynamic.strtab == 0 || dynamic.symtab == 0 {
         return 0;
     }
     let table = |start: u64, size: u64| match start {
@@ -153,18 +105,18 @@ unsafe extern "C" fn visit_object(info: *mut libc::dl_phdr_info, _size: usize, d
         _ => std::slice::from_raw_parts(start as *const libc::Elf64_Rela, size as usize / 24),
     };
     // PLT slots hold functions only, so data names never match there.
-    for r in table(rela, relasz).iter().chain(table(jmprel, pltrelsz)) {
+    for r in table(dynamic.rela, dynamic.relasz).iter().chain(table(dynamic.jmprel, dynamic.pltrelsz)) {
         let kind = (r.r_info & 0xffff_ffff) as u32;
         if kind != R_X86_64_GLOB_DAT && kind != R_X86_64_64 && kind != R_X86_64_JUMP_SLOT {
             continue;
         }
-        let sym = &*((symtab as *const libc::Elf64_Sym).add((r.r_info >> 32) as usize));
-        if CStr::from_ptr((strtab + sym.st_name as u64) as *const libc::c_char).to_bytes() != name {
+        let sym = &*((dynamic.symtab as *const libc::Elf64_Sym).add((r.r_info >> 32) as usize));
+        if CStr::from_ptr((dynamic.strtab + sym.st_name as u64) as *const libc::c_char).to_bytes() != name {
             continue;
         }
-        let slot = base + r.r_offset;
+        let slot = dynamic.base + r.r_offset;
         let value = if kind == R_X86_64_64 { addr.wrapping_add(r.r_addend as u64) } else { addr };
-        write_slot(slot, value, relro);
+        write_slot(slot, value, dynamic.relro);
     }
     0
 }

@@ -76,10 +76,7 @@ impl TlsAllocator for SimulatedTls {
     }
 }
 
-const RTLD_DI_LINKMAP: libc::c_int = 2;
-
 extern "C" {
-    fn dlinfo(handle: *mut libc::c_void, request: libc::c_int, info: *mut libc::c_void) -> libc::c_int;
     fn __tls_get_addr(index: *const u64) -> *mut u8;
 }
 
@@ -135,17 +132,15 @@ impl TlsAllocator for StaticTls {
         let size = layout.size.next_multiple_of(align);
         let object = dso::build(&DsoSpec { tls: Some((layout.init_size, size, align)), executable_stack: false });
         let (handle, file) = load_from_memory(name, &object.bytes)?;
-        let mut map: *mut libc::c_void = std::ptr::null_mut();
-        // SAFETY: dlinfo on a live handle, with the out-parameter type glibc documents.
-        if unsafe { dlinfo(handle, RTLD_DI_LINKMAP, &mut map as *mut _ as *mut libc::c_void) } != 0 || map.is_null() {
+        // SAFETY: a live handle, just opened.
+        let Some(load_bias) = (unsafe { crate::generators::load_bias(handle) }) else {
             let error = dl_error(name);
             // SAFETY: our own handle, not used again.
             unsafe { libc::dlclose(handle) };
             return Err(error);
-        }
-        // `struct link_map` begins with `l_addr`, the load bias. The loader resolved our
-        // TPOFF64 relocation into the slot: the block's offset from the thread pointer.
-        let load_bias = unsafe { *(map as *const u64) };
+        };
+        // The loader resolved our TPOFF64 relocation into the slot: the block's offset from
+        // the thread pointer.
         let tp_offset = unsafe { *((load_bias + object.tp_offset_slot) as *const i64) };
         loaded.push(Loaded {
             tp_offset,
