@@ -352,7 +352,7 @@ impl LinkContext for SessionLinkContext {
             .map(|(_, name, s)| (name, s.addr, s.size))
             .collect();
         resolved.extend(self.init_symbol.map(|init| (init, 0, 0)));
-        let defined: std::collections::HashSet<SymbolName> = resolved.iter().map(|r| r.0).collect();
+        let defined: jitld_linker::NameSet = resolved.iter().map(|r| r.0).collect();
         if let Some(&(missing, _)) = self.mr.symbols().iter().find(|(name, _)| !defined.contains(name)) {
             return Err(jitld_linker::LinkError::malformed(
                 jitld_linker::Location::file(&*graph.name).symbol(graph.names.resolve(missing).to_string()),
