@@ -38,7 +38,8 @@ fn object_target(bytes: &[u8]) {
     let _ = format::elf::interface(&input, &names);
     let Ok(mut graph) = format::elf::build_graph(&input, &names) else { return };
     let _ = jitld_linker::graph::dump_graph(&graph);
-    if jitld_linker::passes::split_eh_frame(&mut graph).is_err() {
+    let kinds = graph.arch.eh_frame_kinds();
+    if jitld_linker::passes::split_eh_frame(&mut graph, &kinds).is_err() {
         return;
     }
     jitld_linker::passes::mark_live(&mut graph);
@@ -86,7 +87,7 @@ fn undefined_names(bytes: &[u8]) -> Vec<String> {
 /// session links every definition, the object's undefined names stand at fixed addresses.
 fn link_target(bytes: &[u8]) {
     let input = InputBuffer::from_vec("fuzz.o", bytes.to_vec());
-    if format::sniff(&input) != FileKind::ElfRelocatable {
+    if !matches!(format::sniff(&input), FileKind::Object(_)) {
         return;
     }
     let session = ExecutionSession::new(Arc::new(SlabMemoryManager::new(SLAB, 1 << 30)));

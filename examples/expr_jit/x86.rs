@@ -13,8 +13,8 @@
 //! asks the session for the address, which is the callee's lazy stub.
 
 use super::lang::{BinOp, Cmp, Expr, Function};
-use jitld_linker::arch::x86_64::Kind;
-use jitld_linker::graph::{Content, Definition, Edge, EdgeKind, Linkage, MemProt, Scope, SectionRole, Symbol};
+use jitld_linker::arch::{x86_64::Kind, Arch};
+use jitld_linker::graph::{Content, Definition, Edge, Linkage, MemProt, Scope, SectionRole, Symbol};
 use jitld_linker::{InputBuffer, LinkGraph, NamePool};
 use std::sync::Arc;
 
@@ -220,7 +220,7 @@ pub fn compile(function: &Function) -> MachineCode {
 /// A graph with one text block that defines `function.name` (exported, callable) and refers
 /// to each callee by name.
 pub fn build_graph(function: &Function, code: MachineCode, graph_name: &str, names: &Arc<NamePool>) -> LinkGraph {
-    let mut graph = LinkGraph::new(InputBuffer::from_vec(graph_name, Vec::new()), names.clone());
+    let mut graph = LinkGraph::new(InputBuffer::from_vec(graph_name, Vec::new()), names.clone(), Arch::X86_64);
     let text = graph.add_section(".text.expr", MemProt::ReadExec, SectionRole::Plain);
     let size = code.bytes.len() as u64;
     let block = graph.add_block(text, Content::Owned(code.bytes), 16);
@@ -236,7 +236,7 @@ pub fn build_graph(function: &Function, code: MachineCode, graph_name: &str, nam
     });
     for (offset, callee) in code.calls {
         let target = graph.external(names.intern(&callee), false);
-        let edge = Edge { kind: EdgeKind::X86_64(Kind::BranchPCRel32), offset, target, addend: -4 };
+        let edge = Edge { kind: Kind::BranchPCRel32.into(), offset, target, addend: -4 };
         graph.blocks[block.index()].edges.push(edge);
     }
     graph

@@ -99,7 +99,7 @@ pub struct PendingLink {
 
 /// Runs the phases up to external lookup: passes, pruning, layout, allocation, addresses.
 pub fn begin(mut graph: LinkGraph, ctx: &mut dyn LinkContext) -> Result<PendingLink> {
-    let mut config = PassConfig::x86_64_elf();
+    let mut config = PassConfig::for_graph(&graph);
     ctx.modify_passes(&mut config);
 
     timed(ctx, "prune and tables", |_| -> Result<()> {
@@ -200,7 +200,7 @@ fn fix_up(
         if !matches!(block.content, Content::Zero(_)) {
             dest.copy_from_slice(graph.block_bytes(block));
         }
-        crate::arch::x86_64::apply_fixups(graph, crate::graph::BlockId(index as u32), dest)?;
+        graph.arch.apply_fixups(graph, crate::graph::BlockId(index as u32), dest)?;
     }
     if let Some((tls_layout, tp_offset)) = tls {
         let image = tls::tls_image(graph, tls_layout)?;

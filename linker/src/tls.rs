@@ -12,7 +12,6 @@
 //!   `__tls_get_addr`; ours carry `STATIC_TLS_MODULE` as module id and the offset as the
 //!   second word, and the `__tls_get_addr` the context provides answers `tp + offset`.
 
-use crate::arch::x86_64::apply_fixups;
 use crate::graph::{BlockId, LinkGraph, SectionRole};
 use crate::Result;
 
@@ -79,7 +78,7 @@ pub fn tls_image(graph: &LinkGraph, layout: &TlsLayout) -> Result<Vec<u8>> {
         }
         let range = offset as usize..(offset + b.size()) as usize;
         image[range.clone()].copy_from_slice(graph.block_bytes(b));
-        apply_fixups(graph, block, &mut image[range])?;
+        graph.arch.apply_fixups(graph, block, &mut image[range])?;
     }
     Ok(image)
 }

@@ -89,12 +89,12 @@ impl Program {
         let ordinal = self.next_ordinal();
         let dylib = self.current;
         match format::sniff(&buffer) {
-            FileKind::ElfRelocatable => self.add_object(buffer, ordinal)?,
+            FileKind::Object(_) => self.add_object(buffer, ordinal)?,
             FileKind::Archive => {
                 let generator = ArchiveGenerator::new(buffer, self.layer.clone(), ordinal)?;
                 self.session.add_generator(dylib, Arc::new(generator));
             }
-            FileKind::ElfShared => {
+            FileKind::SharedLibrary => {
                 let generator = DynamicLibraryGenerator::open_file(path, self.layer.clone())?;
                 self.session.add_generator(dylib, Arc::new(generator));
             }
@@ -117,7 +117,7 @@ impl Program {
     /// The object goes into the current JITDylib's implementation JITDylib, behind stubs.
     fn load_lazy(&mut self, path: &Path) -> Result<(), JitError> {
         let buffer = open_input(path)?;
-        if format::sniff(&buffer) != FileKind::ElfRelocatable {
+        if !matches!(format::sniff(&buffer), FileKind::Object(_)) {
             return Err(JitError::other(format!("{}: --lazy takes a relocatable object", path.display())));
         }
         let implementation = self.lazy_impl(self.current)?;
@@ -141,11 +141,10 @@ impl Program {
     /// it, and `--noexec` links all of it.
     fn add_object(&mut self, input: InputBuffer, ordinal: u64) -> Result<(), JitError> {
         let dylib = self.current;
-        let names = format::elf::interface(&input, self.session.names())?;
-        self.definitions.extend(names.symbols.iter().map(|s| (dylib, s.name)));
         let tracker = self.session.default_tracker(dylib);
-        let init = self.layer.add_with_ordinal(&tracker, input, ordinal)?;
-        self.roots.extend(init.map(|init| (dylib, init)));
+        let added = self.layer.add_with_ordinal(&tracker, input, ordinal)?;
+        self.definitions.extend(added.defined.iter().map(|&name| (dylib, name)));
+        self.roots.extend(added.init_symbol.map(|init| (dylib, init)));
         Ok(())
     }
 
@@ -428,7 +427,7 @@ pub fn graph(inputs: &[String]) -> Result<i32, Errors> {
         }
         .map_err(|e| vec![e])?;
         let kind = format::sniff(&buffer);
-        if kind != FileKind::ElfRelocatable {
+        let FileKind::Object(object_format) = kind else {
             let what = match kind {
                 FileKind::Archive => {
                     let first = Archive::parse(buffer.clone(), &names)
@@ -437,13 +436,13 @@ pub fn graph(inputs: &[String]) -> Result<i32, Errors> {
                         .unwrap_or_else(|| "member.o".into());
                     format!("a static archive; name one of its members, as in {input}({first})")
                 }
-                FileKind::ElfShared => "a shared library or executable, not a relocatable object".into(),
+                FileKind::SharedLibrary => "a shared library or executable, not a relocatable object".into(),
                 FileKind::LlvmBitcode => format::LLVM_BITCODE.into(),
                 _ => "unrecognized file format".into(),
             };
             return Err(vec![JitError::other(format!("{input}: {what}"))]);
-        }
-        let graph = format::elf::build_graph(&buffer, &names).map_err(|e| vec![e.into()])?;
+        };
+        let graph = object_format.build_graph(&buffer, &names).map_err(|e| vec![e.into()])?;
         super::output::print(&jitld_linker::graph::dump_graph(&graph)).map_err(|e| vec![e])?;
     }
     Ok(0)

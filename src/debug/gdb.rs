@@ -87,7 +87,7 @@ impl GdbRegistration {
 
 impl LinkPlugin for GdbRegistration {
     fn notify_finalized(&self, instance: InstanceId, _: u64, graph: &LinkGraph, _: &Allocation) -> Result<()> {
-        let Some(object) = jitld_linker::format::elf::debug_object(graph) else { return Ok(()) };
+        let Some(object) = graph.format.and_then(|format| format.debug_object(graph)) else { return Ok(()) };
         let object: &'static mut [u8] = Box::leak(object.into_boxed_slice());
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         // SAFETY: the descriptor's list is only changed under this lock; gdb reads it while

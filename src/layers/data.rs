@@ -3,6 +3,7 @@
 
 use super::ObjectLinkingLayer;
 use crate::session::{MaterializationResponsibility, MaterializationUnit, SymbolFlags};
+use jitld_linker::arch::Arch;
 use jitld_linker::graph::{Content, Definition, Linkage, MemProt, Scope, SectionRole, Symbol};
 use jitld_linker::{InputBuffer, LinkGraph, SymbolName};
 
@@ -35,7 +36,7 @@ impl DataUnit {
     /// The graph of one data block holding the bytes, defining the name.
     pub fn graph(self) -> LinkGraph {
         let names = self.layer.session().names().clone();
-        let mut graph = LinkGraph::new(InputBuffer::from_vec(self.origin.as_str(), Vec::new()), names);
+        let mut graph = LinkGraph::new(InputBuffer::from_vec(self.origin.as_str(), Vec::new()), names, Arch::host());
         let section = graph.add_section(".data.jitld", MemProt::ReadWrite, SectionRole::Plain);
         let size = self.bytes.len() as u64;
         let block = graph.add_block(section, Content::Owned(self.bytes), self.align);

@@ -4,4 +4,4 @@ mod data;
 mod object;
 
 pub use data::DataUnit;
-pub use object::{LinkPlugin, ObjectLinkingLayer};
+pub use object::{AddedObject, LinkPlugin, ObjectLinkingLayer};

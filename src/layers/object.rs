@@ -10,7 +10,7 @@ use crate::session::{
     DylibId, ExecutionSession, InstanceId, MaterializationResponsibility, MaterializationUnit, ResourceTracker,
     SymbolFlags,
 };
-use jitld_linker::format::{elf, Strength};
+use jitld_linker::format::{self, Format, Strength};
 use jitld_linker::graph::{Content, Definition};
 use jitld_linker::memory::{Allocation, Layout, MemoryManager};
 use jitld_linker::tls::TlsLayout;
@@ -18,6 +18,14 @@ use jitld_linker::{InputBuffer, LinkContext, LinkGraph, ResolvedSymbol, SymbolNa
 use std::any::Any;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+
+/// What adding an object defined.
+pub struct AddedObject {
+    /// Looking this up links the object even when nothing refers to it (its initializers).
+    pub init_symbol: Option<SymbolName>,
+    /// The names the object defines.
+    pub defined: Vec<SymbolName>,
+}
 
 /// Sees every graph once it is linked (platform support, dumps, debugger registration).
 pub trait LinkPlugin: Send + Sync {
@@ -126,18 +134,14 @@ impl ObjectLinkingLayer {
     /// Adds an object whose code `tracker` can remove again.
     pub fn add_tracked(&self, tracker: &ResourceTracker, input: InputBuffer) -> Result<Option<SymbolName>> {
         let ordinal = self.inner.next_ordinal.fetch_add(1, Ordering::Relaxed) * 1_000_000_000;
-        self.add_with_ordinal(tracker, input, ordinal)
+        self.add_with_ordinal(tracker, input, ordinal).map(|added| added.init_symbol)
     }
 
     /// `ordinal` orders this object's initializers among others' (input order, as `ld`).
-    pub fn add_with_ordinal(
-        &self,
-        tracker: &ResourceTracker,
-        input: InputBuffer,
-        ordinal: u64,
-    ) -> Result<Option<SymbolName>> {
+    pub fn add_with_ordinal(&self, tracker: &ResourceTracker, input: InputBuffer, ordinal: u64) -> Result<AddedObject> {
         let session = &self.inner.session;
-        let interface = elf::interface(&input, session.names())?;
+        let format = format::object_format(&input)?;
+        let interface = format.interface(&input, session.names())?;
         let mut symbols: Vec<(SymbolName, SymbolFlags)> = interface
             .symbols
             .iter()
@@ -151,9 +155,10 @@ impl ObjectLinkingLayer {
             symbols.push((name, SymbolFlags { strength: Strength::Strong, exported: false, callable: false }));
             name
         });
-        let unit = ObjectUnit { layer: self.clone(), input, symbols, init_symbol, ordinal };
+        let defined = interface.symbols.iter().map(|s| s.name).collect();
+        let unit = ObjectUnit { layer: self.clone(), input, format, symbols, init_symbol, ordinal };
         session.define_tracked(tracker.id(), Box::new(unit))?;
-        Ok(init_symbol)
+        Ok(AddedObject { init_symbol, defined })
     }
 
     /// Links a graph on behalf of `mr` and reports the outcome to it. Custom layers that
@@ -230,6 +235,8 @@ fn lookup_error_or(e: jitld_linker::LinkError) -> JitError {
 struct ObjectUnit {
     layer: ObjectLinkingLayer,
     input: InputBuffer,
+    /// Sniffed once, when the object was added.
+    format: Format,
     symbols: Vec<(SymbolName, SymbolFlags)>,
     init_symbol: Option<SymbolName>,
     ordinal: u64,
@@ -255,6 +262,7 @@ impl MaterializationUnit for ObjectUnit {
         Some(Box::new(ObjectUnit {
             layer: self.layer.clone(),
             input: self.input.clone(),
+            format: self.format,
             symbols: self.symbols.clone(),
             init_symbol: self.init_symbol,
             ordinal: self.ordinal,
@@ -263,7 +271,7 @@ impl MaterializationUnit for ObjectUnit {
 
     fn materialize(self: Box<Self>, mr: MaterializationResponsibility) {
         let started = std::time::Instant::now();
-        let graph = match elf::build_graph(&self.input, self.layer.session().names()) {
+        let graph = match self.format.build_graph(&self.input, self.layer.session().names()) {
             Ok(graph) => graph,
             Err(e) => return mr.fail(e.into()),
         };

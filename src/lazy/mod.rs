@@ -14,8 +14,8 @@ use crate::layers::ObjectLinkingLayer;
 use crate::session::{
     DylibId, LookupFlags, MaterializationResponsibility, MaterializationUnit, ReexportsUnit, SymbolFlags,
 };
-use jitld_linker::arch::x86_64::Kind;
-use jitld_linker::graph::{Content, Definition, Edge, EdgeKind, Linkage, MemProt, Scope, SectionRole, Symbol};
+use jitld_linker::arch::Arch;
+use jitld_linker::graph::{Content, Edge, Linkage, MemProt, Scope, SectionRole, Symbol};
 use jitld_linker::{InputBuffer, LinkGraph, SymbolName};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -63,18 +63,6 @@ pub struct LazyReexportsUnit {
     pub origin: String,
 }
 
-const STUB: [u8; 6] = [0xff, 0x25, 0, 0, 0, 0]; // jmp *slot(%rip)
-
-/// `movabs $context, %r11; push %r11; movabs $reentry, %r11; jmp *%r11`
-fn trampoline(context: u64) -> Vec<u8> {
-    let mut code = vec![0x49, 0xbb];
-    code.extend(context.to_le_bytes());
-    code.extend([0x41, 0x53, 0x49, 0xbb]);
-    code.extend(reentry::reentry_address().to_le_bytes());
-    code.extend([0x41, 0xff, 0xe3]);
-    code
-}
-
 impl MaterializationUnit for LazyReexportsUnit {
     fn name(&self) -> &str {
         &self.origin
@@ -90,8 +78,10 @@ impl MaterializationUnit for LazyReexportsUnit {
 
     fn materialize(self: Box<Self>, mr: MaterializationResponsibility) {
         let session = self.layer.session().clone();
+        // The stubs run here, in this process, and re-enter it: they are for the host.
+        let arch = Arch::host();
         let mut graph =
-            LinkGraph::new(InputBuffer::from_vec(self.origin.as_str(), Vec::new()), session.names().clone());
+            LinkGraph::new(InputBuffer::from_vec(self.origin.as_str(), Vec::new()), session.names().clone(), arch);
         let code = graph.add_section("$__LAZY_STUBS", MemProt::ReadExec, SectionRole::Stubs);
         let slots = graph.add_section("$__LAZY_SLOTS", MemProt::ReadWrite, SectionRole::Plain);
         let mut stubs = Vec::new();
@@ -104,17 +94,20 @@ impl MaterializationUnit for LazyReexportsUnit {
                 slot: AtomicU64::new(0),
                 stats: self.stats.clone(),
             });
-            let tramp_block = graph.add_block(code, Content::Owned(trampoline(Arc::as_ptr(&stub) as u64)), 16);
+            let trampoline = arch.lazy_trampoline(Arc::as_ptr(&stub) as u64, reentry::reentry_address());
+            let tramp_block = graph.add_block(code, Content::Owned(trampoline), 16);
             let tramp = graph.add_anonymous_symbol(tramp_block, 0, 0);
             let slot_block = graph.add_block(slots, Content::Owned(vec![0; 8]), 8);
-            graph.blocks[slot_block.index()].edges.push(edge(Kind::Pointer64, 0, tramp, 0));
+            let pointer = Edge { kind: arch.pointer_kind(), offset: 0, target: tramp, addend: 0 };
+            graph.blocks[slot_block.index()].edges.push(pointer);
             let slot = graph.add_anonymous_symbol(slot_block, 0, 8);
-            let stub_block = graph.add_block(code, Content::Owned(STUB.to_vec()), 8);
-            graph.blocks[stub_block.index()].edges.push(edge(Kind::Delta32, 2, slot, -4));
+            let entry = arch.add_pointer_jump_stub(&mut graph, code, slot);
+            let def = graph.symbol(entry).def;
+            let size = graph.symbol(entry).size;
             graph.add_symbol(Symbol {
                 name: Some(new),
-                def: Definition::Block { block: stub_block, offset: 0 },
-                size: STUB.len() as u64,
+                def,
+                size,
                 linkage: Linkage::Strong,
                 scope: Scope::Default,
                 callable: true,
@@ -135,10 +128,6 @@ impl MaterializationUnit for LazyReexportsUnit {
     }
 }
 
-fn edge(kind: Kind, offset: u32, target: jitld_linker::graph::SymbolId, addend: i64) -> Edge {
-    Edge { kind: EdgeKind::X86_64(kind), offset, target, addend }
-}
-
 /// Adds an object behind lazy stubs: the object goes into `implementation`, and `dylib` gets
 /// a stub for each of its functions and a plain re-export for its data.
 pub fn add_lazy_object(
@@ -149,7 +138,7 @@ pub fn add_lazy_object(
     stats: &Arc<LazyStats>,
 ) -> Result<()> {
     let session = layer.session();
-    let interface = jitld_linker::format::elf::interface(&input, session.names())?;
+    let interface = jitld_linker::format::object_format(&input)?.interface(&input, session.names())?;
     let origin = input.name.to_string();
     layer.add(implementation, input)?;
     let source = vec![(implementation, LookupFlags::MatchAllSymbols)];

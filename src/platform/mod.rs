@@ -335,7 +335,7 @@ impl LinkPlugin for Platform {
             };
             for &block in &section.blocks {
                 for edge in &graph.blocks[block.index()].edges {
-                    if edge.kind == EdgeKind::KeepAlive || edge.offset % 8 != 0 {
+                    if edge.kind == EdgeKind::KEEP_ALIVE || edge.offset % 8 != 0 {
                         continue;
                     }
                     let addr = graph.symbol_addr(edge.target).wrapping_add(edge.addend as u64);

@@ -6,7 +6,7 @@
 use crate::error::Result;
 use crate::layers::LinkPlugin;
 use crate::session::InstanceId;
-use jitld_linker::graph::{Definition, EdgeKind};
+use jitld_linker::graph::Definition;
 use jitld_linker::memory::Allocation;
 use jitld_linker::LinkGraph;
 use std::fmt::Write;
@@ -50,11 +50,11 @@ impl LinkPlugin for RelocationDump {
             for &block in &section.blocks {
                 let b = &graph.blocks[block.index()];
                 for edge in &b.edges {
-                    let EdgeKind::X86_64(kind) = edge.kind else { continue };
+                    let Some(info) = graph.arch.edge_info(edge.kind) else { continue };
                     let site = b.addr + edge.offset as u64;
                     let target = &graph.symbols[edge.target.index()];
                     let external = matches!(target.def, Definition::External { .. });
-                    let width = kind.width();
+                    let width = u64::from(info.width);
                     let value = match alloc.bytes_at(site, width) {
                         Some(_) if external && Self::is_loaded_library(target.addr) => "<process>".to_string(),
                         Some(bytes) => bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" "),
@@ -62,9 +62,10 @@ impl LinkPlugin for RelocationDump {
                     };
                     let _ = writeln!(
                         out,
-                        "  {}+{:#x} @{site:#x} {kind:?} -> {} {} = [{value}]",
+                        "  {}+{:#x} @{site:#x} {} -> {} {} = [{value}]",
                         section.name,
                         b.input_offset + edge.offset as u64,
+                        info.name,
                         graph.symbol_name(edge.target),
                         LinkGraph::format_addend(edge.addend)
                     );

@@ -75,7 +75,8 @@ impl Archive {
             // No ranlib index: read every member's symbol table instead.
             for (i, m) in members.iter().enumerate() {
                 let Some(member) = input.slice(m.display.as_str(), m.start, m.len) else { continue };
-                let Ok(iface) = crate::format::elf::interface(&member, names) else { continue };
+                let Ok(format) = crate::format::object_format(&member) else { continue };
+                let Ok(iface) = format.interface(&member, names) else { continue };
                 for symbol in iface.symbols {
                     index.entry(symbol.name).or_insert(i);
                 }

@@ -11,7 +11,8 @@ mod input;
 pub use dump::dump_graph;
 pub use input::InputBuffer;
 
-use crate::arch::x86_64::Kind;
+use crate::arch::Arch;
+use crate::format::Format;
 use crate::names::{NamePool, SymbolName};
 use indexmap::IndexMap;
 use std::sync::Arc;
@@ -131,20 +132,14 @@ impl Block {
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum EdgeKind {
-    /// No fix-up: the target is kept alive as long as the block is.
-    KeepAlive,
-    X86_64(Kind),
-}
+/// What an edge computes: a number whose meaning is its graph's architecture's
+/// (`Arch::edge_info`), except for 0, the generic `KEEP_ALIVE`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct EdgeKind(pub u8);
 
-impl std::fmt::Display for EdgeKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            EdgeKind::KeepAlive => f.write_str("KeepAlive"),
-            EdgeKind::X86_64(kind) => write!(f, "{kind:?}"),
-        }
-    }
+impl EdgeKind {
+    /// No fix-up: the target is kept alive as long as the block is.
+    pub const KEEP_ALIVE: EdgeKind = EdgeKind(0);
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -212,6 +207,10 @@ pub struct StubIndex {
 pub struct LinkGraph {
     /// Display name of the input: `file` or `archive(member)`.
     pub name: Arc<str>,
+    /// What the edges mean, and what tables and passes the graph gets.
+    pub arch: Arch,
+    /// The file format the graph was read from; `None` for graphs jitld makes itself.
+    pub format: Option<Format>,
     pub input: InputBuffer,
     pub names: Arc<NamePool>,
     pub sections: Vec<Section>,
@@ -230,9 +229,12 @@ pub struct LinkGraph {
 }
 
 impl LinkGraph {
-    pub fn new(input: InputBuffer, names: Arc<NamePool>) -> Self {
+    /// An empty graph for `arch`, made by jitld rather than read from a file.
+    pub fn new(input: InputBuffer, names: Arc<NamePool>, arch: Arch) -> Self {
         LinkGraph {
             name: input.name.clone(),
+            arch,
+            format: None,
             input,
             names,
             sections: Vec::new(),

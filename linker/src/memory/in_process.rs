@@ -7,7 +7,8 @@
 //! returned to the kernel and reused, and a chunk that is entirely free again is unmapped.
 
 use super::free_list::FreeList;
-use super::layout::PAGE_SIZE;
+/// The host's pages: in-process memory is protected in them.
+const PAGE_SIZE: u64 = crate::arch::Arch::host().page_size();
 use super::{Allocation, Layout, MemoryManager, Part, Working};
 use crate::graph::MemProt;
 use crate::{LinkError, Result};

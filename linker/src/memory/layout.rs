@@ -1,9 +1,8 @@
 //! Where each block goes: live blocks grouped by protection in section and block order,
-//! zero-fill after content within each group, each group starting on a page.
+//! zero-fill after content within each group, each group starting on a page of the graph's
+//! architecture.
 
 use crate::graph::{LinkGraph, MemProt};
-
-pub const PAGE_SIZE: u64 = 4096;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Segment {
@@ -25,12 +24,13 @@ pub struct Layout {
 }
 
 pub fn layout(graph: &LinkGraph) -> Layout {
+    let page_size = graph.arch.page_size();
     let mut block_offsets = vec![None; graph.blocks.len()];
     let mut segments = Vec::new();
     let mut cursor = 0u64;
-    let mut max_align = PAGE_SIZE;
+    let mut max_align = page_size;
     for prot in [MemProt::ReadExec, MemProt::Read, MemProt::ReadWrite] {
-        let start = align_up(cursor, PAGE_SIZE);
+        let start = align_up(cursor, page_size);
         cursor = start;
         let mut segment_align = 1;
         let mut placed_any = false;
@@ -58,7 +58,7 @@ pub fn layout(graph: &LinkGraph) -> Layout {
             segments.push(Segment { prot, offset: start, size: cursor - start, align: segment_align });
         }
     }
-    Layout { segments, size: align_up(cursor, PAGE_SIZE).max(PAGE_SIZE), align: max_align, block_offsets }
+    Layout { segments, size: align_up(cursor, page_size).max(page_size), align: max_align, block_offsets }
 }
 
 /// Sizes come from inputs; an absurd one saturates here and fails at allocation instead of

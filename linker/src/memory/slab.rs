@@ -1,7 +1,8 @@
 //! A slab at a fixed address that is never executed: addresses are chosen as if memory
 //! started at `base`, bytes live in ordinary buffers. Same inputs, same addresses, same bytes.
 
-use super::layout::PAGE_SIZE;
+/// Slab addresses start on a page, as they would in a process.
+const PAGE_SIZE: u64 = crate::arch::Arch::host().page_size();
 use super::{Allocation, Layout, MemoryManager, Part, Working};
 use crate::{LinkError, Result};
 use std::sync::Mutex;

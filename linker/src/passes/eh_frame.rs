@@ -1,22 +1,22 @@
 //! Splits `.eh_frame` into one block per CIE and FDE record.
 //!
-//! An FDE's second word is the distance back to its CIE; it carries no relocation, so we add a
-//! `NegDelta32` edge for it, which keeps the distance right after records are dropped. An FDE
+//! An FDE's second word is the distance back to its CIE; it carries no relocation, so we add
+//! an edge for it (the architecture's `P - S` kind), which keeps the distance right after records are dropped. An FDE
 //! stays alive only while the function it describes does: the function's block gets a
 //! `KeepAlive` edge to the FDE, and nothing else refers to it. A zero terminator closes the
 //! section, as unwinders expect.
 
-use crate::arch::x86_64::Kind;
+use crate::arch::EhFrameKinds;
 use crate::graph::{BlockId, Content, Definition, Edge, EdgeKind, LinkGraph, SectionRole};
 use crate::{LinkError, Result};
 
-pub fn split_eh_frame(graph: &mut LinkGraph) -> Result<()> {
+pub fn split_eh_frame(graph: &mut LinkGraph, kinds: &EhFrameKinds) -> Result<()> {
     let sections: Vec<usize> =
         (0..graph.sections.len()).filter(|&s| graph.sections[s].role == SectionRole::EhFrame).collect();
     for section in sections {
         let blocks = std::mem::take(&mut graph.sections[section].blocks);
         for block in blocks {
-            split_block(graph, block)?;
+            split_block(graph, block, kinds)?;
         }
         let terminator = graph.add_block(crate::graph::SectionId(section as u32), Content::Owned(vec![0; 4]), 4);
         graph.blocks[terminator.index()].live = true;
@@ -24,7 +24,7 @@ pub fn split_eh_frame(graph: &mut LinkGraph) -> Result<()> {
     Ok(())
 }
 
-fn split_block(graph: &mut LinkGraph, block: BlockId) -> Result<()> {
+fn split_block(graph: &mut LinkGraph, block: BlockId, kinds: &EhFrameKinds) -> Result<()> {
     let bytes = graph.block_bytes(&graph.blocks[block.index()]).to_vec();
     let mut edges = std::mem::take(&mut graph.blocks[block.index()].edges);
     edges.sort_by_key(|e| e.offset);
@@ -78,7 +78,7 @@ fn split_block(graph: &mut LinkGraph, block: BlockId) -> Result<()> {
             let cie = found.map(|i| records[i].1);
             let cie = cie.ok_or_else(|| bad(graph, offset, "FDE refers to no CIE before it"))?;
             graph.blocks[record.index()].edges.push(Edge {
-                kind: EdgeKind::X86_64(Kind::NegDelta32),
+                kind: kinds.cie_pointer,
                 offset: 4,
                 target: cie,
                 addend: 0,
@@ -86,7 +86,7 @@ fn split_block(graph: &mut LinkGraph, block: BlockId) -> Result<()> {
             let pc_begin = graph.blocks[record.index()].edges.iter().find(|e| e.offset == 8).map(|e| e.target);
             if let Some(Definition::Block { block: function, .. }) = pc_begin.map(|t| graph.symbols[t.index()].def) {
                 graph.blocks[function.index()].edges.push(Edge {
-                    kind: EdgeKind::KeepAlive,
+                    kind: EdgeKind::KEEP_ALIVE,
                     offset: 0,
                     target: symbol,
                     addend: 0,

@@ -29,12 +29,14 @@ pub struct PassConfig {
 }
 
 impl PassConfig {
-    /// The default x86-64 ELF pipeline.
-    pub fn x86_64_elf() -> Self {
+    /// The default pipeline of the graph's target: its format's passes, then its
+    /// architecture's (tables, relaxation).
+    pub fn for_graph(graph: &LinkGraph) -> Self {
         let mut config = PassConfig::default();
-        config.pre_prune.push(Box::new(split_eh_frame));
-        config.post_prune.push(Box::new(crate::arch::x86_64::build_tables));
-        config.pre_fixup.push(Box::new(crate::arch::x86_64::relax));
+        if let Some(format) = graph.format {
+            format.add_passes(graph, &mut config);
+        }
+        graph.arch.add_passes(&mut config);
         config
     }
 }

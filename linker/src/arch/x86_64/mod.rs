@@ -17,108 +17,229 @@
 //! might need one; once addresses are known, `relax` sends each edge straight to its target
 //! whenever it fits and rewrites GOT loads into `lea` where the psABI allows it.
 
-mod elf;
 mod fixup;
 mod relax;
 mod tables;
 
-pub use elf::{edge_kind_for_elf, ElfEdge};
 pub use fixup::apply_fixups;
 pub use relax::relax;
 pub use tables::{build_tables, got_base};
 
-/// x86-64 edge kinds. `P` is the fix-up address, `S` the target's address, `A` the addend,
-/// `GOT` the graph's `_GLOBAL_OFFSET_TABLE_`, `Z` the target's size.
+use super::{EdgeInfo, Formula, Range, TableUse};
+use crate::graph::{Content, Edge, EdgeKind, LinkGraph, SectionId, SymbolId};
+use crate::passes::PassConfig;
+
+pub const PAGE_SIZE: u64 = 4096;
+
+/// x86-64 edge kinds; `EdgeKind` carries them as their number (0 is the generic `KeepAlive`).
+/// What each one computes is its row in `Kind::info`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[repr(u8)]
 pub enum Kind {
-    /// `S + A`, 64 bits.
-    Pointer64,
-    /// `S + A`, zero-extended 32 bits. Error if the value is not in `0..2^32`.
+    Pointer64 = 1,
     Pointer32,
-    /// `S + A`, sign-extended 32 bits. Error if the value is not in `-2^31..2^31`.
     Pointer32Signed,
-    /// `S + A`, 16 bits (either signedness accepted, as ld does).
     Pointer16,
-    /// `S + A`, 8 bits (either signedness accepted).
     Pointer8,
-    /// `S + A - P`, 64 bits.
     Delta64,
-    /// `S + A - P`, signed 32 bits. Falls back to the target's stub when it doesn't fit.
     Delta32,
-    /// `S + A - P`, signed 16 bits.
     Delta16,
-    /// `S + A - P`, signed 8 bits.
     Delta8,
-    /// `P - S + A`, signed 32 bits (eh_frame CIE pointers).
     NegDelta32,
-    /// `S + A - GOT`, 64 bits.
     Delta64FromGot,
-    /// A call or jump: `S + A - P`, signed 32 bits; through the target's stub if it doesn't fit.
     BranchPCRel32,
-    /// `Z + A`, 32 bits.
     Size32,
-    /// `Z + A`, 64 bits.
     Size64,
-    /// Before table building: the target gets a GOT entry, and the edge becomes a `Delta32`
-    /// to that entry (`G + GOT + A - P`).
     RequestGotAndTransformToDelta32,
-    /// Like the above for `mov foo@GOTPCREL(%rip), %reg` (`R_X86_64_GOTPCRELX`): may be relaxed.
     RequestGotAndTransformToPCRel32GotLoadRelaxable,
-    /// Like the above with a REX prefix (`R_X86_64_REX_GOTPCRELX`).
     RequestGotAndTransformToPCRel32GotLoadRexRelaxable,
-    /// The GOT entry's address relative to P, 64 bits (`R_X86_64_GOTPCREL64`).
     RequestGotAndTransformToDelta64,
-    /// The GOT entry's offset from GOT, 64 bits (`R_X86_64_GOT64`).
     RequestGotAndTransformToDelta64FromGot,
-    /// After table building: a relaxable GOT load, targeting the GOT entry.
     PCRel32GotLoadRelaxable,
     PCRel32GotLoadRexRelaxable,
-    /// `S + A`, signed 32 bits, where a thread-local `S` is its offset from the thread
-    /// pointer (local-exec: `mov %fs:x@tpoff, %eax`).
     TpOff32,
-    /// The same, 64 bits (`R_X86_64_TPOFF64`).
     TpOff64,
-    /// `S + A - TLS`, 32 bits: the offset of a thread-local variable within its graph's block
-    /// (local-dynamic).
     DtpOff32,
-    /// The same, 64 bits.
     DtpOff64,
-    /// Before table building: the variable gets a `tls_index` pair and the edge becomes a
-    /// `Delta32` to it (general-dynamic, `leaq x@tlsgd(%rip), %rdi`).
     RequestTlsGdAndTransformToDelta32,
-    /// The graph's block gets a `tls_index` pair and the edge becomes a `Delta32` to it
-    /// (local-dynamic, `leaq x@tlsld(%rip), %rdi`).
     RequestTlsLdAndTransformToDelta32,
 }
 
+/// Every kind, in number order (`ALL[n - 1]` is kind `n`).
+const ALL: [Kind; 27] = [
+    Kind::Pointer64,
+    Kind::Pointer32,
+    Kind::Pointer32Signed,
+    Kind::Pointer16,
+    Kind::Pointer8,
+    Kind::Delta64,
+    Kind::Delta32,
+    Kind::Delta16,
+    Kind::Delta8,
+    Kind::NegDelta32,
+    Kind::Delta64FromGot,
+    Kind::BranchPCRel32,
+    Kind::Size32,
+    Kind::Size64,
+    Kind::RequestGotAndTransformToDelta32,
+    Kind::RequestGotAndTransformToPCRel32GotLoadRelaxable,
+    Kind::RequestGotAndTransformToPCRel32GotLoadRexRelaxable,
+    Kind::RequestGotAndTransformToDelta64,
+    Kind::RequestGotAndTransformToDelta64FromGot,
+    Kind::PCRel32GotLoadRelaxable,
+    Kind::PCRel32GotLoadRexRelaxable,
+    Kind::TpOff32,
+    Kind::TpOff64,
+    Kind::DtpOff32,
+    Kind::DtpOff64,
+    Kind::RequestTlsGdAndTransformToDelta32,
+    Kind::RequestTlsLdAndTransformToDelta32,
+];
+
+impl From<Kind> for EdgeKind {
+    fn from(kind: Kind) -> EdgeKind {
+        EdgeKind(kind as u8)
+    }
+}
+
 impl Kind {
-    /// Whether table building must give the target a GOT entry.
-    pub fn requests_got(self) -> Option<Kind> {
-        Some(match self {
-            Kind::RequestGotAndTransformToDelta32 => Kind::Delta32,
-            Kind::RequestGotAndTransformToPCRel32GotLoadRelaxable => Kind::PCRel32GotLoadRelaxable,
-            Kind::RequestGotAndTransformToPCRel32GotLoadRexRelaxable => Kind::PCRel32GotLoadRexRelaxable,
-            Kind::RequestGotAndTransformToDelta64 => Kind::Delta64,
-            Kind::RequestGotAndTransformToDelta64FromGot => Kind::Delta64FromGot,
-            _ => return None,
-        })
+    pub fn from_edge(kind: EdgeKind) -> Option<Kind> {
+        ALL.get(usize::from(kind.0).checked_sub(1)?).copied()
     }
 
-    /// Edges whose 32-bit field may fail to reach a far external target, so the target
-    /// gets a stub to fall back on.
-    pub fn may_need_stub(self) -> bool {
-        matches!(self, Kind::BranchPCRel32 | Kind::Delta32 | Kind::Pointer32 | Kind::Pointer32Signed)
+    /// The kind's row: one place says what it computes, how wide it is, what it accepts and
+    /// what table it needs.
+    pub fn info(self) -> EdgeInfo {
+        use Formula::*;
+        use Range::{Signed, SignedOrUnsigned as Either, Unsigned};
+        let row = |width, formula, range, table| EdgeInfo { name: self.name(), width, formula, range, table };
+        let got = |lowered: Kind| TableUse::Got(lowered.into());
+        match self {
+            Kind::Pointer64 => row(8, Absolute, Either, TableUse::None),
+            // Zero-extended by the instruction: the value must be below 4 GiB.
+            Kind::Pointer32 => row(4, Absolute, Unsigned, TableUse::StubIfFar),
+            Kind::Pointer32Signed => row(4, Absolute, Signed, TableUse::StubIfFar),
+            Kind::Pointer16 => row(2, Absolute, Either, TableUse::None),
+            Kind::Pointer8 => row(1, Absolute, Either, TableUse::None),
+            Kind::Delta64 => row(8, Relative, Either, TableUse::None),
+            Kind::Delta32 => row(4, Relative, Signed, TableUse::StubIfFar),
+            Kind::Delta16 => row(2, Relative, Signed, TableUse::None),
+            Kind::Delta8 => row(1, Relative, Signed, TableUse::None),
+            // eh_frame CIE pointers.
+            Kind::NegDelta32 => row(4, NegRelative, Signed, TableUse::None),
+            Kind::Delta64FromGot => row(8, FromGot, Either, TableUse::None),
+            // A call or jump; through the target's stub when it doesn't reach.
+            Kind::BranchPCRel32 => row(4, Relative, Signed, TableUse::StubIfFar),
+            Kind::Size32 => row(4, Size, Unsigned, TableUse::None),
+            Kind::Size64 => row(8, Size, Either, TableUse::None),
+            Kind::RequestGotAndTransformToDelta32 => row(4, Request, Signed, got(Kind::Delta32)),
+            // `mov foo@GOTPCREL(%rip), %reg` (`R_X86_64_[REX_]GOTPCRELX`): may become a `lea`.
+            Kind::RequestGotAndTransformToPCRel32GotLoadRelaxable => {
+                row(4, Request, Signed, got(Kind::PCRel32GotLoadRelaxable))
+            }
+            Kind::RequestGotAndTransformToPCRel32GotLoadRexRelaxable => {
+                row(4, Request, Signed, got(Kind::PCRel32GotLoadRexRelaxable))
+            }
+            Kind::RequestGotAndTransformToDelta64 => row(8, Request, Either, got(Kind::Delta64)),
+            Kind::RequestGotAndTransformToDelta64FromGot => row(8, Request, Either, got(Kind::Delta64FromGot)),
+            Kind::PCRel32GotLoadRelaxable | Kind::PCRel32GotLoadRexRelaxable => {
+                row(4, Relative, Signed, TableUse::None)
+            }
+            // Local-exec: `mov %fs:x@tpoff, %eax`.
+            Kind::TpOff32 => row(4, ThreadPointerOffset, Signed, TableUse::None),
+            Kind::TpOff64 => row(8, ThreadPointerOffset, Either, TableUse::None),
+            // Local-dynamic: the variable's offset within its graph's block.
+            Kind::DtpOff32 => row(4, ThreadBlockOffset, Signed, TableUse::None),
+            Kind::DtpOff64 => row(8, ThreadBlockOffset, Either, TableUse::None),
+            // General-dynamic `leaq x@tlsgd(%rip), %rdi` / local-dynamic `leaq x@tlsld(%rip), %rdi`.
+            Kind::RequestTlsGdAndTransformToDelta32 => {
+                row(4, Request, Signed, TableUse::TlsIndexForSymbol(Kind::Delta32.into()))
+            }
+            Kind::RequestTlsLdAndTransformToDelta32 => {
+                row(4, Request, Signed, TableUse::TlsIndexForBlock(Kind::Delta32.into()))
+            }
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Pointer64 => "Pointer64",
+            Kind::Pointer32 => "Pointer32",
+            Kind::Pointer32Signed => "Pointer32Signed",
+            Kind::Pointer16 => "Pointer16",
+            Kind::Pointer8 => "Pointer8",
+            Kind::Delta64 => "Delta64",
+            Kind::Delta32 => "Delta32",
+            Kind::Delta16 => "Delta16",
+            Kind::Delta8 => "Delta8",
+            Kind::NegDelta32 => "NegDelta32",
+            Kind::Delta64FromGot => "Delta64FromGot",
+            Kind::BranchPCRel32 => "BranchPCRel32",
+            Kind::Size32 => "Size32",
+            Kind::Size64 => "Size64",
+            Kind::RequestGotAndTransformToDelta32 => "RequestGotAndTransformToDelta32",
+            Kind::RequestGotAndTransformToPCRel32GotLoadRelaxable => "RequestGotAndTransformToPCRel32GotLoadRelaxable",
+            Kind::RequestGotAndTransformToPCRel32GotLoadRexRelaxable => {
+                "RequestGotAndTransformToPCRel32GotLoadRexRelaxable"
+            }
+            Kind::RequestGotAndTransformToDelta64 => "RequestGotAndTransformToDelta64",
+            Kind::RequestGotAndTransformToDelta64FromGot => "RequestGotAndTransformToDelta64FromGot",
+            Kind::PCRel32GotLoadRelaxable => "PCRel32GotLoadRelaxable",
+            Kind::PCRel32GotLoadRexRelaxable => "PCRel32GotLoadRexRelaxable",
+            Kind::TpOff32 => "TpOff32",
+            Kind::TpOff64 => "TpOff64",
+            Kind::DtpOff32 => "DtpOff32",
+            Kind::DtpOff64 => "DtpOff64",
+            Kind::RequestTlsGdAndTransformToDelta32 => "RequestTlsGdAndTransformToDelta32",
+            Kind::RequestTlsLdAndTransformToDelta32 => "RequestTlsLdAndTransformToDelta32",
+        }
     }
 
     /// Width of the patched field in bytes.
     pub fn width(self) -> u64 {
-        match self {
-            Kind::Pointer64 | Kind::Delta64 | Kind::Delta64FromGot | Kind::Size64 => 8,
-            Kind::RequestGotAndTransformToDelta64 | Kind::RequestGotAndTransformToDelta64FromGot => 8,
-            Kind::DtpOff64 | Kind::TpOff64 => 8,
-            Kind::Pointer16 | Kind::Delta16 => 2,
-            Kind::Pointer8 | Kind::Delta8 => 1,
-            _ => 4,
+        u64::from(self.info().width)
+    }
+}
+
+/// Tables after pruning (GOT, stubs, `tls_index` pairs), relaxation once addresses are known.
+pub fn add_passes(config: &mut PassConfig) {
+    config.post_prune.push(Box::new(build_tables));
+    config.pre_fixup.push(Box::new(relax));
+}
+
+/// `jmp *slot(%rip)`: six bytes, the displacement at offset 2.
+const POINTER_JUMP: [u8; 6] = [0xff, 0x25, 0, 0, 0, 0];
+
+pub fn add_pointer_jump_stub(graph: &mut LinkGraph, section: SectionId, slot: SymbolId) -> SymbolId {
+    let block = graph.add_block(section, Content::Owned(POINTER_JUMP.to_vec()), 2);
+    graph.block_mut(block).edges.push(Edge { kind: Kind::Delta32.into(), offset: 2, target: slot, addend: -4 });
+    let stub = graph.add_anonymous_symbol(block, 0, POINTER_JUMP.len() as u64);
+    graph.symbol_mut(stub).callable = true;
+    stub
+}
+
+/// `movabs $context, %r11; push %r11; movabs $reentry, %r11; jmp *%r11`
+pub fn lazy_trampoline(context: u64, reentry: u64) -> Vec<u8> {
+    let mut code = vec![0x49, 0xbb];
+    code.extend(context.to_le_bytes());
+    code.extend([0x41, 0x53, 0x49, 0xbb]);
+    code.extend(reentry.to_le_bytes());
+    code.extend([0x41, 0xff, 0xe3]);
+    code
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_round_trips_through_its_number() {
+        for (index, kind) in ALL.iter().enumerate() {
+            assert_eq!(*kind as usize, index + 1);
+            assert_eq!(Kind::from_edge((*kind).into()), Some(*kind));
+            assert_eq!(kind.info().name, format!("{kind:?}"));
         }
+        assert_eq!(Kind::from_edge(EdgeKind::KEEP_ALIVE), None);
+        assert_eq!(Kind::from_edge(EdgeKind(ALL.len() as u8 + 1)), None);
     }
 }

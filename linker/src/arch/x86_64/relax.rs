@@ -9,21 +9,19 @@
 #![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 use super::Kind;
-use crate::graph::{BlockId, Definition, EdgeKind, LinkGraph, SymbolId};
+use crate::arch::{Formula, TableUse};
+use crate::graph::{BlockId, Definition, LinkGraph, SymbolId};
 use crate::Result;
 
-fn fits_delta32(target: u64, addend: i64, site: u64) -> bool {
-    let value = i128::from(target).saturating_add(i128::from(addend)).saturating_sub(i128::from(site));
-    i32::try_from(value).is_ok()
-}
-
-fn fits_field(kind: Kind, target: u64, addend: i64, site: u64) -> bool {
+/// Whether an edge of `kind` at `site` reaches `target + addend` without help.
+fn fits(kind: Kind, target: u64, addend: i64, site: u64) -> bool {
+    let info = kind.info();
     let absolute = i128::from(target).saturating_add(i128::from(addend));
-    match kind {
-        Kind::Pointer32 => u32::try_from(absolute).is_ok(),
-        Kind::Pointer32Signed => i32::try_from(absolute).is_ok(),
-        _ => fits_delta32(target, addend, site),
-    }
+    let value = match info.formula {
+        Formula::Relative => absolute.saturating_sub(i128::from(site)),
+        _ => absolute,
+    };
+    info.range.contains(value, info.width)
 }
 
 /// The target of a GOT entry's `Pointer64` edge.
@@ -39,12 +37,12 @@ pub fn relax(graph: &mut LinkGraph) -> Result<()> {
         }
         for i in 0..graph.block(b).edges.len() {
             let Some(&edge) = graph.block(b).edges.get(i) else { continue };
-            let EdgeKind::X86_64(kind) = edge.kind else { continue };
+            let Some(kind) = Kind::from_edge(edge.kind) else { continue };
             let site = graph.block(b).addr.wrapping_add(u64::from(edge.offset));
             match kind {
-                Kind::BranchPCRel32 | Kind::Delta32 | Kind::Pointer32 | Kind::Pointer32Signed => {
+                _ if kind.info().table == TableUse::StubIfFar => {
                     let target = graph.symbol(edge.target);
-                    let far = !fits_field(kind, target.addr, edge.addend, site);
+                    let far = !fits(kind, target.addr, edge.addend, site);
                     // A branch always goes to code; an address taken of code may use the stub
                     // as the function's address (as a non-PIE executable's PLT entry is).
                     let code = kind == Kind::BranchPCRel32 || target.callable;
@@ -68,13 +66,13 @@ fn relax_got_load(graph: &mut LinkGraph, b: BlockId, i: usize) -> Result<()> {
     let Some(&edge) = graph.block(b).edges.get(i) else { return Ok(()) };
     let Some(target) = got_entry_target(graph, edge.target) else { return Ok(()) };
     let site = graph.block(b).addr.wrapping_add(u64::from(edge.offset));
-    if !fits_delta32(graph.symbol(target).addr, edge.addend, site) {
+    if !fits(Kind::Delta32, graph.symbol(target).addr, edge.addend, site) {
         return Ok(());
     }
     let at = edge.offset as usize;
     let Some(new_offset) = rewrite_got_load(graph.make_owned(b), at) else { return Ok(()) };
     if let Some(e) = graph.block_mut(b).edges.get_mut(i) {
-        e.kind = EdgeKind::X86_64(Kind::Delta32);
+        e.kind = Kind::Delta32.into();
         e.target = target;
         e.offset = new_offset;
     }

@@ -8,13 +8,12 @@
 #![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 use super::Kind;
+use crate::arch::TableUse;
 use crate::graph::{
     BlockId, Content, Definition, Edge, EdgeKind, LinkGraph, Linkage, MemProt, Scope, SectionId, SectionRole, Symbol,
     SymbolId,
 };
 use crate::Result;
-
-const STUB: [u8; 6] = [0xff, 0x25, 0, 0, 0, 0]; // jmp *disp32(%rip)
 
 /// The graph's `_GLOBAL_OFFSET_TABLE_`: the start of its GOT, which begins with one reserved
 /// entry so that the base is always a real address even in a graph without entries.
@@ -55,10 +54,10 @@ fn stub(graph: &mut LinkGraph, target: SymbolId) -> SymbolId {
     let section = graph
         .find_section("$__STUBS")
         .unwrap_or_else(|| graph.add_section("$__STUBS", MemProt::ReadExec, SectionRole::Stubs));
-    let block = graph.add_block(section, Content::Owned(STUB.to_vec()), 2);
-    add_live_edge(graph, block, Kind::Delta32, 2, entry, -4);
-    let stub = graph.add_anonymous_symbol(block, 0, STUB.len() as u64);
-    graph.symbol_mut(stub).callable = true;
+    let stub = super::add_pointer_jump_stub(graph, section, entry);
+    if let Definition::Block { block, .. } = graph.symbol(stub).def {
+        graph.block_mut(block).live = true;
+    }
     graph.stubs.plt.insert(target, stub);
     stub
 }
@@ -66,7 +65,7 @@ fn stub(graph: &mut LinkGraph, target: SymbolId) -> SymbolId {
 fn add_live_edge(graph: &mut LinkGraph, block: BlockId, kind: Kind, offset: u32, target: SymbolId, addend: i64) {
     let b = graph.block_mut(block);
     b.live = true;
-    b.edges.push(Edge { kind: EdgeKind::X86_64(kind), offset, target, addend });
+    b.edges.push(Edge { kind: kind.into(), offset, target, addend });
 }
 
 /// The graph's thread-local base: an absolute symbol whose address, once the TLS block is
@@ -89,16 +88,11 @@ pub fn tls_base(graph: &mut LinkGraph) -> SymbolId {
     base
 }
 
-/// A `tls_index` pair `{STATIC_TLS_MODULE, offset}` for general-dynamic (the variable's
-/// offset from the thread pointer) or local-dynamic (the block's) accesses.
-fn tls_index_entry(graph: &mut LinkGraph, kind: Kind, target: SymbolId) -> Option<SymbolId> {
-    let key = match kind {
-        Kind::RequestTlsGdAndTransformToDelta32 => target,
-        Kind::RequestTlsLdAndTransformToDelta32 => tls_base(graph),
-        _ => return None,
-    };
+/// A `tls_index` pair `{STATIC_TLS_MODULE, offset}` whose offset is `key`'s from the thread
+/// pointer: a variable's (general-dynamic) or the graph's block's (local-dynamic).
+fn tls_index_entry(graph: &mut LinkGraph, key: SymbolId) -> SymbolId {
     if let Some(&entry) = graph.stubs.tls_gd.get(&key) {
-        return Some(entry);
+        return entry;
     }
     let section = graph
         .find_section("$__TLS_INDEX")
@@ -109,38 +103,52 @@ fn tls_index_entry(graph: &mut LinkGraph, kind: Kind, target: SymbolId) -> Optio
     add_live_edge(graph, block, Kind::Pointer64, 8, key, 0);
     let entry = graph.add_anonymous_symbol(block, 0, 16);
     graph.stubs.tls_gd.insert(key, entry);
-    Some(entry)
+    entry
 }
 
 /// Points edge `i` of `block` at `target` with `kind`.
-fn retarget(graph: &mut LinkGraph, block: BlockId, i: usize, kind: Kind, target: SymbolId) {
+fn retarget(graph: &mut LinkGraph, block: BlockId, i: usize, kind: EdgeKind, target: SymbolId) {
     if let Some(e) = graph.block_mut(block).edges.get_mut(i) {
-        e.kind = EdgeKind::X86_64(kind);
+        e.kind = kind;
         e.target = target;
     }
 }
 
-/// Lowers GOT requests and gives every external reached by a 32-bit field a stub to fall
-/// back on. Runs over the live blocks that existed before it (entries are not revisited).
+/// Lowers GOT and `tls_index` requests and gives every external reached by a field that may
+/// fall short a stub to fall back on. Runs over the live blocks that existed before it
+/// (entries are not revisited).
 pub fn build_tables(graph: &mut LinkGraph) -> Result<()> {
     let blocks: Vec<BlockId> = (0..graph.blocks.len() as u32).map(BlockId).filter(|&b| graph.block(b).live).collect();
     let mut needs_got_base = false;
     for block in blocks {
         for i in 0..graph.block(block).edges.len() {
             let Some(&edge) = graph.block(block).edges.get(i) else { continue };
-            let EdgeKind::X86_64(kind) = edge.kind else { continue };
+            let Some(kind) = Kind::from_edge(edge.kind) else { continue };
             // `sym@GOTOFF` is relative to the GOT base even when nothing names `_GLOBAL_OFFSET_TABLE_`.
             needs_got_base |= kind == Kind::Delta64FromGot;
             if matches!(kind, Kind::DtpOff32 | Kind::DtpOff64) {
                 tls_base(graph);
             }
-            if let Some(entry) = tls_index_entry(graph, kind, edge.target) {
-                retarget(graph, block, i, Kind::Delta32, entry);
-            } else if let Some(lowered) = kind.requests_got() {
-                let entry = got_entry(graph, edge.target);
-                retarget(graph, block, i, lowered, entry);
-            } else if kind.may_need_stub() && matches!(graph.symbol(edge.target).def, Definition::External { .. }) {
-                stub(graph, edge.target);
+            match kind.info().table {
+                TableUse::None => {}
+                TableUse::Got(lowered) => {
+                    let entry = got_entry(graph, edge.target);
+                    retarget(graph, block, i, lowered, entry);
+                }
+                TableUse::TlsIndexForSymbol(lowered) => {
+                    let entry = tls_index_entry(graph, edge.target);
+                    retarget(graph, block, i, lowered, entry);
+                }
+                TableUse::TlsIndexForBlock(lowered) => {
+                    let base = tls_base(graph);
+                    let entry = tls_index_entry(graph, base);
+                    retarget(graph, block, i, lowered, entry);
+                }
+                TableUse::StubIfFar => {
+                    if matches!(graph.symbol(edge.target).def, Definition::External { .. }) {
+                        stub(graph, edge.target);
+                    }
+                }
             }
         }
     }

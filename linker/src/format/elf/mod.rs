@@ -1,12 +1,15 @@
-//! ELF x86-64 relocatable objects → `LinkGraph`.
+//! ELF relocatable objects → `LinkGraph`: the ELF row of the format × architecture grid.
 //!
 //! Every allocatable section becomes a section with one block (`.eh_frame` is split into
 //! records later, by a pass). Symbols in COMDAT groups are treated as weak definitions, so
 //! the session keeps one copy and the others become references to it. Every index and offset
-//! read from the file is checked; errors name the file, section, symbol and offset.
+//! read from the file is checked; errors name the file, section, symbol and offset. What a
+//! relocation type means is the architecture's cell (`x86_64.rs`), chosen by `e_machine`.
 
-use super::{machine_name, Interface, InterfaceSymbol, Strength};
-use crate::arch::x86_64::{self, ElfEdge};
+mod x86_64;
+
+use super::{machine_name, Format, Interface, InterfaceSymbol, Strength};
+use crate::arch::Arch;
 use crate::graph::{
     BlockId, Content, Definition, Edge, EdgeKind, InputBuffer, LinkGraph, Linkage, MemProt, Scope, SectionRole, Symbol,
     SymbolId,
@@ -27,9 +30,35 @@ fn is_common(sym: &Sym64<LE>) -> bool {
     matches!(sym.st_shndx(LE), SHN_COMMON | SHN_X86_64_LCOMMON)
 }
 
+/// What an ELF relocation becomes in the graph (each architecture's cell maps its types).
+pub enum ElfEdge {
+    /// An ordinary edge to the relocation's symbol.
+    Edge(EdgeKind),
+    /// An edge to the graph's `_GLOBAL_OFFSET_TABLE_`, whatever the relocation's symbol.
+    ToGotBase(EdgeKind),
+    /// No fix-up needed.
+    None,
+}
+
+/// The architectures jitld links ELF objects for: `e_machine` → architecture.
+fn arch_for_machine(machine: u16) -> Option<Arch> {
+    match machine {
+        EM_X86_64 => Some(Arch::X86_64),
+        _ => None,
+    }
+}
+
+/// The architecture's cell: an ELF relocation type → an edge; `Err` names the type.
+fn relocation_edge(arch: Arch, r_type: u32) -> std::result::Result<ElfEdge, String> {
+    match arch {
+        Arch::X86_64 => x86_64::relocation_edge(r_type),
+    }
+}
+
 /// A parsed view of one object: header, section table, symbol table and COMDAT membership.
 struct ElfObject<'a> {
     input: &'a InputBuffer,
+    arch: Arch,
     data: &'a [u8],
     sections: SectionTable<'a, Header>,
     symbols: SymbolTable<'a, Header>,
@@ -44,8 +73,11 @@ impl<'a> ElfObject<'a> {
         let data = input.bytes();
         let at = || Location::file(&*input.name);
         let bad = |e: object::read::Error| LinkError::malformed(at(), e.to_string());
-        check_ident(data).map_err(|message| LinkError::unsupported(at(), message))?;
+        let arch = check_ident(data).map_err(|message| LinkError::unsupported(at(), message))?;
         let header = Header::parse(data).map_err(bad)?;
+        let arch = arch
+            .or_else(|| arch_for_machine(header.e_machine(LE)))
+            .ok_or_else(|| LinkError::unsupported(at(), format!("machine {}", header.e_machine(LE))))?;
         if header.e_ident().class != ELFCLASS64 || header.e_ident().data != ELFDATA2LSB {
             return Err(LinkError::malformed(at(), "not a 64-bit little-endian ELF file"));
         }
@@ -84,7 +116,7 @@ impl<'a> ElfObject<'a> {
                 })? = true;
             }
         }
-        let obj = ElfObject { input, data, sections, symbols, in_comdat, section_names };
+        let obj = ElfObject { input, arch, data, sections, symbols, in_comdat, section_names };
         if obj.is_gcc_lto_only() {
             return Err(LinkError::unsupported(at(), super::GCC_LTO));
         }
@@ -192,14 +224,15 @@ impl<'a> ElfObject<'a> {
     }
 }
 
-/// What the identification bytes say about the file, before a 64-bit header is parsed: names
-/// bitcode, 32-bit objects and other machines instead of "Unsupported ELF header".
-fn check_ident(data: &[u8]) -> std::result::Result<(), String> {
+/// What the identification bytes say about the file, before a 64-bit header is parsed: its
+/// architecture, or a message naming bitcode, 32-bit objects and unsupported machines
+/// instead of "Unsupported ELF header".
+fn check_ident(data: &[u8]) -> std::result::Result<Option<Arch>, String> {
     if super::is_llvm_bitcode(data) {
         return Err(super::LLVM_BITCODE.into());
     }
     let (true, Some(&class), Some(&[lo, hi])) = (data.starts_with(b"\x7fELF"), data.get(4), data.get(18..20)) else {
-        return Ok(());
+        return Ok(None); // too short to say: the header parser reports it
     };
     let machine = match data.get(5) {
         Some(&ELFDATA2MSB) => u16::from_be_bytes([lo, hi]),
@@ -209,14 +242,12 @@ fn check_ident(data: &[u8]) -> std::result::Result<(), String> {
         Some(name) => format!("machine {machine}, {name}"),
         None => format!("machine {machine}"),
     };
+    let supported = "x86-64 objects (machine 62) are supported";
     if class == ELFCLASS32 {
         let what = if machine == EM_X86_64 { "machine 62, x86-64 with 32-bit pointers (x32)".into() } else { what };
-        return Err(format!("a 32-bit ELF object ({what}); only 64-bit x86-64 objects (machine 62) are supported"));
+        return Err(format!("a 32-bit ELF object ({what}); only 64-bit {supported}"));
     }
-    if machine != EM_X86_64 {
-        return Err(format!("an object for {what}; only x86-64 objects (machine 62) are supported"));
-    }
-    Ok(())
+    arch_for_machine(machine).map(Some).ok_or_else(|| format!("an object for {what}; only {supported}"))
 }
 
 fn section_label(index: usize) -> String {
@@ -269,7 +300,8 @@ pub fn interface(input: &InputBuffer, names: &NamePool) -> Result<Interface> {
 /// Builds the link graph of one object.
 pub fn build_graph(input: &InputBuffer, names: &Arc<NamePool>) -> Result<LinkGraph> {
     let obj = ElfObject::open(input)?;
-    let mut graph = LinkGraph::new(input.clone(), names.clone());
+    let mut graph = LinkGraph::new(input.clone(), names.clone(), obj.arch);
+    graph.format = Some(Format::Elf);
     let blocks = add_sections(&obj, &mut graph)?;
     let mut symbols = add_symbols(&obj, &mut graph, &blocks)?;
     for (index, sym) in obj.symbols.iter().enumerate() {
@@ -394,7 +426,7 @@ fn add_relocations(
         if kind == SHT_REL {
             return Err(LinkError::unsupported(
                 obj.at().section(obj.section_name(index)),
-                "SHT_REL relocations on x86-64",
+                format!("SHT_REL relocations on {}", obj.arch.name()),
             ));
         }
         if kind != SHT_RELA {
@@ -418,7 +450,7 @@ fn add_relocations(
             let offset = rela.r_offset(LE);
             let at = || obj.at().section(&*target_name).offset(offset);
             let r_type = rela.r_type(LE, false);
-            let (kind, to_got_base) = match x86_64::edge_kind_for_elf(r_type) {
+            let (kind, to_got_base) = match relocation_edge(obj.arch, r_type) {
                 Ok(ElfEdge::Edge(kind)) => (kind, false),
                 Ok(ElfEdge::ToGotBase(kind)) => (kind, true),
                 Ok(ElfEdge::None) => continue,
@@ -426,7 +458,8 @@ fn add_relocations(
                 Err(name) if name.starts_with("relocation") => return Err(LinkError::unsupported(at(), name)),
                 Err(name) => return Err(LinkError::unsupported(at(), format!("relocation {name}"))),
             };
-            if offset.checked_add(kind.width()).is_none_or(|end| end > size) {
+            let width = obj.arch.edge_info(kind).map_or(0, |info| u64::from(info.width));
+            if offset.checked_add(width).is_none_or(|end| end > size) {
                 return Err(LinkError::malformed(
                     at(),
                     format!("relocation past the end of the section ({size:#x} bytes)"),
@@ -442,13 +475,13 @@ fn add_relocations(
             }
             let sym_index = rela.r_sym(LE, false) as usize;
             let target_symbol = if to_got_base {
-                x86_64::got_base(graph)
+                obj.arch.got_base(graph)
             } else {
                 relocation_target(obj, graph, symbols, sym_index)
                     .map_err(|message| LinkError::malformed(at(), message))?
             };
             graph.block_mut(block).edges.push(Edge {
-                kind: EdgeKind::X86_64(kind),
+                kind,
                 offset: offset as u32,
                 target: target_symbol,
                 addend: rela.r_addend(LE),
@@ -480,7 +513,7 @@ fn relocation_target(
         return Err(format!("relocation against symbol {name:?} in a section that is not loaded"));
     }
     if name == b"_GLOBAL_OFFSET_TABLE_" {
-        return Ok(x86_64::got_base(graph));
+        return Ok(obj.arch.got_base(graph));
     }
     let interned = graph.names.intern_bytes(name);
     let id = graph.external(interned, sym.st_bind() == STB_WEAK);
@@ -491,10 +524,9 @@ fn relocation_target(
 }
 
 /// A GNU indirect function: the symbol's code is a resolver that returns the real
-/// implementation. The symbol becomes a stub, `jmp *slot(%rip)`; the platform calls the
+/// implementation. The symbol becomes a stub jumping through a slot; the platform calls the
 /// resolver once the code is in place and stores its answer in the slot (`graph.ifuncs`).
 fn indirect_function(graph: &mut LinkGraph, symbol: SymbolId) {
-    use crate::arch::x86_64::Kind;
     let Definition::Block { block, offset } = graph.symbol(symbol).def else { return };
     let resolver = graph.add_anonymous_symbol(block, offset, graph.symbol(symbol).size);
     let slots = graph
@@ -505,18 +537,14 @@ fn indirect_function(graph: &mut LinkGraph, symbol: SymbolId) {
         .unwrap_or_else(|| graph.add_section("$__IFUNC_STUBS", MemProt::ReadExec, SectionRole::Plain));
     let slot_block = graph.add_block(slots, Content::Owned(vec![0; 8]), 8);
     // The resolver must survive dead-stripping as long as the slot it fills does.
-    graph.block_mut(slot_block).edges.push(Edge { kind: EdgeKind::KeepAlive, offset: 0, target: resolver, addend: 0 });
+    graph.block_mut(slot_block).edges.push(Edge { kind: EdgeKind::KEEP_ALIVE, offset: 0, target: resolver, addend: 0 });
     let slot = graph.add_anonymous_symbol(slot_block, 0, 8);
-    let stub_block = graph.add_block(stubs, Content::Owned(vec![0xff, 0x25, 0, 0, 0, 0]), 8);
-    graph.block_mut(stub_block).edges.push(Edge {
-        kind: EdgeKind::X86_64(Kind::Delta32),
-        offset: 2,
-        target: slot,
-        addend: -4,
-    });
+    let stub = graph.arch.add_pointer_jump_stub(graph, stubs, slot);
+    let Definition::Block { block: stub_block, .. } = graph.symbol(stub).def else { return };
+    let size = graph.symbol(stub).size;
     let entry = graph.symbol_mut(symbol);
     entry.def = Definition::Block { block: stub_block, offset: 0 };
-    entry.size = 6;
+    entry.size = size;
     graph.ifuncs.push((slot, resolver));
 }
 
