@@ -17,6 +17,7 @@ use jitld::session::{
 };
 use jitld::{JitError, Result};
 use jitld_linker::memory::SlabMemoryManager;
+use jitld_linker::LookupName;
 use jitld_linker::SymbolName;
 use shuttle::thread;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -79,7 +80,7 @@ impl MaterializationUnit for FakeUnit {
         if self.fail {
             return mr.fail(JitError::other(format!("{} cannot link", self.name)));
         }
-        let wanted: Vec<(SymbolName, bool)> = self.refers.iter().map(|&n| (n, false)).collect();
+        let wanted: Vec<LookupName> = self.refers.iter().map(|&n| LookupName::required(n)).collect();
         let name = self.name.clone();
         mr.resolver().lookup_then(&wanted, &name, move |found| match found {
             Ok(found) => {
@@ -235,7 +236,7 @@ impl DefinitionGenerator for EverythingGenerator {
         session: &ExecutionSession,
         dylib: DylibId,
         _: LookupFlags,
-        names: &[(SymbolName, bool)],
+        names: &[LookupName],
     ) -> Result<()> {
         let symbols: Vec<_> =
             names.iter().map(|&(n, _)| (n, addr_of(session, n), SymbolFlags::strong_function())).collect();

@@ -22,6 +22,7 @@ use jitld::session::{
 };
 use jitld::JitError;
 use jitld_linker::memory::{Allocation, Layout, MemoryManager};
+use jitld_linker::LookupName;
 use jitld_linker::{LinkContext, LinkError, LinkGraph, ResolvedSymbol, SymbolName};
 use std::any::Any;
 use std::collections::HashMap;
@@ -291,11 +292,7 @@ impl LinkContext for ExprLinkContext<'_> {
         self.mr.notify_resolved(&addrs).map_err(stash)
     }
 
-    fn lookup(
-        &mut self,
-        graph: &LinkGraph,
-        names: &[(SymbolName, bool)],
-    ) -> jitld_linker::Result<Vec<Option<ResolvedSymbol>>> {
+    fn lookup(&mut self, graph: &LinkGraph, names: &[LookupName]) -> jitld_linker::Result<Vec<Option<ResolvedSymbol>>> {
         self.mr.lookup(names, &graph.name).map_err(stash)
     }
 

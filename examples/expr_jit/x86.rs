@@ -14,7 +14,7 @@
 
 use super::lang::{BinOp, Cmp, Expr, Function};
 use jitld_linker::arch::{x86_64::Kind, Arch};
-use jitld_linker::graph::{Content, Definition, Edge, Linkage, MemProt, Scope, SectionRole, Symbol};
+use jitld_linker::graph::{Content, Definition, Edge, MemProt, SectionRole, Symbol, SymbolFlags};
 use jitld_linker::{InputBuffer, LinkGraph, NamePool};
 use std::sync::Arc;
 
@@ -228,9 +228,7 @@ pub fn build_graph(function: &Function, code: MachineCode, graph_name: &str, nam
         name: Some(names.intern(&function.name)),
         def: Definition::Block { block, offset: 0 },
         size,
-        linkage: Linkage::Strong,
-        scope: Scope::Default,
-        callable: true,
+        flags: SymbolFlags::strong_function(),
         addr: 0,
         live: true,
     });

@@ -7,6 +7,7 @@
 
 pub mod arch;
 mod error;
+pub mod flags;
 pub mod format;
 pub mod graph;
 pub mod link;
@@ -16,6 +17,7 @@ pub mod passes;
 pub mod tls;
 
 pub use error::{LinkError, Location, Result};
+pub use flags::{LookupName, Scope, Strength, SymbolFlags};
 pub use graph::{InputBuffer, LinkGraph};
 pub use link::{begin, link, LinkContext, PendingLink, ResolvedSymbol};
 pub use names::{NameHasher, NameMap, NamePool, NameSet, SymbolName};

@@ -12,6 +12,7 @@
 //!
 //! On any failure after allocation the memory is given back before the error is returned.
 
+use crate::flags::LookupName;
 use crate::graph::{Content, Definition, LinkGraph, SymbolId};
 use crate::memory::{layout, Allocation, Layout, MemoryManager};
 use crate::names::SymbolName;
@@ -39,7 +40,7 @@ pub trait LinkContext {
 
     /// Resolves external names. `weak` names may be missing (`None`); for any other missing
     /// name the context returns an error that names every one.
-    fn lookup(&mut self, graph: &LinkGraph, names: &[(SymbolName, bool)]) -> Result<Vec<Option<ResolvedSymbol>>>;
+    fn lookup(&mut self, graph: &LinkGraph, names: &[LookupName]) -> Result<Vec<Option<ResolvedSymbol>>>;
 
     /// The graph is fixed up and its memory protected; the allocation now belongs to the
     /// context.
@@ -128,8 +129,8 @@ impl PendingLink {
     }
 
     /// The names to resolve, each with whether a missing definition is allowed (weak).
-    pub fn externals(&self) -> Vec<(SymbolName, bool)> {
-        self.wanted.iter().map(|&(_, name, weak)| (name, weak)).collect()
+    pub fn externals(&self) -> Vec<LookupName> {
+        self.wanted.iter().map(|&(_, name, weak)| LookupName { name, weak }).collect()
     }
 
     /// Completes the link with what each of `externals` resolved to (`None`: a weak
@@ -139,7 +140,7 @@ impl PendingLink {
             let symbol = &mut self.graph.symbols[id.index()];
             let resolved = result.unwrap_or(ResolvedSymbol { addr: 0, callable: false, size: 0 });
             symbol.addr = resolved.addr;
-            symbol.callable = resolved.callable;
+            symbol.flags.callable = resolved.callable;
             symbol.size = resolved.size;
         }
         match fix_up(&mut self.graph, ctx, &mut self.config, &self.layout, &mut self.alloc, &self.tls) {

@@ -7,7 +7,7 @@ use crate::error::Result;
 use crate::generators::{ArchiveGenerator, DefinitionGenerator};
 use crate::layers::ObjectLinkingLayer;
 use crate::session::{DylibId, ExecutionSession, LookupFlags};
-use jitld_linker::SymbolName;
+use jitld_linker::LookupName;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
@@ -29,10 +29,10 @@ impl DefinitionGenerator for RuntimeArchive {
         session: &ExecutionSession,
         dylib: DylibId,
         flags: LookupFlags,
-        names: &[(SymbolName, bool)],
+        names: &[LookupName],
     ) -> Result<()> {
         // Weak references never pull archive members: no need to open it for those.
-        if names.iter().all(|&(_, weak)| weak) {
+        if names.iter().all(|wanted| wanted.weak) {
             return Ok(());
         }
         let archive = self

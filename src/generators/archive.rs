@@ -6,7 +6,8 @@ use crate::error::Result;
 use crate::layers::ObjectLinkingLayer;
 use crate::session::{DylibId, ExecutionSession, LookupFlags};
 use jitld_linker::format::archive::Archive;
-use jitld_linker::{InputBuffer, SymbolName};
+use jitld_linker::InputBuffer;
+use jitld_linker::LookupName;
 use std::collections::HashSet;
 use std::sync::Mutex;
 
@@ -49,9 +50,9 @@ impl DefinitionGenerator for ArchiveGenerator {
         _: &ExecutionSession,
         dylib: DylibId,
         _: LookupFlags,
-        names: &[(SymbolName, bool)],
+        names: &[LookupName],
     ) -> Result<()> {
-        for &(name, _) in names.iter().filter(|(_, weak)| !weak) {
+        for &LookupName { name, .. } in names.iter().filter(|wanted| !wanted.weak) {
             if let Some(member) = self.archive.member_defining(name) {
                 self.pull(dylib, member)?;
             }

@@ -11,7 +11,7 @@ use crate::error::{JitError, Result};
 use crate::layers::ObjectLinkingLayer;
 use crate::platform::copy_relocation;
 use crate::session::{DylibId, ExecutionSession, LookupFlags, SymbolFlags};
-use jitld_linker::SymbolName;
+use jitld_linker::LookupName;
 use std::ffi::{CStr, CString};
 
 pub struct DynamicLibraryGenerator {
@@ -106,11 +106,11 @@ impl DefinitionGenerator for DynamicLibraryGenerator {
         session: &ExecutionSession,
         dylib: DylibId,
         _: LookupFlags,
-        names: &[(SymbolName, bool)],
+        names: &[LookupName],
     ) -> Result<()> {
         let mut absolute = Vec::new();
         let loaded = LoadedObjects::now();
-        for &(name, _) in names {
+        for &LookupName { name, .. } in names {
             let text = session.names().resolve(name);
             if self.allow.as_ref().is_some_and(|allow| !allow(&text)) {
                 continue;

@@ -12,7 +12,7 @@ pub(crate) use dynamic_section::{load_bias, DynamicSection};
 
 use crate::error::Result;
 use crate::session::{DylibId, ExecutionSession, LookupFlags};
-use jitld_linker::SymbolName;
+use jitld_linker::LookupName;
 
 pub trait DefinitionGenerator: Send + Sync {
     /// Define whichever of `names` this generator can provide in `dylib`. Names it doesn't
@@ -23,6 +23,6 @@ pub trait DefinitionGenerator: Send + Sync {
         session: &ExecutionSession,
         dylib: DylibId,
         flags: LookupFlags,
-        names: &[(SymbolName, bool)],
+        names: &[LookupName],
     ) -> Result<()>;
 }

@@ -4,7 +4,8 @@
 use super::ObjectLinkingLayer;
 use crate::session::{MaterializationResponsibility, MaterializationUnit, SymbolFlags};
 use jitld_linker::arch::Arch;
-use jitld_linker::graph::{Content, Definition, Linkage, MemProt, Scope, SectionRole, Symbol};
+use jitld_linker::graph::{Content, Definition, MemProt, SectionRole, Symbol};
+use jitld_linker::Strength;
 use jitld_linker::{InputBuffer, LinkGraph, SymbolName};
 
 pub struct DataUnit {
@@ -44,9 +45,7 @@ impl DataUnit {
             name: Some(self.name),
             def: Definition::Block { block, offset: 0 },
             size,
-            linkage: Linkage::Strong,
-            scope: if self.flags.exported { Scope::Default } else { Scope::Hidden },
-            callable: false,
+            flags: SymbolFlags { strength: Strength::Strong, callable: false, ..self.flags },
             addr: 0,
             live: true,
         });

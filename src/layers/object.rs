@@ -14,6 +14,7 @@ use jitld_linker::format::{self, Format, Strength};
 use jitld_linker::graph::{Content, Definition};
 use jitld_linker::memory::{Allocation, Layout, MemoryManager};
 use jitld_linker::tls::TlsLayout;
+use jitld_linker::LookupName;
 use jitld_linker::{InputBuffer, LinkContext, LinkGraph, ResolvedSymbol, SymbolName};
 use std::any::Any;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -142,17 +143,10 @@ impl ObjectLinkingLayer {
         let session = &self.inner.session;
         let format = format::object_format(&input)?;
         let interface = format.interface(&input, session.names())?;
-        let mut symbols: Vec<(SymbolName, SymbolFlags)> = interface
-            .symbols
-            .iter()
-            .map(|s| {
-                let exported = s.scope == jitld_linker::graph::Scope::Default;
-                (s.name, SymbolFlags { strength: s.strength, exported, callable: s.callable })
-            })
-            .collect();
+        let mut symbols: Vec<(SymbolName, SymbolFlags)> = interface.symbols.iter().map(|s| (s.name, s.flags)).collect();
         let init_symbol = interface.has_initializers.then(|| {
             let name = session.intern(&format!("$jitld.init#{ordinal}:{}", input.name));
-            symbols.push((name, SymbolFlags { strength: Strength::Strong, exported: false, callable: false }));
+            symbols.push((name, SymbolFlags { scope: jitld_linker::Scope::Hidden, ..SymbolFlags::strong_data() }));
             name
         });
         let defined = interface.symbols.iter().map(|s| s.name).collect();
@@ -370,11 +364,7 @@ impl LinkContext for SessionLinkContext {
         self.mr.notify_resolved_with_sizes(&resolved).map_err(stash)
     }
 
-    fn lookup(
-        &mut self,
-        graph: &LinkGraph,
-        names: &[(SymbolName, bool)],
-    ) -> jitld_linker::Result<Vec<Option<ResolvedSymbol>>> {
+    fn lookup(&mut self, graph: &LinkGraph, names: &[LookupName]) -> jitld_linker::Result<Vec<Option<ResolvedSymbol>>> {
         self.mr.lookup(names, &graph.name).map_err(stash)
     }
 

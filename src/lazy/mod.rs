@@ -15,7 +15,7 @@ use crate::session::{
     DylibId, LookupFlags, MaterializationResponsibility, MaterializationUnit, ReexportsUnit, SymbolFlags,
 };
 use jitld_linker::arch::Arch;
-use jitld_linker::graph::{Content, Edge, Linkage, MemProt, Scope, SectionRole, Symbol};
+use jitld_linker::graph::{Content, Edge, MemProt, SectionRole, Symbol};
 use jitld_linker::{InputBuffer, LinkGraph, SymbolName};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -108,9 +108,7 @@ impl MaterializationUnit for LazyReexportsUnit {
                 name: Some(new),
                 def,
                 size,
-                linkage: Linkage::Strong,
-                scope: Scope::Default,
-                callable: true,
+                flags: SymbolFlags::strong_function(),
                 addr: 0,
                 live: true,
             });
@@ -144,10 +142,8 @@ pub fn add_lazy_object(
     let source = vec![(implementation, LookupFlags::MatchAllSymbols)];
     let (mut functions, mut data) = (Vec::new(), Vec::new());
     for symbol in &interface.symbols {
-        let exported = symbol.scope == Scope::Default;
-        let flags = SymbolFlags { strength: symbol.strength, exported, callable: symbol.callable };
-        let target = if symbol.callable { &mut functions } else { &mut data };
-        target.push((symbol.name, symbol.name, flags));
+        let target = if symbol.flags.callable { &mut functions } else { &mut data };
+        target.push((symbol.name, symbol.name, symbol.flags));
     }
     let stubs = LazyReexportsUnit {
         layer: layer.clone(),

@@ -118,7 +118,7 @@ impl Platform {
             name: session.intern("__dso_handle"),
             bytes: vec![0; 8],
             align: 8,
-            flags: SymbolFlags { exported: false, ..SymbolFlags::strong_data() },
+            flags: SymbolFlags { scope: jitld_linker::Scope::Hidden, ..SymbolFlags::strong_data() },
         };
         session.define(dylib, Box::new(dso_handle))
     }

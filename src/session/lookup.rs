@@ -5,12 +5,13 @@
 use super::dispatch::JobKind;
 use super::query::{Answer, Completion};
 use super::*;
+use jitld_linker::LookupName;
 
 impl ExecutionSession {
     /// Looks `names` up in `order` and waits until each is ready to run. Every name must be
     /// found. The calling thread runs materializations while it waits.
     pub fn lookup(&self, order: &[(DylibId, LookupFlags)], names: &[SymbolName]) -> Result<Vec<FoundSymbol>> {
-        let wanted: Vec<(SymbolName, bool)> = names.iter().map(|&n| (n, false)).collect();
+        let wanted: Vec<LookupName> = names.iter().map(|&n| LookupName::required(n)).collect();
         let found = self.lookup_blocking(order, &wanted, Required::Ready, None, "lookup")?;
         Ok(found.into_iter().map(|f| f.expect("strong names are found or fail")).collect())
     }
@@ -18,7 +19,7 @@ impl ExecutionSession {
     /// The flags of each name's definition, without materializing anything (generators may
     /// still add definitions). Every name must be found.
     pub fn lookup_flags(&self, order: &[(DylibId, LookupFlags)], names: &[SymbolName]) -> Result<Vec<SymbolFlags>> {
-        let wanted: Vec<(SymbolName, bool)> = names.iter().map(|&n| (n, false)).collect();
+        let wanted: Vec<LookupName> = names.iter().map(|&n| LookupName::required(n)).collect();
         let found = self.search(order, &wanted)?;
         let state = self.lock();
         let mut flags = Vec::with_capacity(names.len());
@@ -39,7 +40,7 @@ impl ExecutionSession {
     pub(super) fn lookup_blocking(
         &self,
         order: &[(DylibId, LookupFlags)],
-        names: &[(SymbolName, bool)],
+        names: &[LookupName],
         required: Required,
         requester: Option<InstanceId>,
         referrer: &str,
@@ -59,7 +60,7 @@ impl ExecutionSession {
     pub(super) fn lookup_async(
         &self,
         order: &[(DylibId, LookupFlags)],
-        names: &[(SymbolName, bool)],
+        names: &[LookupName],
         required: Required,
         requester: Option<InstanceId>,
         referrer: &str,
@@ -72,8 +73,8 @@ impl ExecutionSession {
         let missing: Vec<(String, String)> = names
             .iter()
             .zip(&found)
-            .filter(|((_, weak), f)| f.is_none() && !weak)
-            .map(|((name, _), _)| (self.inner.names.resolve(*name).to_string(), referrer.to_string()))
+            .filter(|(wanted, f)| f.is_none() && !wanted.weak)
+            .map(|(wanted, _)| (self.inner.names.resolve(wanted.name).to_string(), referrer.to_string()))
             .collect();
         let mut state = self.lock();
         if !missing.is_empty() {
@@ -91,7 +92,7 @@ impl ExecutionSession {
     pub(super) fn search(
         &self,
         order: &[(DylibId, LookupFlags)],
-        names: &[(SymbolName, bool)],
+        names: &[LookupName],
     ) -> Result<Vec<Option<(DylibId, SymbolName)>>> {
         let mut found: Vec<Option<(DylibId, SymbolName)>> = vec![None; names.len()];
         for &(dylib, flags) in order {
@@ -115,7 +116,7 @@ impl ExecutionSession {
                 break;
             }
             for generator in generators {
-                let still: Vec<(SymbolName, bool)> =
+                let still: Vec<LookupName> =
                     names.iter().zip(&found).filter(|(_, f)| f.is_none()).map(|(n, _)| *n).collect();
                 if still.is_empty() {
                     break;
@@ -172,18 +173,18 @@ fn search_dylib(
     state: &State,
     dylib: DylibId,
     flags: LookupFlags,
-    names: &[(SymbolName, bool)],
+    names: &[LookupName],
     found: &mut [Option<(DylibId, SymbolName)>],
 ) -> bool {
     let table = &state.dylibs[dylib.0 as usize].symbols;
     let mut all = true;
-    for ((name, _), slot) in names.iter().zip(found.iter_mut()) {
+    for (wanted, slot) in names.iter().zip(found.iter_mut()) {
         if slot.is_some() {
             continue;
         }
-        match table.get(name) {
-            Some(entry) if flags == LookupFlags::MatchAllSymbols || entry.flags.exported => {
-                *slot = Some((dylib, *name));
+        match table.get(&wanted.name) {
+            Some(entry) if flags == LookupFlags::MatchAllSymbols || entry.flags.exported() => {
+                *slot = Some((dylib, wanted.name));
             }
             _ => all = false,
         }
@@ -210,7 +211,7 @@ impl LinkResolver {
     /// once. `referrer` names the code that refers to them, for errors.
     pub fn lookup_then(
         &self,
-        names: &[(SymbolName, bool)],
+        names: &[LookupName],
         referrer: &str,
         then: impl FnOnce(Result<Vec<Option<ResolvedSymbol>>>) + Send + 'static,
     ) {
@@ -220,7 +221,7 @@ impl LinkResolver {
     }
 
     /// Like `lookup_then`, but waits (running other materializations meanwhile).
-    pub fn lookup(&self, names: &[(SymbolName, bool)], referrer: &str) -> Result<Vec<Option<ResolvedSymbol>>> {
+    pub fn lookup(&self, names: &[LookupName], referrer: &str) -> Result<Vec<Option<ResolvedSymbol>>> {
         let answer =
             self.session.lookup_blocking(&self.order, names, Required::Resolved, Some(self.instance), referrer);
         answer.map(for_link)

@@ -34,6 +34,7 @@ pub use unit::{MaterializationResponsibility, MaterializationUnit};
 
 use crate::error::{JitError, Result};
 use crate::generators::DefinitionGenerator;
+pub use jitld_linker::flags::SymbolFlags;
 use jitld_linker::format::Strength;
 use jitld_linker::memory::MemoryManager;
 use jitld_linker::{NameMap, NamePool, ResolvedSymbol, SymbolName};
@@ -54,24 +55,6 @@ struct UnitId(u32);
 /// Everything defined through one tracker can be removed together.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub struct TrackerId(pub u32);
-
-/// How a symbol competes with others and who may see it.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct SymbolFlags {
-    pub strength: Strength,
-    /// Visible to other JITDylibs (default visibility); hidden symbols are not.
-    pub exported: bool,
-    pub callable: bool,
-}
-
-impl SymbolFlags {
-    pub fn strong_function() -> Self {
-        SymbolFlags { strength: Strength::Strong, exported: true, callable: true }
-    }
-    pub fn strong_data() -> Self {
-        SymbolFlags { strength: Strength::Strong, exported: true, callable: false }
-    }
-}
 
 /// Which symbols of a JITDylib a search may see.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

@@ -5,6 +5,7 @@
 use super::ExecutionSession;
 use super::{DylibId, LookupFlags, MaterializationResponsibility, MaterializationUnit, SymbolFlags};
 use crate::error::Result;
+use jitld_linker::LookupName;
 use jitld_linker::SymbolName;
 
 pub struct ReexportsUnit {
@@ -40,7 +41,7 @@ impl MaterializationUnit for ReexportsUnit {
     }
 
     fn materialize(self: Box<Self>, mr: MaterializationResponsibility) {
-        let originals: Vec<(SymbolName, bool)> = self.aliases.iter().map(|&(_, old, _)| (old, false)).collect();
+        let originals: Vec<LookupName> = self.aliases.iter().map(|&(_, old, _)| LookupName::required(old)).collect();
         let resolver = mr.resolver_in(self.source.clone());
         let origin = self.origin.clone();
         // Resolved only once the originals are: never waits on the stack, so a re-export

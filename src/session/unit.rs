@@ -2,6 +2,7 @@
 
 use super::{DylibId, ExecutionSession, InstanceId, LinkResolver, LookupFlags, SymbolFlags};
 use crate::error::{JitError, Result};
+use jitld_linker::LookupName;
 use jitld_linker::{NameMap, ResolvedSymbol, SymbolName};
 use std::any::Any;
 use std::sync::Arc;
@@ -102,7 +103,7 @@ impl MaterializationResponsibility {
 
     /// Looks up and waits (see `LinkResolver::lookup`). Returns once each symbol has an
     /// address, not necessarily once it is ready.
-    pub fn lookup(&self, names: &[(SymbolName, bool)], referrer: &str) -> Result<Vec<Option<ResolvedSymbol>>> {
+    pub fn lookup(&self, names: &[LookupName], referrer: &str) -> Result<Vec<Option<ResolvedSymbol>>> {
         self.resolver().lookup(names, referrer)
     }
 

@@ -9,7 +9,8 @@
 pub mod archive;
 pub mod elf;
 
-use crate::graph::{InputBuffer, LinkGraph, Linkage, Scope};
+use crate::flags::SymbolFlags;
+use crate::graph::{InputBuffer, LinkGraph};
 use crate::names::{NamePool, SymbolName};
 use crate::passes::PassConfig;
 use crate::Result;
@@ -61,35 +62,13 @@ impl Format {
     }
 }
 
-/// How a definition competes with others of the same name.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Strength {
-    Strong,
-    Weak,
-    /// A tentative definition (`SHN_COMMON`): merged with others to the largest size and
-    /// strictest alignment.
-    Common {
-        size: u64,
-        align: u64,
-    },
-}
+pub use crate::flags::Strength;
 
 /// One symbol an object defines, as the session sees it.
 #[derive(Clone, Debug)]
 pub struct InterfaceSymbol {
     pub name: SymbolName,
-    pub strength: Strength,
-    pub scope: Scope,
-    pub callable: bool,
-}
-
-impl InterfaceSymbol {
-    pub fn linkage(&self) -> Linkage {
-        match self.strength {
-            Strength::Strong => Linkage::Strong,
-            _ => Linkage::Weak,
-        }
-    }
+    pub flags: SymbolFlags,
 }
 
 /// What an object provides, read from its symbol table alone.

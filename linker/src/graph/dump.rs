@@ -1,6 +1,6 @@
 //! A deterministic text form of a graph, for `jitld graph`, debugging and snapshots.
 
-use super::{Definition, LinkGraph, Linkage, MemProt, Scope};
+use super::{Definition, LinkGraph, MemProt, Scope};
 use std::fmt::Write;
 
 pub fn dump_graph(graph: &LinkGraph) -> String {
@@ -25,13 +25,13 @@ pub fn dump_graph(graph: &LinkGraph) -> String {
                 .collect();
             symbols.sort_by_key(|(i, s)| (s.def_offset(), *i));
             for (i, symbol) in symbols {
-                let scope = match symbol.scope {
+                let scope = match symbol.flags.scope {
                     Scope::Default => "global",
                     Scope::Hidden => "hidden",
                     Scope::Local => "local",
                 };
-                let weak = if symbol.linkage == Linkage::Weak { " weak" } else { "" };
-                let code = if symbol.callable { " code" } else { "" };
+                let weak = if symbol.flags.is_weak() { " weak" } else { "" };
+                let code = if symbol.flags.callable { " code" } else { "" };
                 let _ = writeln!(
                     out,
                     "    symbol {} +{:#x} size {:#x} {scope}{weak}{code}",

@@ -12,6 +12,7 @@ pub use dump::dump_graph;
 pub use input::InputBuffer;
 
 use crate::arch::Arch;
+pub use crate::flags::{Scope, SymbolFlags};
 use crate::format::Format;
 use crate::names::{NamePool, SymbolName};
 use indexmap::IndexMap;
@@ -151,22 +152,6 @@ pub struct Edge {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Linkage {
-    Strong,
-    Weak,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, Debug, PartialOrd, Ord)]
-pub enum Scope {
-    /// Visible to other JITDylibs.
-    Default,
-    /// Visible to other objects in the same JITDylib only.
-    Hidden,
-    /// Visible inside this graph only.
-    Local,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Definition {
     Block {
         block: BlockId,
@@ -183,9 +168,7 @@ pub struct Symbol {
     pub name: Option<SymbolName>,
     pub def: Definition,
     pub size: u64,
-    pub linkage: Linkage,
-    pub scope: Scope,
-    pub callable: bool,
+    pub flags: SymbolFlags,
     /// Final address: set by allocation for defined symbols, by resolution for externals.
     pub addr: u64,
     /// Roots for dead-stripping.
@@ -293,9 +276,7 @@ impl LinkGraph {
             name: None,
             def: Definition::Block { block, offset },
             size,
-            linkage: Linkage::Strong,
-            scope: Scope::Local,
-            callable: false,
+            flags: SymbolFlags::local(),
             addr: 0,
             live: false,
         })
@@ -314,9 +295,7 @@ impl LinkGraph {
             name: Some(name),
             def: Definition::External { weak_ref },
             size: 0,
-            linkage: Linkage::Strong,
-            scope: Scope::Default,
-            callable: false,
+            flags: SymbolFlags { scope: Scope::Default, ..SymbolFlags::local() },
             addr: 0,
             live: false,
         });
@@ -443,7 +422,7 @@ impl LinkGraph {
     /// Defined symbols visible outside this graph (not local), with their names.
     pub fn defined_globals(&self) -> impl Iterator<Item = (SymbolId, SymbolName, &Symbol)> {
         self.symbols.iter().enumerate().filter_map(|(i, s)| match (s.name, s.def) {
-            (Some(name), Definition::Block { .. } | Definition::Absolute) if s.scope != Scope::Local => {
+            (Some(name), Definition::Block { .. } | Definition::Absolute) if s.flags.scope != Scope::Local => {
                 Some((SymbolId(i as u32), name, s))
             }
             _ => None,

@@ -214,7 +214,7 @@ pub fn add_pointer_jump_stub(graph: &mut LinkGraph, section: SectionId, slot: Sy
     let block = graph.add_block(section, Content::Owned(POINTER_JUMP.to_vec()), 2);
     graph.block_mut(block).edges.push(Edge { kind: Kind::Delta32.into(), offset: 2, target: slot, addend: -4 });
     let stub = graph.add_anonymous_symbol(block, 0, POINTER_JUMP.len() as u64);
-    graph.symbol_mut(stub).callable = true;
+    graph.symbol_mut(stub).flags.callable = true;
     stub
 }
 

@@ -45,7 +45,7 @@ pub fn relax(graph: &mut LinkGraph) -> Result<()> {
                     let far = !fits(kind, target.addr, edge.addend, site);
                     // A branch always goes to code; an address taken of code may use the stub
                     // as the function's address (as a non-PIE executable's PLT entry is).
-                    let code = kind == Kind::BranchPCRel32 || target.callable;
+                    let code = kind == Kind::BranchPCRel32 || target.flags.callable;
                     if let (true, true, Some(&stub)) = (far, code, graph.stubs.plt.get(&edge.target)) {
                         if let Some(e) = graph.block_mut(b).edges.get_mut(i) {
                             e.target = stub;

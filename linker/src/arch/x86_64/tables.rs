@@ -10,7 +10,7 @@
 use super::Kind;
 use crate::arch::TableUse;
 use crate::graph::{
-    BlockId, Content, Definition, Edge, EdgeKind, LinkGraph, Linkage, MemProt, Scope, SectionId, SectionRole, Symbol,
+    BlockId, Content, Definition, Edge, EdgeKind, LinkGraph, MemProt, SectionId, SectionRole, Symbol, SymbolFlags,
     SymbolId,
 };
 use crate::Result;
@@ -78,9 +78,7 @@ pub fn tls_base(graph: &mut LinkGraph) -> SymbolId {
         name: None,
         def: Definition::Absolute,
         size: 0,
-        linkage: Linkage::Strong,
-        scope: Scope::Local,
-        callable: false,
+        flags: SymbolFlags::local(),
         addr: 0,
         live: true,
     });

@@ -10,9 +10,9 @@ mod x86_64;
 
 use super::{machine_name, Format, Interface, InterfaceSymbol, Strength};
 use crate::arch::Arch;
+use crate::flags::SymbolFlags;
 use crate::graph::{
-    BlockId, Content, Definition, Edge, EdgeKind, InputBuffer, LinkGraph, Linkage, MemProt, Scope, SectionRole, Symbol,
-    SymbolId,
+    BlockId, Content, Definition, Edge, EdgeKind, InputBuffer, LinkGraph, MemProt, Scope, SectionRole, Symbol, SymbolId,
 };
 use crate::names::NamePool;
 use crate::{LinkError, Location, Result};
@@ -195,7 +195,7 @@ impl<'a> ElfObject<'a> {
     }
 
     /// Strength, scope and callability of a global definition.
-    fn definition_attrs(&self, sym: &Sym64<LE>, section: Option<usize>) -> (Strength, Scope, bool) {
+    fn definition_flags(&self, sym: &Sym64<LE>, section: Option<usize>) -> SymbolFlags {
         let weak =
             sym.st_bind() == STB_WEAK || section.is_some_and(|s| self.in_comdat.get(s).copied().unwrap_or(false));
         let strength = if is_common(sym) {
@@ -220,7 +220,7 @@ impl<'a> ElfObject<'a> {
             STT_NOTYPE => in_code(),
             _ => false,
         };
-        (strength, scope, callable)
+        SymbolFlags { strength, scope, callable }
     }
 }
 
@@ -290,9 +290,9 @@ pub fn interface(input: &InputBuffer, names: &NamePool) -> Result<Interface> {
         if section.is_some_and(|s| !obj.is_loaded(s)) {
             continue;
         }
-        let (strength, scope, callable) = obj.definition_attrs(sym, section);
+        let flags = obj.definition_flags(sym, section);
         let name = names.intern_bytes(obj.symbol_name(sym)?);
-        iface.symbols.push(InterfaceSymbol { name, strength, scope, callable });
+        iface.symbols.push(InterfaceSymbol { name, flags });
     }
     Ok(iface)
 }
@@ -373,9 +373,9 @@ fn add_symbols(obj: &ElfObject, graph: &mut LinkGraph, blocks: &[Option<BlockId>
         let at = || obj.at().symbol(String::from_utf8_lossy(raw_name).into_owned());
         let section = obj.symbol_section(sym, index)?;
         let local = sym.st_bind() == STB_LOCAL;
-        let (strength, scope, callable) = obj.definition_attrs(sym, section);
+        let flags = obj.definition_flags(sym, section);
         let def = if is_common(sym) {
-            let Strength::Common { size, align } = strength else { unreachable!() };
+            let Strength::Common { size, align } = flags.strength else { unreachable!() };
             if !align.is_power_of_two() || align > 1 << 30 {
                 return Err(LinkError::malformed(at(), format!("common symbol alignment {align}")));
             }
@@ -402,9 +402,7 @@ fn add_symbols(obj: &ElfObject, graph: &mut LinkGraph, blocks: &[Option<BlockId>
             name: named.then(|| graph.names.intern_bytes(raw_name)),
             def,
             size: sym.st_size(LE),
-            linkage: if local || strength == Strength::Strong { Linkage::Strong } else { Linkage::Weak },
-            scope: if local { Scope::Local } else { scope },
-            callable,
+            flags: if local { SymbolFlags { strength: Strength::Strong, scope: Scope::Local, ..flags } } else { flags },
             addr: if def == Definition::Absolute { sym.st_value(LE) } else { 0 },
             live: !local,
         });

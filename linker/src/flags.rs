@@ -1,0 +1,77 @@
+//! One model of what a symbol is, beyond its name and address: read from an object's
+//! interface, carried by graph symbols, kept in the session's tables. And the one type a
+//! lookup asks with.
+
+use crate::names::SymbolName;
+
+/// How a definition competes with others of the same name.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Strength {
+    Strong,
+    Weak,
+    /// A tentative definition (`SHN_COMMON`): merged with others to the largest size and
+    /// strictest alignment.
+    Common {
+        size: u64,
+        align: u64,
+    },
+}
+
+/// Who may see a symbol.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, PartialOrd, Ord)]
+pub enum Scope {
+    /// Visible to other JITDylibs.
+    Default,
+    /// Visible to other objects in the same JITDylib only.
+    Hidden,
+    /// Visible inside its graph only.
+    Local,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct SymbolFlags {
+    pub strength: Strength,
+    pub scope: Scope,
+    /// Code (a function), as opposed to data: lazy stubs and far-call stubs only stand in
+    /// for code.
+    pub callable: bool,
+}
+
+impl SymbolFlags {
+    pub fn strong_function() -> Self {
+        SymbolFlags { strength: Strength::Strong, scope: Scope::Default, callable: true }
+    }
+
+    pub fn strong_data() -> Self {
+        SymbolFlags { strength: Strength::Strong, scope: Scope::Default, callable: false }
+    }
+
+    /// A local, strong, data symbol: what the linker makes for its own blocks.
+    pub fn local() -> Self {
+        SymbolFlags { strength: Strength::Strong, scope: Scope::Local, callable: false }
+    }
+
+    /// Visible to other JITDylibs.
+    pub fn exported(self) -> bool {
+        self.scope == Scope::Default
+    }
+
+    /// Loses to a strong definition (weak and common ones do).
+    pub fn is_weak(self) -> bool {
+        self.strength != Strength::Strong
+    }
+}
+
+/// A name a lookup asks for; a `weak` one may be missing (a weak reference is then null).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct LookupName {
+    pub name: SymbolName,
+    pub weak: bool,
+}
+
+impl LookupName {
+    /// A name that must be found.
+    pub fn required(name: SymbolName) -> Self {
+        LookupName { name, weak: false }
+    }
+}
