@@ -10,6 +10,10 @@
 //! 5. pre-fix-up passes (relaxation), copy content into working memory, apply fix-ups;
 //! 6. post-fix-up passes, protect, `notify_finalized`.
 //!
+//! Nothing here knows a format, an architecture or a platform: the graph's target supplies
+//! the passes (`PassConfig::for_graph`) and the fix-ups (`Arch::apply_fixups`), the context
+//! adds its own passes (thread-local storage, initializers, unwind tables).
+//!
 //! On any failure after allocation the memory is given back before the error is returned.
 
 use crate::flags::LookupName;
@@ -17,7 +21,6 @@ use crate::graph::{Content, Definition, LinkGraph, SymbolId};
 use crate::memory::{layout, Allocation, Layout, MemoryManager};
 use crate::names::SymbolName;
 use crate::passes::{self, PassConfig};
-use crate::tls::{self, TlsLayout};
 use crate::{LinkError, Result};
 
 /// What an external name resolved to.
@@ -45,17 +48,6 @@ pub trait LinkContext {
     /// The graph is fixed up and its memory protected; the allocation now belongs to the
     /// context.
     fn notify_finalized(&mut self, graph: LinkGraph, alloc: Allocation, layout: Layout) -> Result<()>;
-
-    /// Reserves a thread-local block of `layout.size` bytes in every thread; returns its
-    /// offset from the thread pointer, the same in all threads.
-    fn allocate_tls(&mut self, graph: &LinkGraph, _layout: &TlsLayout) -> Result<i64> {
-        Err(LinkError::unsupported(crate::Location::file(&*graph.name), "thread-local storage in this context"))
-    }
-
-    /// The block's fixed-up initial content (`image` covers `.tdata`; the rest is zero).
-    fn initialize_tls(&mut self, _graph: &LinkGraph, _tp_offset: i64, _image: &[u8]) -> Result<()> {
-        Ok(())
-    }
 
     /// Time spent in a phase of this link (for statistics).
     fn record_phase(&mut self, _phase: &'static str, _elapsed: std::time::Duration) {}
@@ -93,7 +85,6 @@ pub struct PendingLink {
     config: PassConfig,
     layout: Layout,
     alloc: Allocation,
-    tls: Option<(TlsLayout, i64)>,
     /// The live external symbols, in the order `externals` names them.
     wanted: Vec<(SymbolId, SymbolName, bool)>,
 }
@@ -112,9 +103,9 @@ pub fn begin(mut graph: LinkGraph, ctx: &mut dyn LinkContext) -> Result<PendingL
     let layout = layout(&graph);
     let alloc = timed(ctx, "allocate", |ctx| ctx.memory().allocate(&layout))?;
     match place(&mut graph, ctx, &mut config, &layout, &alloc) {
-        Ok(tls) => {
+        Ok(()) => {
             let wanted = live_externals(&graph);
-            Ok(PendingLink { graph, config, layout, alloc, tls, wanted })
+            Ok(PendingLink { graph, config, layout, alloc, wanted })
         }
         Err(e) => {
             ctx.memory().deallocate(alloc);
@@ -143,7 +134,7 @@ impl PendingLink {
             symbol.flags.callable = resolved.callable;
             symbol.size = resolved.size;
         }
-        match fix_up(&mut self.graph, ctx, &mut self.config, &self.layout, &mut self.alloc, &self.tls) {
+        match fix_up(&mut self.graph, ctx, &mut self.config, &self.layout, &mut self.alloc) {
             Ok(()) => ctx.notify_finalized(self.graph, self.alloc, self.layout),
             Err(e) => {
                 ctx.memory().deallocate(self.alloc);
@@ -158,27 +149,17 @@ impl PendingLink {
     }
 }
 
-/// Assigns addresses (and thread-local offsets), runs post-allocation passes and publishes
-/// the addresses.
+/// Assigns addresses, runs post-allocation passes and publishes the addresses.
 fn place(
     graph: &mut LinkGraph,
     ctx: &mut dyn LinkContext,
     config: &mut PassConfig,
     layout: &Layout,
     alloc: &Allocation,
-) -> Result<Option<(TlsLayout, i64)>> {
+) -> Result<()> {
     assign_addresses(graph, layout, alloc);
-    let tls = match tls::layout_tls(graph) {
-        Some(tls_layout) => {
-            let tp_offset = ctx.allocate_tls(graph, &tls_layout)?;
-            tls::assign_tls_addresses(graph, &tls_layout, tp_offset);
-            Some((tls_layout, tp_offset))
-        }
-        None => None,
-    };
     passes::run(&mut config.post_allocation, graph)?;
-    ctx.notify_resolved(graph)?;
-    Ok(tls)
+    ctx.notify_resolved(graph)
 }
 
 fn fix_up(
@@ -187,7 +168,6 @@ fn fix_up(
     config: &mut PassConfig,
     layout: &Layout,
     alloc: &mut Allocation,
-    tls: &Option<(TlsLayout, i64)>,
 ) -> Result<()> {
     let started = std::time::Instant::now();
     passes::run(&mut config.pre_fixup, graph)?;
@@ -202,10 +182,6 @@ fn fix_up(
             dest.copy_from_slice(graph.block_bytes(block));
         }
         graph.arch.apply_fixups(graph, crate::graph::BlockId(index as u32), dest)?;
-    }
-    if let Some((tls_layout, tp_offset)) = tls {
-        let image = tls::tls_image(graph, tls_layout)?;
-        ctx.initialize_tls(graph, *tp_offset, &image)?;
     }
     passes::run(&mut config.post_fixup, graph)?;
     ctx.record_phase("fix up", started.elapsed());

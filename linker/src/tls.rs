@@ -2,10 +2,11 @@
 //!
 //! `.tdata` and `.tbss` are not placed in the graph's memory. They are the template every
 //! thread's copy starts from: `.tdata` content first, then `.tbss` zeros, each block at its
-//! alignment. Where the block lives is the link context's business (`allocate_tls`): it
-//! answers with the block's offset from the thread pointer, which is the same in every
-//! thread, and from then on a thread-local symbol's "address" in the graph is its own offset
-//! from the thread pointer. Every access model reduces to that:
+//! alignment. Where the block lives is the platform's business (its passes reserve the
+//! block after allocation and write its image after fix-ups): the block's offset from the
+//! thread pointer is the same in every thread, and from then on a thread-local symbol's
+//! "address" in the graph is its own offset from the thread pointer. The memory layout
+//! leaves `SectionRole::ThreadLocal` sections out. Every access model reduces to that:
 //! - local-exec (`TPOFF32/64`) writes the offset into the instruction;
 //! - initial-exec (`GOTTPOFF`) loads it from an ordinary GOT entry;
 //! - general- and local-dynamic (`TLSGD`, `TLSLD` + `DTPOFF`) pass a `tls_index` pair to

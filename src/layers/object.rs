@@ -13,7 +13,6 @@ use crate::session::{
 use jitld_linker::format::{self, Format, Strength};
 use jitld_linker::graph::{Content, Definition};
 use jitld_linker::memory::{Allocation, Layout, MemoryManager};
-use jitld_linker::tls::TlsLayout;
 use jitld_linker::LookupName;
 use jitld_linker::{InputBuffer, LinkContext, LinkGraph, ResolvedSymbol, SymbolName};
 use std::any::Any;
@@ -47,7 +46,7 @@ struct LayerInner {
     plugins: Mutex<Vec<Arc<dyn LinkPlugin>>>,
     next_ordinal: AtomicU64,
     stats: LinkStats,
-    tls: Box<dyn TlsAllocator>,
+    tls: Arc<dyn TlsAllocator>,
     /// Keep each object's bytes until its code is ready, so a failed link can be tried
     /// again (`MaterializationUnit::retry`). A one-shot link (`jitld run`) turns it off and
     /// frees every input as soon as its own link is done.
@@ -92,10 +91,10 @@ impl LinkStats {
 impl ObjectLinkingLayer {
     pub fn new(session: ExecutionSession) -> Self {
         // Thread-local blocks are real only where the code can run.
-        let tls: Box<dyn TlsAllocator> = if session.memory().executable() {
-            Box::new(StaticTls::default())
+        let tls: Arc<dyn TlsAllocator> = if session.memory().executable() {
+            Arc::new(StaticTls::default())
         } else {
-            Box::new(SimulatedTls::default())
+            Arc::new(SimulatedTls::default())
         };
         ObjectLinkingLayer {
             inner: Arc::new(LayerInner {
@@ -341,6 +340,7 @@ impl LinkContext for SessionLinkContext {
         for plugin in self.layer.inner.plugins.lock().unwrap_or_else(|e| e.into_inner()).iter() {
             plugin.modify_passes(config);
         }
+        crate::platform::tls::add_passes(config, self.layer.inner.tls.clone());
     }
 
     fn memory(&self) -> &dyn MemoryManager {
@@ -378,14 +378,6 @@ impl LinkContext for SessionLinkContext {
         let memory = self.layer.session().memory().clone();
         self.resources.push(Box::new(OwnedAllocation { alloc: Some(alloc), memory }));
         result.map_err(stash)
-    }
-
-    fn allocate_tls(&mut self, graph: &LinkGraph, layout: &TlsLayout) -> jitld_linker::Result<i64> {
-        self.layer.inner.tls.allocate(&graph.name, layout).map_err(stash)
-    }
-
-    fn initialize_tls(&mut self, _graph: &LinkGraph, tp_offset: i64, image: &[u8]) -> jitld_linker::Result<()> {
-        self.layer.inner.tls.initialize(tp_offset, image).map_err(stash)
     }
 
     fn record_phase(&mut self, phase: &'static str, elapsed: std::time::Duration) {

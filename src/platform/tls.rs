@@ -19,10 +19,12 @@
 
 use super::dso::{self, DsoSpec};
 use crate::error::{JitError, Result};
-use jitld_linker::tls::{TlsLayout, STATIC_TLS_MODULE};
+use jitld_linker::passes::PassConfig;
+use jitld_linker::tls::{self, TlsLayout, STATIC_TLS_MODULE};
+use jitld_linker::LinkError;
 use std::ffi::CString;
 use std::io::Write;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// Where thread-local blocks go.
 pub trait TlsAllocator: Send + Sync {
@@ -31,6 +33,59 @@ pub trait TlsAllocator: Send + Sync {
     fn allocate(&self, name: &str, layout: &TlsLayout) -> Result<i64>;
     /// Sets the block's initial content (`image` is the `.tdata` part; the rest is zero).
     fn initialize(&self, tp_offset: i64, image: &[u8]) -> Result<()>;
+    /// Gives back a block whose code will never run.
+    fn release(&self, tp_offset: i64);
+}
+
+/// Adds the passes that give a graph's thread-local data its block: after allocation the
+/// block is reserved and each thread-local symbol gets its offset from the thread pointer;
+/// after fix-ups the block's initial content is written. A link that fails in between gives
+/// the block back.
+pub fn add_passes(config: &mut PassConfig, allocator: Arc<dyn TlsAllocator>) {
+    let placed = Arc::new(Mutex::new(PlacedBlock { allocator, block: None }));
+    let initialize = placed.clone();
+    config.post_allocation.insert(
+        0,
+        Box::new(move |graph| {
+            let Some(layout) = tls::layout_tls(graph) else { return Ok(()) };
+            let mut placed = placed.lock().unwrap_or_else(|e| e.into_inner());
+            let tp_offset = placed.allocator.allocate(&graph.name, &layout).map_err(in_link)?;
+            tls::assign_tls_addresses(graph, &layout, tp_offset);
+            placed.block = Some((layout, tp_offset));
+            Ok(())
+        }),
+    );
+    config.post_fixup.insert(
+        0,
+        Box::new(move |graph| {
+            let mut placed = initialize.lock().unwrap_or_else(|e| e.into_inner());
+            let Some((layout, tp_offset)) = placed.block.take() else { return Ok(()) };
+            let image = tls::tls_image(graph, &layout);
+            let initialized = image.and_then(|image| placed.allocator.initialize(tp_offset, &image).map_err(in_link));
+            if initialized.is_err() {
+                placed.allocator.release(tp_offset);
+            }
+            initialized
+        }),
+    );
+}
+
+/// A link's reserved block, until its image is written.
+struct PlacedBlock {
+    allocator: Arc<dyn TlsAllocator>,
+    block: Option<(TlsLayout, i64)>,
+}
+
+impl Drop for PlacedBlock {
+    fn drop(&mut self) {
+        if let Some((_, tp_offset)) = self.block.take() {
+            self.allocator.release(tp_offset);
+        }
+    }
+}
+
+fn in_link(e: JitError) -> LinkError {
+    LinkError::Context(Box::new(e))
 }
 
 /// Real static TLS in this process, through glibc. Static TLS belongs to the process, so
@@ -74,6 +129,8 @@ impl TlsAllocator for SimulatedTls {
     fn initialize(&self, _tp_offset: i64, _image: &[u8]) -> Result<()> {
         Ok(())
     }
+
+    fn release(&self, _tp_offset: i64) {}
 }
 
 extern "C" {
@@ -113,6 +170,10 @@ fn dl_error(what: &str) -> JitError {
 }
 
 impl TlsAllocator for StaticTls {
+    fn release(&self, tp_offset: i64) {
+        release(tp_offset);
+    }
+
     fn allocate(&self, name: &str, layout: &TlsLayout) -> Result<i64> {
         let mut loaded = LOADED.lock().unwrap_or_else(|e| e.into_inner());
         // A parked block big enough, aligned enough, with room for the image: reuse it.
