@@ -58,6 +58,7 @@ e2e_cases!(
     unref_ctor,
     libcdata,
     archive,
+    registry,
     sqlite,
     lua,
     zlib,

@@ -54,16 +54,9 @@ pub fn layout_tls(graph: &LinkGraph) -> Option<TlsLayout> {
 
 /// Gives thread-local blocks and symbols their addresses: offsets from the thread pointer.
 pub fn assign_tls_addresses(graph: &mut LinkGraph, layout: &TlsLayout, tp_offset: i64) {
-    for &(block, offset) in &layout.offsets {
-        graph.blocks[block.index()].addr = (tp_offset as u64).wrapping_add(offset);
-    }
-    for symbol in &mut graph.symbols {
-        if let crate::graph::Definition::Block { block, offset } = symbol.def {
-            if layout.offsets.iter().any(|&(b, _)| b == block) {
-                symbol.addr = graph.blocks[block.index()].addr.wrapping_add(offset);
-            }
-        }
-    }
+    let placed: Vec<(BlockId, u64)> =
+        layout.offsets.iter().map(|&(block, offset)| (block, (tp_offset as u64).wrapping_add(offset))).collect();
+    graph.move_blocks(&placed);
     if let Some(base) = graph.tls_base {
         graph.symbols[base.index()].addr = tp_offset as u64;
     }

@@ -1,7 +1,9 @@
 //! Layers turn program representations into materialization units.
 
 mod data;
+mod gathered;
 mod object;
 
 pub use data::DataUnit;
+pub use gathered::{GatheredSections, SectionBoundsUnit};
 pub use object::{AddedObject, LinkPlugin, ObjectLinkingLayer};

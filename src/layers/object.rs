@@ -4,6 +4,7 @@
 //! is first looked up. Definitions that lost to others (weak ones, COMDAT copies) become
 //! references to the winner before linking.
 
+use super::{GatheredSections, SectionBoundsUnit};
 use crate::error::{JitError, Result};
 use crate::platform::tls::{SimulatedTls, StaticTls, TlsAllocator};
 use crate::session::{
@@ -47,6 +48,8 @@ struct LayerInner {
     next_ordinal: AtomicU64,
     stats: LinkStats,
     tls: Arc<dyn TlsAllocator>,
+    /// Runs of gathered sections (`__start_`/`__stop_` registries).
+    gathered: Arc<GatheredSections>,
     /// Keep each object's bytes until its code is ready, so a failed link can be tried
     /// again (`MaterializationUnit::retry`). A one-shot link (`jitld run`) turns it off and
     /// frees every input as soon as its own link is done.
@@ -103,6 +106,7 @@ impl ObjectLinkingLayer {
                 next_ordinal: AtomicU64::new(0),
                 stats: LinkStats::default(),
                 tls,
+                gathered: Arc::default(),
                 retry_failed: std::sync::atomic::AtomicBool::new(true),
             }),
         }
@@ -114,6 +118,10 @@ impl ObjectLinkingLayer {
 
     pub fn stats(&self) -> &LinkStats {
         &self.inner.stats
+    }
+
+    pub(crate) fn gathered(&self) -> &Arc<GatheredSections> {
+        &self.inner.gathered
     }
 
     /// Whether a failed object is kept to be linked again (the default) or dropped.
@@ -148,6 +156,12 @@ impl ObjectLinkingLayer {
             symbols.push((name, SymbolFlags { scope: jitld_linker::Scope::Hidden, ..SymbolFlags::strong_data() }));
             name
         });
+        let dylib = tracker.dylib();
+        for (section, root) in interface.gathered.iter().zip(std::iter::repeat(init_symbol).flatten()) {
+            if self.inner.gathered.reserve(dylib, section, ordinal, root, &input.name)? {
+                session.define(dylib, Box::new(SectionBoundsUnit::new(self, dylib, format, &section.name)))?;
+            }
+        }
         let defined = interface.symbols.iter().map(|s| s.name).collect();
         let unit = ObjectUnit { layer: self.clone(), input, format, symbols, init_symbol, ordinal };
         session.define_tracked(tracker.id(), Box::new(unit))?;
@@ -341,6 +355,8 @@ impl LinkContext for SessionLinkContext {
             plugin.modify_passes(config);
         }
         crate::platform::tls::add_passes(config, self.layer.inner.tls.clone());
+        let memory = self.layer.session().memory().clone();
+        self.layer.inner.gathered.add_passes(config, memory, self.mr.dylib(), self.ordinal);
     }
 
     fn memory(&self) -> &dyn MemoryManager {

@@ -53,6 +53,13 @@ impl Format {
         }
     }
 
+    /// The symbols that bound the run a gathered section is part of: its start and its end.
+    pub fn section_bounds(self, section: &str) -> [String; 2] {
+        match self {
+            Format::Elf => elf::section_bounds(section),
+        }
+    }
+
     /// The input with each loaded section's address set to where it was placed, for
     /// debuggers (the GDB JIT interface reads object files).
     pub fn debug_object(self, graph: &LinkGraph) -> Option<Vec<u8>> {
@@ -71,12 +78,23 @@ pub struct InterfaceSymbol {
     pub flags: SymbolFlags,
 }
 
+/// A section that every object's copy of is gathered into one run (`SectionRole::Gathered`).
+#[derive(Clone, Debug)]
+pub struct GatheredSection {
+    pub name: String,
+    pub size: u64,
+    pub align: u64,
+}
+
 /// What an object provides, read from its symbol table alone.
 #[derive(Clone, Debug, Default)]
 pub struct Interface {
     pub symbols: Vec<InterfaceSymbol>,
-    /// It has initializer or finalizer sections, which run even if nothing references it.
+    /// It has sections that must be linked even if nothing references the object:
+    /// initializers and finalizers (which run), gathered sections.
     pub has_initializers: bool,
+    /// Its gathered sections, in section order.
+    pub gathered: Vec<GatheredSection>,
 }
 
 /// What kind of file some bytes are.

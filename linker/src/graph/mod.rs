@@ -64,6 +64,10 @@ pub enum SectionRole {
     /// `.tdata` / `.tbss`: the template of each thread's copy, placed by the TLS allocator
     /// rather than in the graph's memory.
     ThreadLocal,
+    /// A section that every object's copy of is gathered into one run, between boundary
+    /// symbols (ELF `__start_NAME` / `__stop_NAME`): placed by whoever gathers them, not in
+    /// the graph's memory, and kept whether or not anything refers to it.
+    Gathered,
     /// `.init` / `.fini` fragments, once wrapped into whole functions (see the platform).
     InitFunction,
     FiniFunction,
@@ -84,7 +88,13 @@ impl SectionRole {
                 | SectionRole::PreInit
                 | SectionRole::InitFunction
                 | SectionRole::FiniFunction
+                | SectionRole::Gathered
         )
+    }
+
+    /// Sections whose blocks live outside the graph's own memory (the layout skips them).
+    pub fn is_placed_elsewhere(self) -> bool {
+        matches!(self, SectionRole::ThreadLocal | SectionRole::Gathered)
     }
 }
 
@@ -334,6 +344,22 @@ impl LinkGraph {
                 format!("{}+{:#x}", section.name, self.blocks[block.index()].input_offset + offset)
             }
             (None, _) => format!("{id:?}"),
+        }
+    }
+
+    /// Moves blocks to the given addresses (placed outside the graph's memory), and the
+    /// symbols defined in them along.
+    pub fn move_blocks(&mut self, placed: &[(BlockId, u64)]) {
+        let addrs: IdMap<BlockId, u64> = placed.iter().copied().collect();
+        for &(block, addr) in placed {
+            self.blocks[block.index()].addr = addr;
+        }
+        for symbol in &mut self.symbols {
+            if let Definition::Block { block, offset } = symbol.def {
+                if let Some(&addr) = addrs.get(&block) {
+                    symbol.addr = addr.wrapping_add(offset);
+                }
+            }
         }
     }
 

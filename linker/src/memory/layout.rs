@@ -35,9 +35,8 @@ pub fn layout(graph: &LinkGraph) -> Layout {
         let mut segment_align = 1;
         let mut placed_any = false;
         for zero_fill in [false, true] {
-            // Thread-local templates live wherever the TLS allocator puts them.
-            let placed =
-                |s: &&crate::graph::Section| s.prot == prot && s.role != crate::graph::SectionRole::ThreadLocal;
+            // Thread-local templates and gathered sections live where their owners put them.
+            let placed = |s: &&crate::graph::Section| s.prot == prot && !s.role.is_placed_elsewhere();
             for section in graph.sections.iter().filter(placed) {
                 for &id in &section.blocks {
                     let block = &graph.blocks[id.index()];

@@ -8,7 +8,7 @@
 
 mod x86_64;
 
-use super::{machine_name, Format, Interface, InterfaceSymbol, Strength};
+use super::{machine_name, Format, GatheredSection, Interface, InterfaceSymbol, Strength};
 use crate::arch::Arch;
 use crate::flags::SymbolFlags;
 use crate::graph::{
@@ -160,13 +160,32 @@ impl<'a> ElfObject<'a> {
             )
     }
 
-    /// Init/fini arrays, `.ctors`/`.dtors`, and `.init`/`.fini` fragments.
+    /// What a loaded section is for: thread-local template, gathered run (a data section
+    /// named like a C identifier, as ld gathers them for `__start_`/`__stop_`), init/fini
+    /// array, unwind tables, or plain content.
+    fn role(&self, index: usize) -> SectionRole {
+        let Ok(section) = self.sections.section(object::SectionIndex(index)) else { return SectionRole::Plain };
+        let flags = section.sh_flags(LE);
+        if flags & u64::from(SHF_TLS) != 0 {
+            return SectionRole::ThreadLocal;
+        }
+        let name = self.section_name(index);
+        if is_c_identifier(&name) {
+            // Gathered code would need its run to be executable; such sections link as plain ones.
+            let code = flags & u64::from(SHF_EXECINSTR) != 0;
+            return if code { SectionRole::Plain } else { SectionRole::Gathered };
+        }
+        section_role(&name)
+    }
+
+    /// Sections that link the object even when nothing refers to it: init/fini arrays,
+    /// `.ctors`/`.dtors`, `.init`/`.fini` fragments, gathered sections.
     fn section_has_initializers(&self, index: usize) -> bool {
         if !self.is_loaded(index) {
             return false;
         }
         let name = self.section_name(index);
-        section_role(&name).is_root() || name == ".init" || name == ".fini"
+        self.role(index).is_root() || name == ".init" || name == ".fini"
     }
 
     /// The section index a symbol is defined in, if any (handles `SHN_XINDEX`). The index is
@@ -250,6 +269,18 @@ fn check_ident(data: &[u8]) -> std::result::Result<Option<Arch>, String> {
     arch_for_machine(machine).map(Some).ok_or_else(|| format!("an object for {what}; only {supported}"))
 }
 
+/// `[A-Za-z_][A-Za-z0-9_]*`: the section names `__start_`/`__stop_` symbols can be made of.
+fn is_c_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// The symbols ld defines around a gathered section.
+pub fn section_bounds(section: &str) -> [String; 2] {
+    [format!("__start_{section}"), format!("__stop_{section}")]
+}
+
 fn section_label(index: usize) -> String {
     format!("#{index}")
 }
@@ -282,6 +313,12 @@ pub fn interface(input: &InputBuffer, names: &NamePool) -> Result<Interface> {
     let obj = ElfObject::open(input)?;
     let has_initializers = (0..obj.sections.len()).any(|i| obj.section_has_initializers(i));
     let mut iface = Interface { has_initializers, ..Interface::default() };
+    for (index, section) in obj.sections.iter().enumerate() {
+        if obj.is_loaded(index) && obj.role(index) == SectionRole::Gathered {
+            let (name, size) = (obj.section_name(index).into_owned(), section.sh_size(LE));
+            iface.gathered.push(GatheredSection { name, size, align: section.sh_addralign(LE).max(1) });
+        }
+    }
     for (index, sym) in obj.symbols.iter().enumerate().skip(1) {
         if sym.st_bind() == STB_LOCAL || sym.is_undefined(LE) || matches!(sym.st_type(), STT_FILE | STT_SECTION) {
             continue;
@@ -349,7 +386,7 @@ fn add_sections(obj: &ElfObject, graph: &mut LinkGraph) -> Result<Vec<Option<Blo
         if align > 1 << 30 || (align > 1 && !align.is_power_of_two()) {
             return Err(LinkError::malformed(at(), format!("alignment {align} is not a sane power of two")));
         }
-        let role = if flags & u64::from(SHF_TLS) != 0 { SectionRole::ThreadLocal } else { section_role(&name) };
+        let role = obj.role(index);
         let section_id = graph.add_section(&name, prot, role);
         graph.section_mut(section_id).input_index = u32::try_from(index).ok();
         let block = graph.add_block(section_id, content, align);
