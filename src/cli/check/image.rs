@@ -65,6 +65,10 @@ impl Image {
                 self.define(&graph.names.resolve(name), symbol.addr, symbol.scope != Scope::Local);
             }
         }
+        // The graph's GOT base is anonymous to us; llvm-jitlink names it.
+        if let Some(base) = graph.got_base {
+            self.define("_GLOBAL_OFFSET_TABLE_", graph.symbol(base).addr, false);
+        }
         for (start, end) in alloc.ranges() {
             if let Some(bytes) = alloc.bytes_at(start, end - start) {
                 self.memory.insert(start, bytes.to_vec());
