@@ -33,20 +33,21 @@ struct TestFile {
     jitld_only: bool,
 }
 
-fn test_files() -> Vec<TestFile> {
+/// The folder's tests; `tag` keeps each test's scratch files apart (tests run in parallel).
+fn test_files(tag: &str) -> Vec<TestFile> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(folder())
         .expect("conformance folder")
         .map(|e| e.expect("entry").path())
         .filter(|p| p.extension().is_some_and(|e| e == "s"))
         .collect();
     paths.sort();
-    paths.into_iter().map(|path| read_test(&path)).collect()
+    paths.into_iter().map(|path| read_test(&path, tag)).collect()
 }
 
-fn read_test(path: &Path) -> TestFile {
+fn read_test(path: &Path, tag: &str) -> TestFile {
     let text = std::fs::read_to_string(path).expect("test file");
     let name = path.file_stem().and_then(|s| s.to_str()).expect("name").to_string();
-    let tmp = scratch(&name);
+    let tmp = scratch(&format!("{tag}/{name}"));
     let mut commands = Vec::new();
     let mut current = String::new();
     for line in text.lines() {
@@ -121,7 +122,7 @@ fn build(file: &TestFile) -> Vec<Vec<Vec<String>>> {
 
 #[test]
 fn every_file_passes_under_llvm_jitlink_and_jitld() {
-    let files = test_files();
+    let files = test_files("links");
     assert!(files.len() >= 10, "the conformance folder lost files: {}", files.len());
     let (mut both, mut jitld_only) = (0, 0);
     for file in &files {
@@ -157,8 +158,8 @@ fn mutants(check_file: &Path) -> Vec<String> {
 #[test]
 fn every_mutated_expected_value_fails() {
     let mut killed = 0;
-    for file in test_files() {
-        let tmp = scratch(&file.name);
+    for file in test_files("mutants") {
+        let tmp = scratch(&format!("mutants/{}", file.name));
         for link in build(&file) {
             let jitld_command = link.last().expect("jitld's command").clone();
             let check_at = jitld_command.iter().position(|w| w == "-check").expect("-check FILE");
@@ -187,7 +188,8 @@ fn every_mutated_expected_value_fails() {
 /// A small object for the error tests: `main` and one data word.
 fn tiny_object(tmp: &Path) -> PathBuf {
     let source = tmp.join("tiny.s");
-    std::fs::write(&source, "\t.text\n\t.globl main\nmain:\n\tretq\n\t.data\n\t.globl d\nd:\n\t.quad 7\n").expect("write");
+    std::fs::write(&source, "\t.text\n\t.globl main\nmain:\n\tretq\n\t.data\n\t.globl d\nd:\n\t.quad 7\n")
+        .expect("write");
     let object = tmp.join("tiny.o");
     let command = words(&format!(
         "llvm-mc-19 -triple=x86_64-unknown-linux -filetype=obj -o {} {}",

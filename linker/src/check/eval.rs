@@ -142,7 +142,8 @@ impl Evaluator<'_> {
     }
 
     fn decode_operand(&self, symbol: &str, offset: u64, index: u64) -> Result<u64, String> {
-        let start = self.image.symbol_address(symbol).ok_or_else(|| format!("Cannot decode unknown symbol '{symbol}'"))?;
+        let start =
+            self.image.symbol_address(symbol).ok_or_else(|| format!("Cannot decode unknown symbol '{symbol}'"))?;
         let decoded = self.decode_at(symbol, start.wrapping_add(offset))?;
         let operand = usize::try_from(index).ok().and_then(|i| decoded.operands.get(i)).ok_or_else(|| {
             format!(

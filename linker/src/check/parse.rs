@@ -40,17 +40,49 @@ impl BinOp {
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum Expr {
     Number(u64),
-    Symbol { name: String, at: usize },
+    Symbol {
+        name: String,
+        at: usize,
+    },
     Binary(Box<Expr>, BinOp, Box<Expr>),
     /// Bits `high..=low` of the value, shifted down to bit 0.
-    Slice { value: Box<Expr>, high: u32, low: u32 },
+    Slice {
+        value: Box<Expr>,
+        high: u32,
+        low: u32,
+    },
     /// `*{size}address`: `size` bytes of linked memory, little-endian.
-    Load { size: u8, address: Box<Expr>, at: usize },
-    DecodeOperand { symbol: String, offset: u64, operand: u64, at: usize },
-    NextPc { symbol: String, at: usize },
-    StubAddr { file: String, symbol: String, kind: Option<String>, at: usize },
-    GotAddr { file: String, symbol: String, at: usize },
-    SectionAddr { file: String, section: String, at: usize },
+    Load {
+        size: u8,
+        address: Box<Expr>,
+        at: usize,
+    },
+    DecodeOperand {
+        symbol: String,
+        offset: u64,
+        operand: u64,
+        at: usize,
+    },
+    NextPc {
+        symbol: String,
+        at: usize,
+    },
+    StubAddr {
+        file: String,
+        symbol: String,
+        kind: Option<String>,
+        at: usize,
+    },
+    GotAddr {
+        file: String,
+        symbol: String,
+        at: usize,
+    },
+    SectionAddr {
+        file: String,
+        section: String,
+        at: usize,
+    },
 }
 
 /// One `LHS = RHS` rule.

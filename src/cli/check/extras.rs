@@ -4,8 +4,7 @@ use crate::error::{JitError, Result};
 use crate::generators::DefinitionGenerator;
 use crate::layers::{LinkPlugin, ObjectLinkingLayer};
 use crate::session::{
-    DylibId, ExecutionSession, InstanceId, LookupFlags, MaterializationResponsibility, MaterializationUnit,
-    SymbolFlags,
+    DylibId, ExecutionSession, InstanceId, LookupFlags, MaterializationResponsibility, MaterializationUnit, SymbolFlags,
 };
 use jitld_linker::graph::{Content, Definition, Linkage, MemProt, Scope, SectionRole, Symbol};
 use jitld_linker::memory::Allocation;

@@ -89,7 +89,8 @@ fn record_tables(graph: &LinkGraph) -> FileTables {
     let first_target = |block: jitld_linker::graph::BlockId| {
         graph.block(block).edges.iter().find(|e| e.kind != EdgeKind::KeepAlive).map(|e| e.target)
     };
-    let named = |symbol: jitld_linker::graph::SymbolId| graph.symbol(symbol).name.map(|n| graph.names.resolve(n).to_string());
+    let named =
+        |symbol: jitld_linker::graph::SymbolId| graph.symbol(symbol).name.map(|n| graph.names.resolve(n).to_string());
     for section in &graph.sections {
         let live: Vec<_> = section.blocks.iter().copied().filter(|&b| graph.block(b).live).collect();
         let Some(start) = live.iter().map(|&b| graph.block(b).addr).min() else { continue };
@@ -119,12 +120,20 @@ impl LinkedImage for Image {
 
     fn section_address(&self, file: &str, section: &str) -> std::result::Result<u64, String> {
         let tables = self.file(file)?;
-        tables.sections.get(section).copied().ok_or_else(|| format!("no section \"{section}\" registered for file \"{file}\""))
+        tables
+            .sections
+            .get(section)
+            .copied()
+            .ok_or_else(|| format!("no section \"{section}\" registered for file \"{file}\""))
     }
 
     fn got_entry(&self, file: &str, symbol: &str) -> std::result::Result<u64, String> {
         let tables = self.file(file)?;
-        tables.got.get(symbol).copied().ok_or_else(|| format!("no GOT entry for \"{symbol}\" registered for file \"{file}\""))
+        tables
+            .got
+            .get(symbol)
+            .copied()
+            .ok_or_else(|| format!("no GOT entry for \"{symbol}\" registered for file \"{file}\""))
     }
 
     /// x86-64 has one kind of stub, which llvm-jitlink's kind names do not name: a filter

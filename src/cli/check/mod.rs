@@ -9,8 +9,8 @@ mod image;
 
 use super::run::{run_with, RunHooks};
 use super::RunArgs;
-use crate::session::{DylibId, ExecutionSession};
 use crate::layers::ObjectLinkingLayer;
+use crate::session::{DylibId, ExecutionSession};
 use jitld_linker::check::x86_64::X86_64Decoder;
 use jitld_linker::check::{CheckFile, Evaluator, DEFAULT_CHECK_NAME};
 use jitld_linker::SymbolName;
@@ -137,7 +137,12 @@ fn report(files: &[CheckFile], evaluator: &Evaluator, check_name: &str) -> Optio
             eprintln!("{failure}");
         }
         if !failures.is_empty() {
-            eprintln!("jitld check: Some checks in {} failed ({} of {} rules)", file.path, failures.len(), file.rules.len());
+            eprintln!(
+                "jitld check: Some checks in {} failed ({} of {} rules)",
+                file.path,
+                failures.len(),
+                file.rules.len()
+            );
             failed = true;
         }
     }
