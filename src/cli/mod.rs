@@ -1,5 +1,6 @@
-//! `jitld run | graph`.
+//! `jitld run | check | graph`.
 
+mod check;
 mod inputs;
 mod open;
 mod output;
@@ -21,6 +22,13 @@ struct Cli {
 enum Command {
     /// Link the inputs in memory and call the entry, like running the linked executable.
     Run(Box<RunArgs>),
+    /// Link as llvm-jitlink does and evaluate its `-check` rules (`jitld check -help`).
+    #[command(disable_help_flag = true)]
+    Check {
+        /// llvm-jitlink's flags and inputs.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Print the link graph of an object, as built from the file.
     Graph {
         /// Relocatable object files.
@@ -88,6 +96,9 @@ pub struct RunArgs {
     /// Arguments for the program, after `--`.
     #[arg(last = true)]
     pub args: Vec<String>,
+    /// With --slab-address: the slab's size (`jitld check -slab-allocate`).
+    #[arg(skip)]
+    pub slab_size: Option<u64>,
     /// Inputs and -l libraries merged in command-line order (filled after parsing).
     #[arg(skip)]
     pub ordered: Vec<InputArg>,
@@ -110,6 +121,10 @@ fn parse_absolute(text: &str) -> Result<(String, u64), String> {
 pub fn main() -> i32 {
     let raw: Vec<String> = std::env::args().collect();
     reexec::ensure_tls_surplus(&raw);
+    // llvm-jitlink's flags are single-dash words clap would split into letters.
+    if raw.get(1).map(String::as_str) == Some("check") {
+        return check::main(raw.get(2..).unwrap_or_default());
+    }
     // llvm-jitlink spells it `-jd`; clap's short options are one letter.
     let args = raw.into_iter().map(|a| if a == "-jd" { "--jd".to_string() } else { a });
     let matches = Cli::command().get_matches_from(args);
@@ -123,6 +138,7 @@ pub fn main() -> i32 {
             args.ordered = ordered_inputs(run_matches);
             run::run(args)
         }
+        Command::Check { args } => Ok(check::main(args)),
         Command::Graph { inputs } => run::graph(inputs),
     };
     match result {

@@ -10,7 +10,7 @@ use super::RunArgs;
 use crate::debug::{debugger_attached, install_fault_reporter, CodeTable, GdbRegistration, PerfMap};
 use crate::error::JitError;
 use crate::generators::{ArchiveGenerator, DynamicLibraryGenerator};
-use crate::layers::ObjectLinkingLayer;
+use crate::layers::{LinkPlugin, ObjectLinkingLayer};
 use crate::lazy::LazyStats;
 use crate::platform::Platform;
 use crate::session::{DylibId, ExecutionSession, LookupFlags, ReexportsUnit, SymbolFlags};
@@ -196,16 +196,35 @@ impl Program {
 const SLAB_SIZE: u64 = 1 << 40;
 
 fn memory_for(args: &RunArgs) -> Result<Arc<dyn MemoryManager>, JitError> {
+    let size = args.slab_size.unwrap_or(SLAB_SIZE);
     match args.slab_address {
         Some(_) if !args.noexec => Err(JitError::other("--slab-address needs --noexec")),
         Some(base) => Ok(Arc::new(
-            SlabMemoryManager::try_new(base, SLAB_SIZE).map_err(|e| JitError::other(format!("--slab-address: {e}")))?,
+            SlabMemoryManager::try_new(base, size).map_err(|e| JitError::other(format!("--slab-address: {e}")))?,
         )),
         None => Ok(Arc::new(InProcessMemoryManager::new())),
     }
 }
 
+/// What `jitld check` adds to a run: plugins that see every linked graph, definitions made
+/// once the inputs are loaded, and a step between linking and calling the entry.
+#[derive(Default)]
+pub(super) struct RunHooks {
+    pub plugins: Vec<Arc<dyn LinkPlugin>>,
+    /// Defines more in `main`; returns names to link along with the program.
+    pub before_link: Option<Box<BeforeLink>>,
+    /// Runs once the program is linked; `Some(code)` ends the run with that exit code.
+    pub after_link: Option<Box<dyn FnOnce() -> Option<i32>>>,
+}
+
+pub(super) type BeforeLink =
+    dyn FnOnce(&ExecutionSession, &ObjectLinkingLayer, DylibId) -> Result<Vec<SymbolName>, JitError>;
+
 pub fn run(args: &RunArgs) -> Result<i32, Errors> {
+    run_with(args, RunHooks::default())
+}
+
+pub(super) fn run_with(args: &RunArgs, hooks: RunHooks) -> Result<i32, Errors> {
     let one = |e: JitError| vec![e];
     let session = ExecutionSession::new(memory_for(args).map_err(one)?);
     session.set_materialization_threads(args.threads.max(1));
@@ -214,6 +233,9 @@ pub fn run(args: &RunArgs) -> Result<i32, Errors> {
     layer.set_retry_failed(false);
     let platform = Platform::install(&layer);
     install_debugging(&session, &layer, args).map_err(one)?;
+    for plugin in hooks.plugins {
+        layer.add_plugin(plugin);
+    }
     let dump = args.dump_relocs.then(|| {
         let dump = Arc::new(RelocationDump::new());
         layer.add_plugin(dump.clone());
@@ -251,11 +273,21 @@ pub fn run(args: &RunArgs) -> Result<i32, Errors> {
     }
     program.set_link_orders(&args.link_orders, process).map_err(one)?;
     define_command_line_symbols(&session, main, args).map_err(one)?;
+    let extra = match hooks.before_link {
+        Some(before_link) => before_link(&session, &layer, main).map_err(one)?,
+        None => Vec::new(),
+    };
     if args.stats {
         print_stats_at_exit(layer.clone(), program.lazy_stats.clone());
     }
 
     let found = link_program(&program, main, args).map_err(|e| report(&session, e, &args.entry))?;
+    if !extra.is_empty() {
+        session.lookup(&session.search_order(main), &extra).map_err(|e| report(&session, e, &args.entry))?;
+    }
+    if let Some(code) = hooks.after_link.and_then(|after_link| after_link()) {
+        return Ok(code);
+    }
     if let Some(dump) = dump {
         super::output::print(&dump.render()).map_err(one)?;
     }
