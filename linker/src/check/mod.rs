@@ -10,6 +10,15 @@ pub mod parse;
 pub mod x86_64;
 
 pub use eval::{Decoded, Evaluator, Failure, InstructionDecoder, LinkedImage, Operand};
+
+use crate::arch::Arch;
+
+/// The instruction decoder for `arch`: what `decode_operand` and `next_pc` read code with.
+pub fn decoder(arch: Arch) -> &'static dyn InstructionDecoder {
+    match arch {
+        Arch::X86_64 => &x86_64::X86_64Decoder,
+    }
+}
 pub use parse::{parse_rules, ParseError, Rule};
 
 /// The default rule prefix's name: lines start with `# jitlink-check:`.

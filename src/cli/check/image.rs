@@ -10,19 +10,18 @@
 use crate::error::Result;
 use crate::layers::LinkPlugin;
 use crate::session::InstanceId;
+use jitld_linker::arch::Arch;
 use jitld_linker::check::LinkedImage;
-use jitld_linker::graph::{Definition, EdgeKind, Scope};
+use jitld_linker::graph::{Definition, EdgeKind, Scope, SectionRole};
 use jitld_linker::memory::Allocation;
 use jitld_linker::LinkGraph;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 
-/// Section names of the tables the x86-64 table builder makes (as JITLink names them).
-const GOT_SECTION: &str = "$__GOT";
-const STUBS_SECTION: &str = "$__STUBS";
-
 #[derive(Default)]
 pub struct Image {
+    /// The architecture of the linked graphs: how to decode their instructions.
+    pub arch: Option<Arch>,
     /// Name → (address, whether a global defined it: a global is not replaced by a local).
     symbols: HashMap<String, (u64, bool)>,
     files: HashMap<String, FileTables>,
@@ -48,6 +47,7 @@ impl Image {
     }
 
     fn record(&mut self, graph: &LinkGraph, alloc: &Allocation) {
+        self.arch.get_or_insert(graph.arch);
         let file = graph.name.rsplit('/').next().unwrap_or(&graph.name).to_string();
         if self.files.contains_key(&file) {
             self.duplicates.insert(file.clone());
@@ -98,11 +98,11 @@ fn record_tables(graph: &LinkGraph) -> FileTables {
         for &block in &live {
             let Some(target) = first_target(block) else { continue };
             let address = graph.block(block).addr;
-            if section.name == GOT_SECTION {
+            if section.role == SectionRole::Got {
                 if let Some(name) = named(target) {
                     tables.got.insert(name, address);
                 }
-            } else if section.name == STUBS_SECTION {
+            } else if section.role == SectionRole::Stubs {
                 let Definition::Block { block: entry, .. } = graph.symbol(target).def else { continue };
                 if let Some(name) = first_target(entry).and_then(named) {
                     tables.stubs.insert(name, address);

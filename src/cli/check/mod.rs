@@ -11,13 +11,13 @@ use super::run::{run_with, RunHooks};
 use super::RunArgs;
 use crate::layers::ObjectLinkingLayer;
 use crate::session::{DylibId, ExecutionSession};
-use jitld_linker::check::x86_64::X86_64Decoder;
+use jitld_linker::arch::Arch;
 use jitld_linker::check::{CheckFile, Evaluator, DEFAULT_CHECK_NAME};
 use jitld_linker::SymbolName;
 use std::sync::Arc;
 
-/// The only page size our layout uses.
-const PAGE_SIZE: u64 = 4096;
+/// The only page size our layout uses (the target's, which is the host's today).
+const PAGE_SIZE: u64 = Arch::host().page_size();
 
 /// Runs `jitld check ARGS`; returns the exit status.
 pub fn main(words: &[String]) -> i32 {
@@ -69,8 +69,8 @@ fn check(words: &[String]) -> Result<i32, Vec<String>> {
     }));
     hooks.after_link = Some(Box::new(move || {
         let image = recorder.image();
-        let decoder = X86_64Decoder;
-        let evaluator = Evaluator { image: &*image, decoder: &decoder };
+        let decoder = jitld_linker::check::decoder(image.arch.unwrap_or(Arch::host()));
+        let evaluator = Evaluator { image: &*image, decoder };
         report(&files, &evaluator, &check_name)
     }));
 
