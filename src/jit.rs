@@ -11,12 +11,13 @@
 //! ```
 
 use crate::error::{JitError, Result};
+use crate::executor::{Executor, InProcessExecutor};
 use crate::generators::{ArchiveGenerator, DynamicLibraryGenerator};
 use crate::layers::ObjectLinkingLayer;
 use crate::lazy::{self, LazyStats};
 use crate::platform::Platform;
 use crate::session::{DylibId, ExecutionSession, LookupFlags};
-use jitld_linker::memory::{InProcessMemoryManager, MemoryManager};
+use jitld_linker::memory::MemoryManager;
 use jitld_linker::InputBuffer;
 use std::marker::PhantomData;
 use std::path::Path;
@@ -24,7 +25,7 @@ use std::sync::Arc;
 
 pub struct JitBuilder {
     threads: usize,
-    memory: Option<Arc<dyn MemoryManager>>,
+    executor: Option<Arc<dyn Executor>>,
 }
 
 impl JitBuilder {
@@ -34,15 +35,21 @@ impl JitBuilder {
         self
     }
 
-    /// Where code goes (default: this process, below 2 GiB).
+    /// Where code goes, in this process (default: below 2 GiB).
     pub fn memory(mut self, memory: Arc<dyn MemoryManager>) -> Self {
-        self.memory = Some(memory);
+        self.executor = Some(Arc::new(InProcessExecutor::with_memory(memory)));
+        self
+    }
+
+    /// Where code runs (default: this process).
+    pub fn executor(mut self, executor: Arc<dyn Executor>) -> Self {
+        self.executor = Some(executor);
         self
     }
 
     pub fn build(self) -> Result<Jit> {
-        let memory = self.memory.unwrap_or_else(|| Arc::new(InProcessMemoryManager::new()));
-        let session = ExecutionSession::new(memory);
+        let executor = self.executor.unwrap_or_else(|| Arc::new(InProcessExecutor::new()));
+        let session = ExecutionSession::with_executor(executor);
         session.set_materialization_threads(self.threads);
         let layer = ObjectLinkingLayer::new(session.clone());
         let platform = Platform::install(&layer);
@@ -83,7 +90,7 @@ impl<F: Copy> std::ops::Deref for JitFn<'_, F> {
 
 impl Jit {
     pub fn builder() -> JitBuilder {
-        JitBuilder { threads: 1, memory: None }
+        JitBuilder { threads: 1, executor: None }
     }
 
     pub fn new() -> Result<Jit> {
@@ -164,7 +171,7 @@ impl Drop for Jit {
     fn drop(&mut self) {
         // Removal runs finalizers, which can only run where the code is (not in a slab that
         // only stands in for memory elsewhere).
-        if !self.session.memory().executable() {
+        if !self.session.executor().runs_code() {
             return;
         }
         for dylib in [self.main, self.lazy_impl] {

@@ -1,11 +1,12 @@
 //! jitld: a JIT linker and loader. An ORC-style session (`session`) over the graph linker
 //! (`jitld_linker`), with generators for archives and shared libraries (`generators`), the
 //! object linking layer (`layers`), loader support for running programs (`platform`), and
-//! the command line (`cli`).
+//! the process that runs the code (`executor`), and the command line (`cli`).
 
 pub mod cli;
 pub mod debug;
 pub mod error;
+pub mod executor;
 pub mod generators;
 mod jit;
 pub mod layers;

@@ -19,7 +19,6 @@ use jitld_linker::format::archive::Archive;
 use jitld_linker::format::{self, FileKind};
 use jitld_linker::memory::{InProcessMemoryManager, MemoryManager, SlabMemoryManager};
 use jitld_linker::{InputBuffer, SymbolName};
-use std::ffi::CString;
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
@@ -372,25 +371,15 @@ fn link_program(program: &Program, main: DylibId, args: &RunArgs) -> Result<Opti
 fn run_entry(platform: &Arc<Platform>, entry: Option<u64>, args: &RunArgs) -> Result<i32, Errors> {
     let Some(entry) = entry else { return Ok(0) };
     let argv0 = args.argv0.clone().or_else(|| first_input(args)).unwrap_or_default();
-    let argv_strings: Vec<CString> = std::iter::once(&argv0)
-        .chain(&args.args)
-        .map(|a| CString::new(a.as_str()).map_err(|_| vec![JitError::other("argument contains NUL")]))
-        .collect::<Result<_, _>>()?;
-    let mut argv: Vec<*const libc::c_char> = argv_strings.iter().map(|s| s.as_ptr()).collect();
-    argv.push(std::ptr::null());
-    extern "C" {
-        static environ: *const *const libc::c_char;
-    }
-    // SAFETY: reading the C library's environment pointer.
-    let envp = unsafe { environ };
-    let argc = (argv.len() - 1) as i32;
-    platform.set_args(argc, argv.as_ptr(), envp);
+    let argv: Vec<String> = std::iter::once(argv0).chain(args.args.iter().cloned()).collect();
+    let executor = platform.session().executor().clone();
+    let program_args = executor.program_args(&argv).map_err(|e| vec![e])?;
+    platform.set_args(program_args);
     platform.run_finalizers_at_exit();
     // From here on the program runs: with the signal state a native start gives it.
     crate::platform::signals::restore_start_state();
     platform.run_initializers();
-    // SAFETY: the entry is linked, ready code; we call it as C's `main`.
-    let status = unsafe { crate::platform::call_main(entry, argc, argv.as_ptr(), envp) };
+    let status = executor.run_main(entry, program_args).map_err(|e| vec![e])?;
     let _ = std::io::stdout().flush();
     // Leave as a returning `main` does: atexit handlers, finalizers, stdio flush.
     unsafe { libc::exit(status) }

@@ -4,10 +4,10 @@
 mod archive;
 mod dynamic;
 mod dynamic_section;
-mod loaded_objects;
+pub(crate) mod loaded_objects;
 
 pub use archive::ArchiveGenerator;
-pub use dynamic::{DynamicLibraryGenerator, LoadedSymbol};
+pub use dynamic::DynamicLibraryGenerator;
 pub(crate) use dynamic_section::{load_bias, DynamicSection};
 
 use crate::error::Result;

@@ -6,7 +6,7 @@
 
 use super::{GatheredSections, SectionBoundsUnit};
 use crate::error::{JitError, Result};
-use crate::platform::tls::{SimulatedTls, StaticTls, TlsAllocator};
+use crate::platform::tls::{NoTlsYet, SimulatedTls, StaticTls, TlsAllocator};
 use crate::session::{
     DylibId, ExecutionSession, InstanceId, MaterializationResponsibility, MaterializationUnit, ResourceTracker,
     SymbolFlags,
@@ -94,10 +94,11 @@ impl LinkStats {
 impl ObjectLinkingLayer {
     pub fn new(session: ExecutionSession) -> Self {
         // Thread-local blocks are real only where the code can run.
-        let tls: Arc<dyn TlsAllocator> = if session.memory().executable() {
-            Arc::new(StaticTls::default())
-        } else {
-            Arc::new(SimulatedTls::default())
+        let executor = session.executor();
+        let tls: Arc<dyn TlsAllocator> = match (executor.in_this_process(), executor.runs_code()) {
+            (true, _) => Arc::new(StaticTls::default()),
+            (false, false) => Arc::new(SimulatedTls::default()),
+            (false, true) => Arc::new(NoTlsYet),
         };
         ObjectLinkingLayer {
             inner: Arc::new(LayerInner {

@@ -9,14 +9,15 @@
 //! loaded library that refer to the name.
 
 use crate::error::Result;
-use crate::generators::{load_bias, DynamicSection, LoadedSymbol};
+use crate::executor::ExecutorSymbol;
+use crate::generators::{load_bias, DynamicSection};
 use crate::layers::{DataUnit, ObjectLinkingLayer};
 use crate::session::{DylibId, MaterializationResponsibility, MaterializationUnit, SymbolFlags};
 use jitld_linker::SymbolName;
 use std::ffi::CStr;
 
 /// Defines `name` in `dylib` as a copy of the library variable `symbol`.
-pub fn define(layer: &ObjectLinkingLayer, dylib: DylibId, name: SymbolName, symbol: &LoadedSymbol) -> Result<()> {
+pub fn define(layer: &ObjectLinkingLayer, dylib: DylibId, name: SymbolName, symbol: &ExecutorSymbol) -> Result<()> {
     let unit = CopyUnit {
         data: DataUnit {
             layer: layer.clone(),
@@ -49,28 +50,33 @@ impl MaterializationUnit for CopyUnit {
 
     fn materialize(self: Box<Self>, mr: MaterializationResponsibility) {
         let CopyUnit { mut data, source, size } = *self;
-        // SAFETY: the dynamic loader said `size` bytes of a variable live at `source`; the
-        // value is taken now, when the program first needs it.
-        data.bytes = unsafe { std::slice::from_raw_parts(source as *const u8, size as usize) }.to_vec();
         let layer = data.layer.clone();
+        let executor = layer.session().executor().clone();
+        // The value is taken now, when the program first needs it.
+        data.bytes = match executor.read(source, size) {
+            Ok(bytes) => bytes,
+            Err(e) => return mr.fail(e),
+        };
         let name = layer.session().names().resolve(data.name);
-        // Only a copy that really exists in this process may stand in for the library's.
-        let real = layer.session().memory().executable();
+        // Only a copy that really exists where the code runs may stand in for the library's.
+        let real = executor.runs_code();
         let graph = data.graph();
         // The libraries are redirected before the copy is emitted: until then nobody may use
         // it, so no code ever sees the variable half moved.
         layer.emit_with(mr, graph, u64::MAX, None, move |graph| {
             let copy = graph.defined_globals().next().map(|(_, _, symbol)| symbol.addr);
             if let (true, Some(addr)) = (real, copy) {
-                interpose(&name, addr);
+                if let Err(e) = executor.interpose(&name, addr) {
+                    eprintln!("error: copy of {name}: {e}");
+                }
             }
             Box::new(())
         });
     }
 }
 
-/// Points every loaded library's GOT slot for `name` at `addr`.
-fn interpose(name: &str, addr: u64) {
+/// Points every library loaded in this process's GOT slot for `name` at `addr`.
+pub fn interpose(name: &str, addr: u64) {
     let mut request = (name.as_bytes(), addr, None::<u64>);
     // SAFETY: dl_iterate_phdr calls us with valid program headers of each loaded object.
     unsafe { libc::dl_iterate_phdr(Some(visit_object), &mut request as *mut _ as *mut libc::c_void) };

@@ -22,6 +22,7 @@ pub use entry::call_main;
 pub use runtime::at_exit;
 
 use crate::error::Result;
+use crate::executor::ProgramArgs;
 use crate::layers::{DataUnit, LinkPlugin, ObjectLinkingLayer};
 use crate::session::{DylibId, ExecutionSession, InstanceId, SymbolFlags};
 use jitld_linker::graph::{EdgeKind, SectionRole};
@@ -66,16 +67,14 @@ pub struct Platform {
     jit_unwinder: Mutex<unwind::JitUnwinder>,
     /// Where each instance's memory is, to find its exit handlers when it is removed.
     ranges: Mutex<Vec<(InstanceId, u64, u64)>>,
-    args: Mutex<(i32, usize, usize)>,
+    /// What initializers receive: the program's `argc`, `argv`, `envp` in the executor.
+    args: Mutex<ProgramArgs>,
     /// Held while initializers run, so no thread gets a symbol whose constructors are still
     /// running on another.
     init_gate: init_gate::InitGate,
     /// Each instance's static TLS block (offset from the thread pointer), given back on removal.
     tls_blocks: Mutex<Vec<(InstanceId, i64)>>,
 }
-
-type InitFn = unsafe extern "C" fn(i32, *const *const libc::c_char, *const *const libc::c_char);
-type FiniFn = unsafe extern "C" fn();
 
 impl Platform {
     /// Tracks initializers and finalizers of everything `layer` links. Call `setup_dylib` for
@@ -91,7 +90,7 @@ impl Platform {
             frames: Mutex::new(Vec::new()),
             jit_unwinder: Mutex::new(unwind::JitUnwinder::default()),
             ranges: Mutex::new(Vec::new()),
-            args: Mutex::new((0, 0, 0)),
+            args: Mutex::new(ProgramArgs { argc: 0, argv: 0, envp: 0 }),
             init_gate: init_gate::InitGate::default(),
             tls_blocks: Mutex::new(Vec::new()),
         });
@@ -123,9 +122,19 @@ impl Platform {
         session.define(dylib, Box::new(dso_handle))
     }
 
+    pub fn session(&self) -> &ExecutionSession {
+        &self.session
+    }
+
     /// The arguments initializers receive, as glibc passes them.
-    pub fn set_args(&self, argc: i32, argv: *const *const libc::c_char, envp: *const *const libc::c_char) {
-        *self.args.lock().unwrap_or_else(|e| e.into_inner()) = (argc, argv as usize, envp as usize);
+    pub fn set_args(&self, args: ProgramArgs) {
+        *self.args.lock().unwrap_or_else(|e| e.into_inner()) = args;
+    }
+
+    fn call(&self, addr: u64, args: &[u64]) {
+        if let Err(e) = self.session.executor().call(addr, args) {
+            eprintln!("error: calling {addr:#x} in the executor: {e}");
+        }
     }
 
     /// Runs every initializer of linked, ready code not run yet, in order. Initializers that
@@ -154,11 +163,10 @@ impl Platform {
                 return;
             }
             batch.sort_by(|a, b| (a.phase, &a.key).cmp(&(b.phase, &b.key)));
-            let (argc, argv, envp) = *self.args.lock().unwrap_or_else(|e| e.into_inner());
+            let args = *self.args.lock().unwrap_or_else(|e| e.into_inner());
             for entry in batch {
-                // SAFETY: the address came from an init array of linked, finalized code.
-                let f: InitFn = unsafe { std::mem::transmute(entry.addr as usize) };
-                unsafe { f(argc, argv as *const _, envp as *const _) };
+                // An init array entry of linked, finalized code: `f(argc, argv, envp)`.
+                self.call(entry.addr, &[args.argc, args.argv, args.envp]);
             }
         }
     }
@@ -169,9 +177,7 @@ impl Platform {
         batch.retain(|e| self.session.is_ready(e.instance));
         batch.sort_by(|a, b| a.key.cmp(&b.key));
         for entry in batch.into_iter().rev() {
-            // SAFETY: as above, from a fini array.
-            let f: FiniFn = unsafe { std::mem::transmute(entry.addr as usize) };
-            unsafe { f() };
+            self.call(entry.addr, &[]);
         }
     }
 
@@ -197,16 +203,15 @@ impl Platform {
         };
         exit_handlers::run_handlers_in(&ranges);
         for entry in batch.into_iter().rev() {
-            // SAFETY: the code is still mapped; removal frees it only after this returns.
-            let f: FiniFn = unsafe { std::mem::transmute(entry.addr as usize) };
-            unsafe { f() };
+            // The code is still mapped; removal frees it only after this returns.
+            self.call(entry.addr, &[]);
         }
         let mut frames = self.frames.lock().unwrap_or_else(|e| e.into_inner());
         let doomed: Vec<u64> = frames.iter().filter(|(i, _)| removed.contains(i)).map(|&(_, start)| start).collect();
         self.jit_unwinder.lock().unwrap_or_else(|e| e.into_inner()).forget(&doomed, removed);
         for &start in &doomed {
-            // SAFETY: registered by us, and the memory is freed only after this returns.
-            unsafe { unwind::deregister(start) };
+            // Registered by us; the memory is freed only after this returns.
+            let _ = self.session.executor().deregister_eh_frame(start);
         }
         frames.retain(|(instance, _)| !removed.contains(instance));
         let mut blocks = self.tls_blocks.lock().unwrap_or_else(|e| e.into_inner());
@@ -249,16 +254,18 @@ impl Drop for Platform {
     }
 }
 
-/// Calls each GNU indirect function's resolver and stores the implementation it picks where
-/// the function's stub jumps through.
-fn resolve_indirect_functions(graph: &LinkGraph) {
-    for &(slot, resolver) in &graph.ifuncs {
-        // SAFETY: the resolver is finalized JIT'd code taking no arguments (glibc passes
-        // hwcaps, which x86-64 resolvers ignore); the slot is a writable word of this graph.
-        unsafe {
-            let resolve: unsafe extern "C" fn() -> u64 = std::mem::transmute(graph.symbol_addr(resolver) as usize);
-            (graph.symbol_addr(slot) as *mut u64).write(resolve());
+impl Platform {
+    /// Calls each GNU indirect function's resolver and stores the implementation it picks
+    /// where the function's stub jumps through.
+    fn resolve_indirect_functions(&self, graph: &LinkGraph) -> Result<()> {
+        let executor = self.session.executor();
+        for &(slot, resolver) in &graph.ifuncs {
+            // The resolver is finalized code taking no arguments (glibc passes hwcaps, which
+            // x86-64 resolvers ignore); the slot is a writable word of this graph.
+            let chosen = executor.call(graph.symbol_addr(resolver), &[])?;
+            executor.write(graph.symbol_addr(slot), &chosen.to_le_bytes())?;
         }
+        Ok(())
     }
 }
 
@@ -301,7 +308,7 @@ fn wrap_init_fragments(graph: &mut LinkGraph) -> jitld_linker::Result<()> {
 impl LinkPlugin for Platform {
     fn modify_passes(&self, config: &mut jitld_linker::passes::PassConfig) {
         config.pre_prune.insert(0, Box::new(wrap_init_fragments));
-        if self.session.memory().executable() {
+        if self.session.executor().in_this_process() {
             config.pre_prune.push(Box::new(exec_stack::check));
         }
     }
@@ -349,8 +356,10 @@ impl LinkPlugin for Platform {
                 }
             }
         }
-        if self.session.memory().executable() {
-            resolve_indirect_functions(graph);
+        if self.session.executor().runs_code() {
+            self.resolve_indirect_functions(graph)?;
+        }
+        if self.session.executor().in_this_process() {
             // The block starts where its first thread-local block was placed.
             if let Some(&(block, offset)) =
                 jitld_linker::tls::layout_tls(graph).as_ref().and_then(|l| l.offsets.first())
@@ -359,13 +368,13 @@ impl LinkPlugin for Platform {
                 self.tls_blocks.lock().unwrap_or_else(|e| e.into_inner()).push((instance, tp_offset));
             }
         }
-        if let Some(start) = unwind::eh_frame_start(graph).filter(|_| self.session.memory().executable()) {
-            // SAFETY: the graph is finalized; its eh_frame ends with the terminator.
-            unsafe { unwind::register(start) };
+        if let Some(start) = unwind::eh_frame_start(graph).filter(|_| self.session.executor().runs_code()) {
+            // The graph is finalized; its eh_frame ends with the terminator.
+            self.session.executor().register_eh_frame(start)?;
             self.frames.lock().unwrap_or_else(|e| e.into_inner()).push((instance, start));
             self.jit_unwinder.lock().unwrap_or_else(|e| e.into_inner()).add_frame(start);
         }
-        if self.session.memory().executable() {
+        if self.session.executor().in_this_process() {
             self.jit_unwinder.lock().unwrap_or_else(|e| e.into_inner()).notice(graph, instance);
         }
         let (fini, init): (Vec<Entry>, Vec<Entry>) = found.into_iter().partition(|e| e.phase == Phase::Fini);

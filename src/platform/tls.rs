@@ -113,6 +113,21 @@ struct Loaded {
 
 static LOADED: Mutex<Vec<Loaded>> = Mutex::new(Vec::new());
 
+/// An executor in another process: its static TLS is not reachable from here yet.
+pub struct NoTlsYet;
+
+impl TlsAllocator for NoTlsYet {
+    fn allocate(&self, name: &str, _: &TlsLayout) -> Result<i64> {
+        Err(JitError::other(format!("{name}: thread-local storage in an executor process is not supported yet")))
+    }
+
+    fn initialize(&self, _: i64, _: &[u8]) -> Result<()> {
+        Ok(())
+    }
+
+    fn release(&self, _: i64) {}
+}
+
 /// For links that never run (`--noexec`): deterministic offsets, nothing reserved.
 #[derive(Default)]
 pub struct SimulatedTls {

@@ -33,6 +33,7 @@ pub use tracker::ResourceTracker;
 pub use unit::{MaterializationResponsibility, MaterializationUnit};
 
 use crate::error::{JitError, Result};
+use crate::executor::{Executor, InProcessExecutor};
 use crate::generators::DefinitionGenerator;
 pub use jitld_linker::flags::SymbolFlags;
 use jitld_linker::format::Strength;
@@ -190,7 +191,7 @@ struct State {
 
 struct Inner {
     names: Arc<NamePool>,
-    memory: Arc<dyn MemoryManager>,
+    executor: Arc<dyn Executor>,
     state: Mutex<State>,
     changed: Condvar,
 }
@@ -228,11 +229,17 @@ fn common_size(flags: SymbolFlags) -> u64 {
 }
 
 impl ExecutionSession {
+    /// A session whose code goes into `memory` in this process.
     pub fn new(memory: Arc<dyn MemoryManager>) -> Self {
+        Self::with_executor(Arc::new(InProcessExecutor::with_memory(memory)))
+    }
+
+    /// A session whose code runs in `executor`.
+    pub fn with_executor(executor: Arc<dyn Executor>) -> Self {
         ExecutionSession {
             inner: Arc::new(Inner {
                 names: NamePool::new(),
-                memory,
+                executor,
                 state: Mutex::new(State::default()),
                 changed: Condvar::new(),
             }),
@@ -247,8 +254,14 @@ impl ExecutionSession {
         self.inner.names.intern(name)
     }
 
+    /// The process that runs the code.
+    pub fn executor(&self) -> &Arc<dyn Executor> {
+        &self.inner.executor
+    }
+
+    /// The executor's memory for linked code.
     pub fn memory(&self) -> &Arc<dyn MemoryManager> {
-        &self.inner.memory
+        self.inner.executor.memory()
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {

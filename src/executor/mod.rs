@@ -1,0 +1,96 @@
+//! The process that runs linked code (LLVM's ExecutorProcessControl): everything the linker,
+//! the generators and the platform need from it — memory at its addresses, its libraries'
+//! symbols, calls into it, registering unwind tables there. Nothing else reaches into the
+//! process that runs the code.
+//!
+//! `InProcessExecutor` is this process (today's `jitld run`); a remote executor speaks to
+//! another process over a byte stream.
+
+mod in_process;
+
+pub use in_process::InProcessExecutor;
+
+use crate::error::Result;
+use jitld_linker::arch::Arch;
+use jitld_linker::memory::MemoryManager;
+use std::sync::Arc;
+
+/// What the executor runs on.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct TargetInfo {
+    pub arch: Arch,
+    pub page_size: u64,
+    pub pointer_width: u32,
+}
+
+/// A library loaded in the executor, or all of them (`PROCESS`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct LibraryHandle(pub u64);
+
+impl LibraryHandle {
+    /// Every library the executor has loaded, in load order (`RTLD_DEFAULT`).
+    pub const PROCESS: LibraryHandle = LibraryHandle(0);
+}
+
+/// What the executor's dynamic loader knows of a symbol.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct ExecutorSymbol {
+    pub addr: u64,
+    pub size: u64,
+    /// The ELF symbol type (`STT_FUNC`, `STT_OBJECT`, `STT_TLS`…), 0 if unknown.
+    pub kind: u8,
+}
+
+/// A program's arguments and environment, placed in the executor.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct ProgramArgs {
+    pub argc: u64,
+    pub argv: u64,
+    pub envp: u64,
+}
+
+pub trait Executor: Send + Sync {
+    fn target(&self) -> TargetInfo;
+
+    /// Memory for linked code, at the executor's addresses.
+    fn memory(&self) -> &Arc<dyn MemoryManager>;
+
+    /// Whether linked code can run there (a slab for `--noexec` only stands in for memory).
+    fn runs_code(&self) -> bool;
+
+    /// Whether the code runs in this very process: what only works in our own address space
+    /// (glibc's static TLS for us, our unwinder, our signal handlers) may be used.
+    fn in_this_process(&self) -> bool;
+
+    /// Opens a shared library in the executor (its symbols become visible to those loaded
+    /// later, as `RTLD_GLOBAL`).
+    fn load_library(&self, path: &str) -> Result<LibraryHandle>;
+
+    /// Finds each name in `library`; `None` where it is missing.
+    fn lookup(&self, library: LibraryHandle, names: &[&str]) -> Result<Vec<Option<ExecutorSymbol>>>;
+
+    /// Calls `addr` as `uint64_t f(uint64_t, …)` with up to six arguments.
+    fn call(&self, addr: u64, args: &[u64]) -> Result<u64>;
+
+    /// Writes bytes into the executor's (writable) memory.
+    fn write(&self, addr: u64, bytes: &[u8]) -> Result<()>;
+
+    /// Reads `len` bytes of the executor's memory.
+    fn read(&self, addr: u64, len: u64) -> Result<Vec<u8>>;
+
+    /// What a copy relocation does to the executor's libraries: every GOT slot they have for
+    /// `name` now holds `addr` (the program's copy of the variable).
+    fn interpose(&self, name: &str, addr: u64) -> Result<()>;
+
+    /// Places the program's `argv` (with `argv[0]` first) and the executor's environment.
+    fn program_args(&self, argv: &[String]) -> Result<ProgramArgs>;
+
+    /// Calls `main(argc, argv, envp)` at `entry` as the C runtime does; returns its status.
+    fn run_main(&self, entry: u64, args: ProgramArgs) -> Result<i32>;
+
+    /// Registers a finalized `.eh_frame` (ending in a terminator) with the unwinder.
+    fn register_eh_frame(&self, start: u64) -> Result<()>;
+
+    /// Withdraws it, before its memory is freed.
+    fn deregister_eh_frame(&self, start: u64) -> Result<()>;
+}
