@@ -21,10 +21,7 @@ use jitld::session::{
     DylibId, ExecutionSession, LookupFlags, MaterializationResponsibility, MaterializationUnit, SymbolFlags,
 };
 use jitld::JitError;
-use jitld_linker::memory::{Allocation, Layout, MemoryManager};
-use jitld_linker::LookupName;
-use jitld_linker::{LinkContext, LinkError, LinkGraph, ResolvedSymbol, SymbolName};
-use std::any::Any;
+use jitld_linker::SymbolName;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -42,7 +39,8 @@ pub struct ExprLayer {
 
 struct Inner {
     session: ExecutionSession,
-    /// Links the lazy stubs (jitld's own units need an object layer).
+    /// Links what the layer compiles, and its lazy stubs: through the object layer, every
+    /// graph gets the platform's support (initializers, unwind tables, thread-local storage).
     objects: ObjectLinkingLayer,
     stub_stats: Arc<LazyStats>,
     /// Public JITDylib → the implementation JITDylib behind its stubs.
@@ -218,15 +216,8 @@ impl ExprLayer {
         }
         let code = x86::compile(&function);
         let graph = x86::build_graph(&function, code, origin, self.inner.session.names());
-        let memory = self.inner.session.memory().clone();
-        let mut ctx = ExprLinkContext { mr: &mr, memory, resources: Vec::new() };
-        let linked = jitld_linker::link(graph, &mut ctx);
-        let resources = std::mem::take(&mut ctx.resources);
-        match linked {
-            // If a dependency failed meanwhile, the session reports it to whoever waits.
-            Ok(()) => drop(mr.notify_emitted(resources)),
-            Err(e) => mr.fail(unstash(e)),
-        }
+        // No initializers of its own; `u64::MAX` orders it after every object.
+        self.inner.objects.emit(mr, graph, u64::MAX, None);
     }
 
     /// The public JITDylib whose stubs front `implementation`.
@@ -269,64 +260,3 @@ impl MaterializationUnit for ExprUnit {
     // is never called and the default (ignore it) is right.
 }
 
-/// The linker's view of the session while one function links: definitions are reported
-/// through the responsibility, references looked up through it (so the unit depends on what
-/// it calls), and the memory kept until the definitions are removed.
-struct ExprLinkContext<'a> {
-    mr: &'a MaterializationResponsibility,
-    memory: Arc<dyn MemoryManager>,
-    resources: Vec<Box<dyn Any + Send>>,
-}
-
-impl LinkContext for ExprLinkContext<'_> {
-    fn memory(&self) -> &dyn MemoryManager {
-        &*self.memory
-    }
-
-    fn notify_resolved(&mut self, graph: &LinkGraph) -> jitld_linker::Result<()> {
-        let addrs: Vec<(SymbolName, u64)> = graph
-            .defined_globals()
-            .filter(|(_, name, _)| self.mr.flags(*name).is_some())
-            .map(|(_, name, symbol)| (name, symbol.addr))
-            .collect();
-        self.mr.notify_resolved(&addrs).map_err(stash)
-    }
-
-    fn lookup(&mut self, graph: &LinkGraph, names: &[LookupName]) -> jitld_linker::Result<Vec<Option<ResolvedSymbol>>> {
-        self.mr.lookup(names, &graph.name).map_err(stash)
-    }
-
-    fn notify_finalized(&mut self, _graph: LinkGraph, alloc: Allocation, _layout: Layout) -> jitld_linker::Result<()> {
-        self.resources.push(Box::new(CodeMemory { alloc: Some(alloc), memory: self.memory.clone() }));
-        Ok(())
-    }
-}
-
-/// A function's memory, returned to the manager when the session drops the definition.
-struct CodeMemory {
-    alloc: Option<Allocation>,
-    memory: Arc<dyn MemoryManager>,
-}
-
-impl Drop for CodeMemory {
-    fn drop(&mut self) {
-        if let Some(alloc) = self.alloc.take() {
-            self.memory.deallocate(alloc);
-        }
-    }
-}
-
-/// Session errors cross the linker boxed; `unstash` takes them out again.
-fn stash(e: JitError) -> LinkError {
-    LinkError::Context(Box::new(e))
-}
-
-fn unstash(e: LinkError) -> JitError {
-    match e {
-        LinkError::Context(inner) => match inner.downcast::<JitError>() {
-            Ok(e) => *e,
-            Err(other) => JitError::other(other.to_string()),
-        },
-        other => other.into(),
-    }
-}
