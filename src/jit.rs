@@ -49,19 +49,41 @@ impl JitBuilder {
 
     pub fn build(self) -> Result<Jit> {
         let executor = self.executor.unwrap_or_else(|| Arc::new(InProcessExecutor::new()));
-        let session = ExecutionSession::with_executor(executor);
-        session.set_materialization_threads(self.threads);
-        let layer = ObjectLinkingLayer::new(session.clone());
-        let platform = Platform::install(&layer);
-        let main = session.create_jit_dylib("main")?;
-        platform.setup_dylib(main)?;
-        let process = session.create_jit_dylib("<process>")?;
-        session.add_generator(process, Arc::new(DynamicLibraryGenerator::process(layer.clone())));
+        let stack = Stack::new(executor, self.threads);
+        let main = stack.session.create_jit_dylib("main")?;
+        stack.platform.setup_dylib(main)?;
+        let process = stack.process_dylib()?;
+        let Stack { session, layer, platform } = stack;
         session.set_link_order(main, vec![(process, LookupFlags::MatchAllSymbols)]);
         let lazy_impl = session.create_jit_dylib("main.lazy")?;
         platform.setup_dylib(lazy_impl)?;
         lazy::link_implementation(&session, main, lazy_impl);
         Ok(Jit { session, layer, platform, main, lazy_impl, lazy_stats: Arc::new(LazyStats::default()) })
+    }
+}
+
+/// The one wiring of a JIT, shared by `Jit` and `jitld run`: a session over an executor,
+/// the object layer, and the platform on it.
+pub(crate) struct Stack {
+    pub session: ExecutionSession,
+    pub layer: ObjectLinkingLayer,
+    pub platform: Arc<Platform>,
+}
+
+impl Stack {
+    pub fn new(executor: Arc<dyn Executor>, threads: usize) -> Stack {
+        let session = ExecutionSession::with_executor(executor);
+        session.set_materialization_threads(threads.max(1));
+        let layer = ObjectLinkingLayer::new(session.clone());
+        let platform = Platform::install(&layer);
+        Stack { session, layer, platform }
+    }
+
+    /// A `<process>` JITDylib: the executor's own libraries (the C library…).
+    pub fn process_dylib(&self) -> Result<DylibId> {
+        let process = self.session.create_jit_dylib("<process>")?;
+        self.session.add_generator(process, Arc::new(DynamicLibraryGenerator::process(self.layer.clone())));
+        Ok(process)
     }
 }
 

@@ -259,4 +259,3 @@ impl MaterializationUnit for ExprUnit {
     // Functions are strong definitions: no other definition can make one lose, so `discard`
     // is never called and the default (ignore it) is right.
 }
-

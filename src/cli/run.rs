@@ -9,7 +9,9 @@ use super::open::{member_spec, open_input, open_member};
 use super::RunArgs;
 use crate::debug::{debugger_attached, install_fault_reporter, CodeTable, GdbRegistration, PerfMap};
 use crate::error::JitError;
+use crate::executor::InProcessExecutor;
 use crate::generators::{ArchiveGenerator, DynamicLibraryGenerator};
+use crate::jit::Stack;
 use crate::layers::{LinkPlugin, ObjectLinkingLayer};
 use crate::lazy::LazyStats;
 use crate::platform::Platform;
@@ -225,12 +227,11 @@ pub fn run(args: &RunArgs) -> Result<i32, Errors> {
 
 pub(super) fn run_with(args: &RunArgs, hooks: RunHooks) -> Result<i32, Errors> {
     let one = |e: JitError| vec![e];
-    let session = ExecutionSession::new(memory_for(args).map_err(one)?);
-    session.set_materialization_threads(args.threads.max(1));
-    let layer = ObjectLinkingLayer::new(session.clone());
+    let executor = Arc::new(InProcessExecutor::with_memory(memory_for(args).map_err(one)?));
+    let stack = Stack::new(executor, args.threads);
+    let (session, layer, platform) = (stack.session.clone(), stack.layer.clone(), stack.platform.clone());
     // A failed `jitld run` ends; nothing would link a failed object again.
     layer.set_retry_failed(false);
-    let platform = Platform::install(&layer);
     install_debugging(&session, &layer, args).map_err(one)?;
     for plugin in hooks.plugins {
         layer.add_plugin(plugin);
@@ -261,8 +262,7 @@ pub(super) fn run_with(args: &RunArgs, hooks: RunHooks) -> Result<i32, Errors> {
         program.load(input).map_err(one)?;
     }
     let main = program.dylib("main").map_err(one)?;
-    let process = session.create_jit_dylib("<process>").map_err(one)?;
-    session.add_generator(process, Arc::new(DynamicLibraryGenerator::process(layer.clone())));
+    let process = stack.process_dylib().map_err(one)?;
     // Last, as the compiler driver's `-lc -lgcc`: libgcc.a, for what only it has.
     // Its members are compiled code like any other: they need the platform's runtime symbols
     // (`__tls_get_addr` for the decimal-float rounding mode, which is thread-local).
