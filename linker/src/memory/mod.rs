@@ -25,7 +25,8 @@ pub trait MemoryManager: Send + Sync {
     fn finalize(&self, alloc: &mut Allocation) -> Result<()>;
     /// Return the memory. Code in it must not run again.
     fn deallocate(&self, alloc: Allocation);
-    /// Whether code placed here can run in this process.
+    /// Whether code placed here runs (here or in another process); a slab that only stands
+    /// in for memory does not.
     fn executable(&self) -> bool;
 }
 
@@ -77,6 +78,29 @@ impl Part {
 }
 
 impl Allocation {
+    /// The layout placed contiguously at `addr`, each segment written into a buffer of its
+    /// own: memory that is not here (a slab, another process) until it is finalized.
+    pub fn buffered(addr: u64, layout: &Layout) -> Result<Allocation> {
+        let mut parts = Vec::with_capacity(layout.segments.len());
+        for segment in &layout.segments {
+            let buffer = zeroed(segment.size)
+                .ok_or_else(|| crate::LinkError::Memory(format!("cannot allocate {:#x} bytes", segment.size)))?;
+            parts.push(Part {
+                prot: segment.prot,
+                layout_offset: segment.offset,
+                size: segment.size,
+                addr: addr + segment.offset,
+                working: Working::Buffer(buffer),
+            });
+        }
+        Ok(Allocation { addr, parts })
+    }
+
+    /// Each segment's address and its bytes as written (finalized or not).
+    pub fn segments(&self) -> impl Iterator<Item = (&Part, &[u8])> + '_ {
+        self.parts.iter().map(|p| (p, p.working()))
+    }
+
     pub fn parts(&self) -> &[Part] {
         &self.parts
     }
@@ -115,5 +139,22 @@ impl Allocation {
     /// The executor address ranges `[start, end)` of the segments.
     pub fn ranges(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
         self.parts.iter().map(|p| (p.addr, p.addr + p.size))
+    }
+}
+
+/// A zeroed buffer of `size` bytes, or `None` if there is no memory for it. Sizes come from
+/// inputs, so a corrupt one must be an error, not an aborted process; and the zeroes come
+/// from the allocator (fresh pages), so a huge `.bss` costs nothing until it is touched.
+fn zeroed(size: u64) -> Option<Vec<u8>> {
+    let size = usize::try_from(size).ok()?;
+    if size == 0 {
+        return Some(Vec::new());
+    }
+    let layout = std::alloc::Layout::array::<u8>(size).ok()?;
+    // SAFETY: a non-zero layout; on success the pointer owns `size` zeroed bytes, allocated by
+    // the global allocator with the layout `Vec<u8>` uses, so `Vec` may own and free it.
+    unsafe {
+        let ptr = std::alloc::alloc_zeroed(layout);
+        (!ptr.is_null()).then(|| Vec::from_raw_parts(ptr, size, size))
     }
 }

@@ -3,7 +3,7 @@
 
 /// Slab addresses start on a page, as they would in a process.
 const PAGE_SIZE: u64 = crate::arch::Arch::host().page_size();
-use super::{Allocation, Layout, MemoryManager, Part, Working};
+use super::{Allocation, Layout, MemoryManager};
 use crate::{LinkError, Result};
 use std::sync::Mutex;
 
@@ -43,20 +43,9 @@ impl MemoryManager for SlabMemoryManager {
             .checked_add(layout.size)
             .filter(|&e| e <= self.end)
             .ok_or_else(|| LinkError::Memory(format!("slab exhausted allocating {:#x} bytes", layout.size)))?;
-        let mut parts = Vec::with_capacity(layout.segments.len());
-        for segment in &layout.segments {
-            let buffer = zeroed(segment.size)
-                .ok_or_else(|| LinkError::Memory(format!("cannot allocate {:#x} bytes", segment.size)))?;
-            parts.push(Part {
-                prot: segment.prot,
-                layout_offset: segment.offset,
-                size: segment.size,
-                addr: addr + segment.offset,
-                working: Working::Buffer(buffer),
-            });
-        }
+        let alloc = Allocation::buffered(addr, layout)?;
         *next = end;
-        Ok(Allocation { addr, parts })
+        Ok(alloc)
     }
 
     fn finalize(&self, _alloc: &mut Allocation) -> Result<()> {
@@ -67,22 +56,5 @@ impl MemoryManager for SlabMemoryManager {
 
     fn executable(&self) -> bool {
         false
-    }
-}
-
-/// A zeroed buffer of `size` bytes, or `None` if there is no memory for it. Sizes come from
-/// inputs, so a corrupt one must be an error, not an aborted process; and the zeroes come
-/// from the allocator (fresh pages), so a huge `.bss` costs nothing until it is touched.
-fn zeroed(size: u64) -> Option<Vec<u8>> {
-    let size = usize::try_from(size).ok()?;
-    if size == 0 {
-        return Some(Vec::new());
-    }
-    let layout = std::alloc::Layout::array::<u8>(size).ok()?;
-    // SAFETY: a non-zero layout; on success the pointer owns `size` zeroed bytes, allocated by
-    // the global allocator with the layout `Vec<u8>` uses, so `Vec` may own and free it.
-    unsafe {
-        let ptr = std::alloc::alloc_zeroed(layout);
-        (!ptr.is_null()).then(|| Vec::from_raw_parts(ptr, size, size))
     }
 }
