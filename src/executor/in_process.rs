@@ -163,6 +163,10 @@ impl Executor for InProcessExecutor {
         Ok(unsafe { crate::platform::call_main(entry, args.argc as i32, args.argv as *const _, args.envp as *const _) })
     }
 
+    fn runtime_symbols(&self) -> Result<Vec<(&'static str, u64)>> {
+        Ok(crate::platform::runtime_in_this_process())
+    }
+
     fn register_eh_frame(&self, start: u64) -> Result<()> {
         // SAFETY: the caller names a finalized `.eh_frame` ending in a terminator.
         unsafe { __register_frame(start as *const u8) };

@@ -88,6 +88,10 @@ pub trait Executor: Send + Sync {
     /// Calls `main(argc, argv, envp)` at `entry` as the C runtime does; returns its status.
     fn run_main(&self, entry: u64, args: ProgramArgs) -> Result<i32>;
 
+    /// The C runtime pieces JIT'd code links to that the executor's libraries do not export
+    /// (`atexit` lives in `libc_nonshared.a`), and its `__tls_get_addr`: (name, address).
+    fn runtime_symbols(&self) -> Result<Vec<(&'static str, u64)>>;
+
     /// Registers a finalized `.eh_frame` (ending in a terminator) with the unwinder.
     fn register_eh_frame(&self, start: u64) -> Result<()>;
 

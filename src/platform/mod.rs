@@ -20,6 +20,7 @@ mod unwind;
 
 pub use entry::call_main;
 pub use runtime::at_exit;
+pub(crate) use runtime::in_this_process as runtime_in_this_process;
 
 use crate::error::Result;
 use crate::executor::ProgramArgs;
@@ -110,7 +111,7 @@ impl Platform {
     /// `libc_nonshared.a` and a `__dso_handle` of its own.
     pub fn setup_dylib(&self, dylib: DylibId) -> Result<()> {
         let session = &self.session;
-        session.define_absolute(dylib, &runtime::symbols(session))?;
+        session.define_absolute(dylib, &runtime::symbols(session)?)?;
         let dso_handle = DataUnit {
             layer: self.layer.clone(),
             origin: format!("__dso_handle of {}", session.dylib_name(dylib)),

@@ -38,17 +38,24 @@ extern "C" fn jitld_pthread_atfork(
     unsafe { __register_atfork(prepare, parent, child, std::ptr::null_mut()) }
 }
 
-pub fn symbols(session: &ExecutionSession) -> Vec<(SymbolName, u64, SymbolFlags)> {
-    let f = SymbolFlags::strong_function();
+/// This process's runtime pieces, by the names JIT'd code calls them by.
+pub fn in_this_process() -> Vec<(&'static str, u64)> {
     vec![
-        (session.intern("atexit"), super::exit_handlers::jitld_atexit as *const () as u64, f),
-        (session.intern("__cxa_atexit"), super::exit_handlers::jitld_cxa_atexit as *const () as u64, f),
-        (session.intern("at_quick_exit"), jitld_at_quick_exit as *const () as u64, f),
-        (session.intern("pthread_atfork"), jitld_pthread_atfork as *const () as u64, f),
-        (session.intern("__tls_get_addr"), super::tls::jitld_tls_get_addr as *const () as u64, f),
+        ("atexit", super::exit_handlers::jitld_atexit as *const () as u64),
+        ("__cxa_atexit", super::exit_handlers::jitld_cxa_atexit as *const () as u64),
+        ("at_quick_exit", jitld_at_quick_exit as *const () as u64),
+        ("pthread_atfork", jitld_pthread_atfork as *const () as u64),
+        ("__tls_get_addr", super::tls::jitld_tls_get_addr as *const () as u64),
         // New threads get an alternate signal stack for the fault reporter.
-        (session.intern("pthread_create"), crate::debug::jitld_pthread_create as *const () as u64, f),
+        ("pthread_create", crate::debug::jitld_pthread_create as *const () as u64),
     ]
+}
+
+/// The executor's runtime pieces as absolute definitions.
+pub fn symbols(session: &ExecutionSession) -> crate::error::Result<Vec<(SymbolName, u64, SymbolFlags)>> {
+    let f = SymbolFlags::strong_function();
+    let pieces = session.executor().runtime_symbols()?;
+    Ok(pieces.into_iter().map(|(name, addr)| (session.intern(name), addr, f)).collect())
 }
 
 /// Runs `f` when the process exits, among the `atexit` handlers (last registered, first run).
