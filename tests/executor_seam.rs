@@ -1,0 +1,117 @@
+//! The executor seam: everything the JIT asks of the process that runs the code goes through
+//! `Executor`. A recording executor in front of this process sees each kind of request a
+//! real program makes: its libraries' symbols, its initializers (with `argc, argv, envp`),
+//! its unwind tables, its finalizers.
+
+#[path = "common/harness.rs"]
+mod harness;
+
+use harness::*;
+use jitld::executor::{Executor, ExecutorSymbol, InProcessExecutor, LibraryHandle, ProgramArgs, TargetInfo};
+use jitld::linker::memory::MemoryManager;
+use jitld::Jit;
+use std::sync::{Arc, Mutex};
+
+/// This process, with a log of what was asked of it.
+struct Recording {
+    inner: InProcessExecutor,
+    log: Mutex<Vec<String>>,
+}
+
+impl Recording {
+    fn note(&self, line: String) {
+        self.log.lock().unwrap().push(line);
+    }
+    fn saw(&self, prefix: &str) -> usize {
+        self.log.lock().unwrap().iter().filter(|l| l.starts_with(prefix)).count()
+    }
+}
+
+impl Executor for Recording {
+    fn target(&self) -> TargetInfo {
+        self.inner.target()
+    }
+    fn memory(&self) -> &Arc<dyn MemoryManager> {
+        self.inner.memory()
+    }
+    fn runs_code(&self) -> bool {
+        self.inner.runs_code()
+    }
+    fn in_this_process(&self) -> bool {
+        self.inner.in_this_process()
+    }
+    fn load_library(&self, path: &str) -> jitld::Result<LibraryHandle> {
+        self.note(format!("load_library {path}"));
+        self.inner.load_library(path)
+    }
+    fn lookup(&self, library: LibraryHandle, names: &[&str]) -> jitld::Result<Vec<Option<ExecutorSymbol>>> {
+        self.note(format!("lookup {}", names.join(" ")));
+        self.inner.lookup(library, names)
+    }
+    fn call(&self, addr: u64, args: &[u64]) -> jitld::Result<u64> {
+        self.note(format!("call/{}", args.len()));
+        self.inner.call(addr, args)
+    }
+    fn write(&self, addr: u64, bytes: &[u8]) -> jitld::Result<()> {
+        self.note("write".into());
+        self.inner.write(addr, bytes)
+    }
+    fn read(&self, addr: u64, len: u64) -> jitld::Result<Vec<u8>> {
+        self.note("read".into());
+        self.inner.read(addr, len)
+    }
+    fn interpose(&self, name: &str, addr: u64) -> jitld::Result<()> {
+        self.note(format!("interpose {name}"));
+        self.inner.interpose(name, addr)
+    }
+    fn program_args(&self, argv: &[String]) -> jitld::Result<ProgramArgs> {
+        self.inner.program_args(argv)
+    }
+    fn run_main(&self, entry: u64, args: ProgramArgs) -> jitld::Result<i32> {
+        self.note("run_main".into());
+        self.inner.run_main(entry, args)
+    }
+    fn runtime_symbols(&self) -> jitld::Result<Vec<(&'static str, u64)>> {
+        self.note("runtime_symbols".into());
+        self.inner.runtime_symbols()
+    }
+    fn register_eh_frame(&self, start: u64) -> jitld::Result<()> {
+        self.note("register_eh_frame".into());
+        self.inner.register_eh_frame(start)
+    }
+    fn deregister_eh_frame(&self, start: u64) -> jitld::Result<()> {
+        self.note("deregister_eh_frame".into());
+        self.inner.deregister_eh_frame(start)
+    }
+}
+
+const PROGRAM: &str = r#"
+#include <stdio.h>
+#include <string.h>
+static int started;
+__attribute__((constructor)) static void start(void) { started = 40; }
+__attribute__((destructor)) static void stop(void) { fflush(stdout); }
+int answer(void) { return started + (int)strlen("ab"); }
+"#;
+
+#[test]
+fn a_program_asks_its_executor_for_symbols_initializers_unwind_tables_and_finalizers() {
+    let dir = scratch("executor-seam");
+    let source = write(&dir, "program.c", PROGRAM);
+    let object = read(&compile("gcc", &source, &dir.join("program.o"), &["-O1", "-fPIC"]));
+    let executor = Arc::new(Recording { inner: InProcessExecutor::new(), log: Mutex::new(Vec::new()) });
+    {
+        let jit = Jit::builder().executor(executor.clone()).build().unwrap();
+        jit.add_object("program.o", object).unwrap();
+        let answer = unsafe { jit.get::<extern "C" fn() -> i32>("answer") }.unwrap();
+        assert_eq!(answer(), 42);
+        assert_eq!(executor.saw("runtime_symbols"), 2, "main and main.lazy get the runtime pieces");
+        assert!(executor.saw("lookup") >= 1 && executor.log.lock().unwrap().iter().any(|l| l.contains("fflush")));
+        assert_eq!(executor.saw("call/3"), 1, "the constructor, with argc, argv and envp");
+        assert_eq!(executor.saw("register_eh_frame"), 1);
+        assert_eq!(executor.saw("call/0"), 0, "no finalizer before removal");
+    }
+    // Dropping the JIT removes the code: its finalizer runs and its unwind table goes.
+    assert_eq!(executor.saw("call/0"), 1);
+    assert_eq!(executor.saw("deregister_eh_frame"), 1);
+}
