@@ -66,9 +66,16 @@ impl Default for InProcessMemoryManager {
     }
 }
 
-/// Reserves at least `min` bytes of address space below 2 GiB with protection `prot`
-/// (`PROT_NONE`: inaccessible until allocated).
-fn reserve(min: u64, prot: libc::c_int) -> Result<(u64, u64)> {
+/// Reserves at least `min` bytes of address space below 2 GiB, readable and writable (and
+/// never executable).
+///
+/// Free space is read-write in every arena, so handing a segment out needs no system call:
+/// only `finalize` changes a protection, once per code or read-only segment. (Free code
+/// pages used to be `PROT_NONE`, which cost a second `mprotect` per segment, and each
+/// `mprotect` takes the process's memory-map lock for writing, stalling the page faults of
+/// the other materialization threads.)
+fn reserve(min: u64) -> Result<(u64, u64)> {
+    let prot = libc::PROT_READ | libc::PROT_WRITE;
     let size = min.next_multiple_of(CHUNK);
     let candidates = (PREFERRED..LOW_END).chain(LOW_START..PREFERRED).step_by(CHUNK as usize);
     for hint in candidates.filter(|&h| h + size <= LOW_END) {
@@ -106,11 +113,11 @@ fn protect(addr: u64, len: u64, prot: libc::c_int) -> Result<()> {
 
 impl Arena {
     /// `size` bytes at a multiple of `align`, reserving another chunk when none is free.
-    fn take(&mut self, size: u64, align: u64, prot: libc::c_int) -> Result<u64> {
+    fn take(&mut self, size: u64, align: u64) -> Result<u64> {
         if let Some(addr) = self.free.take(size, align) {
             return Ok(addr);
         }
-        let (base, len) = reserve(size + align, prot)?;
+        let (base, len) = reserve(size + align)?;
         self.chunks.push((base, len));
         self.free.give_back(base, len);
         self.free.take(size, align).ok_or_else(|| LinkError::Memory(format!("out of JIT memory for {size:#x} bytes")))
@@ -143,19 +150,13 @@ impl MemoryManager for InProcessMemoryManager {
         let mut parts: Vec<Part> = Vec::with_capacity(layout.segments.len());
         for segment in &layout.segments {
             let size = footprint(segment.prot, segment.size);
-            let placed = match segment.prot {
-                // Always read-write: reserved so, and shared by neighbours.
-                MemProt::ReadWrite => self.arena(segment.prot).take(
-                    size,
-                    segment.align.max(DATA_GRANULE),
-                    libc::PROT_READ | libc::PROT_WRITE,
-                ),
-                // Writable until finalized, on pages of their own.
-                MemProt::ReadExec | MemProt::Read => self
-                    .arena(segment.prot)
-                    .take(size, segment.align.max(PAGE_SIZE), libc::PROT_NONE)
-                    .and_then(|addr| protect(addr, size, libc::PROT_READ | libc::PROT_WRITE).map(|()| addr)),
+            let align = match segment.prot {
+                // Read-write data shares pages with its neighbours.
+                MemProt::ReadWrite => segment.align.max(DATA_GRANULE),
+                // Code and read-only data are writable until finalized, on pages of their own.
+                MemProt::ReadExec | MemProt::Read => segment.align.max(PAGE_SIZE),
             };
+            let placed = self.arena(segment.prot).take(size, align);
             match placed {
                 Ok(addr) => parts.push(Part {
                     prot: segment.prot,
@@ -194,12 +195,13 @@ impl MemoryManager for InProcessMemoryManager {
                 // Neighbours live on the same pages: zero our bytes (dropping whole pages),
                 // so whoever gets them next finds fresh zeroes, as from the kernel.
                 MemProt::ReadWrite => clear(part.addr, size),
-                // SAFETY: the pages are ours; after this they are inaccessible and dropped.
+                // SAFETY: the pages are ours; after this they are fresh, free, read-write
+                // pages again (no longer executable), and their old contents are dropped.
                 MemProt::ReadExec | MemProt::Read => unsafe {
                     libc::mmap(
                         part.addr as *mut libc::c_void,
                         size as usize,
-                        libc::PROT_NONE,
+                        libc::PROT_READ | libc::PROT_WRITE,
                         libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_FIXED,
                         -1,
                         0,
