@@ -39,8 +39,11 @@ struct Program {
     lazy_stats: Arc<LazyStats>,
     /// Initializer symbols of command-line objects, by JITDylib: linked even if unreferenced.
     roots: Vec<(DylibId, SymbolName)>,
-    /// Definitions of eager command-line objects (linked in full with --noexec).
+    /// With --noexec: definitions of eager command-line objects, all linked.
     definitions: Vec<(DylibId, SymbolName)>,
+    /// --noexec: link every definition of the command line's objects, not only what the
+    /// entry needs (so `definitions` is kept).
+    link_everything: bool,
     search: Vec<String>,
     position: u64,
 }
@@ -141,8 +144,10 @@ impl Program {
     /// it, and `--noexec` links all of it.
     fn add_object(&mut self, input: InputBuffer, ordinal: u64) -> Result<(), JitError> {
         let dylib = self.current;
-        let names = format::elf::interface(&input, self.session.names())?;
-        self.definitions.extend(names.symbols.iter().map(|s| (dylib, s.name)));
+        if self.link_everything {
+            let names = format::elf::interface(&input, self.session.names())?;
+            self.definitions.extend(names.symbols.iter().map(|s| (dylib, s.name)));
+        }
         let tracker = self.session.default_tracker(dylib);
         let init = self.layer.add_with_ordinal(&tracker, input, ordinal)?;
         self.roots.extend(init.map(|init| (dylib, init)));
@@ -230,6 +235,7 @@ pub fn run(args: &RunArgs) -> Result<i32, Errors> {
         lazy_stats: Arc::new(LazyStats::default()),
         roots: Vec::new(),
         definitions: Vec::new(),
+        link_everything: args.noexec,
         search: args.search.clone(),
         position: 0,
     };
