@@ -207,7 +207,8 @@ fn memory_for(args: &RunArgs) -> Result<Arc<dyn MemoryManager>, JitError> {
         Some(base) => Ok(Arc::new(
             SlabMemoryManager::try_new(base, SLAB_SIZE).map_err(|e| JitError::other(format!("--slab-address: {e}")))?,
         )),
-        None => Ok(Arc::new(InProcessMemoryManager::new())),
+        // Code runs only after a lookup, which applies the protections first.
+        None => Ok(Arc::new(InProcessMemoryManager::with_deferred_protection())),
     }
 }
 

@@ -133,6 +133,9 @@ impl Platform {
     pub fn run_initializers(&self) {
         let _one_thread_at_a_time = self.init_gate.enter();
         // A program with its own unwinder must know every frame before any constructor runs.
+        if !self.protect_ready_code() {
+            return;
+        }
         let ready = |i: InstanceId| self.session.is_ready(i);
         self.jit_unwinder.lock().unwrap_or_else(|e| e.into_inner()).register_pending(ready);
         loop {
@@ -153,12 +156,28 @@ impl Platform {
             if batch.is_empty() {
                 return;
             }
+            if !self.protect_ready_code() {
+                return;
+            }
             batch.sort_by(|a, b| (a.phase, &a.key).cmp(&(b.phase, &b.key)));
             let (argc, argv, envp) = *self.args.lock().unwrap_or_else(|e| e.into_inner());
             for entry in batch {
                 // SAFETY: the address came from an init array of linked, finalized code.
                 let f: InitFn = unsafe { std::mem::transmute(entry.addr as usize) };
                 unsafe { f(argc, argv as *const _, envp as *const _) };
+            }
+        }
+    }
+
+    /// Code that became ready without a lookup of ours (which would have done it) may still
+    /// wait for its protection (see `MemoryManager::protect_finalized`): apply it before
+    /// running any. False (and an error printed) if that failed.
+    fn protect_ready_code(&self) -> bool {
+        match self.session.memory().protect_finalized() {
+            Ok(()) => true,
+            Err(e) => {
+                eprintln!("jitld: error: initializers not run: {e}");
+                false
             }
         }
     }
@@ -350,6 +369,10 @@ impl LinkPlugin for Platform {
             }
         }
         if self.session.memory().executable() {
+            if !graph.ifuncs.is_empty() {
+                // The resolvers run now, during the link: their code must be executable.
+                self.session.memory().protect_finalized()?;
+            }
             resolve_indirect_functions(graph);
             // The block starts where its first thread-local block was placed.
             if let Some(&(block, offset)) =
