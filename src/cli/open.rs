@@ -32,9 +32,9 @@ pub fn open_input(path: &Path) -> Result<InputBuffer, JitError> {
         return Ok(InputBuffer::from_vec(name, bytes));
     }
     if meta.len() <= SMALL_INPUT {
-        // One read of the size the file has (a file that shrank under us is an error).
-        let mut bytes = vec![0; meta.len() as usize];
-        (&file).read_exact(&mut bytes).map_err(cannot_read)?;
+        // One read of the size the file has, into memory not zeroed first.
+        let mut bytes = Vec::with_capacity(meta.len() as usize);
+        (&file).take(meta.len()).read_to_end(&mut bytes).map_err(cannot_read)?;
         return Ok(InputBuffer::from_vec(name, bytes));
     }
     // SAFETY: inputs are not expected to change while we link; a truncation under us would be
