@@ -238,8 +238,10 @@ impl DefinitionGenerator for EverythingGenerator {
         _: LookupFlags,
         names: &[LookupName],
     ) -> Result<()> {
-        let symbols: Vec<_> =
-            names.iter().map(|&(n, _)| (n, addr_of(session, n), SymbolFlags::strong_function())).collect();
+        let symbols: Vec<_> = names
+            .iter()
+            .map(|wanted| (wanted.name, addr_of(session, wanted.name), SymbolFlags::strong_function()))
+            .collect();
         session.define_absolute(dylib, &symbols)
     }
 }

@@ -31,9 +31,13 @@ impl NamePool {
         SymbolName(index as u32)
     }
 
-    /// Interns a name as it appears in an object file: bytes, nearly always UTF-8 (checked
-    /// without copying; anything else is interned in its lossy form).
+    /// Interns a name as it appears in an object file: bytes, nearly always UTF-8 (anything
+    /// else is interned in its lossy form). A name seen before is found by its bytes, so
+    /// only a new name is checked for UTF-8.
     pub fn intern_bytes(&self, name: &[u8]) -> SymbolName {
+        if let Some(index) = self.read().get_index_of(&NameBytes(name)) {
+            return SymbolName(index as u32);
+        }
         match std::str::from_utf8(name) {
             Ok(text) => self.intern(text),
             Err(_) => self.intern(&String::from_utf8_lossy(name)),
@@ -51,6 +55,24 @@ impl NamePool {
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, IndexSet<Arc<str>, BuildHasherDefault<NameHasher>>> {
         self.names.read().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A name's bytes, found in the pool as the `str` with those bytes would be: hashed as
+/// `str` hashes (its bytes, then `0xff`), equal to the entry with the same bytes. Bytes
+/// that are not UTF-8 equal no entry, since every entry is a `str`.
+struct NameBytes<'a>(&'a [u8]);
+
+impl std::hash::Hash for NameBytes<'_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write(self.0);
+        state.write_u8(0xff);
+    }
+}
+
+impl indexmap::Equivalent<Arc<str>> for NameBytes<'_> {
+    fn equivalent(&self, key: &Arc<str>) -> bool {
+        key.as_bytes() == self.0
     }
 }
 
@@ -110,5 +132,24 @@ impl std::hash::Hasher for NameHasher {
 
     fn write_usize(&mut self, value: usize) {
         self.add(value as u64);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::NamePool;
+
+    #[test]
+    fn bytes_find_the_name_interned_as_text() {
+        let pool = NamePool::new();
+        let text = pool.intern("EVP_DigestInit_ex");
+        assert_eq!(pool.intern_bytes(b"EVP_DigestInit_ex"), text);
+        let new = pool.intern_bytes(b"only_as_bytes");
+        assert_eq!(pool.intern("only_as_bytes"), new);
+        assert_ne!(new, text);
+        // Not UTF-8: interned in its lossy form, and found again by the same bytes.
+        let lossy = pool.intern_bytes(b"bad\xffname");
+        assert_eq!(pool.intern_bytes(b"bad\xffname"), lossy);
+        assert_eq!(&*pool.resolve(lossy), "bad\u{fffd}name");
     }
 }

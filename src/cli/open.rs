@@ -7,16 +7,16 @@ use jitld_linker::{InputBuffer, NamePool};
 use std::path::Path;
 use std::sync::Arc;
 
-/// Inputs are mapped: their pages cost nothing once the link is done with them, where
-/// read bytes stay in the heap. But each mapping is one of the 65,530 the kernel allows a
-/// process, so beyond this many inputs the small ones (up to `SMALL_INPUT`) are read.
-const MAPPED_INPUTS: usize = 8192;
+/// Inputs up to this size are read into the heap; bigger ones (archives, mostly) are
+/// mapped, so that only the members a link pulls in are ever paged in. Mapping a small
+/// object costs more than reading it: an `mmap`, a page fault, and an `munmap` that must
+/// flush the TLB of every core running a materialization thread. Read bytes are freed as
+/// soon as the object's link is done (a heap block the next input reuses), and reading
+/// keeps the mappings few: each is one of the 65,530 the kernel allows a process.
 const SMALL_INPUT: u64 = 64 << 10;
 
-static INPUTS_OPENED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-/// The bytes of an input: regular files are mapped (small ones read, past the first
-/// `MAPPED_INPUTS`); pipes and other streams (`<(cat x.o)`) are read to the end.
+/// The bytes of an input: small regular files are read, big ones mapped; pipes and other
+/// streams (`<(cat x.o)`) are read to the end.
 pub fn open_input(path: &Path) -> Result<InputBuffer, JitError> {
     use std::io::Read;
     let name = path.display().to_string();
@@ -25,14 +25,17 @@ pub fn open_input(path: &Path) -> Result<InputBuffer, JitError> {
     if meta.is_dir() {
         return Err(JitError::other(format!("{name}: is a directory")));
     }
-    let opened = INPUTS_OPENED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    if !meta.is_file() || (opened >= MAPPED_INPUTS && meta.len() <= SMALL_INPUT) {
+    let cannot_read = |e: std::io::Error| JitError::other(format!("{name}: cannot read: {e}"));
+    if !meta.is_file() {
         let mut bytes = Vec::new();
-        (&file).read_to_end(&mut bytes).map_err(|e| JitError::other(format!("{name}: cannot read: {e}")))?;
+        (&file).read_to_end(&mut bytes).map_err(cannot_read)?;
         return Ok(InputBuffer::from_vec(name, bytes));
     }
-    if meta.len() == 0 {
-        return Ok(InputBuffer::from_vec(name, Vec::new()));
+    if meta.len() <= SMALL_INPUT {
+        // One read of the size the file has, into memory not zeroed first.
+        let mut bytes = Vec::with_capacity(meta.len() as usize);
+        (&file).take(meta.len()).read_to_end(&mut bytes).map_err(cannot_read)?;
+        return Ok(InputBuffer::from_vec(name, bytes));
     }
     // SAFETY: inputs are not expected to change while we link; a truncation under us would be
     // the same hazard every linker accepts.

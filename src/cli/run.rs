@@ -40,8 +40,11 @@ struct Program {
     lazy_stats: Arc<LazyStats>,
     /// Initializer symbols of command-line objects, by JITDylib: linked even if unreferenced.
     roots: Vec<(DylibId, SymbolName)>,
-    /// Definitions of eager command-line objects (linked in full with --noexec).
+    /// With --noexec: definitions of eager command-line objects, all linked.
     definitions: Vec<(DylibId, SymbolName)>,
+    /// --noexec: link every definition of the command line's objects, not only what the
+    /// entry needs (so `definitions` is kept).
+    link_everything: bool,
     search: Vec<String>,
     position: u64,
 }
@@ -144,7 +147,9 @@ impl Program {
         let dylib = self.current;
         let tracker = self.session.default_tracker(dylib);
         let added = self.layer.add_with_ordinal(&tracker, input, ordinal)?;
-        self.definitions.extend(added.defined.iter().map(|&name| (dylib, name)));
+        if self.link_everything {
+            self.definitions.extend(added.defined.iter().map(|&name| (dylib, name)));
+        }
         self.roots.extend(added.init_symbol.map(|init| (dylib, init)));
         Ok(())
     }
@@ -203,7 +208,8 @@ fn memory_for(args: &RunArgs) -> Result<Arc<dyn MemoryManager>, JitError> {
         Some(base) => Ok(Arc::new(
             SlabMemoryManager::try_new(base, size).map_err(|e| JitError::other(format!("--slab-address: {e}")))?,
         )),
-        None => Ok(Arc::new(InProcessMemoryManager::new())),
+        // Code runs only after a lookup, which applies the protections first.
+        None => Ok(Arc::new(InProcessMemoryManager::with_deferred_protection())),
     }
 }
 
@@ -251,6 +257,7 @@ pub(super) fn run_with(args: &RunArgs, hooks: RunHooks) -> Result<i32, Errors> {
         lazy_stats: Arc::new(LazyStats::default()),
         roots: Vec::new(),
         definitions: Vec::new(),
+        link_everything: args.noexec,
         search: args.search.clone(),
         position: 0,
     };

@@ -64,7 +64,34 @@ pub struct LinkStats {
     /// Graphs jitld made itself: copies, `__dso_handle`, lazy stubs.
     pub synthesized: AtomicU64,
     /// Time per link phase, in first-seen order.
-    phases: Mutex<Vec<(&'static str, std::time::Duration)>>,
+    phases: PhaseTimes,
+}
+
+/// Nanoseconds per phase, added to without a lock: every link of every thread reports its
+/// phases here, and a mutex taken six times per graph was a point where materialization
+/// threads queued behind each other.
+#[derive(Default)]
+struct PhaseTimes {
+    slots: [(std::sync::OnceLock<&'static str>, AtomicU64); MAX_PHASES],
+}
+
+/// More phases than the linker and layer have (extra ones are not counted).
+const MAX_PHASES: usize = 16;
+
+impl PhaseTimes {
+    fn add(&self, phase: &'static str, elapsed: std::time::Duration) {
+        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        // The first slot that has this phase, or that this call names after it.
+        let slot = self.slots.iter().find(|(name, _)| *name.get_or_init(|| phase) == phase);
+        if let Some((_, total)) = slot {
+            total.fetch_add(nanos, Ordering::Relaxed);
+        }
+    }
+
+    fn list(&self) -> Vec<(&'static str, std::time::Duration)> {
+        let named = self.slots.iter().map_while(|(name, total)| Some((*name.get()?, total)));
+        named.map(|(name, total)| (name, std::time::Duration::from_nanos(total.load(Ordering::Relaxed)))).collect()
+    }
 }
 
 impl LinkStats {
@@ -79,15 +106,11 @@ impl LinkStats {
     }
 
     fn add_time(&self, phase: &'static str, elapsed: std::time::Duration) {
-        let mut phases = self.phases.lock().unwrap_or_else(|e| e.into_inner());
-        match phases.iter_mut().find(|(p, _)| *p == phase) {
-            Some((_, total)) => *total += elapsed,
-            None => phases.push((phase, elapsed)),
-        }
+        self.phases.add(phase, elapsed);
     }
 
     pub fn phase_times(&self) -> Vec<(&'static str, std::time::Duration)> {
-        self.phases.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.phases.list()
     }
 }
 

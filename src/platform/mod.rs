@@ -143,6 +143,9 @@ impl Platform {
     pub fn run_initializers(&self) {
         let _one_thread_at_a_time = self.init_gate.enter();
         // A program with its own unwinder must know every frame before any constructor runs.
+        if !self.protect_ready_code() {
+            return;
+        }
         let ready = |i: InstanceId| self.session.is_ready(i);
         self.jit_unwinder.lock().unwrap_or_else(|e| e.into_inner()).register_pending(ready);
         loop {
@@ -163,11 +166,27 @@ impl Platform {
             if batch.is_empty() {
                 return;
             }
+            if !self.protect_ready_code() {
+                return;
+            }
             batch.sort_by(|a, b| (a.phase, &a.key).cmp(&(b.phase, &b.key)));
             let args = *self.args.lock().unwrap_or_else(|e| e.into_inner());
             for entry in batch {
                 // An init array entry of linked, finalized code: `f(argc, argv, envp)`.
                 self.call(entry.addr, &[args.argc, args.argv, args.envp]);
+            }
+        }
+    }
+
+    /// Code that became ready without a lookup of ours (which would have done it) may still
+    /// wait for its protection (see `MemoryManager::protect_finalized`): apply it before
+    /// running any. False (and an error printed) if that failed.
+    fn protect_ready_code(&self) -> bool {
+        match self.session.memory().protect_finalized() {
+            Ok(()) => true,
+            Err(e) => {
+                eprintln!("jitld: error: initializers not run: {e}");
+                false
             }
         }
     }
@@ -358,6 +377,10 @@ impl LinkPlugin for Platform {
             }
         }
         if self.session.executor().runs_code() {
+            if !graph.ifuncs.is_empty() {
+                // The resolvers run now, during the link: their code must be executable.
+                self.session.memory().protect_finalized()?;
+            }
             self.resolve_indirect_functions(graph)?;
         }
         if self.session.executor().in_this_process() {

@@ -7,6 +7,7 @@
 //! through the queue until its own answer is in. A panicking job fails only the unit it
 //! was materializing (its responsibility is dropped while unwinding) and the thread goes on.
 
+use super::sync::MutexGuard;
 use super::{ExecutionSession, Inner, Job, State};
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -63,10 +64,21 @@ impl ExecutionSession {
                 state = self.lock();
                 continue;
             }
-            state.sleepers += 1;
-            state = self.inner.changed.wait(state).unwrap_or_else(|e| e.into_inner());
-            state.sleepers -= 1;
+            state = self.sleep(state, None);
         }
+    }
+
+    /// Waits for a change (`wake`), or until `timeout` passes.
+    fn sleep<'a>(&'a self, mut state: MutexGuard<'a, State>, timeout: Option<Duration>) -> MutexGuard<'a, State> {
+        state.sleepers += 1;
+        state.all_woken = false;
+        let changed = &self.inner.changed;
+        let mut state = match timeout {
+            None => changed.wait(state).unwrap_or_else(|e| e.into_inner()),
+            Some(timeout) => changed.wait_timeout(state, timeout).unwrap_or_else(|e| e.into_inner()).0,
+        };
+        state.sleepers -= 1;
+        state
     }
 
     /// Materialize on `threads` threads in all (1: only on the threads that look up).
@@ -95,12 +107,7 @@ fn work_until_dropped(session: Weak<Inner>) {
                 drop(state);
                 run_job(job);
             }
-            None => {
-                state.sleepers += 1;
-                let (mut state, _) =
-                    session.inner.changed.wait_timeout(state, IDLE_CHECK).unwrap_or_else(|e| e.into_inner());
-                state.sleepers -= 1;
-            }
+            None => drop(session.sleep(state, Some(IDLE_CHECK))),
         }
     }
 }

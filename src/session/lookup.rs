@@ -52,7 +52,13 @@ impl ExecutionSession {
             answer = cell.lock().unwrap_or_else(|e| e.into_inner()).take();
             answer.is_some()
         });
-        answer.unwrap_or_else(|| Err(JitError::other("lookup ended without an answer")))
+        let answer = answer.unwrap_or_else(|| Err(JitError::other("lookup ended without an answer")))?;
+        if required == Required::Ready {
+            // The caller may run what it found: protections the memory manager deferred
+            // (see `InProcessMemoryManager::with_deferred_protection`) apply now.
+            self.memory().protect_finalized()?;
+        }
+        Ok(answer)
     }
 
     /// Starts a lookup; `completion` hears the answer. Generators run on this thread, the

@@ -183,6 +183,9 @@ struct State {
     work: dispatch::WorkQueue,
     /// Threads asleep on `Inner::changed` (only then is a notification worth a syscall).
     sleepers: usize,
+    /// Every sleeper has been woken since the last one went to sleep: further changes need
+    /// no notification until someone sleeps again (see `wake`).
+    all_woken: bool,
     /// Root causes of failed materializations, in order, for reporting.
     errors: Vec<Arc<JitError>>,
     /// Told which instances are about to be removed, before their memory goes.
@@ -269,8 +272,14 @@ impl ExecutionSession {
     }
 
     /// Wakes sleeping threads after a change they may wait for.
-    fn wake(&self, state: &State) {
-        if state.sleepers > 0 {
+    ///
+    /// A woken thread looks at everything (its answer, the whole queue) once it has the lock
+    /// again, so one notification covers every change made before it gets there: a lookup
+    /// that queues 1,000 units wakes the pool once, not 1,000 times (each a `futex` call).
+    /// A thread that goes to sleep clears `all_woken` (`sleep`), so it hears the next change.
+    fn wake(&self, state: &mut State) {
+        if state.sleepers > 0 && !state.all_woken {
+            state.all_woken = true;
             self.inner.changed.notify_all();
         }
     }

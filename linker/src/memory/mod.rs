@@ -21,8 +21,14 @@ pub trait MemoryManager: Send + Sync {
     /// Memory for each segment of `layout`, readable and writable through `working`. The
     /// segments need not be placed together.
     fn allocate(&self, layout: &Layout) -> Result<Allocation>;
-    /// Give each segment its final protection.
+    /// Give each segment its final protection (or, for a manager that defers it, queue it
+    /// for `protect_finalized`).
     fn finalize(&self, alloc: &mut Allocation) -> Result<()>;
+    /// Applies the protections that `finalize` queued: after this, every finalized segment
+    /// can run. A session calls it before it hands out code to run.
+    fn protect_finalized(&self) -> Result<()> {
+        Ok(())
+    }
     /// Return the memory. Code in it must not run again.
     fn deallocate(&self, alloc: Allocation);
     /// Whether code placed here runs (here or in another process); a slab that only stands
