@@ -1,10 +1,9 @@
 //! What the checker sees of the linked program, recorded by a link plugin as each graph is
 //! finalized — the same facts llvm-jitlink records:
 //! - every named symbol of every graph (globals and file-locals), by name across files;
-//! - each file's section starts, GOT entries and stubs, by the file's base name; entries
-//!   and stubs are found by walking the table sections' edges (a stub jumps through a GOT
-//!   entry, whose edge names the target), so an entry that relaxation left unused is still
-//!   there to be checked, as in llvm-jitlink;
+//! - each file's section starts, GOT entries and stubs, by the file's base name (the
+//!   graph's table index names each entry's target), so an entry that relaxation left
+//!   unused is still there to be checked, as in llvm-jitlink;
 //! - the linked bytes of every segment.
 
 use crate::error::Result;
@@ -12,7 +11,7 @@ use crate::layers::LinkPlugin;
 use crate::session::InstanceId;
 use jitld_linker::arch::Arch;
 use jitld_linker::check::LinkedImage;
-use jitld_linker::graph::{Definition, EdgeKind, Scope, SectionRole};
+use jitld_linker::graph::{Definition, Scope, SymbolId};
 use jitld_linker::memory::Allocation;
 use jitld_linker::LinkGraph;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -86,27 +85,19 @@ impl Image {
 
 fn record_tables(graph: &LinkGraph) -> FileTables {
     let mut tables = FileTables::default();
-    let first_target = |block: jitld_linker::graph::BlockId| {
-        graph.block(block).edges.iter().find(|e| e.kind != EdgeKind::KEEP_ALIVE).map(|e| e.target)
-    };
-    let named =
-        |symbol: jitld_linker::graph::SymbolId| graph.symbol(symbol).name.map(|n| graph.names.resolve(n).to_string());
     for section in &graph.sections {
-        let live: Vec<_> = section.blocks.iter().copied().filter(|&b| graph.block(b).live).collect();
-        let Some(start) = live.iter().map(|&b| graph.block(b).addr).min() else { continue };
-        tables.sections.insert(section.name.clone(), start);
-        for &block in &live {
-            let Some(target) = first_target(block) else { continue };
-            let address = graph.block(block).addr;
-            if section.role == SectionRole::Got {
-                if let Some(name) = named(target) {
-                    tables.got.insert(name, address);
-                }
-            } else if section.role == SectionRole::Stubs {
-                let Definition::Block { block: entry, .. } = graph.symbol(target).def else { continue };
-                if let Some(name) = first_target(entry).and_then(named) {
-                    tables.stubs.insert(name, address);
-                }
+        let live = section.blocks.iter().filter(|&&b| graph.block(b).live);
+        if let Some(start) = live.map(|&b| graph.block(b).addr).min() {
+            tables.sections.insert(section.name.clone(), start);
+        }
+    }
+    // The tables the linker built, by target: entries that relaxation left unused are still
+    // there, as in llvm-jitlink.
+    let named = |symbol: SymbolId| graph.symbol(symbol).name.map(|n| graph.names.resolve(n).to_string());
+    for (table, by_target) in [(&mut tables.got, &graph.stubs.got), (&mut tables.stubs, &graph.stubs.plt)] {
+        for (&target, &entry) in by_target {
+            if let Some(name) = named(target) {
+                table.insert(name, graph.symbol(entry).addr);
             }
         }
     }

@@ -26,7 +26,7 @@ pub use relax::relax;
 pub use tables::{build_tables, got_base};
 
 use super::{EdgeInfo, Formula, Range, TableUse};
-use crate::graph::{Content, Edge, EdgeKind, LinkGraph, SectionId, SymbolId};
+use crate::graph::{BlockId, Content, Edge, EdgeKind, LinkGraph, SectionId, SymbolId};
 use crate::passes::PassConfig;
 
 pub const PAGE_SIZE: u64 = 4096;
@@ -96,6 +96,26 @@ const ALL: [Kind; 27] = [
     Kind::RequestTlsLdAndTransformToDelta32,
 ];
 
+const fn cell(name: &'static str, width: u8, formula: Formula, range: Range, table: TableUse) -> EdgeInfo {
+    EdgeInfo { name, width, formula, range, table }
+}
+
+/// The kind lowered to, aimed at a GOT entry.
+const fn got(lowered: Kind) -> TableUse {
+    TableUse::Got(EdgeKind(lowered as u8))
+}
+
+/// Every kind's row, in number order.
+static ROWS: [EdgeInfo; ALL.len()] = {
+    let mut rows = [Kind::Pointer64.row(); ALL.len()];
+    let mut index = 0;
+    while index < ALL.len() {
+        rows[index] = ALL[index].row();
+        index += 1;
+    }
+    rows
+};
+
 impl From<Kind> for EdgeKind {
     fn from(kind: Kind) -> EdgeKind {
         EdgeKind(kind as u8)
@@ -107,61 +127,65 @@ impl Kind {
         ALL.get(usize::from(kind.0).checked_sub(1)?).copied()
     }
 
-    /// The kind's row: one place says what it computes, how wide it is, what it accepts and
-    /// what table it needs.
+    /// The kind's row: what it computes, how wide it is, what it accepts and what table it
+    /// needs (read from a table built at compile time by `row`).
     pub fn info(self) -> EdgeInfo {
+        ROWS[self as usize - 1]
+    }
+
+    /// The one place that says what each kind is.
+    const fn row(self) -> EdgeInfo {
         use Formula::*;
         use Range::{Signed, SignedOrUnsigned as Either, Unsigned};
-        let row = |width, formula, range, table| EdgeInfo { name: self.name(), width, formula, range, table };
-        let got = |lowered: Kind| TableUse::Got(lowered.into());
+        let name = self.name();
         match self {
-            Kind::Pointer64 => row(8, Absolute, Either, TableUse::None),
+            Kind::Pointer64 => cell(name, 8, Absolute, Either, TableUse::None),
             // Zero-extended by the instruction: the value must be below 4 GiB.
-            Kind::Pointer32 => row(4, Absolute, Unsigned, TableUse::StubIfFar),
-            Kind::Pointer32Signed => row(4, Absolute, Signed, TableUse::StubIfFar),
-            Kind::Pointer16 => row(2, Absolute, Either, TableUse::None),
-            Kind::Pointer8 => row(1, Absolute, Either, TableUse::None),
-            Kind::Delta64 => row(8, Relative, Either, TableUse::None),
-            Kind::Delta32 => row(4, Relative, Signed, TableUse::StubIfFar),
-            Kind::Delta16 => row(2, Relative, Signed, TableUse::None),
-            Kind::Delta8 => row(1, Relative, Signed, TableUse::None),
+            Kind::Pointer32 => cell(name, 4, Absolute, Unsigned, TableUse::StubIfFar),
+            Kind::Pointer32Signed => cell(name, 4, Absolute, Signed, TableUse::StubIfFar),
+            Kind::Pointer16 => cell(name, 2, Absolute, Either, TableUse::None),
+            Kind::Pointer8 => cell(name, 1, Absolute, Either, TableUse::None),
+            Kind::Delta64 => cell(name, 8, Relative, Either, TableUse::None),
+            Kind::Delta32 => cell(name, 4, Relative, Signed, TableUse::StubIfFar),
+            Kind::Delta16 => cell(name, 2, Relative, Signed, TableUse::None),
+            Kind::Delta8 => cell(name, 1, Relative, Signed, TableUse::None),
             // eh_frame CIE pointers.
-            Kind::NegDelta32 => row(4, NegRelative, Signed, TableUse::None),
-            Kind::Delta64FromGot => row(8, FromGot, Either, TableUse::None),
+            Kind::NegDelta32 => cell(name, 4, NegRelative, Signed, TableUse::None),
+            Kind::Delta64FromGot => cell(name, 8, FromGot, Either, TableUse::None),
             // A call or jump; through the target's stub when it doesn't reach.
-            Kind::BranchPCRel32 => row(4, Relative, Signed, TableUse::StubIfFar),
-            Kind::Size32 => row(4, Size, Unsigned, TableUse::None),
-            Kind::Size64 => row(8, Size, Either, TableUse::None),
-            Kind::RequestGotAndTransformToDelta32 => row(4, Request, Signed, got(Kind::Delta32)),
+            Kind::BranchPCRel32 => cell(name, 4, Relative, Signed, TableUse::StubIfFar),
+            Kind::Size32 => cell(name, 4, Size, Unsigned, TableUse::None),
+            Kind::Size64 => cell(name, 8, Size, Either, TableUse::None),
+            Kind::RequestGotAndTransformToDelta32 => cell(name, 4, Request, Signed, got(Kind::Delta32)),
             // `mov foo@GOTPCREL(%rip), %reg` (`R_X86_64_[REX_]GOTPCRELX`): may become a `lea`.
             Kind::RequestGotAndTransformToPCRel32GotLoadRelaxable => {
-                row(4, Request, Signed, got(Kind::PCRel32GotLoadRelaxable))
+                cell(name, 4, Request, Signed, got(Kind::PCRel32GotLoadRelaxable))
             }
             Kind::RequestGotAndTransformToPCRel32GotLoadRexRelaxable => {
-                row(4, Request, Signed, got(Kind::PCRel32GotLoadRexRelaxable))
+                cell(name, 4, Request, Signed, got(Kind::PCRel32GotLoadRexRelaxable))
             }
-            Kind::RequestGotAndTransformToDelta64 => row(8, Request, Either, got(Kind::Delta64)),
-            Kind::RequestGotAndTransformToDelta64FromGot => row(8, Request, Either, got(Kind::Delta64FromGot)),
+            Kind::RequestGotAndTransformToDelta64 => cell(name, 8, Request, Either, got(Kind::Delta64)),
+            Kind::RequestGotAndTransformToDelta64FromGot => cell(name, 8, Request, Either, got(Kind::Delta64FromGot)),
             Kind::PCRel32GotLoadRelaxable | Kind::PCRel32GotLoadRexRelaxable => {
-                row(4, Relative, Signed, TableUse::None)
+                cell(name, 4, Relative, Signed, TableUse::None)
             }
             // Local-exec: `mov %fs:x@tpoff, %eax`.
-            Kind::TpOff32 => row(4, ThreadPointerOffset, Signed, TableUse::None),
-            Kind::TpOff64 => row(8, ThreadPointerOffset, Either, TableUse::None),
+            Kind::TpOff32 => cell(name, 4, ThreadPointerOffset, Signed, TableUse::None),
+            Kind::TpOff64 => cell(name, 8, ThreadPointerOffset, Either, TableUse::None),
             // Local-dynamic: the variable's offset within its graph's block.
-            Kind::DtpOff32 => row(4, ThreadBlockOffset, Signed, TableUse::None),
-            Kind::DtpOff64 => row(8, ThreadBlockOffset, Either, TableUse::None),
+            Kind::DtpOff32 => cell(name, 4, ThreadBlockOffset, Signed, TableUse::None),
+            Kind::DtpOff64 => cell(name, 8, ThreadBlockOffset, Either, TableUse::None),
             // General-dynamic `leaq x@tlsgd(%rip), %rdi` / local-dynamic `leaq x@tlsld(%rip), %rdi`.
             Kind::RequestTlsGdAndTransformToDelta32 => {
-                row(4, Request, Signed, TableUse::TlsIndexForSymbol(Kind::Delta32.into()))
+                cell(name, 4, Request, Signed, TableUse::TlsIndexForSymbol(EdgeKind(Kind::Delta32 as u8)))
             }
             Kind::RequestTlsLdAndTransformToDelta32 => {
-                row(4, Request, Signed, TableUse::TlsIndexForBlock(Kind::Delta32.into()))
+                cell(name, 4, Request, Signed, TableUse::TlsIndexForBlock(EdgeKind(Kind::Delta32 as u8)))
             }
         }
     }
 
-    fn name(self) -> &'static str {
+    const fn name(self) -> &'static str {
         match self {
             Kind::Pointer64 => "Pointer64",
             Kind::Pointer32 => "Pointer32",
@@ -211,9 +235,18 @@ pub fn add_passes(config: &mut PassConfig) {
 const POINTER_JUMP: [u8; 6] = [0xff, 0x25, 0, 0, 0, 0];
 
 pub fn add_pointer_jump_stub(graph: &mut LinkGraph, section: SectionId, slot: SymbolId) -> SymbolId {
-    let block = graph.add_block(section, Content::Owned(POINTER_JUMP.to_vec()), 2);
-    graph.block_mut(block).edges.push(Edge { kind: Kind::Delta32.into(), offset: 2, target: slot, addend: -4 });
-    let stub = graph.add_anonymous_symbol(block, 0, POINTER_JUMP.len() as u64);
+    let block = graph.add_block(section, Content::Owned(Vec::new()), 2);
+    append_pointer_jump_stub(graph, block, slot)
+}
+
+/// Appends a stub to `block`, a block of stubs (they need no alignment beyond 2).
+pub fn append_pointer_jump_stub(graph: &mut LinkGraph, block: BlockId, slot: SymbolId) -> SymbolId {
+    let bytes = graph.make_owned(block);
+    let offset = bytes.len();
+    bytes.extend_from_slice(&POINTER_JUMP);
+    let edge = Edge { kind: Kind::Delta32.into(), offset: offset as u32 + 2, target: slot, addend: -4 };
+    graph.block_mut(block).edges.push(edge);
+    let stub = graph.add_anonymous_symbol(block, offset as u64, POINTER_JUMP.len() as u64);
     graph.symbol_mut(stub).flags.callable = true;
     stub
 }

@@ -24,10 +24,13 @@ fn fits(kind: Kind, target: u64, addend: i64, site: u64) -> bool {
     info.range.contains(value, info.width)
 }
 
-/// The target of a GOT entry's `Pointer64` edge.
+/// The target of a GOT entry's `Pointer64` edge (the GOT block's edges are in offset order).
 fn got_entry_target(graph: &LinkGraph, entry: SymbolId) -> Option<SymbolId> {
-    let Definition::Block { block, .. } = graph.symbol(entry).def else { return None };
-    graph.block(block).edges.first().map(|e| e.target)
+    let Definition::Block { block, offset } = graph.symbol(entry).def else { return None };
+    let edges = &graph.block(block).edges;
+    let at = u32::try_from(offset).ok()?;
+    let index = edges.binary_search_by_key(&at, |e| e.offset).ok()?;
+    edges.get(index).map(|e| e.target)
 }
 
 pub fn relax(graph: &mut LinkGraph) -> Result<()> {

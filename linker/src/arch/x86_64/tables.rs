@@ -1,9 +1,10 @@
 //! GOT and stub (PLT) synthesis, run after dead-stripping and before allocation.
 //!
-//! Each graph gets its own GOT (`$__GOT`) and stubs (`$__STUBS`). A GOT entry is an 8-byte
-//! block with a `Pointer64` edge to its target; a stub is `jmp *entry(%rip)`. `Request*`
-//! edges are rewritten to target the entry, so after this pass the graph alone says where
-//! every byte goes.
+//! Each graph gets its own GOT (`$__GOT`) and stubs (`$__STUBS`), each one block that grows
+//! by an entry at a time: a GOT entry is 8 bytes with a `Pointer64` edge to its target, a
+//! stub is `jmp *entry(%rip)`; each entry has a symbol of its own. `Request*` edges are
+//! rewritten to target the entry, so after this pass the graph alone says where every byte
+//! goes. (One block per table, not per entry: a graph of a large library has thousands.)
 // Parsing and fix-ups read untrusted input: no panicking index or overflow.
 #![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
@@ -38,10 +39,20 @@ fn got_entry(graph: &mut LinkGraph, target: SymbolId) -> SymbolId {
     if let Some(&entry) = graph.stubs.got.get(&target) {
         return entry;
     }
-    let section = got_section(graph);
-    let block = graph.add_block(section, Content::Owned(vec![0; 8]), 8);
-    add_live_edge(graph, block, Kind::Pointer64, 0, target, 0);
-    let entry = graph.add_anonymous_symbol(block, 0, 8);
+    let block = match graph.stubs.got_block {
+        Some(block) => block,
+        None => {
+            let section = got_section(graph);
+            let block = table_block(graph, section, 8);
+            graph.stubs.got_block = Some(block);
+            block
+        }
+    };
+    let offset = graph.make_owned(block).len();
+    graph.make_owned(block).extend_from_slice(&[0; 8]);
+    let edge_offset = u32::try_from(offset).unwrap_or(u32::MAX);
+    add_live_edge(graph, block, Kind::Pointer64, edge_offset, target, 0);
+    let entry = graph.add_anonymous_symbol(block, offset as u64, 8);
     graph.stubs.got.insert(target, entry);
     entry
 }
@@ -51,15 +62,27 @@ fn stub(graph: &mut LinkGraph, target: SymbolId) -> SymbolId {
         return stub;
     }
     let entry = got_entry(graph, target);
-    let section = graph
-        .find_section("$__STUBS")
-        .unwrap_or_else(|| graph.add_section("$__STUBS", MemProt::ReadExec, SectionRole::Stubs));
-    let stub = super::add_pointer_jump_stub(graph, section, entry);
-    if let Definition::Block { block, .. } = graph.symbol(stub).def {
-        graph.block_mut(block).live = true;
-    }
+    let block = match graph.stubs.plt_block {
+        Some(block) => block,
+        None => {
+            let section = graph
+                .find_section("$__STUBS")
+                .unwrap_or_else(|| graph.add_section("$__STUBS", MemProt::ReadExec, SectionRole::Stubs));
+            let block = table_block(graph, section, 2);
+            graph.stubs.plt_block = Some(block);
+            block
+        }
+    };
+    let stub = super::append_pointer_jump_stub(graph, block, entry);
     graph.stubs.plt.insert(target, stub);
     stub
+}
+
+/// An empty, live block for a table's entries.
+fn table_block(graph: &mut LinkGraph, section: SectionId, align: u64) -> BlockId {
+    let block = graph.add_block(section, Content::Owned(Vec::new()), align);
+    graph.block_mut(block).live = true;
+    block
 }
 
 fn add_live_edge(graph: &mut LinkGraph, block: BlockId, kind: Kind, offset: u32, target: SymbolId, addend: i64) {

@@ -401,6 +401,7 @@ fn add_sections(obj: &ElfObject, graph: &mut LinkGraph) -> Result<Vec<Option<Blo
 /// relocation first uses them; section symbols become anonymous symbols at the section start.
 fn add_symbols(obj: &ElfObject, graph: &mut LinkGraph, blocks: &[Option<BlockId>]) -> Result<Vec<Option<SymbolId>>> {
     let mut ids = vec![None; obj.symbols.len()];
+    graph.symbols.reserve(obj.symbols.len());
     let mut common: Option<crate::graph::SectionId> = None;
     for (index, sym) in obj.symbols.iter().enumerate().skip(1) {
         if sym.is_undefined(LE) || sym.st_type() == STT_FILE {
@@ -481,6 +482,8 @@ fn add_relocations(
             .map_err(|e| bad_section(obj.input, index, e))?
             .ok_or_else(|| LinkError::malformed(obj.at().section(obj.section_name(index)), "unreadable relocations"))?;
         let size = graph.block(block).size();
+        // One edge per relocation, mostly: grow once, not once per doubling.
+        graph.block_mut(block).edges.reserve(relas.len());
         for rela in relas {
             let offset = rela.r_offset(LE);
             let at = || obj.at().section(&*target_name).offset(offset);
