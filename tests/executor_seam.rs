@@ -7,7 +7,9 @@
 mod harness;
 
 use harness::*;
-use jitld::executor::{Executor, ExecutorSymbol, InProcessExecutor, LibraryHandle, ProgramArgs, TargetInfo};
+use jitld::executor::{
+    Executor, ExecutorSymbol, InProcessExecutor, LazyHandler, LibraryHandle, ProgramArgs, TargetInfo,
+};
 use jitld::linker::memory::MemoryManager;
 use jitld::Jit;
 use std::sync::{Arc, Mutex};
@@ -74,6 +76,13 @@ impl Executor for Recording {
     fn runtime_symbols(&self) -> jitld::Result<Vec<(&'static str, u64)>> {
         self.note("runtime_symbols".into());
         self.inner.runtime_symbols()
+    }
+    fn lazy_reentry(&self) -> jitld::Result<u64> {
+        self.note("lazy_reentry".into());
+        self.inner.lazy_reentry()
+    }
+    fn set_lazy_handler(&self, handler: Box<LazyHandler>) {
+        self.inner.set_lazy_handler(handler)
     }
     fn register_eh_frame(&self, start: u64) -> jitld::Result<()> {
         self.note("register_eh_frame".into());

@@ -167,6 +167,13 @@ impl Executor for InProcessExecutor {
         Ok(crate::platform::runtime_in_this_process())
     }
 
+    fn lazy_reentry(&self) -> Result<u64> {
+        Ok(crate::lazy::reentry_address())
+    }
+
+    /// Our re-entry routine calls the stub itself.
+    fn set_lazy_handler(&self, _: Box<super::LazyHandler>) {}
+
     fn register_eh_frame(&self, start: u64) -> Result<()> {
         // SAFETY: the caller names a finalized `.eh_frame` ending in a terminator.
         unsafe { __register_frame(start as *const u8) };

@@ -49,6 +49,9 @@ pub struct ProgramArgs {
     pub envp: u64,
 }
 
+/// Answers a lazy stub's first call: the stub's context word → its body's address.
+pub type LazyHandler = dyn Fn(u64) -> Result<u64> + Send + Sync;
+
 pub trait Executor: Send + Sync {
     fn target(&self) -> TargetInfo;
 
@@ -91,6 +94,14 @@ pub trait Executor: Send + Sync {
     /// The C runtime pieces JIT'd code links to that the executor's libraries do not export
     /// (`atexit` lives in `libc_nonshared.a`), and its `__tls_get_addr`: (name, address).
     fn runtime_symbols(&self) -> Result<Vec<(&'static str, u64)>>;
+
+    /// Where lazy stubs' trampolines enter the executor's re-entry routine, which saves the
+    /// caller's registers and asks the JIT for the body (`set_lazy_handler`).
+    fn lazy_reentry(&self) -> Result<u64>;
+
+    /// Who answers a re-entry: given the trampoline's context word, the body's address.
+    /// (This process's re-entry calls the stub directly; another process's comes back here.)
+    fn set_lazy_handler(&self, handler: Box<LazyHandler>);
 
     /// Registers a finalized `.eh_frame` (ending in a terminator) with the unwinder.
     fn register_eh_frame(&self, start: u64) -> Result<()>;

@@ -9,7 +9,9 @@
 
 mod reentry;
 
-use crate::error::Result;
+pub use reentry::reentry_address;
+
+use crate::error::{JitError, Result};
 use crate::layers::ObjectLinkingLayer;
 use crate::session::{
     DylibId, LookupFlags, MaterializationResponsibility, MaterializationUnit, ReexportsUnit, SymbolFlags,
@@ -18,7 +20,7 @@ use jitld_linker::arch::Arch;
 use jitld_linker::graph::{Content, Edge, MemProt, SectionRole, Symbol};
 use jitld_linker::{InputBuffer, LinkGraph, SymbolName};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// Counts for `--stats`, shared by every stub of one manager.
 #[derive(Default)]
@@ -44,13 +46,35 @@ impl LazyStub {
         let found = self.session.lookup(&self.source, &[self.body])?;
         let addr = found[0].addr;
         let slot = self.slot.load(Ordering::Acquire);
-        // SAFETY: the slot is an aligned 8-byte word in this stub's writable JIT memory.
-        let cell = unsafe { &*(slot as *const AtomicU64) };
-        if cell.swap(addr, Ordering::AcqRel) != addr {
+        let executor = self.session.executor();
+        if executor.in_this_process() {
+            // SAFETY: the slot is an aligned 8-byte word in this stub's writable JIT memory.
+            let cell = unsafe { &*(slot as *const AtomicU64) };
+            if cell.swap(addr, Ordering::AcqRel) != addr {
+                self.stats.hit.fetch_add(1, Ordering::Relaxed);
+            }
+        } else {
+            // Another process: one re-entry at a time reaches us, so a plain write will do.
+            executor.write(slot, &addr.to_le_bytes())?;
             self.stats.hit.fetch_add(1, Ordering::Relaxed);
         }
         Ok(addr)
     }
+}
+
+/// The stubs whose trampolines are linked, by context word: a context an executor process
+/// sends back is only followed if it is one of ours.
+static LIVE_STUBS: Mutex<Vec<(u64, std::sync::Weak<LazyStub>)>> = Mutex::new(Vec::new());
+
+/// Answers an executor process's re-entry through the stub with context word `context`.
+fn resolve_remote(context: u64) -> Result<u64> {
+    let stub = {
+        let mut live = LIVE_STUBS.lock().unwrap_or_else(|e| e.into_inner());
+        live.retain(|(_, stub)| stub.strong_count() > 0);
+        live.iter().find(|&&(c, _)| c == context).and_then(|(_, stub)| stub.upgrade())
+    };
+    let stub = stub.ok_or_else(|| JitError::other(format!("lazy re-entry with unknown context {context:#x}")))?;
+    stub.resolve()
 }
 
 /// Defines lazily linked names: `(new name, body name, flags)`, the bodies looked up in
@@ -78,8 +102,16 @@ impl MaterializationUnit for LazyReexportsUnit {
 
     fn materialize(self: Box<Self>, mr: MaterializationResponsibility) {
         let session = self.layer.session().clone();
-        // The stubs run here, in this process, and re-enter it: they are for the host.
+        // The stubs run in the executor, and re-enter it through its re-entry routine.
+        let executor = session.executor().clone();
         let arch = Arch::host();
+        let reentry = match executor.lazy_reentry() {
+            Ok(reentry) => reentry,
+            Err(e) => return mr.fail(e),
+        };
+        if !executor.in_this_process() {
+            executor.set_lazy_handler(Box::new(resolve_remote));
+        }
         let mut graph =
             LinkGraph::new(InputBuffer::from_vec(self.origin.as_str(), Vec::new()), session.names().clone(), arch);
         let code = graph.add_section("$__LAZY_STUBS", MemProt::ReadExec, SectionRole::Stubs);
@@ -94,7 +126,9 @@ impl MaterializationUnit for LazyReexportsUnit {
                 slot: AtomicU64::new(0),
                 stats: self.stats.clone(),
             });
-            let trampoline = arch.lazy_trampoline(Arc::as_ptr(&stub) as u64, reentry::reentry_address());
+            let context = Arc::as_ptr(&stub) as u64;
+            LIVE_STUBS.lock().unwrap_or_else(|e| e.into_inner()).push((context, Arc::downgrade(&stub)));
+            let trampoline = arch.lazy_trampoline(context, reentry);
             let tramp_block = graph.add_block(code, Content::Owned(trampoline), 16);
             let tramp = graph.add_anonymous_symbol(tramp_block, 0, 0);
             let slot_block = graph.add_block(slots, Content::Owned(vec![0; 8]), 8);
