@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod debug;
 pub mod error;
+pub mod executor;
 pub mod generators;
 mod jit;
 pub mod layers;

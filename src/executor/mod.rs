@@ -1,0 +1,4 @@
+//! Executors: the processes that run linked code.
+
+pub mod protocol;
+pub mod remote;
