@@ -113,7 +113,12 @@ static size_t reservation_count, reservation_capacity;
 static uint64_t low_cursor = LOW_PREFERRED;
 static uint64_t shm_next, shm_size;
 
-static void **handles;
+/* Handles we gave out, each with the file a loaded object came from (or -1). */
+struct handle {
+    void *dl;
+    int fd;
+};
+static struct handle *handles;
 static size_t handle_count, handle_capacity;
 
 /* ---- failing -------------------------------------------------------------------------- */
@@ -627,13 +632,13 @@ static void handle_release(uint64_t id, struct cursor *c)
 
 /* ---- libraries and symbols ------------------------------------------------------------ */
 
-static void remember_handle(void *h)
+static void remember_handle(void *h, int fd)
 {
     if (handle_count == handle_capacity) {
         handle_capacity = handle_capacity ? handle_capacity * 2 : 16;
         handles = checked_realloc(handles, handle_capacity * sizeof *handles);
     }
-    handles[handle_count++] = h;
+    handles[handle_count++] = (struct handle){h, fd};
 }
 
 /* Only handles we gave out may be used: dlsym or dlclose of anything else could crash. */
@@ -644,8 +649,8 @@ static int known_handle(uint64_t h, void **out)
         return 1;
     }
     for (size_t i = 0; i < handle_count; i++)
-        if ((uint64_t)(uintptr_t)handles[i] == h) {
-            *out = handles[i];
+        if ((uint64_t)(uintptr_t)handles[i].dl == h) {
+            *out = handles[i].dl;
             return 1;
         }
     return 0;
@@ -710,7 +715,7 @@ static void handle_dlopen(uint64_t id, struct cursor *c)
         const char *why = dlerror();
         reply_error(id, "%s", why ? why : "dlopen failed");
     } else {
-        remember_handle(h);
+        remember_handle(h, -1);
         struct buf b = {0};
         put_u64(&b, (uint64_t)(uintptr_t)h);
         reply_ok(id, &b);
@@ -728,7 +733,9 @@ static void handle_dlclose(uint64_t id, struct cursor *c)
         return;
     }
     for (size_t i = 0; i < handle_count; i++)
-        if (handles[i] == handle) {
+        if (handles[i].dl == handle) {
+            if (handles[i].fd >= 0)
+                close(handles[i].fd);
             handles[i] = handles[--handle_count];
             break;
         }
@@ -780,9 +787,11 @@ static void handle_load_object(uint64_t id, struct cursor *c)
     }
     char path[64];
     snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    /* The file stays open while the object is loaded: glibc knows objects by path, and a
+     * later object must not get the same /proc/self/fd/N (it would be taken for this one). */
     void *h = dlopen(path, dlopen_flags(bits));
-    close(fd); /* dlopen has mapped what it needs */
     if (!h) {
+        close(fd);
         const char *why = dlerror();
         reply_error(id, "load_object: %s", why ? why : "dlopen failed");
         return;
@@ -790,10 +799,11 @@ static void handle_load_object(uint64_t id, struct cursor *c)
     struct link_map *map = NULL;
     if (dlinfo(h, RTLD_DI_LINKMAP, &map) != 0 || !map) {
         dlclose(h);
+        close(fd);
         reply_error(id, "load_object: no link map");
         return;
     }
-    remember_handle(h);
+    remember_handle(h, fd);
     struct buf b = {0};
     put_u64(&b, (uint64_t)(uintptr_t)h);
     put_u64(&b, (uint64_t)map->l_addr);

@@ -102,7 +102,10 @@ pub fn frame(op: u32, id: u64, body: &[u8]) -> Vec<u8> {
 pub enum ReadError {
     /// The stream ended inside a message.
     Truncated,
-    TooLarge { op: u32, len: u32 },
+    TooLarge {
+        op: u32,
+        len: u32,
+    },
     Io(io::Error),
 }
 
@@ -353,7 +356,8 @@ mod tests {
 
     #[test]
     fn hello_round_trips_and_checks_version() {
-        let hello = Hello { version: VERSION, machine: 62, page_size: 4096, pointer_width: 8, pid: 5, shared_memory: true };
+        let hello =
+            Hello { version: VERSION, machine: 62, page_size: 4096, pointer_width: 8, pid: 5, shared_memory: true };
         let message = Message { op: OP_HELLO, id: 0, body: hello.encode() };
         assert_eq!(Hello::decode(&message).unwrap(), hello);
         let old = Hello { version: 0, ..hello };

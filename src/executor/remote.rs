@@ -164,8 +164,7 @@ impl RemoteExecutor {
     /// Spawns `command` (program and arguments, e.g. `["qemu-aarch64", "jitld-executor"]`)
     /// as an executor over pipes, with shared memory; it inherits our stdin, stdout, stderr.
     pub fn spawn(command: &[String]) -> Result<Self> {
-        let (program, args) =
-            command.split_first().ok_or_else(|| JitError::other("executor: an empty command"))?;
+        let (program, args) = command.split_first().ok_or_else(|| JitError::other("executor: an empty command"))?;
         let mut command = Command::new(program);
         command.args(args);
         Self::spawn_command(command)
