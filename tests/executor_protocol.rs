@@ -102,7 +102,7 @@ fn handshake_states_the_target() {
 fn code_written_into_reserved_memory_runs() {
     let executor = RemoteExecutor::spawn_local().unwrap();
     let reservation = executor.reserve(100, 64, true).unwrap();
-    assert!(reservation.shared && reservation.addr < 1 << 31 && reservation.addr % 64 == 0);
+    assert!(reservation.shared && reservation.addr < 1 << 31 && reservation.addr.is_multiple_of(64));
     let mut code = RETURN_42.to_vec();
     code.resize(16, 0xcc);
     code.extend(ADD);
@@ -115,7 +115,7 @@ fn code_written_into_reserved_memory_runs() {
     assert!(executor.release(reservation.addr, reservation.size).is_err(), "released twice");
     // Anywhere, and unaligned requests are refused, not obeyed.
     let high = executor.reserve(1, 1 << 16, false).unwrap();
-    assert_eq!(high.addr % (1 << 16), 0);
+    assert!(high.addr.is_multiple_of(1 << 16));
     assert!(executor.reserve(100, 3, false).is_err());
     assert!(executor.protect(0x1000, 4096, Protection::READ).is_err(), "not a reservation");
     assert!(executor.read(8, 8).is_err(), "an unmapped read is an error, not a crash");

@@ -93,9 +93,10 @@ impl Protection {
     pub const READ_EXEC: Protection = Protection { read: true, write: false, exec: true };
 
     fn bits(self) -> u32 {
-        u32::from(self.read) * protocol::PROT_READ
-            | u32::from(self.write) * protocol::PROT_WRITE
-            | u32::from(self.exec) * protocol::PROT_EXEC
+        let bit = |on: bool, bit: u32| if on { bit } else { 0 };
+        bit(self.read, protocol::PROT_READ)
+            | bit(self.write, protocol::PROT_WRITE)
+            | bit(self.exec, protocol::PROT_EXEC)
     }
 }
 
@@ -121,7 +122,8 @@ impl OpenFlags {
     pub const NOW_LOCAL: OpenFlags = OpenFlags { now: true, global: false };
 
     fn bits(self) -> u32 {
-        u32::from(self.now) * protocol::DLOPEN_NOW | u32::from(self.global) * protocol::DLOPEN_GLOBAL
+        let bit = |on: bool, bit: u32| if on { bit } else { 0 };
+        bit(self.now, protocol::DLOPEN_NOW) | bit(self.global, protocol::DLOPEN_GLOBAL)
     }
 }
 

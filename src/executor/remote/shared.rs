@@ -22,7 +22,7 @@ impl SharedMemory {
     /// Maps the file range the executor put at `addr`; false if we cannot (the caller then
     /// writes over the stream).
     pub fn map(&self, addr: u64, size: u64, offset: u64) -> bool {
-        if offset % self.page_size != 0 {
+        if offset & (self.page_size - 1) != 0 {
             return false;
         }
         let len = size.next_multiple_of(self.page_size) as usize;
