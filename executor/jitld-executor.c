@@ -292,7 +292,8 @@ static void encode_header(uint8_t *h, uint32_t len, uint32_t op, uint64_t id)
         h[8 + i] = (uint8_t)(id >> (8 * i));
 }
 
-static void send_message(uint32_t op, uint64_t id, const struct buf *body)
+/* Sends one whole message; 0 if the connection is gone. */
+static int try_send_message(uint32_t op, uint64_t id, const struct buf *body)
 {
     uint8_t header[JITLD_HEADER_SIZE];
     size_t len = body ? body->len : 0;
@@ -300,7 +301,12 @@ static void send_message(uint32_t op, uint64_t id, const struct buf *body)
     write_lock();
     int ok = write_full(out_fd, header, sizeof header) && (len == 0 || write_full(out_fd, body->data, len));
     write_unlock();
-    if (!ok)
+    return ok;
+}
+
+static void send_message(uint32_t op, uint64_t id, const struct buf *body)
+{
+    if (!try_send_message(op, id, body))
         protocol_error("lost the connection to the JIT: %s", strerror(errno));
 }
 
@@ -452,7 +458,7 @@ static struct reservation *reservation_containing(uint64_t addr, uint64_t size)
 /* Finds `size` bytes of free address space below 2 GiB; maps it read-write. */
 static uint64_t map_low(uint64_t size, uint64_t align)
 {
-    uint64_t granule = align > SHM_GRANULE ? align : SHM_GRANULE;
+    uint64_t granule = align > page_size ? align : page_size;
     uint64_t step = round_up(size, granule);
     for (int pass = 0; pass < 2; pass++) {
         uint64_t from = pass == 0 ? low_cursor : LOW_START;
@@ -460,8 +466,10 @@ static uint64_t map_low(uint64_t size, uint64_t align)
         for (uint64_t hint = round_up(from, granule); hint + size <= to && hint + size <= LOW_END; hint += step) {
             void *p = mmap((void *)(uintptr_t)hint, size, PROT_READ | PROT_WRITE,
                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+            if (p == MAP_FAILED && errno == EEXIST)
+                continue; /* taken: try further up */
             if (p == MAP_FAILED)
-                continue;
+                return 0;
             if ((uint64_t)(uintptr_t)p == hint) {
                 low_cursor = hint + size;
                 return hint;
@@ -1472,6 +1480,18 @@ static void parse_arguments(int argc, char **argv)
     }
 }
 
+/* Registered first, so it runs after the program's own exit handlers: tells the JIT the
+ * status of an exit() the program made itself (or the JIT asked for). A JIT that is gone
+ * does not change the status. */
+static void report_exit(int status, void *unused)
+{
+    (void)unused;
+    struct buf b = {0};
+    put_u32(&b, (uint32_t)status & 0xff);
+    try_send_message(JITLD_OP_EXITED, 0, &b);
+    free(b.data);
+}
+
 static void send_hello(void)
 {
     struct buf b = {0};
@@ -1505,6 +1525,7 @@ int main(int argc, char **argv)
         fcntl(shm_fd, F_SETFD, FD_CLOEXEC);
     install_crash_reporting();
     send_hello();
+    on_exit(report_exit, NULL);
 
     /* Signals meant for the program go to its threads, never to the service thread. */
     sigset_t all, old;

@@ -19,6 +19,7 @@
 #define JITLD_OP_HELLO 1
 #define JITLD_OP_LAZY_RESOLVE 2
 #define JITLD_OP_CRASHED 3
+#define JITLD_OP_EXITED 4
 
 /* Requests from the JIT. */
 #define JITLD_OP_RESERVE 16

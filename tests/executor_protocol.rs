@@ -4,7 +4,7 @@
 #![cfg(all(target_os = "linux", target_arch = "x86_64"))]
 
 use jitld::executor::protocol::{self, Encoder, Hello, Message};
-use jitld::executor::remote::{OpenFlags, Outcome, Protection, RemoteExecutor};
+use jitld::executor::remote::{Ending, OpenFlags, Outcome, Protection, RemoteExecutor};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -61,6 +61,7 @@ fn returned<T: std::fmt::Debug>(outcome: Outcome<T>) -> T {
     match outcome {
         Outcome::Returned(value) => value,
         Outcome::Crashed(crash) => panic!("the executor {crash}"),
+        Outcome::Exited(status) => panic!("the program exited with status {status}"),
     }
 }
 
@@ -208,12 +209,37 @@ fn run_main_prints_to_the_executors_stdout_and_returns_its_status() {
     assert_eq!(status, 2);
     let env = ["JITLD_GREETING=a given environment"];
     assert_eq!(returned(executor.run_main(main, &["prog", "JITLD_GREETING", "x"], Some(&env[..])).unwrap()), 3);
-    let exit = returned(executor.exit(7).unwrap()).unwrap();
-    assert_eq!(exit.code(), Some(7));
+    assert_eq!(executor.exit(7).unwrap(), Ending::Exited(7));
     let mut output = String::new();
     stdout.read_to_string(&mut output).unwrap();
     assert_eq!(output, "hello from the executor\na given environment\n");
     assert!(executor.thread_pointer().is_err(), "an exited executor answers nothing");
+}
+
+/// `push %rbx; mov $status, %edi; call *exit` — a main that leaves through `exit` or `_exit`.
+fn main_calling(exit: u64, status: u8) -> Vec<u8> {
+    let mut code = vec![0x53, 0xbf, status, 0, 0, 0];
+    code.extend(movabs(&[0x48, 0xb8], exit));
+    code.extend([0xff, 0xd0]);
+    code
+}
+
+#[test]
+fn a_program_that_exits_by_itself_reports_its_status() {
+    let no_args: [&str; 0] = [];
+    for (function, status) in [("exit", 5), ("_exit", 6)] {
+        let executor = RemoteExecutor::spawn_local().unwrap();
+        let main = place_code(&executor, &main_calling(address_of(&executor, function), status));
+        let outcome = executor.run_main(main, &no_args, None).unwrap();
+        assert_eq!(outcome, Outcome::Exited(i32::from(status)), "{function}");
+        let error = executor.thread_pointer().unwrap_err();
+        assert!(error.to_string().contains("exited") || error.to_string().contains("hung up"), "{error}");
+    }
+    // Over TCP, exit's status comes in a message before the connection closes.
+    let (executor, mut child) = executor_over_tcp();
+    let main = place_code(&executor, &main_calling(address_of(&executor, "exit"), 9));
+    assert_eq!(executor.run_main(main, &no_args, None).unwrap(), Outcome::Exited(9));
+    assert_eq!(wait_with_deadline(&mut child, Duration::from_secs(10)).code(), Some(9));
 }
 
 #[test]
@@ -225,7 +251,7 @@ fn a_crash_is_reported_with_signal_and_pc() {
             assert_eq!((crash.signal, crash.pc, crash.addr), (libc::SIGSEGV, code, 0));
             assert!(crash.to_string().contains("signal 11"), "{crash}");
         }
-        Outcome::Returned(value) => panic!("returned {value}"),
+        other => panic!("{other:?}"),
     }
     assert!(!executor.is_alive());
     assert_eq!(executor.crash().map(|c| c.signal), Some(libc::SIGSEGV));
@@ -263,7 +289,7 @@ fn a_failed_lazy_resolution_ends_the_executor_with_the_reason() {
     let mut stderr = executor.take_stderr().unwrap();
     executor.set_lazy_handler(Box::new(|_| Err(jitld::JitError::other("lazy call to f failed: no body"))));
     let stub = place_code(&executor, &trampoline(1, address_of(&executor, "jitld_executor_lazy_reentry")));
-    assert!(executor.call(stub, &[]).is_err());
+    assert_eq!(executor.call(stub, &[]).unwrap(), Outcome::Exited(1));
     let mut text = String::new();
     stderr.read_to_string(&mut text).unwrap();
     assert!(text.contains("lazy call to f failed: no body"), "{text}");
@@ -292,7 +318,7 @@ fn tcp_loopback_runs_code_and_moves_large_writes_in_chunks() {
     let space = executor.reserve(big.len() as u64, 4096, false).unwrap();
     executor.write(space.addr, &big).unwrap();
     assert!(executor.read(space.addr, big.len() as u64).unwrap() == big);
-    assert_eq!(returned(executor.exit(3).unwrap()), None);
+    assert_eq!(executor.exit(3).unwrap(), Ending::Exited(3));
     assert_eq!(wait_with_deadline(&mut child, Duration::from_secs(10)).code(), Some(3));
 }
 
@@ -324,6 +350,7 @@ fn protocol_numbers_agree_with_the_c_header() {
         ("HELLO", protocol::OP_HELLO),
         ("LAZY_RESOLVE", protocol::OP_LAZY_RESOLVE),
         ("CRASHED", protocol::OP_CRASHED),
+        ("EXITED", protocol::OP_EXITED),
         ("RESERVE", protocol::OP_RESERVE),
         ("WRITE", protocol::OP_WRITE),
         ("READ", protocol::OP_READ),
@@ -586,13 +613,13 @@ fn the_aarch64_executor_runs_code_and_reenters_under_qemu() {
         Ok(place_code(&weak.upgrade().unwrap(), &add))
     }));
     assert_eq!(returned(executor.call(place_code(&executor, &stub), &[40, 2]).unwrap()), 42);
-    assert_eq!(returned(executor.exit(0).unwrap()).unwrap().code(), Some(0));
+    assert_eq!(executor.exit(0).unwrap(), Ending::Exited(0));
     // A crash names the faulting instruction there too.
     let executor = RemoteExecutor::spawn(&command).unwrap();
     let fault = place_code(&executor, &words(&[0xd280_0000, 0xb940_0000])); // mov x0, #0; ldr w0, [x0]
     match executor.call(fault, &[]).unwrap() {
         Outcome::Crashed(crash) => assert_eq!((crash.signal, crash.pc, crash.addr), (libc::SIGSEGV, fault + 4, 0)),
-        Outcome::Returned(value) => panic!("returned {value}"),
+        other => panic!("{other:?}"),
     }
 }
 

@@ -18,6 +18,7 @@ pub const MAX_BODY: u32 = 64 << 20;
 pub const OP_HELLO: u32 = 1;
 pub const OP_LAZY_RESOLVE: u32 = 2;
 pub const OP_CRASHED: u32 = 3;
+pub const OP_EXITED: u32 = 4;
 pub const OP_RESERVE: u32 = 16;
 pub const OP_WRITE: u32 = 17;
 pub const OP_READ: u32 = 18;
@@ -59,6 +60,7 @@ pub fn op_name(op: u32) -> &'static str {
         OP_HELLO => "hello",
         OP_LAZY_RESOLVE => "lazy_resolve",
         OP_CRASHED => "crashed",
+        OP_EXITED => "exited",
         OP_RESERVE => "reserve",
         OP_WRITE => "write",
         OP_READ => "read",

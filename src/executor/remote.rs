@@ -76,7 +76,19 @@ impl std::fmt::Display for Crash {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome<T> {
     Returned(T),
+    /// The program called `exit` (or `_exit`) meanwhile: the status the process ends with.
+    Exited(i32),
     Crashed(Crash),
+}
+
+/// How the executor process ended after `exit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    Exited(i32),
+    /// An exit handler crashed.
+    Crashed(Crash),
+    /// Killed by a signal it did not report (SIGKILL, or a signal the program handled).
+    Killed(i32),
 }
 
 /// Memory protection for `protect`.
@@ -434,24 +446,36 @@ impl RemoteExecutor {
     }
 
     /// Ends the executor with `exit(status)` (atexit handlers and destructors run, stdio is
-    /// flushed) and waits for it to go; the process's exit status if we spawned it.
-    pub fn exit(&self, status: i32) -> Result<Outcome<Option<ExitStatus>>> {
+    /// flushed) and waits for it to go.
+    pub fn exit(&self, status: i32) -> Result<Ending> {
         if let Some(gone) = self.link.gone() {
             return Err(gone);
         }
         self.link.send(protocol::OP_EXIT, 0, &Encoder::new().u32(status as u32).finish())?;
-        if let Some(crash) = self.link.wait_closed() {
-            return Ok(Outcome::Crashed(crash));
-        }
+        let (crash, exited) = self.link.wait_closed();
         self.link.hang_up();
-        let mut child = self.child.lock().unwrap_or_else(|e| e.into_inner());
-        match child.as_mut() {
-            Some(child) => {
-                let status = child.wait().map_err(|e| JitError::other(format!("executor: wait: {e}")))?;
-                Ok(Outcome::Returned(Some(status)))
-            }
-            None => Ok(Outcome::Returned(None)),
+        let process = self.wait_for_child();
+        match (crash, exited, process) {
+            (Some(crash), _, _) => Ok(Ending::Crashed(crash)),
+            (None, Some(status), _) => Ok(Ending::Exited(status)),
+            (None, None, Some(status)) => Ok(ending_of(status)),
+            (None, None, None) => Err(self.link.gone().unwrap_or_else(|| JitError::other("executor: hung up"))),
         }
+    }
+
+    /// The status of a spawned executor that has ended (or is about to: its end of the
+    /// stream is closed); `None` if we did not spawn it or it lives on.
+    fn wait_for_child(&self) -> Option<ExitStatus> {
+        let mut child = self.child.lock().unwrap_or_else(|e| e.into_inner());
+        let child = child.as_mut()?;
+        for _ in 0..200 {
+            match child.try_wait() {
+                Ok(Some(status)) => return Some(status),
+                Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+                Err(_) => return None,
+            }
+        }
+        None
     }
 
     fn request(&self, op: u32, body: &[u8]) -> Result<Vec<u8>> {
@@ -470,10 +494,20 @@ impl RemoteExecutor {
         Ok(value)
     }
 
-    /// A request that runs the program's code: no timeout, and a crash is an outcome.
+    /// A request that runs the program's code: no timeout, and a crash or an exit is an
+    /// outcome. A spawned executor that ends without saying how (the program called
+    /// `_exit`) is judged by its process status.
     fn run<T>(&self, op: u32, body: &[u8], decode: impl FnOnce(&mut Decoder) -> Result<T>) -> Result<Outcome<T>> {
-        match self.link.exchange(op, body, None)? {
+        let outcome = match self.link.exchange(op, body, None) {
+            Err(error) if self.link.gone().is_some() => match self.wait_for_child().map(ending_of) {
+                Some(Ending::Exited(status)) => return Ok(Outcome::Exited(status)),
+                _ => return Err(error),
+            },
+            other => other?,
+        };
+        match outcome {
             Outcome::Crashed(crash) => Ok(Outcome::Crashed(crash)),
+            Outcome::Exited(status) => Ok(Outcome::Exited(status)),
             Outcome::Returned(reply) => {
                 let mut d = self.decoder(op, &reply);
                 let value = decode(&mut d)?;
@@ -481,6 +515,15 @@ impl RemoteExecutor {
                 Ok(Outcome::Returned(value))
             }
         }
+    }
+}
+
+fn ending_of(status: ExitStatus) -> Ending {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => Ending::Exited(code),
+        (None, Some(signal)) => Ending::Killed(signal),
+        (None, None) => Ending::Killed(0),
     }
 }
 

@@ -32,6 +32,8 @@ struct State {
     /// Requests whose sender stopped waiting: their replies are dropped on arrival.
     abandoned: HashSet<u64>,
     crash: Option<Crash>,
+    /// The status of an `exit` the program (or our `exit` request) made.
+    exited: Option<i32>,
     /// Why no more messages will come.
     closed: Option<String>,
 }
@@ -121,6 +123,9 @@ impl Link {
             if let Some(crash) = state.crash {
                 return Ok(Outcome::Crashed(crash));
             }
+            if let Some(status) = state.exited {
+                return Ok(Outcome::Exited(status));
+            }
             if let Some(why) = &state.closed {
                 return Err(JitError::other(format!("executor: no reply to {}: {why}", op_name(op))));
             }
@@ -146,27 +151,33 @@ impl Link {
     pub fn request(&self, op: u32, body: &[u8]) -> Result<Vec<u8>> {
         match self.exchange(op, body, Some(self.timeout()))? {
             Outcome::Returned(reply) => Ok(reply),
+            Outcome::Exited(status) => {
+                Err(JitError::other(format!("executor: the program exited with status {status}")))
+            }
             Outcome::Crashed(crash) => Err(JitError::other(format!("executor: {crash}"))),
         }
     }
 
-    /// Waits until the executor hangs up (after an `exit`), or its crash is reported.
-    pub fn wait_closed(&self) -> Option<Crash> {
+    /// Waits until the executor hangs up (after an `exit`); its crash or exit status, if it
+    /// reported one.
+    pub fn wait_closed(&self) -> (Option<Crash>, Option<i32>) {
         let mut state = self.lock();
         while state.closed.is_none() {
             state = self.changed.wait(state).unwrap_or_else(|e| e.into_inner());
         }
-        state.crash
+        (state.crash, state.exited)
     }
 
     /// The error every request gets once the executor is gone; `None` while it lives.
     pub fn gone(&self) -> Option<JitError> {
         let state = self.lock();
-        match (&state.crash, &state.closed) {
-            (Some(crash), _) => Some(JitError::other(format!("executor: {crash}"))),
-            (None, Some(why)) => Some(JitError::other(format!("executor: {why}"))),
-            (None, None) => None,
-        }
+        let why = match (&state.crash, state.exited, &state.closed) {
+            (Some(crash), _, _) => crash.to_string(),
+            (None, Some(status), _) => format!("the program exited with status {status}"),
+            (None, None, Some(why)) => why.clone(),
+            (None, None, None) => return None,
+        };
+        Some(JitError::other(format!("executor: {why}")))
     }
 
     pub fn crash(&self) -> Option<Crash> {
@@ -242,6 +253,12 @@ impl Link {
                 let crash = Crash { signal: d.u32()? as i32, pc: d.u64()?, addr: d.u64()? };
                 d.finish()?;
                 state.crash = Some(crash);
+            }
+            protocol::OP_EXITED => {
+                let mut d = Decoder::new(&message);
+                let status = d.u32()? as i32;
+                d.finish()?;
+                state.exited = Some(status);
             }
             protocol::OP_LAZY_RESOLVE => {
                 let mut d = Decoder::new(&message);
