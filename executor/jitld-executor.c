@@ -75,6 +75,9 @@ static int in_fd = -1, out_fd = -1, shm_fd = -1;
 static int out_is_socket;
 static uint64_t page_size;
 static uint64_t main_thread_pointer;
+/* A forked child of the program inherits our channel and handlers: only this process may
+ * speak on it. */
+static pid_t executor_pid;
 static pthread_t main_thread;
 
 /* Guards everything below it, with `changed` signalled on each job or reply. */
@@ -975,6 +978,7 @@ static void run_job(struct job *j)
         exit(j->status);
     }
     struct buf b = {0};
+    int status = 0;
     if (j->op == JITLD_OP_CALL) {
         typedef uint64_t (*function)(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t);
         function f = (function)(uintptr_t)j->addr;
@@ -984,10 +988,14 @@ static void run_job(struct job *j)
         main_function m = (main_function)(uintptr_t)j->addr;
         if (j->envp)
             environ = j->envp; /* through the GOT: follows an interposed `environ` */
-        int status = m(j->argc, j->argv, environ);
+        status = m(j->argc, j->argv, environ);
         put_u32(&b, (uint32_t)status);
         /* argv and envp stay alive: the program may have kept pointers into them. */
     }
+    /* A child the program forked came back here: it ends as a native one would (main's
+     * status goes to exit), and never answers for its parent. */
+    if (getpid() != executor_pid)
+        exit(status);
     uint64_t id = j->id;
     free(j);
     reply_ok(id, &b);
@@ -1047,6 +1055,12 @@ static void run_jobs_forever(void)
 __attribute__((visibility("hidden"), used)) uint64_t jitld_executor_resolve_lazy(uint64_t context)
 {
     int saved_errno = errno;
+    if (getpid() != executor_pid) {
+        /* Our service thread lives in the parent only: nobody here could hear the answer. */
+        fprintf(stderr, "error: a lazily linked function was first called in a forked child\n");
+        fflush(NULL);
+        _exit(1);
+    }
     struct waiter w;
     memset(&w, 0, sizeof w);
     pthread_mutex_lock(&state_lock);
@@ -1227,6 +1241,10 @@ static const int fatal_signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SI
  * native program would (the handler was reset to the default on entry). */
 static void on_fatal_signal(int sig, siginfo_t *info, void *context)
 {
+    if (getpid() != executor_pid) {
+        raise(sig);
+        return;
+    }
     ucontext_t *uc = context;
     uint64_t pc;
 #if defined(__x86_64__)
@@ -1486,6 +1504,8 @@ static void parse_arguments(int argc, char **argv)
 static void report_exit(int status, void *unused)
 {
     (void)unused;
+    if (getpid() != executor_pid)
+        return;
     struct buf b = {0};
     put_u32(&b, (uint32_t)status & 0xff);
     try_send_message(JITLD_OP_EXITED, 0, &b);
@@ -1512,6 +1532,7 @@ int main(int argc, char **argv)
 {
     parse_arguments(argc, argv);
     page_size = (uint64_t)sysconf(_SC_PAGESIZE);
+    executor_pid = getpid();
     main_thread = pthread_self();
     main_thread_pointer = current_thread_pointer();
     struct stat st;

@@ -243,6 +243,22 @@ fn a_program_that_exits_by_itself_reports_its_status() {
 }
 
 #[test]
+fn a_forked_child_returning_from_main_exits_without_answering_for_its_parent() {
+    let executor = RemoteExecutor::spawn_local().unwrap();
+    // if (fork() == 0) return 7; return 3;
+    let mut code = vec![0x53];
+    code.extend(movabs(&[0x48, 0xb8], address_of(&executor, "fork")));
+    code.extend([0xff, 0xd0, 0x85, 0xc0, 0x75, 0x07, 0xb8, 7, 0, 0, 0, 0x5b, 0xc3, 0xb8, 3, 0, 0, 0, 0x5b, 0xc3]);
+    let main = place_code(&executor, &code);
+    let no_args: [&str; 0] = [];
+    assert_eq!(executor.run_main(main, &no_args, None).unwrap(), Outcome::Returned(3));
+    // Give the child time to (wrongly) speak; a stray reply would break the link.
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(executor.thread_pointer().is_ok() && executor.is_alive());
+    assert_eq!(executor.exit(0).unwrap(), Ending::Exited(0));
+}
+
+#[test]
 fn a_crash_is_reported_with_signal_and_pc() {
     let executor = RemoteExecutor::spawn_local().unwrap();
     let code = place_code(&executor, &LOAD_FROM_NULL);

@@ -28,6 +28,8 @@ pub(super) struct Link {
 #[derive(Default)]
 struct State {
     hello: Option<Result<Hello>>,
+    /// Requests sent and not yet answered nor given up on.
+    pending: HashSet<u64>,
     replies: HashMap<u64, Result<Vec<u8>, String>>,
     /// Requests whose sender stopped waiting: their replies are dropped on arrival.
     abandoned: HashSet<u64>,
@@ -111,7 +113,11 @@ impl Link {
             return Err(gone);
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        self.send(op, id, body)?;
+        self.lock().pending.insert(id);
+        if let Err(e) = self.send(op, id, body) {
+            self.lock().pending.remove(&id);
+            return Err(e);
+        }
         let deadline = wait.map(|d| Instant::now() + d);
         let mut state = self.lock();
         loop {
@@ -134,6 +140,7 @@ impl Link {
                 Some(deadline) => {
                     let left = deadline.saturating_duration_since(Instant::now());
                     if left.is_zero() {
+                        state.pending.remove(&id);
                         state.abandoned.insert(id);
                         return Err(JitError::other(format!(
                             "executor: no reply to {} within {:?}",
@@ -244,8 +251,13 @@ impl Link {
                         Err(text)
                     }
                 };
-                if !state.abandoned.remove(&message.id) {
+                if state.pending.remove(&message.id) {
                     state.replies.insert(message.id, reply);
+                } else if !state.abandoned.remove(&message.id) {
+                    return Err(protocol::malformed(format!(
+                        "a reply to request {}, which was never sent",
+                        message.id
+                    )));
                 }
             }
             protocol::OP_CRASHED => {
