@@ -256,7 +256,9 @@ impl RemoteExecutor {
         self.link.set_timeout(timeout);
     }
 
-    /// Sets what answers lazy re-entries (called on a thread of its own).
+    /// Sets what answers lazy re-entries (each runs on a thread of its own, and may send
+    /// requests — `write`, `protect`, even `call` — while the executor waits). A handler
+    /// that needs this executor should hold it weakly, or the two keep each other alive.
     pub fn set_lazy_handler(&self, handler: Box<LazyHandler>) {
         *self.link.lazy.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::from(handler));
     }
