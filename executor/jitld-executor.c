@@ -1233,6 +1233,77 @@ void *jitld_executor_tls_get_addr(tls_index *index)
     return __tls_get_addr(index);
 }
 
+/* ---- C runtime pieces ------------------------------------------------------------------ */
+
+/* What an executable gets from libc_nonshared.a, which JIT'd code cannot link from there
+ * (glibc's shared library exports __cxa_atexit but not atexit): the JIT binds these names to
+ * our exports. Registered here, the handlers belong to the main program, as a native
+ * program's do. */
+int jitld_executor_atexit(void (*f)(void))
+{
+    return atexit(f);
+}
+
+int jitld_executor_at_quick_exit(void (*f)(void))
+{
+    return at_quick_exit(f);
+}
+
+int jitld_executor_pthread_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void))
+{
+    return pthread_atfork(prepare, parent, child);
+}
+
+/* pthread_create for JIT'd code: each new thread gets an alternate signal stack, so that a
+ * stack overflow there is reported too (the crash handler runs on it). */
+#define ALT_STACK_SIZE (64 * 1024)
+
+struct thread_start {
+    void *(*start)(void *);
+    void *arg;
+};
+
+static pthread_key_t alt_stack_key;
+static pthread_once_t alt_stack_once = PTHREAD_ONCE_INIT;
+
+static void free_alt_stack(void *stack)
+{
+    stack_t off = {.ss_flags = SS_DISABLE};
+    sigaltstack(&off, NULL);
+    free(stack);
+}
+
+static void make_alt_stack_key(void)
+{
+    pthread_key_create(&alt_stack_key, free_alt_stack);
+}
+
+static void *start_with_alt_stack(void *p)
+{
+    struct thread_start start = *(struct thread_start *)p;
+    free(p);
+    stack_t ss = {.ss_sp = malloc(ALT_STACK_SIZE), .ss_size = ALT_STACK_SIZE, .ss_flags = 0};
+    if (ss.ss_sp && sigaltstack(&ss, NULL) == 0)
+        pthread_setspecific(alt_stack_key, ss.ss_sp); /* freed when the thread ends */
+    else
+        free(ss.ss_sp);
+    return start.start(start.arg);
+}
+
+int jitld_executor_pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*start)(void *), void *arg)
+{
+    pthread_once(&alt_stack_once, make_alt_stack_key);
+    struct thread_start *s = malloc(sizeof *s);
+    if (!s)
+        return EAGAIN;
+    s->start = start;
+    s->arg = arg;
+    int err = pthread_create(thread, attr, start_with_alt_stack, s);
+    if (err)
+        free(s);
+    return err;
+}
+
 /* ---- crash reporting ------------------------------------------------------------------ */
 
 static const int fatal_signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGABRT, SIGSYS};

@@ -258,6 +258,57 @@ fn a_forked_child_returning_from_main_exits_without_answering_for_its_parent() {
     assert_eq!(executor.exit(0).unwrap(), Ending::Exited(0));
 }
 
+/// `puts(text)`, as a function of no arguments.
+fn function_printing(puts: u64, text: u64) -> Vec<u8> {
+    let mut code = vec![0x48, 0x83, 0xec, 0x08]; // sub $8, %rsp
+    code.extend(movabs(&[0x48, 0xbf], text));
+    code.extend(movabs(&[0x48, 0xb8], puts));
+    code.extend([0xff, 0xd0, 0x48, 0x83, 0xc4, 0x08, 0xc3]); // call *%rax; add $8, %rsp; ret
+    code
+}
+
+#[test]
+fn runtime_pieces_register_exit_handlers_with_the_program() {
+    let mut command = Command::new(executor_path());
+    command.stdout(Stdio::piped());
+    let executor = RemoteExecutor::spawn_command(command).unwrap();
+    let mut stdout = executor.take_stdout().unwrap();
+    let text = executor.reserve(16, 16, true).unwrap();
+    executor.write(text.addr, b"bye\0").unwrap();
+    let handler = place_code(&executor, &function_printing(address_of(&executor, "puts"), text.addr));
+    let atexit = address_of(&executor, "jitld_executor_atexit");
+    assert_eq!(returned(executor.call(atexit, &[handler]).unwrap()), 0);
+    for name in ["jitld_executor_at_quick_exit", "jitld_executor_pthread_atfork", "jitld_executor_pthread_create"] {
+        address_of(&executor, name);
+    }
+    assert_eq!(executor.exit(0).unwrap(), Ending::Exited(0));
+    let mut output = String::new();
+    stdout.read_to_string(&mut output).unwrap();
+    assert_eq!(output, "bye\n");
+}
+
+#[test]
+fn stack_overflows_are_reported_on_the_main_thread_and_on_new_threads() {
+    const RECURSE: [u8; 5] = [0xe8, 0xfb, 0xff, 0xff, 0xff]; // call . (forever)
+    let executor = RemoteExecutor::spawn_local().unwrap();
+    let code = place_code(&executor, &RECURSE);
+    match executor.call(code, &[]).unwrap() {
+        Outcome::Crashed(crash) => assert_eq!((crash.signal, crash.pc), (libc::SIGSEGV, code)),
+        other => panic!("{other:?}"),
+    }
+    let executor = RemoteExecutor::spawn_local().unwrap();
+    let code = place_code(&executor, &RECURSE);
+    let thread_id = executor.reserve(8, 8, false).unwrap();
+    let create = address_of(&executor, "jitld_executor_pthread_create");
+    assert_eq!(returned(executor.call(create, &[thread_id.addr, 0, code, 0]).unwrap()), 0);
+    let start = Instant::now();
+    while executor.crash().is_none() && executor.is_alive() {
+        assert!(start.elapsed() < Duration::from_secs(20), "no crash reported");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(executor.crash().map(|c| (c.signal, c.pc)), Some((libc::SIGSEGV, code)));
+}
+
 #[test]
 fn a_crash_is_reported_with_signal_and_pc() {
     let executor = RemoteExecutor::spawn_local().unwrap();
