@@ -689,14 +689,15 @@ static void handle_lookup(uint64_t id, struct cursor *c)
     for (int i = 0; i < count; i++) {
         void *addr = dlsym(handle, names[i]);
         uint64_t size = 0;
-        uint32_t flags = 0;
+        uint32_t flags = 0, type = 0;
         Dl_info info;
         const ElfW(Sym) *sym = NULL;
         if (addr) {
             flags |= JITLD_SYMBOL_FOUND;
             if (dladdr1(addr, &info, (void **)&sym, RTLD_DL_SYMENT) && sym && info.dli_saddr == addr) {
                 size = sym->st_size;
-                switch (ELF64_ST_TYPE(sym->st_info)) {
+                type = ELF64_ST_TYPE(sym->st_info);
+                switch (type) {
                 case STT_FUNC:
                 case STT_GNU_IFUNC:
                     flags |= JITLD_SYMBOL_FUNCTION;
@@ -711,6 +712,7 @@ static void handle_lookup(uint64_t id, struct cursor *c)
         put_u64(&b, (uint64_t)(uintptr_t)addr);
         put_u64(&b, size);
         put_u32(&b, flags);
+        put_u32(&b, type);
     }
     free_str_list(names);
     reply_ok(id, &b);

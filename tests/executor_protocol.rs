@@ -129,9 +129,9 @@ fn lookup_finds_functions_and_data_with_sizes() {
     let executor = RemoteExecutor::spawn_local().unwrap();
     let found = executor.lookup(None, &["puts", "environ", "no_such_symbol_anywhere"]).unwrap();
     let puts = found[0].unwrap();
-    assert!(puts.function && !puts.data && puts.size > 0);
+    assert!(puts.function && !puts.data && puts.size > 0 && puts.kind == 2); // STT_FUNC
     let environ = found[1].unwrap();
-    assert!(environ.data && environ.size == 8);
+    assert!(environ.data && environ.size == 8 && environ.kind == 1); // STT_OBJECT
     assert_eq!(found[2], None);
     // The executor's own entry points, for trampolines and TLS.
     let own = executor.lookup(None, &["jitld_executor_lazy_reentry", "jitld_executor_tls_get_addr"]).unwrap();

@@ -156,6 +156,8 @@ pub struct RemoteSymbol {
     pub size: u64,
     pub function: bool,
     pub data: bool,
+    /// The ELF symbol type (`STT_FUNC`, `STT_OBJECT`, `STT_GNU_IFUNC`…), 0 if unknown.
+    pub kind: u8,
 }
 
 /// A shared object loaded from bytes.
@@ -378,12 +380,13 @@ impl RemoteExecutor {
         }
         let mut found = Vec::with_capacity(count);
         for _ in 0..count {
-            let (addr, size, flags) = (d.u64()?, d.u64()?, d.u32()?);
+            let (addr, size, flags, kind) = (d.u64()?, d.u64()?, d.u32()?, d.u32()?);
             found.push((flags & protocol::SYMBOL_FOUND != 0).then_some(RemoteSymbol {
                 addr,
                 size,
                 function: flags & protocol::SYMBOL_FUNCTION != 0,
                 data: flags & protocol::SYMBOL_DATA != 0,
+                kind: kind as u8,
             }));
         }
         d.finish()?;
