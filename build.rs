@@ -35,9 +35,10 @@ fn main() {
 }
 
 /// The flags `make executor-aarch64` uses too: position-independent (so that GOT slots, not
-/// copies, reach library data — interposition rewrites them), threads, warnings as errors.
+/// copies, reach library data — interposition rewrites them), threads, warnings (not as
+/// errors: a newer compiler must not break the build).
 fn executor_flags() -> Vec<&'static str> {
-    vec!["-std=gnu11", "-O2", "-g", "-Wall", "-Wextra", "-Werror", "-fPIC", "-pie", "-pthread"]
+    vec!["-std=gnu11", "-O2", "-g", "-Wall", "-Wextra", "-fPIC", "-pie", "-pthread"]
 }
 
 /// Copies through a temporary name and renames, so a running test never sees half a file.
