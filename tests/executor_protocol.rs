@@ -65,6 +65,14 @@ fn returned<T: std::fmt::Debug>(outcome: Outcome<T>) -> T {
     }
 }
 
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 fn scratch_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("jitld-executor-test-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -85,7 +93,9 @@ fn tiny_shared_object() -> Vec<u8> {
     let output = dir.join("libtiny.so");
     let status = Command::new("cc").args(["-shared", "-fPIC", "-O2", "-o"]).arg(&output).arg(&source).status().unwrap();
     assert!(status.success());
-    std::fs::read(output).unwrap()
+    let bytes = std::fs::read(output).unwrap();
+    let _ = std::fs::remove_dir_all(dir);
+    bytes
 }
 
 #[test]
@@ -660,6 +670,8 @@ fn the_aarch64_executor_runs_code_and_reenters_under_qemu() {
         .unwrap();
     assert!(built.success());
     let executor_binary = binary.to_str().unwrap();
+    // The binary stays open under qemu once started; removing it then is fine.
+    let _remove = RemoveOnDrop(binary.parent().unwrap().to_path_buf());
     let command = ["qemu-aarch64", "-L", "/usr/aarch64-linux-gnu", executor_binary].map(String::from);
     let executor = Arc::new(RemoteExecutor::spawn(&command).unwrap());
     assert_eq!((executor.target().machine, executor.target().pointer_width), (183, 8));
