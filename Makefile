@@ -1,10 +1,20 @@
 # jitld — build, test, fixtures, snapshots, bench.
 CARGO ?= cargo
 
-.PHONY: build test fixtures snapshots bench bench-baseline bench-instructions example lint
+.PHONY: build test fixtures snapshots bench bench-baseline bench-instructions example lint executor-aarch64
 
+# build.rs also builds the executor, target/release/jitld-executor, beside jitld.
 build:
 	$(CARGO) build --release
+
+# The executor for AArch64 (run it under qemu-aarch64 -L /usr/aarch64-linux-gnu), with the
+# flags build.rs uses.
+AARCH64_CC ?= aarch64-linux-gnu-gcc
+executor-aarch64: target/aarch64/jitld-executor
+target/aarch64/jitld-executor: executor/jitld-executor.c executor/protocol.h
+	mkdir -p target/aarch64
+	$(AARCH64_CC) -std=gnu11 -O2 -g -Wall -Wextra -fPIC -pie -pthread -o $@ executor/jitld-executor.c \
+		-ldl '-Wl,--export-dynamic-symbol=jitld_executor_*'
 
 # The README's test command: everything CI runs. The fixtures are built first, here, where
 # their progress lines show; the e2e tests then find them up to date (a test's own output is

@@ -7,6 +7,8 @@
 //! another process over a byte stream.
 
 mod in_process;
+pub mod protocol;
+pub mod remote;
 
 pub use in_process::InProcessExecutor;
 

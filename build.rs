@@ -1,0 +1,50 @@
+//! Builds `jitld-executor` (executor/jitld-executor.c) with the system C compiler and puts
+//! it beside the `jitld` binary (target/debug, target/release), where `jitld run --oop`
+//! and `RemoteExecutor::spawn_local` look for it. C, not Rust: the same program must build
+//! for other architectures with their cross C compilers (`make executor-aarch64`).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const SOURCES: [&str; 2] = ["executor/jitld-executor.c", "executor/protocol.h"];
+
+fn main() {
+    for source in SOURCES {
+        println!("cargo:rerun-if-changed={source}");
+    }
+    println!("cargo:rerun-if-env-changed=CC");
+    let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    let built = out_dir.join("jitld-executor");
+    let compiler = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let status = Command::new(&compiler)
+        .args(executor_flags())
+        .arg("-o")
+        .arg(&built)
+        .arg("executor/jitld-executor.c")
+        .args(["-ldl", "-Wl,--export-dynamic-symbol=jitld_executor_*"])
+        .status();
+    match status {
+        Ok(s) if s.success() => {}
+        Ok(s) => panic!("building jitld-executor with {compiler} failed ({s})"),
+        Err(e) => panic!("building jitld-executor needs a C compiler ({compiler}): {e}"),
+    }
+    // OUT_DIR is <profile dir>/build/jitld-<hash>/out; the binaries live in <profile dir>.
+    if let Some(profile_dir) = out_dir.ancestors().nth(3) {
+        install(&built, &profile_dir.join("jitld-executor"));
+    }
+}
+
+/// The flags `make executor-aarch64` uses too: position-independent (so that GOT slots, not
+/// copies, reach library data — interposition rewrites them), threads, warnings (not as
+/// errors: a newer compiler must not break the build).
+fn executor_flags() -> Vec<&'static str> {
+    vec!["-std=gnu11", "-O2", "-g", "-Wall", "-Wextra", "-fPIC", "-pie", "-pthread"]
+}
+
+/// Copies through a temporary name and renames, so a running test never sees half a file.
+fn install(from: &Path, to: &Path) {
+    let temporary = to.with_extension("tmp");
+    std::fs::copy(from, &temporary).and_then(|_| std::fs::rename(&temporary, to)).unwrap_or_else(|e| {
+        panic!("installing jitld-executor at {}: {e}", to.display());
+    });
+}
