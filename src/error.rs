@@ -18,6 +18,12 @@ pub enum JitError {
     /// Something this unit needed failed; the cause was reported on its own.
     #[error("{unit}: not linked, because {cause}")]
     DependencyFailed { unit: String, cause: Arc<JitError> },
+    /// The program ended while the JIT ran its code (an initializer called `exit`).
+    #[error("the program exited with status {0}")]
+    ProgramExited(i32),
+    /// The executor process died of a signal while running the program's code.
+    #[error("the executor {0}")]
+    ExecutorCrashed(crate::executor::remote::Crash),
     #[error("{0}")]
     Other(String),
 }

@@ -198,3 +198,45 @@ fn run_case(case: &str) {
     }
     panic!("{} of {ran} variants of case {case:?} failed\n\n{}", failures.len(), failures.join("\n"));
 }
+
+/// A subset of the programs runs in an executor reached over TCP loopback: the executor
+/// (`jitld-executor --listen`) is the program's process, so its stdout and jitld's exit
+/// status must be the native program's.
+#[test]
+fn a_subset_runs_in_an_executor_over_tcp() {
+    let limit = timeout();
+    let mut problems = Vec::new();
+    for case in ["multi", "ctors", "libcdata", "sqlite", "cxx_exceptions"] {
+        let Some(e) = manifest().iter().find(|e| e.case == case) else { continue };
+        let native = native_reference(e, limit).expect("the native reference runs");
+        let executor_binary = std::path::Path::new(JITLD).with_file_name("jitld-executor");
+        let mut executor = std::process::Command::new(&executor_binary)
+            .args(["--listen", "127.0.0.1:0"])
+            .current_dir(e.workdir())
+            .env(TEST_VAR, TEST_VALUE)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("jitld-executor starts");
+        let mut stderr = std::io::BufReader::new(executor.stderr.take().unwrap());
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
+        let port = line.trim().rsplit(' ').next().unwrap().to_string();
+        let stdout = drain(executor.stdout.take().unwrap());
+        let address = format!("127.0.0.1:{port}");
+        let jit = run_captured(jitld_command(e, &["--connect", &address]), limit);
+        let _ = executor.wait();
+        let program_stdout = stdout.join().unwrap();
+        if jit.status != native.status || program_stdout != native.stdout {
+            problems.push(format!(
+                "{}: over TCP status {} (native {}), stdout {} the native one\n{}",
+                e.name(),
+                jit.status,
+                native.status,
+                if program_stdout == native.stdout { "same as" } else { "differs from" },
+                reproduce(e, &["--connect", &address])
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

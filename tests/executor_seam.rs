@@ -77,6 +77,12 @@ impl Executor for Recording {
         self.note("runtime_symbols".into());
         self.inner.runtime_symbols()
     }
+    fn load_object(&self, name: &str, bytes: &[u8]) -> jitld::Result<u64> {
+        self.inner.load_object(name, bytes)
+    }
+    fn thread_pointer(&self) -> jitld::Result<u64> {
+        self.inner.thread_pointer()
+    }
     fn lazy_reentry(&self) -> jitld::Result<u64> {
         self.note("lazy_reentry".into());
         self.inner.lazy_reentry()

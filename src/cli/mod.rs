@@ -1,6 +1,7 @@
 //! `jitld run | check | graph`.
 
 mod check;
+mod executor;
 mod inputs;
 mod open;
 mod output;
@@ -78,6 +79,15 @@ pub struct RunArgs {
     /// Define NEW in `main` as another name for OLD.
     #[arg(long = "alias", value_name = "NEW=OLD", action = ArgAction::Append)]
     pub aliases: Vec<String>,
+    /// Run the program in an executor process on this machine (over pipes), not in jitld.
+    #[arg(long)]
+    pub oop: bool,
+    /// Run the program in an executor process spawned as CMD (e.g. `qemu-aarch64 jitld-executor`).
+    #[arg(long, value_name = "CMD")]
+    pub executor: Option<String>,
+    /// Run the program in the executor listening at HOST:PORT (`jitld-executor --listen`).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub connect: Option<String>,
     /// Materialize on N threads.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,

@@ -9,7 +9,6 @@ use super::open::{member_spec, open_input, open_member};
 use super::RunArgs;
 use crate::debug::{debugger_attached, install_fault_reporter, CodeTable, GdbRegistration, PerfMap};
 use crate::error::JitError;
-use crate::executor::InProcessExecutor;
 use crate::generators::{ArchiveGenerator, DynamicLibraryGenerator};
 use crate::jit::Stack;
 use crate::layers::{LinkPlugin, ObjectLinkingLayer};
@@ -233,8 +232,8 @@ pub fn run(args: &RunArgs) -> Result<i32, Errors> {
 
 pub(super) fn run_with(args: &RunArgs, hooks: RunHooks) -> Result<i32, Errors> {
     let one = |e: JitError| vec![e];
-    let executor = Arc::new(InProcessExecutor::with_memory(memory_for(args).map_err(one)?));
-    let stack = Stack::new(executor, args.threads);
+    let chosen = super::executor::executor_for(args, || memory_for(args)).map_err(one)?;
+    let stack = Stack::new(chosen.executor, args.threads);
     let (session, layer, platform) = (stack.session.clone(), stack.layer.clone(), stack.platform.clone());
     // A failed `jitld run` ends; nothing would link a failed object again.
     layer.set_retry_failed(false);
@@ -300,7 +299,16 @@ pub(super) fn run_with(args: &RunArgs, hooks: RunHooks) -> Result<i32, Errors> {
     if args.noexec {
         return Ok(0);
     }
-    run_entry(&platform, found, args)
+    let status = run_entry(&platform, found, args);
+    match chosen.process {
+        Some(other_process) => Ok(super::executor::finish(&other_process, status)),
+        None => {
+            let status = status.map_err(one)?;
+            let _ = std::io::stdout().flush();
+            // Leave as a returning `main` does: atexit handlers, finalizers, stdio flush.
+            unsafe { libc::exit(status) }
+        }
+    }
 }
 
 /// Names for JIT'd code in faults, profiles and debuggers.
@@ -375,21 +383,21 @@ fn link_program(program: &Program, main: DylibId, args: &RunArgs) -> Result<Opti
     Ok(entry)
 }
 
-fn run_entry(platform: &Arc<Platform>, entry: Option<u64>, args: &RunArgs) -> Result<i32, Errors> {
+/// Runs initializers and the entry in the executor; returns the entry's status.
+fn run_entry(platform: &Arc<Platform>, entry: Option<u64>, args: &RunArgs) -> Result<i32, JitError> {
     let Some(entry) = entry else { return Ok(0) };
     let argv0 = args.argv0.clone().or_else(|| first_input(args)).unwrap_or_default();
     let argv: Vec<String> = std::iter::once(argv0).chain(args.args.iter().cloned()).collect();
     let executor = platform.session().executor().clone();
-    let program_args = executor.program_args(&argv).map_err(|e| vec![e])?;
+    let program_args = executor.program_args(&argv)?;
     platform.set_args(program_args);
-    platform.run_finalizers_at_exit();
-    // From here on the program runs: with the signal state a native start gives it.
-    crate::platform::signals::restore_start_state();
+    platform.run_finalizers_at_exit()?;
+    if executor.in_this_process() {
+        // From here on the program runs: with the signal state a native start gives it.
+        crate::platform::signals::restore_start_state();
+    }
     platform.run_initializers();
-    let status = executor.run_main(entry, program_args).map_err(|e| vec![e])?;
-    let _ = std::io::stdout().flush();
-    // Leave as a returning `main` does: atexit handlers, finalizers, stdio flush.
-    unsafe { libc::exit(status) }
+    executor.run_main(entry, program_args)
 }
 
 fn first_input(args: &RunArgs) -> Option<String> {

@@ -42,30 +42,44 @@ impl std::fmt::Write for Line {
 }
 
 extern "C" fn report(signal: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
-    use std::fmt::Write;
     // SAFETY: the kernel passes a valid ucontext for SA_SIGINFO handlers.
     let pc = unsafe { (*(context as *const libc::ucontext_t)).uc_mcontext.gregs[libc::REG_RIP as usize] } as u64;
     let fault_addr = unsafe { (*info).si_addr() } as u64;
-    let name = SIGNALS.iter().find(|(s, _)| *s == signal).map_or("signal", |(_, n)| *n);
     let mut line = Line { bytes: [0; 512], len: 0 };
-    let _ = write!(line, "jitld: {name} at {pc:#x}");
     match CODE.try_lock() {
-        Ok(code) => match code.iter().find(|r| (r.start..r.end).contains(&pc)) {
-            Some(r) => {
-                let _ = write!(line, " in JIT'd code: {}+{:#x} ({})", r.name, pc - r.start, r.file);
-            }
-            None => {
-                let _ = write!(line, " (not in JIT'd code)");
-            }
-        },
-        Err(_) => {
-            let _ = write!(line, " (code table busy)");
+        Ok(code) => describe(&mut line, signal, pc, fault_addr, Some(&code)),
+        Err(_) => describe(&mut line, signal, pc, fault_addr, None),
+    }
+    // SAFETY: write(2) is async-signal-safe; the buffer is ours.
+    unsafe { libc::write(2, line.bytes.as_ptr() as *const libc::c_void, line.len) };
+}
+
+/// The line a fault is reported with: the signal, where, in which JIT'd function (`code`,
+/// when the table could be taken), and the faulting address. Formats without allocating.
+fn describe(out: &mut impl std::fmt::Write, signal: i32, pc: u64, fault_addr: u64, code: Option<&[super::CodeRange]>) {
+    let name = SIGNALS.iter().find(|(s, _)| *s == signal).map_or("signal", |(_, n)| *n);
+    let _ = write!(out, "jitld: {name} at {pc:#x}");
+    match code.map(|code| code.iter().find(|r| (r.start..r.end).contains(&pc))) {
+        Some(Some(r)) => {
+            let _ = write!(out, " in JIT'd code: {}+{:#x} ({})", r.name, pc - r.start, r.file);
+        }
+        Some(None) => {
+            let _ = write!(out, " (not in JIT'd code)");
+        }
+        None => {
+            let _ = write!(out, " (code table busy)");
         }
     }
     if signal == libc::SIGSEGV || signal == libc::SIGBUS {
-        let _ = write!(line, ", address {fault_addr:#x}");
+        let _ = write!(out, ", address {fault_addr:#x}");
     }
-    let _ = writeln!(line);
-    // SAFETY: write(2) is async-signal-safe; the buffer is ours.
-    unsafe { libc::write(2, line.bytes.as_ptr() as *const libc::c_void, line.len) };
+    let _ = writeln!(out);
+}
+
+/// Reports a fault that happened in an executor process, as the handler here would.
+pub fn report_executor_fault(signal: i32, pc: u64, fault_addr: u64) {
+    let mut line = String::new();
+    let code = CODE.lock().unwrap_or_else(|e| e.into_inner());
+    describe(&mut line, signal, pc, fault_addr, Some(&code));
+    eprint!("{line}");
 }

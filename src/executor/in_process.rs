@@ -11,6 +11,8 @@ use std::sync::Arc;
 
 pub struct InProcessExecutor {
     memory: Arc<dyn MemoryManager>,
+    /// What `load_object` loaded from, open while loaded (glibc knows objects by path).
+    objects: std::sync::Mutex<Vec<std::fs::File>>,
 }
 
 impl Default for InProcessExecutor {
@@ -28,7 +30,7 @@ impl InProcessExecutor {
     /// Code goes into `memory` (a slab that never runs, for `--noexec`, or a manager of
     /// one's own).
     pub fn with_memory(memory: Arc<dyn MemoryManager>) -> Self {
-        InProcessExecutor { memory }
+        InProcessExecutor { memory, objects: Default::default() }
     }
 }
 
@@ -165,6 +167,18 @@ impl Executor for InProcessExecutor {
 
     fn runtime_symbols(&self) -> Result<Vec<(&'static str, u64)>> {
         Ok(crate::platform::runtime_in_this_process())
+    }
+
+    fn load_object(&self, name: &str, bytes: &[u8]) -> Result<u64> {
+        let (handle, file) = crate::platform::tls::load_from_memory(name, bytes)?;
+        self.objects.lock().unwrap_or_else(|e| e.into_inner()).push(file);
+        // SAFETY: a live handle, just opened.
+        unsafe { crate::generators::load_bias(handle) }
+            .ok_or_else(|| JitError::other(format!("{name}: loaded, but its load bias is unknown")))
+    }
+
+    fn thread_pointer(&self) -> Result<u64> {
+        Ok(crate::platform::tls::thread_pointer())
     }
 
     fn lazy_reentry(&self) -> Result<u64> {

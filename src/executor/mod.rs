@@ -7,10 +7,12 @@
 //! another process over a byte stream.
 
 mod in_process;
+mod process;
 pub mod protocol;
 pub mod remote;
 
 pub use in_process::InProcessExecutor;
+pub use process::ProcessExecutor;
 
 use crate::error::Result;
 use jitld_linker::arch::Arch;
@@ -96,6 +98,13 @@ pub trait Executor: Send + Sync {
     /// The C runtime pieces JIT'd code links to that the executor's libraries do not export
     /// (`atexit` lives in `libc_nonshared.a`), and its `__tls_get_addr`: (name, address).
     fn runtime_symbols(&self) -> Result<Vec<(&'static str, u64)>>;
+
+    /// Loads a shared object from its bytes (it never exists as a file there); returns its
+    /// load bias. (Static TLS is granted only to loaded objects: see `platform::tls`.)
+    fn load_object(&self, name: &str, bytes: &[u8]) -> Result<u64>;
+
+    /// The thread pointer of the thread that runs the program's `main`.
+    fn thread_pointer(&self) -> Result<u64>;
 
     /// Where lazy stubs' trampolines enter the executor's re-entry routine, which saves the
     /// caller's registers and asks the JIT for the body (`set_lazy_handler`).

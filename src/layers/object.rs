@@ -6,7 +6,7 @@
 
 use super::{GatheredSections, SectionBoundsUnit};
 use crate::error::{JitError, Result};
-use crate::platform::tls::{NoTlsYet, SimulatedTls, StaticTls, TlsAllocator};
+use crate::platform::tls::{ExecutorTls, SimulatedTls, StaticTls, TlsAllocator};
 use crate::session::{
     DylibId, ExecutionSession, InstanceId, MaterializationResponsibility, MaterializationUnit, ResourceTracker,
     SymbolFlags,
@@ -121,7 +121,7 @@ impl ObjectLinkingLayer {
         let tls: Arc<dyn TlsAllocator> = match (executor.in_this_process(), executor.runs_code()) {
             (true, _) => Arc::new(StaticTls::default()),
             (false, false) => Arc::new(SimulatedTls::default()),
-            (false, true) => Arc::new(NoTlsYet),
+            (false, true) => Arc::new(ExecutorTls::new(executor.clone())),
         };
         ObjectLinkingLayer {
             inner: Arc::new(LayerInner {

@@ -75,6 +75,8 @@ pub struct Platform {
     init_gate: init_gate::InitGate,
     /// Each instance's static TLS block (offset from the thread pointer), given back on removal.
     tls_blocks: Mutex<Vec<(InstanceId, i64)>>,
+    /// The executor process's `atexit`, once finalizers go there (`run_finalizers_at_exit`).
+    executor_atexit: Mutex<Option<u64>>,
 }
 
 impl Platform {
@@ -94,6 +96,7 @@ impl Platform {
             args: Mutex::new(ProgramArgs { argc: 0, argv: 0, envp: 0 }),
             init_gate: init_gate::InitGate::default(),
             tls_blocks: Mutex::new(Vec::new()),
+            executor_atexit: Mutex::new(None),
         });
         layer.add_plugin(platform.clone());
         // The installing thread is the one that runs the program (or calls JIT'd functions).
@@ -147,7 +150,8 @@ impl Platform {
             return;
         }
         let ready = |i: InstanceId| self.session.is_ready(i);
-        self.jit_unwinder.lock().unwrap_or_else(|e| e.into_inner()).register_pending(ready);
+        let executor = &**self.session.executor();
+        self.jit_unwinder.lock().unwrap_or_else(|e| e.into_inner()).register_pending(ready, executor);
         loop {
             // Ready code is initialized by this call: from now on its finalizers are due.
             let due: Vec<Entry> = {
@@ -156,7 +160,7 @@ impl Platform {
                 *staged = rest;
                 due
             };
-            self.finalizers.lock().unwrap_or_else(|e| e.into_inner()).extend(due);
+            self.finalizers_due(due);
             let mut batch: Vec<Entry> = {
                 let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
                 let (ready, rest) = pending.drain(..).partition(|e| self.session.is_ready(e.instance));
@@ -228,7 +232,8 @@ impl Platform {
         }
         let mut frames = self.frames.lock().unwrap_or_else(|e| e.into_inner());
         let doomed: Vec<u64> = frames.iter().filter(|(i, _)| removed.contains(i)).map(|&(_, start)| start).collect();
-        self.jit_unwinder.lock().unwrap_or_else(|e| e.into_inner()).forget(&doomed, removed);
+        let executor = &**self.session.executor();
+        self.jit_unwinder.lock().unwrap_or_else(|e| e.into_inner()).forget(&doomed, removed, executor);
         for &start in &doomed {
             // Registered by us; the memory is freed only after this returns.
             let _ = self.session.executor().deregister_eh_frame(start);
@@ -243,7 +248,20 @@ impl Platform {
 
     /// Arranges for finalizers to run when the process exits (after `atexit` handlers
     /// registered from now on, as `_dl_fini` does).
-    pub fn run_finalizers_at_exit(self: &Arc<Self>) {
+    ///
+    /// In another process, each finalizer is handed to that process's `atexit` as soon as its
+    /// code is initialized (before its constructors run, as `_dl_fini` is registered before
+    /// any), so the program's own handlers still run first.
+    pub fn run_finalizers_at_exit(self: &Arc<Self>) -> Result<()> {
+        let executor = self.session.executor();
+        if !executor.in_this_process() {
+            let atexit = executor.runtime_symbols()?.into_iter().find(|&(name, _)| name == "atexit");
+            let (_, atexit) = atexit.ok_or_else(|| crate::error::JitError::other("the executor has no atexit"))?;
+            *self.executor_atexit.lock().unwrap_or_else(|e| e.into_inner()) = Some(atexit);
+            let due = std::mem::take(&mut *self.finalizers.lock().unwrap_or_else(|e| e.into_inner()));
+            self.finalizers_due(due);
+            return Ok(());
+        }
         extern "C" fn at_exit(platform: *mut libc::c_void) {
             // SAFETY: the pointer is an `Arc<Platform>` leaked for this call.
             let platform = unsafe { Arc::from_raw(platform as *const Platform) };
@@ -252,6 +270,23 @@ impl Platform {
         let raw = Arc::into_raw(self.clone()) as *mut libc::c_void;
         // SAFETY: registering a handler with its argument; glibc calls it once at exit.
         unsafe { runtime::__cxa_atexit(at_exit, raw, std::ptr::null_mut()) };
+        Ok(())
+    }
+
+    /// Finalizers of code being initialized now: kept to run at exit or removal, or handed
+    /// to the executor's `atexit` (see `run_finalizers_at_exit`), in reverse of their order.
+    fn finalizers_due(&self, mut due: Vec<Entry>) {
+        let executor_atexit = *self.executor_atexit.lock().unwrap_or_else(|e| e.into_inner());
+        match executor_atexit {
+            Some(atexit) => {
+                // `atexit` runs the last registered first: register in order.
+                due.sort_by(|a, b| a.key.cmp(&b.key));
+                for entry in due {
+                    self.call(atexit, &[entry.addr]);
+                }
+            }
+            None => self.finalizers.lock().unwrap_or_else(|e| e.into_inner()).extend(due),
+        }
     }
 }
 
@@ -398,7 +433,7 @@ impl LinkPlugin for Platform {
             self.frames.lock().unwrap_or_else(|e| e.into_inner()).push((instance, start));
             self.jit_unwinder.lock().unwrap_or_else(|e| e.into_inner()).add_frame(start);
         }
-        if self.session.executor().in_this_process() {
+        if self.session.executor().runs_code() {
             self.jit_unwinder.lock().unwrap_or_else(|e| e.into_inner()).notice(graph, instance);
         }
         let (fini, init): (Vec<Entry>, Vec<Entry>) = found.into_iter().partition(|e| e.phase == Phase::Fini);

@@ -113,16 +113,42 @@ struct Loaded {
 
 static LOADED: Mutex<Vec<Loaded>> = Mutex::new(Vec::new());
 
-/// An executor in another process: its static TLS is not reachable from here yet.
-pub struct NoTlsYet;
+/// Static TLS in an executor process: the same tiny shared object, loaded there. The
+/// initial content goes into its init image (threads started from then on copy it) and into
+/// the block of the thread that runs `main`. Blocks stay loaded until the process ends.
+pub struct ExecutorTls {
+    executor: std::sync::Arc<dyn crate::executor::Executor>,
+    /// Each block's offset from the thread pointer and its init image's address.
+    images: Mutex<Vec<(i64, u64)>>,
+}
 
-impl TlsAllocator for NoTlsYet {
-    fn allocate(&self, name: &str, _: &TlsLayout) -> Result<i64> {
-        Err(JitError::other(format!("{name}: thread-local storage in an executor process is not supported yet")))
+impl ExecutorTls {
+    pub fn new(executor: std::sync::Arc<dyn crate::executor::Executor>) -> Self {
+        ExecutorTls { executor, images: Mutex::new(Vec::new()) }
+    }
+}
+
+impl TlsAllocator for ExecutorTls {
+    fn allocate(&self, name: &str, layout: &TlsLayout) -> Result<i64> {
+        let align = layout.align.max(1);
+        let size = layout.size.next_multiple_of(align);
+        let object = dso::build(&DsoSpec { tls: Some((layout.init_size, size, align)), executable_stack: false });
+        let bias = self.executor.load_object(name, &object.bytes)?;
+        // The loader resolved the object's TPOFF64 relocation into the slot.
+        let slot = self.executor.read(bias + object.tp_offset_slot, 8)?;
+        let tp_offset = i64::from_le_bytes(slot.try_into().map_err(|_| JitError::other("short read of a TLS slot"))?);
+        self.images.lock().unwrap_or_else(|e| e.into_inner()).push((tp_offset, bias + object.image));
+        Ok(tp_offset)
     }
 
-    fn initialize(&self, _: i64, _: &[u8]) -> Result<()> {
-        Ok(())
+    fn initialize(&self, tp_offset: i64, image: &[u8]) -> Result<()> {
+        let images = self.images.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(&(_, image_addr)) = images.iter().find(|&&(offset, _)| offset == tp_offset) else {
+            return Err(JitError::other("thread-local block was never allocated"));
+        };
+        self.executor.write(image_addr, image)?;
+        let main_thread = self.executor.thread_pointer()?;
+        self.executor.write(main_thread.wrapping_add(tp_offset as u64), image)
     }
 
     fn release(&self, _: i64) {}
@@ -152,7 +178,7 @@ extern "C" {
     fn __tls_get_addr(index: *const u64) -> *mut u8;
 }
 
-fn thread_pointer() -> u64 {
+pub(crate) fn thread_pointer() -> u64 {
     let tp: u64;
     // SAFETY: on x86-64 Linux %fs:0 holds the thread pointer itself (the TCB's self pointer).
     unsafe { std::arch::asm!("mov {}, fs:0", out(reg) tp, options(nostack, readonly, preserves_flags)) };
@@ -320,7 +346,7 @@ pub fn loaded_blocks() -> (usize, usize) {
     (loaded.len(), loaded.iter().filter(|l| !l.in_use).count())
 }
 
-pub(super) fn load_from_memory(name: &str, object: &[u8]) -> Result<(*mut libc::c_void, std::fs::File)> {
+pub(crate) fn load_from_memory(name: &str, object: &[u8]) -> Result<(*mut libc::c_void, std::fs::File)> {
     let label = CString::new("jitld-tls").expect("no NUL");
     // SAFETY: memfd_create with a valid name; the descriptor is ours.
     let fd = unsafe { libc::memfd_create(label.as_ptr(), libc::MFD_CLOEXEC) };

@@ -5,6 +5,7 @@
 //! zero terminator; the linker's eh_frame pass keeps the records contiguous and adds that
 //! terminator. Frames are deregistered before their memory is freed.
 
+use crate::executor::Executor;
 use crate::session::InstanceId;
 use jitld_linker::graph::SectionRole;
 use jitld_linker::LinkGraph;
@@ -29,8 +30,6 @@ pub struct JitUnwinder {
     registered: Vec<u64>,
 }
 
-type FrameFn = unsafe extern "C" fn(*const u8);
-
 impl JitUnwinder {
     pub fn add_frame(&mut self, start: u64) {
         self.pending.push(start);
@@ -46,22 +45,23 @@ impl JitUnwinder {
     }
 
     /// Gives the unwinder every pending frame, if its code is ready.
-    pub fn register_pending(&mut self, ready: impl Fn(InstanceId) -> bool) {
+    pub fn register_pending(&mut self, ready: impl Fn(InstanceId) -> bool, executor: &dyn Executor) {
         let Some((instance, register, _)) = self.functions else { return };
         if !ready(instance) {
             return;
         }
-        // SAFETY: `register` is the linked, ready `__register_frame`; each start is a
-        // finalized `.eh_frame` ending in a terminator.
-        let register: FrameFn = unsafe { std::mem::transmute(register as usize) };
+        // `register` is the linked, ready `__register_frame`; each start is a finalized
+        // `.eh_frame` ending in a terminator.
         for start in self.pending.drain(..) {
-            unsafe { register(start as *const u8) };
+            if let Err(e) = executor.call(register, &[start]) {
+                eprintln!("error: registering unwind information with the program's unwinder: {e}");
+            }
             self.registered.push(start);
         }
     }
 
     /// Frames whose code is going away; the unwinder too, if it is among `removed`.
-    pub fn forget(&mut self, doomed: &[u64], removed: &[InstanceId]) {
+    pub fn forget(&mut self, doomed: &[u64], removed: &[InstanceId], executor: &dyn Executor) {
         self.pending.retain(|start| !doomed.contains(start));
         let Some((instance, _, deregister)) = self.functions else { return };
         if removed.contains(&instance) {
@@ -73,9 +73,8 @@ impl JitUnwinder {
         }
         for start in self.registered.iter().filter(|s| doomed.contains(s)) {
             if let Some(deregister) = deregister {
-                // SAFETY: the unwinder is still linked; the frame was registered with it.
-                let deregister: FrameFn = unsafe { std::mem::transmute(deregister as usize) };
-                unsafe { deregister(*start as *const u8) };
+                // The unwinder is still linked; the frame was registered with it.
+                let _ = executor.call(deregister, &[*start]);
             }
         }
         self.registered.retain(|start| !doomed.contains(start));

@@ -360,10 +360,14 @@ pub enum Failure {
     Jitld(String),
 }
 
-/// Runs one manifest entry natively and under jitld; Err is a report.
+/// Runs one manifest entry natively and under jitld, in this process and in an executor
+/// process; Err is a report.
 pub fn check(e: &Entry, limit: Duration) -> Result<Duration, Failure> {
     let native = native_reference(e, limit).map_err(Failure::Native)?;
-    compare(e, &native, &[], limit, None).map_err(|m| Failure::Jitld(m.report))
+    let took = compare(e, &native, &[], limit, None).map_err(|m| Failure::Jitld(m.report))?;
+    // The same program in an executor process (pipes, shared memory) must behave the same.
+    compare(e, &native, &["--oop"], limit, None).map_err(|m| Failure::Jitld(m.report))?;
+    Ok(took)
 }
 
 /// Runs the native executable of `e`; Err is a report when it did not exit normally.

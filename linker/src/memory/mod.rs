@@ -102,6 +102,34 @@ impl Allocation {
         Ok(Allocation { addr, parts })
     }
 
+    /// The layout placed contiguously at `addr`, written through `local`: this process's
+    /// mapping of the same pages (memory shared with an executor process).
+    ///
+    /// # Safety
+    /// `local` must be valid for reads and writes of `layout.size` bytes for as long as the
+    /// allocation lives, and nothing else may write there meanwhile.
+    pub unsafe fn mapped(addr: u64, layout: &Layout, local: *mut u8) -> Allocation {
+        let parts = layout
+            .segments
+            .iter()
+            .map(|segment| Part {
+                prot: segment.prot,
+                layout_offset: segment.offset,
+                size: segment.size,
+                addr: addr + segment.offset,
+                // SAFETY: inside the `layout.size` bytes the caller vouches for.
+                working: Working::Mapped(unsafe { local.add(segment.offset as usize) }),
+            })
+            .collect();
+        Allocation { addr, parts }
+    }
+
+    /// Whether the bytes are written where the executor reads them (mapped), or into
+    /// buffers that must be copied there.
+    pub fn is_buffered(&self) -> bool {
+        self.parts.iter().any(|p| matches!(p.working, Working::Buffer(_)))
+    }
+
     /// Each segment's address and its bytes as written (finalized or not).
     pub fn segments(&self) -> impl Iterator<Item = (&Part, &[u8])> + '_ {
         self.parts.iter().map(|p| (p, p.working()))

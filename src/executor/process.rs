@@ -1,0 +1,254 @@
+//! An executor process (`jitld-executor`) as the `Executor` the session runs code in: the
+//! trait's operations over `RemoteExecutor`'s requests, and memory reserved there.
+//!
+//! Memory is written where the executor reads it when the two processes share its pages
+//! (spawned on this machine), and copied over the stream otherwise; either way a segment
+//! gets its final protection in the executor when the link finalizes it.
+
+use super::remote::{Ending, OpenFlags, Outcome, Protection, RemoteExecutor};
+use super::{Executor, ExecutorSymbol, LazyHandler, LibraryHandle, ProgramArgs, TargetInfo};
+use crate::error::{JitError, Result};
+use jitld_linker::arch::Arch;
+use jitld_linker::memory::{Allocation, Layout, MemoryManager};
+use jitld_linker::LinkError;
+use std::sync::{Arc, OnceLock};
+
+const EM_X86_64: u16 = 62;
+
+pub struct ProcessExecutor {
+    remote: Arc<RemoteExecutor>,
+    memory: Arc<dyn MemoryManager>,
+    target: TargetInfo,
+    /// The executor's `__register_frame` and `__deregister_frame`, found on first need.
+    unwinder: OnceLock<(u64, u64)>,
+}
+
+impl ProcessExecutor {
+    /// Runs code in the executor at the other end of `remote`.
+    pub fn new(remote: RemoteExecutor) -> Result<Self> {
+        let handshake = *remote.target();
+        let arch = match handshake.machine {
+            EM_X86_64 => Arch::X86_64,
+            machine => {
+                return Err(JitError::other(format!(
+                    "the executor runs on machine {machine}; jitld links code for x86-64 (machine 62) only"
+                )))
+            }
+        };
+        let target = TargetInfo { arch, page_size: handshake.page_size, pointer_width: handshake.pointer_width * 8 };
+        // What the compiler driver gives every program (`-lgcc_s`, as needed): the unwinder,
+        // for C++ exceptions and Rust panics; the executor itself, in C, has no use for it.
+        remote.dlopen(Some("libgcc_s.so.1"), OpenFlags::NOW_GLOBAL)?;
+        let remote = Arc::new(remote);
+        let memory = Arc::new(ExecutorMemory { remote: remote.clone(), page_size: handshake.page_size });
+        Ok(ProcessExecutor { remote, memory, target, unwinder: OnceLock::new() })
+    }
+
+    pub fn remote(&self) -> &Arc<RemoteExecutor> {
+        &self.remote
+    }
+
+    /// Ends the executor as a returning `main` ends a program (`exit(status)`: atexit
+    /// handlers, destructors, stdio); returns how it ended.
+    pub fn exit(&self, status: i32) -> Result<Ending> {
+        self.remote.exit(status)
+    }
+
+    /// libgcc's frame registry, in the executor.
+    fn unwinder(&self) -> Result<(u64, u64)> {
+        if let Some(&found) = self.unwinder.get() {
+            return Ok(found);
+        }
+        let names = ["__register_frame", "__deregister_frame"];
+        let mut found = self.remote.lookup(None, &names)?;
+        if found.iter().any(Option::is_none) {
+            // The executor is C: the unwinder comes with libgcc_s, loaded on demand.
+            let libgcc = self.remote.dlopen(Some("libgcc_s.so.1"), OpenFlags::NOW_GLOBAL)?;
+            found = self.remote.lookup(Some(libgcc), &names)?;
+        }
+        match found.as_slice() {
+            [Some(register), Some(deregister)] => Ok(*self.unwinder.get_or_init(|| (register.addr, deregister.addr))),
+            _ => Err(JitError::other("the executor has no __register_frame (libgcc_s)")),
+        }
+    }
+}
+
+/// What running code in the executor came to, as a result.
+fn returned<T>(outcome: Outcome<T>) -> Result<T> {
+    match outcome {
+        Outcome::Returned(value) => Ok(value),
+        Outcome::Exited(status) => Err(JitError::ProgramExited(status)),
+        Outcome::Crashed(crash) => Err(JitError::ExecutorCrashed(crash)),
+    }
+}
+
+impl Executor for ProcessExecutor {
+    fn target(&self) -> TargetInfo {
+        self.target
+    }
+
+    fn memory(&self) -> &Arc<dyn MemoryManager> {
+        &self.memory
+    }
+
+    fn runs_code(&self) -> bool {
+        true
+    }
+
+    fn in_this_process(&self) -> bool {
+        false
+    }
+
+    fn load_library(&self, path: &str) -> Result<LibraryHandle> {
+        let handle = self.remote.dlopen(Some(path), OpenFlags::NOW_GLOBAL);
+        let handle = handle.map_err(|e| JitError::other(format!("{path}: cannot load shared library: {e}")))?;
+        Ok(LibraryHandle(handle))
+    }
+
+    fn lookup(&self, library: LibraryHandle, names: &[&str]) -> Result<Vec<Option<ExecutorSymbol>>> {
+        let library = (library != LibraryHandle::PROCESS).then_some(library.0);
+        let found = self.remote.lookup(library, names)?;
+        Ok(found.into_iter().map(|f| f.map(|s| ExecutorSymbol { addr: s.addr, size: s.size, kind: s.kind })).collect())
+    }
+
+    fn call(&self, addr: u64, args: &[u64]) -> Result<u64> {
+        returned(self.remote.call(addr, args)?)
+    }
+
+    fn write(&self, addr: u64, bytes: &[u8]) -> Result<()> {
+        self.remote.write(addr, bytes)
+    }
+
+    fn read(&self, addr: u64, len: u64) -> Result<Vec<u8>> {
+        self.remote.read(addr, len)
+    }
+
+    fn interpose(&self, name: &str, addr: u64) -> Result<()> {
+        self.remote.interpose(None, name, addr).map(|_| ())
+    }
+
+    /// `argv` goes into executor memory of its own; the environment is the executor's.
+    fn program_args(&self, argv: &[String]) -> Result<ProgramArgs> {
+        let pointer = u64::from(self.target.pointer_width / 8);
+        let table_size = (argv.len() as u64 + 1) * pointer;
+        let strings_size: u64 = argv.iter().map(|a| a.len() as u64 + 1).sum();
+        let block = self.remote.reserve(table_size + strings_size, pointer, false)?;
+        let mut table = Vec::with_capacity(table_size as usize);
+        let mut strings = Vec::with_capacity(strings_size as usize);
+        for arg in argv {
+            if arg.contains('\0') {
+                return Err(JitError::other("argument contains NUL"));
+            }
+            table.extend((block.addr + table_size + strings.len() as u64).to_le_bytes());
+            strings.extend(arg.as_bytes());
+            strings.push(0);
+        }
+        table.extend(0u64.to_le_bytes());
+        table.extend(strings);
+        self.remote.write(block.addr, &table)?;
+        let environ = self.remote.lookup(None, &["environ"])?;
+        let envp = match environ.first().copied().flatten() {
+            Some(environ) => u64::from_le_bytes(self.remote.read(environ.addr, 8)?.try_into().unwrap_or_default()),
+            None => 0,
+        };
+        Ok(ProgramArgs { argc: argv.len() as u64, argv: block.addr, envp })
+    }
+
+    fn run_main(&self, entry: u64, args: ProgramArgs) -> Result<i32> {
+        self.call(entry, &[args.argc, args.argv, args.envp]).map(|status| status as i32)
+    }
+
+    fn runtime_symbols(&self) -> Result<Vec<(&'static str, u64)>> {
+        // glibc exports neither `atexit` nor `at_quick_exit` (they live in libc_nonshared.a);
+        // the executor provides them, and a `pthread_create` that gives each new thread an
+        // alternate signal stack for its crash reporter.
+        let pieces = [
+            ("atexit", "jitld_executor_atexit"),
+            ("at_quick_exit", "jitld_executor_at_quick_exit"),
+            ("pthread_atfork", "jitld_executor_pthread_atfork"),
+            ("pthread_create", "jitld_executor_pthread_create"),
+            ("__tls_get_addr", "jitld_executor_tls_get_addr"),
+        ];
+        let names: Vec<&str> = pieces.iter().map(|&(_, theirs)| theirs).collect();
+        let found = self.remote.lookup(None, &names)?;
+        Ok(pieces.iter().zip(found).filter_map(|(&(ours, _), symbol)| Some((ours, symbol?.addr))).collect())
+    }
+
+    fn load_object(&self, name: &str, bytes: &[u8]) -> Result<u64> {
+        Ok(self.remote.load_object(name, bytes, OpenFlags::NOW_LOCAL)?.bias)
+    }
+
+    fn thread_pointer(&self) -> Result<u64> {
+        self.remote.thread_pointer()
+    }
+
+    fn lazy_reentry(&self) -> Result<u64> {
+        let found = self.remote.lookup(None, &["jitld_executor_lazy_reentry"])?;
+        let found = found.first().copied().flatten();
+        found.map(|s| s.addr).ok_or_else(|| JitError::other("the executor has no lazy re-entry routine"))
+    }
+
+    fn set_lazy_handler(&self, handler: Box<LazyHandler>) {
+        self.remote.set_lazy_handler(handler);
+    }
+
+    fn register_eh_frame(&self, start: u64) -> Result<()> {
+        let (register, _) = self.unwinder()?;
+        self.call(register, &[start]).map(|_| ())
+    }
+
+    fn deregister_eh_frame(&self, start: u64) -> Result<()> {
+        let (_, deregister) = self.unwinder()?;
+        self.call(deregister, &[start]).map(|_| ())
+    }
+}
+
+/// Memory in the executor: reserved there, written here (into pages shared with it, or into
+/// buffers copied over on finalize), protected there.
+struct ExecutorMemory {
+    remote: Arc<RemoteExecutor>,
+    page_size: u64,
+}
+
+fn link_error(e: JitError) -> LinkError {
+    LinkError::Memory(e.to_string())
+}
+
+impl MemoryManager for ExecutorMemory {
+    fn allocate(&self, layout: &Layout) -> jitld_linker::Result<Allocation> {
+        let size = layout.size.next_multiple_of(self.page_size);
+        // Below 2 GiB, as in this process: non-PIC code needs it, and it keeps every graph
+        // within reach of every other.
+        let reserved = self.remote.reserve(size, layout.align.max(self.page_size), true).map_err(link_error)?;
+        match self.remote.local_view(reserved.addr, size) {
+            // SAFETY: the shared view covers the whole reservation and lives until `release`.
+            Some(local) => Ok(unsafe { Allocation::mapped(reserved.addr, layout, local) }),
+            None => Allocation::buffered(reserved.addr, layout),
+        }
+    }
+
+    fn finalize(&self, alloc: &mut Allocation) -> jitld_linker::Result<()> {
+        let buffered = alloc.is_buffered();
+        for (part, bytes) in alloc.segments() {
+            if part.size == 0 {
+                continue;
+            }
+            if buffered {
+                self.remote.write(part.addr, bytes).map_err(link_error)?;
+            }
+            let size = part.size.next_multiple_of(self.page_size);
+            self.remote.protect(part.addr, size, Protection::from(part.prot)).map_err(link_error)?;
+        }
+        Ok(())
+    }
+
+    fn deallocate(&self, alloc: Allocation) {
+        let end = alloc.ranges().map(|(_, end)| end).max().unwrap_or(alloc.addr);
+        let size = (end - alloc.addr).next_multiple_of(self.page_size).max(self.page_size);
+        let _ = self.remote.release(alloc.addr, size);
+    }
+
+    fn executable(&self) -> bool {
+        true
+    }
+}
