@@ -9,7 +9,7 @@ mod harness;
 
 use harness::*;
 use jitld::executor::remote::RemoteExecutor;
-use jitld::executor::{Executor, ProcessExecutor};
+use jitld::executor::ProcessExecutor;
 use jitld::{Jit, JitError};
 use std::sync::Arc;
 
