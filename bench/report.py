@@ -34,7 +34,7 @@ import re
 import statistics
 import sys
 
-TOOLS = ("native", "jitld", "jitld-t2", "mold", "lld", "llvm-jitlink")
+TOOLS = ("native", "jitld", "jitld-t2", "jitld-oop", "mold", "lld", "llvm-jitlink")
 SCALE_TOOLS = ("native", "jitld-eager", "jitld-lazy", "jitld-t2", "mold", "llvm-jitlink")
 BASELINE_CASE = "empty/gcc-O2-pie"
 # The goals of issue 7.
@@ -364,6 +364,12 @@ def main():
         print("  ('linked e/l': objects jitld --stats says it linked, eager / lazy; llvm-jitlink only up to "
               "BENCH_SCALE_LLVM_MAX objects)")
         print()
+
+    # ---------------------------------------------------------------- out of process
+    print("== out of process: jitld run --oop vs jitld run (paired median of oop / in-process; the program runs in jitld-executor)")
+    for c in programs:
+        print(f"  {c:<34}{fmt_r(paired_ratio(timing[c], 'jitld-oop', 'jitld'), 8)}")
+    print()
 
     # ---------------------------------------------------------------- threads
     print("== --threads 2 vs --threads 1 (jitld run; paired median of t2 / t1, < 1 means 2 threads are faster)")

@@ -9,6 +9,7 @@
 #   native        the natively linked executable, run (the reference: no link at all)
 #   jitld         jitld run <inputs> -- <args>               (--threads 1, the default)
 #   jitld-t2      jitld run --threads 2 <inputs> -- <args>
+#   jitld-oop     jitld run --oop <inputs> -- <args>: the program runs in jitld-executor
 #   mold          link with mold, then run: one command, `sh <script>` where the script is
 #                 `<cc> -fuse-ld=mold <link flags> -o EXE <inputs>` then `exec EXE <args>`
 #                 (<cc> is gcc, or g++ for C++ programs; scripts in target/bench/linkrun/)
@@ -623,6 +624,7 @@ run_case() {
     local -a native_cmd=("$native" "${pargs[@]+"${pargs[@]}"}")
     local -a jitld_cmd=("$JITLD" run "${jargs[@]}")
     local -a jitld2_cmd=("$JITLD" run --threads 2 "${jargs[@]}")
+    local -a jitld_oop_cmd=("$JITLD" run --oop "${jargs[@]}")
     if ((${#pargs[@]})); then
         jitld_cmd+=(-- "${pargs[@]}")
         jitld2_cmd+=(-- "${pargs[@]}")
@@ -651,6 +653,7 @@ run_case() {
     declare -A status=([native]=ok) rcs=([native]=$nrc) notes=()
     check_tool "$c" "$tag" jitld "$nrc" "${jitld_cmd[@]}" || true
     check_tool "$c" "$tag" jitld-t2 "$nrc" "${jitld2_cmd[@]}" || true
+    check_tool "$c" "$tag" jitld-oop "$nrc" "${jitld_oop_cmd[@]}" || true
     for ld in mold lld; do
         local -n lcmd="${ld}_cmd"
         if ! check_tool "$c" "$tag" "$ld" "$nrc" "${lcmd[@]}"; then
@@ -685,11 +688,12 @@ run_case() {
     # -- timing: paired rounds of every command that passed
     local tool timed=() specs=()
     local -a cmd
-    for tool in native jitld jitld-t2 mold lld llvm-jitlink; do
+    for tool in native jitld jitld-t2 jitld-oop mold lld llvm-jitlink; do
         case "$tool" in
         native) cmd=("${native_cmd[@]}") ;;
         jitld) cmd=("${jitld_cmd[@]}") ;;
         jitld-t2) cmd=("${jitld2_cmd[@]}") ;;
+        jitld-oop) cmd=("${jitld_oop_cmd[@]}") ;;
         mold) cmd=("${mold_cmd[@]}") ;;
         lld) cmd=("${lld_cmd[@]}") ;;
         llvm-jitlink) cmd=("${ljl_cmd[@]+"${ljl_cmd[@]}"}") ;;
