@@ -1,8 +1,9 @@
 //! Running code in an executor process: a crash there is reported with the JIT'd function it
 //! happened in and ends jitld as it ended the program; from the library, a crashed executor
 //! turns calls into errors, the JIT lives on, and a fresh executor runs the next program;
-//! lazy bodies are linked when the executor first calls them. (`tests/e2e.rs` runs every
-//! program both in-process and in an executor.)
+//! lazy bodies are linked when the executor first calls them; removing code runs its
+//! finalizers there; JITDylibs and link orders work as in-process. (`tests/e2e.rs` runs every
+//! program both in-process and in an executor, and a subset over TCP.)
 
 #[path = "common/harness.rs"]
 mod harness;
@@ -67,4 +68,37 @@ fn lazy_bodies_are_linked_when_the_executor_first_calls_them() {
     assert_eq!(out.code, Some(42), "{}", out.describe());
     assert_eq!(out.stdout, "twice\n");
     assert!(out.stderr.contains("lazy stubs: 1 created, 1 hit"), "{}", out.describe());
+}
+
+#[test]
+fn removing_code_runs_its_finalizers_in_the_executor() {
+    let dir = scratch("oop-remove");
+    let witness = read(&object(&dir, "witness", "int finalized;\n"));
+    let leaving = read(&object(
+        &dir,
+        "leaving",
+        "extern int finalized;\n__attribute__((destructor)) static void bye(void) { finalized += 1; }\n\
+         int leaving(void) { return 5; }\n",
+    ));
+    let jit = executor_jit();
+    let executor = jit.session().executor().clone();
+    jit.add_object("witness.o", witness).unwrap();
+    let tracker = jit.session().create_resource_tracker(jit.main_dylib());
+    jit.layer().add_tracked(&tracker, jitld::linker::InputBuffer::from_vec("leaving.o", leaving)).unwrap();
+    assert_eq!(executor.call(jit.lookup("leaving").unwrap(), &[]).unwrap(), 5);
+    let finalized = jit.lookup("finalized").unwrap();
+    assert_eq!(executor.read(finalized, 4).unwrap(), [0, 0, 0, 0]);
+    tracker.remove().unwrap();
+    assert_eq!(executor.read(finalized, 4).unwrap(), [1, 0, 0, 0], "the destructor ran in the executor");
+    assert!(jit.lookup("leaving").is_err(), "the name is gone");
+}
+
+#[test]
+fn jitdylibs_and_link_orders_work_in_the_executor() {
+    let dir = scratch("oop-jd");
+    let lib = object(&dir, "lib", "int base(void) { return 40; }\n").display().to_string();
+    let main = object(&dir, "main", "int base(void);\nint main(void) { return base() + 2; }\n");
+    let main = main.display().to_string();
+    let out = jitld(&["run", "--oop", "-jd", "libA", &lib, "-jd", "main", &main, "--link-order", "main=libA"]);
+    assert_eq!(out.code, Some(42), "{}", out.describe());
 }
