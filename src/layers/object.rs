@@ -180,10 +180,13 @@ impl ObjectLinkingLayer {
             symbols.push((name, SymbolFlags { scope: jitld_linker::Scope::Hidden, ..SymbolFlags::strong_data() }));
             name
         });
-        let dylib = tracker.dylib();
-        for (section, root) in interface.gathered.iter().zip(std::iter::repeat(init_symbol).flatten()) {
-            if self.inner.gathered.reserve(dylib, section, ordinal, root, &input.name)? {
-                session.define(dylib, Box::new(SectionBoundsUnit::new(self, dylib, format, &section.name)))?;
+        // Gathered sections make their object a root: its init symbol links it.
+        if let Some(root) = init_symbol {
+            let dylib = tracker.dylib();
+            for section in &interface.gathered {
+                if self.inner.gathered.reserve(dylib, section, ordinal, root, &input.name)? {
+                    session.define(dylib, Box::new(SectionBoundsUnit::new(self, dylib, format, &section.name)))?;
+                }
             }
         }
         let defined = interface.symbols.iter().map(|s| s.name).collect();
