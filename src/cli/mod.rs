@@ -127,13 +127,32 @@ fn parse_absolute(text: &str) -> Result<(String, u64), String> {
     Ok((name.to_string(), parse_address(addr)?))
 }
 
+/// `jitld-check`'s command line (`jitld check` runs it): returns the exit code.
+pub fn check_main() -> i32 {
+    let raw: Vec<String> = std::env::args().collect();
+    reexec::ensure_tls_surplus(&raw);
+    check::main(raw.get(1..).unwrap_or_default())
+}
+
+/// `jitld check ARGS`: becomes `jitld-check ARGS`, the binary beside this one.
+fn run_checker(args: &[String]) -> i32 {
+    use std::os::unix::process::CommandExt;
+    let beside = std::env::current_exe().map(|exe| exe.with_file_name("jitld-check"));
+    let error = match beside {
+        Ok(checker) => std::process::Command::new(&checker).args(args).exec(),
+        Err(e) => e,
+    };
+    eprintln!("jitld check: error: cannot run jitld-check beside jitld: {error}");
+    1
+}
+
 /// Runs the command line; returns the process exit code.
 pub fn main() -> i32 {
     let raw: Vec<String> = std::env::args().collect();
     reexec::ensure_tls_surplus(&raw);
     // llvm-jitlink's flags are single-dash words clap would split into letters.
     if raw.get(1).map(String::as_str) == Some("check") {
-        return check::main(raw.get(2..).unwrap_or_default());
+        return run_checker(raw.get(2..).unwrap_or_default());
     }
     // llvm-jitlink spells it `-jd`; clap's short options are one letter.
     let args = raw.into_iter().map(|a| if a == "-jd" { "--jd".to_string() } else { a });
@@ -148,7 +167,7 @@ pub fn main() -> i32 {
             args.ordered = ordered_inputs(run_matches);
             run::run(args)
         }
-        Command::Check { args } => Ok(check::main(args)),
+        Command::Check { args } => Ok(run_checker(args)),
         Command::Graph { inputs } => run::graph(inputs),
     };
     match result {
