@@ -9,9 +9,11 @@ use super::remote::{Ending, OpenFlags, Outcome, Protection, RemoteExecutor};
 use super::{Executor, ExecutorSymbol, LazyHandler, LibraryHandle, ProgramArgs, TargetInfo};
 use crate::error::{JitError, Result};
 use jitld_linker::arch::Arch;
-use jitld_linker::memory::{Allocation, Layout, MemoryManager};
+use jitld_linker::graph::MemProt;
+use jitld_linker::memory::{Allocation, FreeList, Layout, MemoryManager, Segment};
 use jitld_linker::LinkError;
-use std::sync::{Arc, OnceLock};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 const EM_X86_64: u16 = 62;
 
@@ -40,7 +42,7 @@ impl ProcessExecutor {
         // for C++ exceptions and Rust panics; the executor itself, in C, has no use for it.
         remote.dlopen(Some("libgcc_s.so.1"), OpenFlags::NOW_GLOBAL)?;
         let remote = Arc::new(remote);
-        let memory = Arc::new(ExecutorMemory { remote: remote.clone(), page_size: handshake.page_size });
+        let memory = Arc::new(ExecutorMemory::new(remote.clone(), handshake.page_size));
         Ok(ProcessExecutor { remote, memory, target, unwinder: OnceLock::new() })
     }
 
@@ -203,49 +205,127 @@ impl Executor for ProcessExecutor {
     }
 }
 
-/// Memory in the executor: reserved there, written here (into pages shared with it, or into
-/// buffers copied over on finalize), protected there.
+/// Memory in the executor, in one arena per protection as in this process: chunks reserved
+/// there and shared with us (or copied over on finalize), segments placed by a local free
+/// list, protections queued and applied at once when the session hands out code to run —
+/// neighbouring segments of one protection then take one request, not one per graph.
 struct ExecutorMemory {
     remote: Arc<RemoteExecutor>,
     page_size: u64,
+    arenas: [Mutex<FreeList>; 3],
+    /// Protections `finalize` queued: start → (length, protection).
+    queued: Mutex<BTreeMap<u64, (u64, MemProt)>>,
 }
+
+/// What an arena reserves at a time: most graphs fit many to a chunk.
+const CHUNK: u64 = 8 << 20;
 
 fn link_error(e: JitError) -> LinkError {
     LinkError::Memory(e.to_string())
 }
 
-impl MemoryManager for ExecutorMemory {
-    fn allocate(&self, layout: &Layout) -> jitld_linker::Result<Allocation> {
-        let size = layout.size.next_multiple_of(self.page_size);
+impl ExecutorMemory {
+    fn new(remote: Arc<RemoteExecutor>, page_size: u64) -> Self {
+        let arenas = [Mutex::new(FreeList::new()), Mutex::new(FreeList::new()), Mutex::new(FreeList::new())];
+        ExecutorMemory { remote, page_size, arenas, queued: Mutex::new(BTreeMap::new()) }
+    }
+
+    fn arena(&self, prot: MemProt) -> std::sync::MutexGuard<'_, FreeList> {
+        let index = match prot {
+            MemProt::ReadExec => 0,
+            MemProt::Read => 1,
+            MemProt::ReadWrite => 2,
+        };
+        self.arenas[index].lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// `size` bytes (a multiple of the page size) at a multiple of `align` in `prot`'s arena.
+    fn take(&self, prot: MemProt, size: u64, align: u64) -> Result<u64> {
+        let mut arena = self.arena(prot);
+        if let Some(addr) = arena.take(size, align) {
+            return Ok(addr);
+        }
         // Below 2 GiB, as in this process: non-PIC code needs it, and it keeps every graph
         // within reach of every other.
-        let reserved = self.remote.reserve(size, layout.align.max(self.page_size), true).map_err(link_error)?;
-        match self.remote.local_view(reserved.addr, size) {
-            // SAFETY: the shared view covers the whole reservation and lives until `release`.
-            Some(local) => Ok(unsafe { Allocation::mapped(reserved.addr, layout, local) }),
-            None => Allocation::buffered(reserved.addr, layout),
+        let chunk = self.remote.reserve(size.max(CHUNK), align, true)?;
+        arena.give_back(chunk.addr, chunk.size);
+        arena.take(size, align).ok_or_else(|| JitError::other("a fresh executor chunk did not fit"))
+    }
+
+    fn footprint(&self, size: u64) -> u64 {
+        size.max(1).next_multiple_of(self.page_size)
+    }
+}
+
+impl MemoryManager for ExecutorMemory {
+    fn allocate(&self, layout: &Layout) -> jitld_linker::Result<Allocation> {
+        let mut placed: Vec<(Segment, u64, Option<*mut u8>)> = Vec::with_capacity(layout.segments.len());
+        for segment in &layout.segments {
+            let size = self.footprint(segment.size);
+            let addr = match self.take(segment.prot, size, segment.align.max(self.page_size)) {
+                Ok(addr) => addr,
+                Err(e) => {
+                    for &(segment, addr, _) in &placed {
+                        self.arena(segment.prot).give_back(addr, self.footprint(segment.size));
+                    }
+                    return Err(link_error(e));
+                }
+            };
+            let local = self.remote.local_view(addr, size);
+            if let Some(local) = local {
+                // SAFETY: our mapping of `size` bytes of the executor's chunk; a reused range
+                // must read as zeroes, as fresh memory does.
+                unsafe { std::ptr::write_bytes(local, 0, size as usize) };
+            }
+            placed.push((*segment, addr, local));
         }
+        // SAFETY: each view covers its segment, in a chunk that is never released.
+        unsafe { Allocation::placed(placed) }
     }
 
     fn finalize(&self, alloc: &mut Allocation) -> jitld_linker::Result<()> {
-        let buffered = alloc.is_buffered();
+        let mut queued = self.queued.lock().unwrap_or_else(|e| e.into_inner());
         for (part, bytes) in alloc.segments() {
-            if part.size == 0 {
-                continue;
-            }
-            if buffered {
+            // A segment over two chunks has no one view of ours: it was written into a buffer.
+            if part.is_buffered() {
                 self.remote.write(part.addr, bytes).map_err(link_error)?;
             }
-            let size = part.size.next_multiple_of(self.page_size);
-            self.remote.protect(part.addr, size, Protection::from(part.prot)).map_err(link_error)?;
+            // Chunks are reserved read-write: only code and read-only data change.
+            if part.prot != MemProt::ReadWrite {
+                queued.insert(part.addr, (self.footprint(part.size), part.prot));
+            }
+        }
+        Ok(())
+    }
+
+    fn protect_finalized(&self) -> jitld_linker::Result<()> {
+        let queued = std::mem::take(&mut *self.queued.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut runs: Vec<(u64, u64, MemProt)> = Vec::new();
+        for (start, (len, prot)) in queued {
+            match runs.last_mut() {
+                Some((run_start, run_len, run_prot)) if *run_prot == prot && *run_start + *run_len == start => {
+                    *run_len += len;
+                }
+                _ => runs.push((start, len, prot)),
+            }
+        }
+        for (start, len, prot) in runs {
+            self.remote.protect(start, len, Protection::from(prot)).map_err(link_error)?;
         }
         Ok(())
     }
 
     fn deallocate(&self, alloc: Allocation) {
-        let end = alloc.ranges().map(|(_, end)| end).max().unwrap_or(alloc.addr);
-        let size = (end - alloc.addr).next_multiple_of(self.page_size).max(self.page_size);
-        let _ = self.remote.release(alloc.addr, size);
+        let mut queued = self.queued.lock().unwrap_or_else(|e| e.into_inner());
+        for part in alloc.parts() {
+            let len = self.footprint(part.size);
+            let was_queued = queued.remove(&part.addr).is_some();
+            // Code pages go back writable (and not executable), ready to be reused.
+            if part.prot != MemProt::ReadWrite && !was_queued {
+                let _ = self.remote.protect(part.addr, len, Protection::READ_WRITE);
+            }
+            self.arena(part.prot).give_back(part.addr, len);
+        }
     }
 
     fn executable(&self) -> bool {

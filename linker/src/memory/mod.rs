@@ -6,6 +6,7 @@
 //! at once.
 
 mod free_list;
+pub use free_list::FreeList;
 mod in_process;
 mod layout;
 mod slab;
@@ -66,6 +67,12 @@ enum Working {
 unsafe impl Send for Allocation {}
 
 impl Part {
+    /// Whether its bytes are written into a buffer that must be copied to the executor,
+    /// rather than where the executor reads them.
+    pub fn is_buffered(&self) -> bool {
+        matches!(self.working, Working::Buffer(_))
+    }
+
     fn working(&self) -> &[u8] {
         match &self.working {
             // SAFETY: the mapping is `size` bytes and lives as long as the allocation.
@@ -102,32 +109,27 @@ impl Allocation {
         Ok(Allocation { addr, parts })
     }
 
-    /// The layout placed contiguously at `addr`, written through `local`: this process's
-    /// mapping of the same pages (memory shared with an executor process).
+    /// Segments placed by a memory manager of another crate: each at its executor address,
+    /// written through `local` (this process's mapping of the same pages, for memory shared
+    /// with an executor process) or, without one, into a zeroed buffer.
     ///
     /// # Safety
-    /// `local` must be valid for reads and writes of `layout.size` bytes for as long as the
-    /// allocation lives, and nothing else may write there meanwhile.
-    pub unsafe fn mapped(addr: u64, layout: &Layout, local: *mut u8) -> Allocation {
-        let parts = layout
-            .segments
-            .iter()
-            .map(|segment| Part {
-                prot: segment.prot,
-                layout_offset: segment.offset,
-                size: segment.size,
-                addr: addr + segment.offset,
-                // SAFETY: inside the `layout.size` bytes the caller vouches for.
-                working: Working::Mapped(unsafe { local.add(segment.offset as usize) }),
-            })
-            .collect();
-        Allocation { addr, parts }
-    }
-
-    /// Whether the bytes are written where the executor reads them (mapped), or into
-    /// buffers that must be copied there.
-    pub fn is_buffered(&self) -> bool {
-        self.parts.iter().any(|p| matches!(p.working, Working::Buffer(_)))
+    /// Each `local` pointer must be valid for reads and writes of its segment's size for as
+    /// long as the allocation lives, and nothing else may write there meanwhile.
+    pub unsafe fn placed(segments: Vec<(Segment, u64, Option<*mut u8>)>) -> Result<Allocation> {
+        let mut parts = Vec::with_capacity(segments.len());
+        for (segment, addr, local) in segments {
+            let working =
+                match local {
+                    Some(local) => Working::Mapped(local),
+                    None => Working::Buffer(zeroed(segment.size).ok_or_else(|| {
+                        crate::LinkError::Memory(format!("cannot allocate {:#x} bytes", segment.size))
+                    })?),
+                };
+            parts.push(Part { prot: segment.prot, layout_offset: segment.offset, size: segment.size, addr, working });
+        }
+        let addr = parts.first().map_or(0, |p| p.addr);
+        Ok(Allocation { addr, parts })
     }
 
     /// Each segment's address and its bytes as written (finalized or not).
