@@ -271,13 +271,8 @@ impl MemoryManager for ExecutorMemory {
                     return Err(link_error(e));
                 }
             };
-            let local = self.remote.local_view(addr, size);
-            if let Some(local) = local {
-                // SAFETY: our mapping of `size` bytes of the executor's chunk; a reused range
-                // must read as zeroes, as fresh memory does.
-                unsafe { std::ptr::write_bytes(local, 0, size as usize) };
-            }
-            placed.push((*segment, addr, local));
+            // Fresh chunks are zero, and `deallocate` zeroes what it gives back.
+            placed.push((*segment, addr, self.remote.local_view(addr, size)));
         }
         // SAFETY: each view covers its segment, in a chunk that is never released.
         unsafe { Allocation::placed(placed) }
@@ -323,6 +318,13 @@ impl MemoryManager for ExecutorMemory {
             // Code pages go back writable (and not executable), ready to be reused.
             if part.prot != MemProt::ReadWrite && !was_queued {
                 let _ = self.remote.protect(part.addr, len, Protection::READ_WRITE);
+            }
+            // Reused, it must read as zeroes, as a fresh chunk does.
+            match self.remote.local_view(part.addr, len) {
+                // SAFETY: our mapping of the range, which nothing uses any more.
+                Some(local) => unsafe { std::ptr::write_bytes(local, 0, len as usize) },
+                // Over two chunks (or over TCP): zeroed through the executor.
+                None => drop(self.remote.write(part.addr, &vec![0; len as usize])),
             }
             self.arena(part.prot).give_back(part.addr, len);
         }

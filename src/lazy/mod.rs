@@ -127,7 +127,9 @@ impl MaterializationUnit for LazyReexportsUnit {
                 stats: self.stats.clone(),
             });
             let context = Arc::as_ptr(&stub) as u64;
-            LIVE_STUBS.lock().unwrap_or_else(|e| e.into_inner()).push((context, Arc::downgrade(&stub)));
+            if !executor.in_this_process() {
+                LIVE_STUBS.lock().unwrap_or_else(|e| e.into_inner()).push((context, Arc::downgrade(&stub)));
+            }
             let trampoline = arch.lazy_trampoline(context, reentry);
             let tramp_block = graph.add_block(code, Content::Owned(trampoline), 16);
             let tramp = graph.add_anonymous_symbol(tramp_block, 0, 0);

@@ -70,6 +70,15 @@ pub fn add_passes(config: &mut PassConfig, allocator: Arc<dyn TlsAllocator>) {
     );
 }
 
+/// The tiny shared object that makes glibc reserve a static block for `layout`, and the
+/// block's size: rounded up to the alignment, because glibc gives back a block's space on
+/// unloading only from its aligned start, so odd sizes would leak the padding.
+fn tls_object(layout: &TlsLayout) -> (dso::Dso, u64) {
+    let align = layout.align.max(1);
+    let size = layout.size.next_multiple_of(align);
+    (dso::build(&DsoSpec { tls: Some((layout.init_size, size, align)), executable_stack: false }), size)
+}
+
 /// A link's reserved block, until its image is written.
 struct PlacedBlock {
     allocator: Arc<dyn TlsAllocator>,
@@ -130,9 +139,7 @@ impl ExecutorTls {
 
 impl TlsAllocator for ExecutorTls {
     fn allocate(&self, name: &str, layout: &TlsLayout) -> Result<i64> {
-        let align = layout.align.max(1);
-        let size = layout.size.next_multiple_of(align);
-        let object = dso::build(&DsoSpec { tls: Some((layout.init_size, size, align)), executable_stack: false });
+        let (object, _) = tls_object(layout);
         let bias = self.executor.load_object(name, &object.bytes)?;
         // The loader resolved the object's TPOFF64 relocation into the slot.
         let slot = self.executor.read(bias + object.tp_offset_slot, 8)?;
@@ -228,11 +235,7 @@ impl TlsAllocator for StaticTls {
             reused.in_use = true;
             return Ok(reused.tp_offset);
         }
-        // The size is rounded up to the alignment: glibc gives back a block's space on
-        // unloading only from its aligned start, so odd sizes would leak the padding.
-        let align = layout.align.max(1);
-        let size = layout.size.next_multiple_of(align);
-        let object = dso::build(&DsoSpec { tls: Some((layout.init_size, size, align)), executable_stack: false });
+        let (object, size) = tls_object(layout);
         let (handle, file) = load_from_memory(name, &object.bytes)?;
         // SAFETY: a live handle, just opened.
         let Some(load_bias) = (unsafe { crate::generators::load_bias(handle) }) else {

@@ -94,19 +94,9 @@ impl Allocation {
     /// The layout placed contiguously at `addr`, each segment written into a buffer of its
     /// own: memory that is not here (a slab, another process) until it is finalized.
     pub fn buffered(addr: u64, layout: &Layout) -> Result<Allocation> {
-        let mut parts = Vec::with_capacity(layout.segments.len());
-        for segment in &layout.segments {
-            let buffer = zeroed(segment.size)
-                .ok_or_else(|| crate::LinkError::Memory(format!("cannot allocate {:#x} bytes", segment.size)))?;
-            parts.push(Part {
-                prot: segment.prot,
-                layout_offset: segment.offset,
-                size: segment.size,
-                addr: addr + segment.offset,
-                working: Working::Buffer(buffer),
-            });
-        }
-        Ok(Allocation { addr, parts })
+        let segments = layout.segments.iter().map(|s| (*s, addr + s.offset, None)).collect();
+        // SAFETY: no segment is mapped: each gets a buffer of its own.
+        unsafe { Allocation::placed(segments) }
     }
 
     /// Segments placed by a memory manager of another crate: each at its executor address,

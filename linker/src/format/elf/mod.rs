@@ -178,16 +178,6 @@ impl<'a> ElfObject<'a> {
         section_role(&name)
     }
 
-    /// Sections that link the object even when nothing refers to it: init/fini arrays,
-    /// `.ctors`/`.dtors`, `.init`/`.fini` fragments, gathered sections.
-    fn section_has_initializers(&self, index: usize) -> bool {
-        if !self.is_loaded(index) {
-            return false;
-        }
-        let name = self.section_name(index);
-        self.role(index).is_root() || name == ".init" || name == ".fini"
-    }
-
     /// The section index a symbol is defined in, if any (handles `SHN_XINDEX`). The index is
     /// checked: `object` passes any value below `SHN_LORESERVE` through.
     fn symbol_section(&self, sym: &Sym64<LE>, index: usize) -> Result<Option<usize>> {
@@ -311,12 +301,22 @@ fn section_role(name: &str) -> SectionRole {
 /// The symbols an object defines, without building its graph.
 pub fn interface(input: &InputBuffer, names: &NamePool) -> Result<Interface> {
     let obj = ElfObject::open(input)?;
-    let has_initializers = (0..obj.sections.len()).any(|i| obj.section_has_initializers(i));
-    let mut iface = Interface { has_initializers, ..Interface::default() };
+    let mut iface = Interface::default();
     for (index, section) in obj.sections.iter().enumerate() {
-        if obj.is_loaded(index) && obj.role(index) == SectionRole::Gathered {
-            let (name, size) = (obj.section_name(index).into_owned(), section.sh_size(LE));
-            iface.gathered.push(GatheredSection { name, size, align: section.sh_addralign(LE).max(1) });
+        if !obj.is_loaded(index) {
+            continue;
+        }
+        // Sections that link the object even when nothing refers to it: init/fini arrays,
+        // `.ctors`/`.dtors`, `.init`/`.fini` fragments, gathered sections.
+        let (role, name) = (obj.role(index), obj.section_name(index));
+        iface.has_initializers |= role.is_root() || name == ".init" || name == ".fini";
+        if role == SectionRole::Gathered {
+            let size = section.sh_size(LE);
+            iface.gathered.push(GatheredSection {
+                name: name.into_owned(),
+                size,
+                align: section.sh_addralign(LE).max(1),
+            });
         }
     }
     for (index, sym) in obj.symbols.iter().enumerate().skip(1) {
