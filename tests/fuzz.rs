@@ -44,7 +44,7 @@ fn object_target(bytes: &[u8]) {
     }
     jitld_linker::passes::mark_live(&mut graph);
     if jitld_linker::passes::prune(&mut graph).is_ok() {
-        let _ = jitld_linker::arch::x86_64::build_tables(&mut graph);
+        let _ = jitld_linker::arch::tables::build_tables(&mut graph);
         let _ = jitld_linker::graph::dump_graph(&graph);
     }
 }

@@ -5,8 +5,19 @@
 //! its relaxations, the one pointer-jump stub that tables, ifuncs and lazy calls share, and
 //! its page size. Generic code asks `Arch`, never a module by name: adding an architecture
 //! is a module plus one arm in each `match` below (the compiler lists them).
+//!
+//! What every architecture shares is here and beside it: evaluating a row's formula and
+//! checking its range (`fixup.rs`), building GOT, stub and thread-local tables from each
+//! kind's `TableUse` (`tables.rs`), and sending a reference through its stub only when it
+//! falls short (`reach.rs`). An architecture says how a value goes into its fields.
 
+pub mod aarch64;
+mod fixup;
+mod reach;
+pub mod tables;
 pub mod x86_64;
+
+pub use fixup::apply_fixups;
 
 use crate::graph::{BlockId, EdgeKind, LinkGraph, SectionId, SymbolId};
 use crate::passes::PassConfig;
@@ -15,17 +26,23 @@ use crate::Result;
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum Arch {
     X86_64,
+    AArch64,
 }
 
 /// How a fix-up's value is computed. `S` target, `A` addend, `P` fix-up address, `GOT` the
 /// graph's `_GLOBAL_OFFSET_TABLE_`, `Z` the target's size, `TLS` the graph's thread-local
-/// block (thread-local targets' addresses are offsets from the thread pointer).
+/// block (thread-local targets' addresses are offsets from the thread pointer), `Page(X)`
+/// `X` with its low 12 bits cleared (the 4 KiB pages of page-relative addressing).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Formula {
     /// `S + A`.
     Absolute,
     /// `S + A - P`.
     Relative,
+    /// `Page(S + A) - Page(P)`.
+    PageRelative,
+    /// `S + A - Page(GOT)`.
+    FromGotPage,
     /// `P - S + A`.
     NegRelative,
     /// `S + A - GOT`.
@@ -40,7 +57,7 @@ pub enum Formula {
     Request,
 }
 
-/// The values a field of the edge's width accepts.
+/// The values an edge accepts, as a number of `bits` read one way or the other.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Range {
     Signed,
@@ -50,8 +67,8 @@ pub enum Range {
 }
 
 impl Range {
-    pub fn contains(self, value: i128, width_bytes: u8) -> bool {
-        let bits = u32::from(width_bytes) * 8;
+    pub fn contains(self, value: i128, bits: u8) -> bool {
+        let bits = u32::from(bits);
         let (min_signed, max_signed) = (-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1);
         let max_unsigned = (1i128 << bits) - 1;
         match self {
@@ -68,12 +85,17 @@ pub enum TableUse {
     None,
     /// The target gets a GOT entry; the edge becomes this kind, aimed at the entry.
     Got(EdgeKind),
-    /// An external target gets a stub to fall back on when the field cannot reach it.
+    /// An external target gets a stub to fall back on when the field cannot reach it; the
+    /// reference goes through the stub only if the target is code.
     StubIfFar,
+    /// As `StubIfFar`, for branches: the target is code.
+    BranchStubIfFar,
     /// A `tls_index` pair for the variable (general-dynamic); the edge becomes this kind.
     TlsIndexForSymbol(EdgeKind),
     /// A `tls_index` pair for the graph's thread-local block (local-dynamic).
     TlsIndexForBlock(EdgeKind),
+    /// A TLS descriptor `{resolver, offset}` for the variable; the edge becomes this kind.
+    TlsDescriptor(EdgeKind),
 }
 
 /// One edge kind's row in its architecture's table.
@@ -82,9 +104,19 @@ pub struct EdgeInfo {
     pub name: &'static str,
     /// Bytes patched at the fix-up address.
     pub width: u8,
+    /// Bits of the value the range applies to (a field's width, or what an instruction's
+    /// immediate reaches once shifted).
+    pub bits: u8,
     pub formula: Formula,
     pub range: Range,
     pub table: TableUse,
+}
+
+impl EdgeInfo {
+    /// Whether `value` is in range (the architecture checks alignment when writing it).
+    pub fn accepts(&self, value: i128) -> bool {
+        self.range.contains(value, self.bits)
+    }
 }
 
 /// Edge kinds the `.eh_frame` splitter adds (the format's records, the architecture's kinds).
@@ -103,6 +135,7 @@ impl Arch {
     pub fn name(self) -> &'static str {
         match self {
             Arch::X86_64 => "x86-64",
+            Arch::AArch64 => "AArch64",
         }
     }
 
@@ -110,6 +143,7 @@ impl Arch {
     pub const fn page_size(self) -> u64 {
         match self {
             Arch::X86_64 => x86_64::PAGE_SIZE,
+            Arch::AArch64 => aarch64::PAGE_SIZE,
         }
     }
 
@@ -117,6 +151,16 @@ impl Arch {
     pub fn edge_info(self, kind: EdgeKind) -> Option<EdgeInfo> {
         match self {
             Arch::X86_64 => x86_64::Kind::from_edge(kind).map(x86_64::Kind::info),
+            Arch::AArch64 => aarch64::Kind::from_edge(kind).map(aarch64::Kind::info),
+        }
+    }
+
+    /// Writes `value`, already range-checked, into the field of a `kind` edge: `field` holds
+    /// the row's `width` bytes. `Err` says why the value cannot be encoded.
+    pub fn write_field(self, kind: EdgeKind, value: i128, field: &mut [u8]) -> std::result::Result<(), String> {
+        match self {
+            Arch::X86_64 => x86_64::write_field(value, field),
+            Arch::AArch64 => aarch64::write_field(kind, value, field),
         }
     }
 
@@ -133,50 +177,81 @@ impl Arch {
     pub fn pointer_kind(self) -> EdgeKind {
         match self {
             Arch::X86_64 => x86_64::Kind::Pointer64.into(),
+            Arch::AArch64 => aarch64::Kind::Pointer64.into(),
         }
     }
 
     pub fn eh_frame_kinds(self) -> EhFrameKinds {
         match self {
             Arch::X86_64 => EhFrameKinds { cie_pointer: x86_64::Kind::NegDelta32.into() },
+            Arch::AArch64 => EhFrameKinds { cie_pointer: aarch64::Kind::NegDelta32.into() },
         }
     }
 
-    /// Adds the architecture's passes: tables after pruning, relaxation before fix-ups.
+    /// Adds the passes: tables after pruning; before fix-ups, stubs only where a reference
+    /// falls short, then the architecture's relaxations.
     pub fn add_passes(self, config: &mut PassConfig) {
+        config.post_prune.push(Box::new(tables::build_tables));
+        config.pre_fixup.push(Box::new(reach::use_stubs_where_far));
         match self {
-            Arch::X86_64 => x86_64::add_passes(config),
+            Arch::X86_64 => config.pre_fixup.push(Box::new(x86_64::relax)),
+            Arch::AArch64 => config.pre_fixup.push(Box::new(aarch64::relax)),
         }
     }
 
     /// Writes every edge of `block` into `memory`, which holds the block's bytes.
     pub fn apply_fixups(self, graph: &LinkGraph, block: BlockId, memory: &mut [u8]) -> Result<()> {
+        fixup::apply_fixups(graph, block, memory)
+    }
+
+    /// Appends to `block` (a block of stubs) a stub that jumps to the address held in the
+    /// pointer `slot`; returns the stub's symbol. GOT stubs, ifunc stubs and lazy stubs are
+    /// all this one.
+    pub fn append_pointer_jump_stub(self, graph: &mut LinkGraph, block: BlockId, slot: SymbolId) -> SymbolId {
         match self {
-            Arch::X86_64 => x86_64::apply_fixups(graph, block, memory),
+            Arch::X86_64 => x86_64::append_pointer_jump_stub(graph, block, slot),
+            Arch::AArch64 => aarch64::append_pointer_jump_stub(graph, block, slot),
         }
     }
 
-    /// Adds to `section` a stub that jumps to the address held in the pointer `slot`;
-    /// returns the stub's symbol. GOT stubs, ifunc stubs and lazy stubs are all this one.
+    /// Alignment of a block of stubs.
+    pub fn stub_align(self) -> u64 {
+        match self {
+            Arch::X86_64 => 2,
+            Arch::AArch64 => 4,
+        }
+    }
+
+    /// Adds to `section` a pointer-jump stub (see `append_pointer_jump_stub`) in a block of
+    /// its own.
     pub fn add_pointer_jump_stub(self, graph: &mut LinkGraph, section: SectionId, slot: SymbolId) -> SymbolId {
-        match self {
-            Arch::X86_64 => x86_64::add_pointer_jump_stub(graph, section, slot),
-        }
+        let block = graph.add_block(section, crate::graph::Content::Owned(Vec::new()), self.stub_align());
+        self.append_pointer_jump_stub(graph, block, slot)
     }
 
-    /// Code that enters `reentry` with `context` as its first stack word and the caller's
-    /// registers intact: what a lazy stub's slot points at before its body is linked.
+    /// Code that enters `reentry` with `context` and the caller's registers intact (x86-64:
+    /// `context` as the first stack word; AArch64: in x16): what a lazy stub's slot points
+    /// at before its body is linked.
     pub fn lazy_trampoline(self, context: u64, reentry: u64) -> Vec<u8> {
         match self {
             Arch::X86_64 => x86_64::lazy_trampoline(context, reentry),
+            Arch::AArch64 => aarch64::lazy_trampoline(context, reentry),
+        }
+    }
+
+    /// The body of a TLS descriptor's resolver for blocks at fixed offsets from the thread
+    /// pointer: given the descriptor's address, it returns the descriptor's second word.
+    /// `None` where the architecture's compilers use no descriptors jitld supports.
+    pub fn tls_descriptor_resolver(self) -> Option<&'static [u8]> {
+        match self {
+            Arch::X86_64 => None,
+            Arch::AArch64 => Some(&aarch64::TLS_DESCRIPTOR_RESOLVER),
         }
     }
 
     /// The graph's `_GLOBAL_OFFSET_TABLE_`, created on first need.
     pub fn got_base(self, graph: &mut LinkGraph) -> SymbolId {
-        match self {
-            Arch::X86_64 => x86_64::got_base(graph),
-        }
+        tables::got_base(graph)
     }
 }
 
@@ -186,10 +261,11 @@ mod tests {
 
     #[test]
     fn ranges_follow_the_field_width() {
-        assert!(Range::Signed.contains(-0x8000_0000, 4) && !Range::Signed.contains(0x8000_0000, 4));
-        assert!(Range::Unsigned.contains(0xffff_ffff, 4) && !Range::Unsigned.contains(-1, 4));
-        assert!(Range::SignedOrUnsigned.contains(-0x80, 1) && Range::SignedOrUnsigned.contains(0xff, 1));
-        assert!(!Range::SignedOrUnsigned.contains(0x100, 1));
-        assert!(Range::SignedOrUnsigned.contains(u64::MAX as i128, 8) && Range::Signed.contains(i64::MIN as i128, 8));
+        assert!(Range::Signed.contains(-0x8000_0000, 32) && !Range::Signed.contains(0x8000_0000, 32));
+        assert!(Range::Unsigned.contains(0xffff_ffff, 32) && !Range::Unsigned.contains(-1, 32));
+        assert!(Range::SignedOrUnsigned.contains(-0x80, 8) && Range::SignedOrUnsigned.contains(0xff, 8));
+        assert!(!Range::SignedOrUnsigned.contains(0x100, 8));
+        assert!(Range::SignedOrUnsigned.contains(u64::MAX as i128, 64) && Range::Signed.contains(i64::MIN as i128, 64));
+        assert!(Range::Signed.contains(-(1 << 27), 28) && !Range::Signed.contains(1 << 27, 28));
     }
 }

@@ -13,10 +13,12 @@ pub use eval::{Decoded, Evaluator, Failure, InstructionDecoder, LinkedImage, Ope
 
 use crate::arch::Arch;
 
-/// The instruction decoder for `arch`: what `decode_operand` and `next_pc` read code with.
-pub fn decoder(arch: Arch) -> &'static dyn InstructionDecoder {
+/// The instruction decoder for `arch`: what `decode_operand` and `next_pc` read code with;
+/// `None` where jitld has none yet.
+pub fn decoder(arch: Arch) -> Option<&'static dyn InstructionDecoder> {
     match arch {
-        Arch::X86_64 => &x86_64::X86_64Decoder,
+        Arch::X86_64 => Some(&x86_64::X86_64Decoder),
+        Arch::AArch64 => None,
     }
 }
 pub use parse::{parse_rules, ParseError, Rule};

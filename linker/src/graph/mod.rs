@@ -195,6 +195,9 @@ pub struct StubIndex {
     pub plt: IdMap<SymbolId, SymbolId>,
     /// `tls_index` pairs for general-dynamic accesses, by variable.
     pub tls_gd: IdMap<SymbolId, SymbolId>,
+    /// TLS descriptors, by variable, and the graph's resolver for them.
+    pub tls_desc: IdMap<SymbolId, SymbolId>,
+    pub tls_desc_resolver: Option<SymbolId>,
     /// The blocks holding the GOT entries and the stubs.
     pub got_block: Option<BlockId>,
     pub plt_block: Option<BlockId>,

@@ -69,7 +69,11 @@ fn check(words: &[String]) -> Result<i32, Vec<String>> {
     }));
     hooks.after_link = Some(Box::new(move || {
         let image = recorder.image();
-        let decoder = jitld_linker::check::decoder(image.arch.unwrap_or(Arch::host()));
+        let arch = image.arch.unwrap_or(Arch::host());
+        let Some(decoder) = jitld_linker::check::decoder(arch) else {
+            eprintln!("jitld check: error: no instruction decoder for {}", arch.name());
+            return Some(1);
+        };
         let evaluator = Evaluator { image: &*image, decoder };
         report(&files, &evaluator, &check_name)
     }));

@@ -14,20 +14,15 @@
 //! session gives such symbols a copy in JIT memory, like a copy relocation in an executable.
 //!
 //! GOT entries and stubs are created per graph before allocation, for every external that
-//! might need one; once addresses are known, `relax` sends each edge straight to its target
-//! whenever it fits and rewrites GOT loads into `lea` where the psABI allows it.
+//! might need one; once addresses are known, each edge goes straight to its target whenever
+//! it fits, and `relax` rewrites GOT loads into `lea` where the psABI allows it.
 
-mod fixup;
 mod relax;
-mod tables;
 
-pub use fixup::apply_fixups;
 pub use relax::relax;
-pub use tables::{build_tables, got_base};
 
 use super::{EdgeInfo, Formula, Range, TableUse};
-use crate::graph::{BlockId, Content, Edge, EdgeKind, LinkGraph, SectionId, SymbolId};
-use crate::passes::PassConfig;
+use crate::graph::{BlockId, Edge, EdgeKind, LinkGraph, SymbolId};
 
 pub const PAGE_SIZE: u64 = 4096;
 
@@ -96,8 +91,9 @@ const ALL: [Kind; 27] = [
     Kind::RequestTlsLdAndTransformToDelta32,
 ];
 
+/// x86-64 fields hold their whole value: the range is the field's width.
 const fn cell(name: &'static str, width: u8, formula: Formula, range: Range, table: TableUse) -> EdgeInfo {
-    EdgeInfo { name, width, formula, range, table }
+    EdgeInfo { name, width, bits: width * 8, formula, range, table }
 }
 
 /// The kind lowered to, aimed at a GOT entry.
@@ -153,7 +149,7 @@ impl Kind {
             Kind::NegDelta32 => cell(name, 4, NegRelative, Signed, TableUse::None),
             Kind::Delta64FromGot => cell(name, 8, FromGot, Either, TableUse::None),
             // A call or jump; through the target's stub when it doesn't reach.
-            Kind::BranchPCRel32 => cell(name, 4, Relative, Signed, TableUse::StubIfFar),
+            Kind::BranchPCRel32 => cell(name, 4, Relative, Signed, TableUse::BranchStubIfFar),
             Kind::Size32 => cell(name, 4, Size, Unsigned, TableUse::None),
             Kind::Size64 => cell(name, 8, Size, Either, TableUse::None),
             Kind::RequestGotAndTransformToDelta32 => cell(name, 4, Request, Signed, got(Kind::Delta32)),
@@ -225,19 +221,16 @@ impl Kind {
     }
 }
 
-/// Tables after pruning (GOT, stubs, `tls_index` pairs), relaxation once addresses are known.
-pub fn add_passes(config: &mut PassConfig) {
-    config.post_prune.push(Box::new(build_tables));
-    config.pre_fixup.push(Box::new(relax));
+/// A field holds its value's low bytes, little-endian (the range was checked).
+pub fn write_field(value: i128, field: &mut [u8]) -> Result<(), String> {
+    let bytes = (value as u64).to_le_bytes();
+    let low = bytes.get(..field.len()).ok_or("field wider than 8 bytes")?;
+    field.copy_from_slice(low);
+    Ok(())
 }
 
 /// `jmp *slot(%rip)`: six bytes, the displacement at offset 2.
 const POINTER_JUMP: [u8; 6] = [0xff, 0x25, 0, 0, 0, 0];
-
-pub fn add_pointer_jump_stub(graph: &mut LinkGraph, section: SectionId, slot: SymbolId) -> SymbolId {
-    let block = graph.add_block(section, Content::Owned(Vec::new()), 2);
-    append_pointer_jump_stub(graph, block, slot)
-}
 
 /// Appends a stub to `block`, a block of stubs (they need no alignment beyond 2).
 pub fn append_pointer_jump_stub(graph: &mut LinkGraph, block: BlockId, slot: SymbolId) -> SymbolId {

@@ -4,8 +4,10 @@
 //! records later, by a pass). Symbols in COMDAT groups are treated as weak definitions, so
 //! the session keeps one copy and the others become references to it. Every index and offset
 //! read from the file is checked; errors name the file, section, symbol and offset. What a
-//! relocation type means is the architecture's cell (`x86_64.rs`), chosen by `e_machine`.
+//! relocation type means is the architecture's cell (`x86_64.rs`, `aarch64.rs`), chosen by
+//! `e_machine`.
 
+mod aarch64;
 mod x86_64;
 
 use super::{machine_name, Format, GatheredSection, Interface, InterfaceSymbol, Strength};
@@ -44,6 +46,7 @@ pub enum ElfEdge {
 fn arch_for_machine(machine: u16) -> Option<Arch> {
     match machine {
         EM_X86_64 => Some(Arch::X86_64),
+        EM_AARCH64 => Some(Arch::AArch64),
         _ => None,
     }
 }
@@ -52,6 +55,7 @@ fn arch_for_machine(machine: u16) -> Option<Arch> {
 fn relocation_edge(arch: Arch, r_type: u32) -> std::result::Result<ElfEdge, String> {
     match arch {
         Arch::X86_64 => x86_64::relocation_edge(r_type),
+        Arch::AArch64 => aarch64::relocation_edge(r_type),
     }
 }
 

@@ -1,15 +1,16 @@
-//! GOT and stub (PLT) synthesis, run after dead-stripping and before allocation.
+//! GOT, stub (PLT) and thread-local table synthesis, run after dead-stripping and before
+//! allocation, driven by each edge kind's `TableUse`.
 //!
 //! Each graph gets its own GOT (`$__GOT`) and stubs (`$__STUBS`), each one block that grows
-//! by an entry at a time: a GOT entry is 8 bytes with a `Pointer64` edge to its target, a
-//! stub is `jmp *entry(%rip)`; each entry has a symbol of its own. `Request*` edges are
-//! rewritten to target the entry, so after this pass the graph alone says where every byte
-//! goes. (One block per table, not per entry: a graph of a large library has thousands.)
+//! by an entry at a time: a GOT entry is 8 bytes with a pointer edge to its target, a stub
+//! is the architecture's pointer-jump through its entry; each entry has a symbol of its own.
+//! `Request*` edges are rewritten to target the entry, so after this pass the graph alone
+//! says where every byte goes. (One block per table, not per entry: a graph of a large
+//! library has thousands.)
 // Parsing and fix-ups read untrusted input: no panicking index or overflow.
 #![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
-use super::Kind;
-use crate::arch::TableUse;
+use crate::arch::{Formula, TableUse};
 use crate::graph::{
     BlockId, Content, Definition, Edge, EdgeKind, LinkGraph, MemProt, SectionId, SectionRole, Symbol, SymbolFlags,
     SymbolId,
@@ -51,7 +52,7 @@ fn got_entry(graph: &mut LinkGraph, target: SymbolId) -> SymbolId {
     let offset = graph.make_owned(block).len();
     graph.make_owned(block).extend_from_slice(&[0; 8]);
     let edge_offset = u32::try_from(offset).unwrap_or(u32::MAX);
-    add_live_edge(graph, block, Kind::Pointer64, edge_offset, target, 0);
+    add_live_edge(graph, block, graph.arch.pointer_kind(), edge_offset, target, 0);
     let entry = graph.add_anonymous_symbol(block, offset as u64, 8);
     graph.stubs.got.insert(target, entry);
     entry
@@ -65,17 +66,21 @@ fn stub(graph: &mut LinkGraph, target: SymbolId) -> SymbolId {
     let block = match graph.stubs.plt_block {
         Some(block) => block,
         None => {
-            let section = graph
-                .find_section("$__STUBS")
-                .unwrap_or_else(|| graph.add_section("$__STUBS", MemProt::ReadExec, SectionRole::Stubs));
-            let block = table_block(graph, section, 2);
+            let section = stub_section(graph);
+            let block = table_block(graph, section, graph.arch.stub_align());
             graph.stubs.plt_block = Some(block);
             block
         }
     };
-    let stub = super::append_pointer_jump_stub(graph, block, entry);
+    let stub = graph.arch.append_pointer_jump_stub(graph, block, entry);
     graph.stubs.plt.insert(target, stub);
     stub
+}
+
+fn stub_section(graph: &mut LinkGraph) -> SectionId {
+    graph
+        .find_section("$__STUBS")
+        .unwrap_or_else(|| graph.add_section("$__STUBS", MemProt::ReadExec, SectionRole::Stubs))
 }
 
 /// An empty, live block for a table's entries.
@@ -85,10 +90,10 @@ fn table_block(graph: &mut LinkGraph, section: SectionId, align: u64) -> BlockId
     block
 }
 
-fn add_live_edge(graph: &mut LinkGraph, block: BlockId, kind: Kind, offset: u32, target: SymbolId, addend: i64) {
+fn add_live_edge(graph: &mut LinkGraph, block: BlockId, kind: EdgeKind, offset: u32, target: SymbolId, addend: i64) {
     let b = graph.block_mut(block);
     b.live = true;
-    b.edges.push(Edge { kind: kind.into(), offset, target, addend });
+    b.edges.push(Edge { kind, offset, target, addend });
 }
 
 /// The graph's thread-local base: an absolute symbol whose address, once the TLS block is
@@ -121,10 +126,54 @@ fn tls_index_entry(graph: &mut LinkGraph, key: SymbolId) -> SymbolId {
     let mut pair = crate::tls::STATIC_TLS_MODULE.to_le_bytes().to_vec();
     pair.extend([0; 8]);
     let block = graph.add_block(section, Content::Owned(pair), 16);
-    add_live_edge(graph, block, Kind::Pointer64, 8, key, 0);
+    add_live_edge(graph, block, graph.arch.pointer_kind(), 8, key, 0);
     let entry = graph.add_anonymous_symbol(block, 0, 16);
     graph.stubs.tls_gd.insert(key, entry);
     entry
+}
+
+/// A TLS descriptor `{resolver, offset}` for `variable`, in the GOT: the resolver answers
+/// the second word, the variable's offset from the thread pointer.
+fn tls_descriptor(graph: &mut LinkGraph, variable: SymbolId) -> Result<SymbolId> {
+    if let Some(&entry) = graph.stubs.tls_desc.get(&variable) {
+        return Ok(entry);
+    }
+    let resolver = tls_descriptor_resolver(graph)?;
+    let section = got_section(graph);
+    let block = graph.add_block(section, Content::Owned(vec![0; 16]), 8);
+    let pointer = graph.arch.pointer_kind();
+    add_live_edge(graph, block, pointer, 0, resolver, 0);
+    add_live_edge(graph, block, pointer, 8, variable, 0);
+    let entry = graph.add_anonymous_symbol(block, 0, 16);
+    graph.stubs.tls_desc.insert(variable, entry);
+    Ok(entry)
+}
+
+/// The graph's resolver for its TLS descriptors (one per graph, in its stubs' section).
+fn tls_descriptor_resolver(graph: &mut LinkGraph) -> Result<SymbolId> {
+    if let Some(resolver) = graph.stubs.tls_desc_resolver {
+        return Ok(resolver);
+    }
+    let Some(code) = graph.arch.tls_descriptor_resolver() else {
+        let at = crate::Location::file(&*graph.name);
+        return Err(crate::LinkError::unsupported(at, format!("TLS descriptors on {}", graph.arch.name())));
+    };
+    let section = stub_section(graph);
+    let block = table_block(graph, section, graph.arch.stub_align());
+    graph.make_owned(block).extend_from_slice(code);
+    let resolver = graph.add_anonymous_symbol(block, 0, code.len() as u64);
+    graph.symbol_mut(resolver).flags.callable = true;
+    graph.stubs.tls_desc_resolver = Some(resolver);
+    Ok(resolver)
+}
+
+/// The target of a GOT entry's pointer edge (the GOT block's edges are in offset order).
+pub fn got_entry_target(graph: &LinkGraph, entry: SymbolId) -> Option<SymbolId> {
+    let Definition::Block { block, offset } = graph.symbol(entry).def else { return None };
+    let edges = &graph.block(block).edges;
+    let at = u32::try_from(offset).ok()?;
+    let index = edges.binary_search_by_key(&at, |e| e.offset).ok()?;
+    edges.get(index).map(|e| e.target)
 }
 
 /// Points edge `i` of `block` at `target` with `kind`.
@@ -144,13 +193,13 @@ pub fn build_tables(graph: &mut LinkGraph) -> Result<()> {
     for block in blocks {
         for i in 0..graph.block(block).edges.len() {
             let Some(&edge) = graph.block(block).edges.get(i) else { continue };
-            let Some(kind) = Kind::from_edge(edge.kind) else { continue };
+            let Some(info) = graph.arch.edge_info(edge.kind) else { continue };
             // `sym@GOTOFF` is relative to the GOT base even when nothing names `_GLOBAL_OFFSET_TABLE_`.
-            needs_got_base |= kind == Kind::Delta64FromGot;
-            if matches!(kind, Kind::DtpOff32 | Kind::DtpOff64) {
+            needs_got_base |= matches!(info.formula, Formula::FromGot | Formula::FromGotPage);
+            if info.formula == Formula::ThreadBlockOffset {
                 tls_base(graph);
             }
-            match kind.info().table {
+            match info.table {
                 TableUse::None => {}
                 TableUse::Got(lowered) => {
                     let entry = got_entry(graph, edge.target);
@@ -165,7 +214,11 @@ pub fn build_tables(graph: &mut LinkGraph) -> Result<()> {
                     let entry = tls_index_entry(graph, base);
                     retarget(graph, block, i, lowered, entry);
                 }
-                TableUse::StubIfFar => {
+                TableUse::TlsDescriptor(lowered) => {
+                    let entry = tls_descriptor(graph, edge.target)?;
+                    retarget(graph, block, i, lowered, entry);
+                }
+                TableUse::StubIfFar | TableUse::BranchStubIfFar => {
                     if matches!(graph.symbol(edge.target).def, Definition::External { .. }) {
                         stub(graph, edge.target);
                     }
