@@ -59,6 +59,15 @@ fn relocation_edge(arch: Arch, r_type: u32) -> std::result::Result<ElfEdge, Stri
     }
 }
 
+/// Arm's mapping symbols (`$x`, `$d`, `$x.name`) mark where code and data start in a
+/// section, for disassemblers; they name nothing a program uses.
+fn is_mapping_symbol(arch: Arch, name: &[u8]) -> bool {
+    match arch {
+        Arch::AArch64 => matches!(name, [b'$', b'x' | b'd'] | [b'$', b'x' | b'd', b'.', ..]),
+        Arch::X86_64 => false,
+    }
+}
+
 /// A parsed view of one object: header, section table, symbol table and COMDAT membership.
 struct ElfObject<'a> {
     input: &'a InputBuffer,
@@ -412,6 +421,9 @@ fn add_symbols(obj: &ElfObject, graph: &mut LinkGraph, blocks: &[Option<BlockId>
             continue;
         }
         let raw_name = obj.symbol_name(sym)?;
+        if sym.st_bind() == STB_LOCAL && sym.st_type() == STT_NOTYPE && is_mapping_symbol(obj.arch, raw_name) {
+            continue;
+        }
         let at = || obj.at().symbol(String::from_utf8_lossy(raw_name).into_owned());
         let section = obj.symbol_section(sym, index)?;
         let local = sym.st_bind() == STB_LOCAL;
