@@ -181,8 +181,8 @@ fn other_machines_are_named() {
     let i386 = build(&dir, "gcc", "i386.c", FOO, &["-m32", "-O1"]);
     assert_clean_error(&jitld(&["run", &i386]), &[&i386, "32-bit", "i386"]);
     assert_clean_error(&jitld(&["graph", &i386]), &["i386"]);
-    let arm = build(&dir, "clang-19", "arm.c", FOO, &["--target=aarch64-linux-gnu", "-O1"]);
-    assert_clean_error(&jitld(&["run", "--noexec", &arm]), &["AArch64", "only x86-64"]);
+    let ppc = build(&dir, "clang-19", "ppc.c", FOO, &["--target=powerpc64le-linux-gnu", "-O1"]);
+    assert_clean_error(&jitld(&["run", "--noexec", &ppc]), &["64-bit PowerPC", "only x86-64", "AArch64"]);
     let riscv = build(&dir, "clang-19", "riscv.c", FOO, &["--target=riscv64-linux-gnu", "-O1"]);
     assert_clean_error(&jitld(&["graph", &riscv]), &["RISC-V"]);
 }

@@ -264,7 +264,7 @@ fn check_ident(data: &[u8]) -> std::result::Result<Option<Arch>, String> {
         Some(name) => format!("machine {machine}, {name}"),
         None => format!("machine {machine}"),
     };
-    let supported = "x86-64 objects (machine 62) are supported";
+    let supported = "x86-64 (machine 62) and AArch64 (machine 183) objects are supported";
     if class == ELFCLASS32 {
         let what = if machine == EM_X86_64 { "machine 62, x86-64 with 32-bit pointers (x32)".into() } else { what };
         return Err(format!("a 32-bit ELF object ({what}); only 64-bit {supported}"));
