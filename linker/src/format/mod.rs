@@ -8,6 +8,7 @@
 
 pub mod archive;
 pub mod elf;
+pub mod macho;
 
 use crate::flags::SymbolFlags;
 use crate::graph::{InputBuffer, LinkGraph};
@@ -20,12 +21,22 @@ use std::sync::Arc;
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum Format {
     Elf,
+    MachO,
 }
 
 impl Format {
     pub fn name(self) -> &'static str {
         match self {
             Format::Elf => "ELF",
+            Format::MachO => "MachO",
+        }
+    }
+
+    /// What the format's compilers put before a C name (`main` is `_main` in MachO).
+    pub fn global_prefix(self) -> &'static str {
+        match self {
+            Format::Elf => "",
+            Format::MachO => "_",
         }
     }
 
@@ -33,6 +44,7 @@ impl Format {
     pub fn interface(self, input: &InputBuffer, names: &NamePool) -> Result<Interface> {
         match self {
             Format::Elf => elf::interface(input, names),
+            Format::MachO => macho::interface(input, names),
         }
     }
 
@@ -40,13 +52,16 @@ impl Format {
     pub fn build_graph(self, input: &InputBuffer, names: &Arc<NamePool>) -> Result<LinkGraph> {
         match self {
             Format::Elf => elf::build_graph(input, names),
+            Format::MachO => macho::build_graph(input, names),
         }
     }
 
-    /// Passes the format's own structures need (unwind records, before pruning).
+    /// Passes the format's own structures need (unwind records, before pruning): both
+    /// formats' `eh_frame` records split the same way once MachO's implicit pointers are
+    /// edges.
     pub fn add_passes(self, graph: &LinkGraph, config: &mut PassConfig) {
         match self {
-            Format::Elf => {
+            Format::Elf | Format::MachO => {
                 let kinds = graph.arch.eh_frame_kinds();
                 config.pre_prune.push(Box::new(move |graph| crate::passes::split_eh_frame(graph, &kinds)));
             }
@@ -57,14 +72,17 @@ impl Format {
     pub fn section_bounds(self, section: &str) -> [String; 2] {
         match self {
             Format::Elf => elf::section_bounds(section),
+            Format::MachO => macho::section_bounds(section),
         }
     }
 
     /// The input with each loaded section's address set to where it was placed, for
-    /// debuggers (the GDB JIT interface reads object files).
+    /// debuggers (the GDB JIT interface reads object files). None for MachO: GDB on Linux
+    /// reads ELF.
     pub fn debug_object(self, graph: &LinkGraph) -> Option<Vec<u8>> {
         match self {
             Format::Elf => elf::debug_object(graph),
+            Format::MachO => None,
         }
     }
 }
@@ -125,6 +143,14 @@ pub fn sniff(input: &InputBuffer) -> FileKind {
             Some(1) => FileKind::Object(Format::Elf),
             Some(3) => FileKind::SharedLibrary,
             _ => FileKind::Unknown,
+        };
+    }
+    if bytes.starts_with(&[0xcf, 0xfa, 0xed, 0xfe]) {
+        // MH_MAGIC_64, little-endian; the file type says what it holds.
+        return match bytes.get(12) {
+            Some(1) => FileKind::Object(Format::MachO),
+            Some(_) => FileKind::SharedLibrary,
+            None => FileKind::Unknown,
         };
     }
     let head = bytes.get(..512).unwrap_or(bytes);

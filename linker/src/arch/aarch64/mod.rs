@@ -61,6 +61,7 @@ kinds!(
     Delta32,
     Delta16,
     NegDelta32,
+    NegDelta64,
     BranchDelta32,
     Branch26,
     CondBranch19,
@@ -99,6 +100,7 @@ kinds!(
     RequestGotAndTransformToGotPageOffset12,
     RequestGotAndTransformToGotPageOffset15,
     RequestGotAndTransformToLoadLiteral19,
+    RequestGotAndTransformToDelta32,
     RequestTpOffGotAndTransformToPage21,
     RequestTpOffGotAndTransformToPageOffset12,
     RequestTpOffGotAndTransformToLoadLiteral19,
@@ -197,6 +199,8 @@ impl Kind {
             Kind::Delta16 => cell(name, 2, 16, Relative, Either, TableUse::None),
             // eh_frame CIE pointers.
             Kind::NegDelta32 => cell(name, 4, 32, NegRelative, Signed, TableUse::None),
+            // MachO `B - A` where the fix-up is in `B`'s block.
+            Kind::NegDelta64 => cell(name, 8, 64, NegRelative, Either, TableUse::None),
             // `R_AARCH64_PLT32`: a function's 32-bit offset (relative vtables).
             Kind::BranchDelta32 => cell(name, 4, 32, Relative, Signed, BranchStubIfFar),
             // `b`/`bl`: ±128 MiB, through the target's stub beyond.
@@ -235,6 +239,8 @@ impl Kind {
             Kind::RequestGotAndTransformToGotPageOffset12 => request(name, Got(to(Kind::GotPageOffset12))),
             Kind::RequestGotAndTransformToGotPageOffset15 => request(name, Got(to(Kind::GotPageOffset15))),
             Kind::RequestGotAndTransformToLoadLiteral19 => request(name, Got(to(Kind::LoadLiteral19))),
+            // MachO `POINTER_TO_GOT`, pc-relative: the entry's 32-bit distance.
+            Kind::RequestGotAndTransformToDelta32 => request(name, Got(to(Kind::Delta32))),
             // Initial-exec: an ordinary GOT entry holding the variable's offset from the
             // thread pointer (never relaxed: the entry holds no address).
             Kind::RequestTpOffGotAndTransformToPage21 => request(name, Got(to(Kind::Page21))),
@@ -283,7 +289,8 @@ impl Kind {
         use Field::*;
         match self {
             Kind::Pointer64 | Kind::Pointer32 | Kind::Pointer16 => Data,
-            Kind::Delta64 | Kind::Delta32 | Kind::Delta16 | Kind::NegDelta32 | Kind::BranchDelta32 => Data,
+            Kind::Delta64 | Kind::Delta32 | Kind::Delta16 | Kind::NegDelta32 | Kind::NegDelta64 => Data,
+            Kind::BranchDelta32 => Data,
             Kind::Branch26 => Branch26,
             Kind::CondBranch19 | Kind::LoadLiteral19 => Imm19,
             Kind::TestBranch14 => Imm14,
@@ -328,6 +335,7 @@ impl Kind {
             | Kind::RequestGotAndTransformToGotPageOffset12
             | Kind::RequestGotAndTransformToGotPageOffset15
             | Kind::RequestGotAndTransformToLoadLiteral19
+            | Kind::RequestGotAndTransformToDelta32
             | Kind::RequestTpOffGotAndTransformToPage21
             | Kind::RequestTpOffGotAndTransformToPageOffset12
             | Kind::RequestTpOffGotAndTransformToLoadLiteral19

@@ -58,10 +58,11 @@ pub enum Kind {
     DtpOff64,
     RequestTlsGdAndTransformToDelta32,
     RequestTlsLdAndTransformToDelta32,
+    NegDelta64,
 }
 
 /// Every kind, in number order (`ALL[n - 1]` is kind `n`).
-const ALL: [Kind; 27] = [
+const ALL: [Kind; 28] = [
     Kind::Pointer64,
     Kind::Pointer32,
     Kind::Pointer32Signed,
@@ -89,6 +90,7 @@ const ALL: [Kind; 27] = [
     Kind::DtpOff64,
     Kind::RequestTlsGdAndTransformToDelta32,
     Kind::RequestTlsLdAndTransformToDelta32,
+    Kind::NegDelta64,
 ];
 
 /// x86-64 fields hold their whole value: the range is the field's width.
@@ -147,6 +149,8 @@ impl Kind {
             Kind::Delta8 => cell(name, 1, Relative, Signed, TableUse::None),
             // eh_frame CIE pointers.
             Kind::NegDelta32 => cell(name, 4, NegRelative, Signed, TableUse::None),
+            // MachO `B - A` where the fix-up is in `B`'s block.
+            Kind::NegDelta64 => cell(name, 8, NegRelative, Either, TableUse::None),
             Kind::Delta64FromGot => cell(name, 8, FromGot, Either, TableUse::None),
             // A call or jump; through the target's stub when it doesn't reach.
             Kind::BranchPCRel32 => cell(name, 4, Relative, Signed, TableUse::BranchStubIfFar),
@@ -193,6 +197,7 @@ impl Kind {
             Kind::Delta16 => "Delta16",
             Kind::Delta8 => "Delta8",
             Kind::NegDelta32 => "NegDelta32",
+            Kind::NegDelta64 => "NegDelta64",
             Kind::Delta64FromGot => "Delta64FromGot",
             Kind::BranchPCRel32 => "BranchPCRel32",
             Kind::Size32 => "Size32",

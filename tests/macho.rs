@@ -1,0 +1,76 @@
+//! MachO objects run on Linux: MachO x86-64 code follows the same calling convention as
+//! Linux x86-64, so freestanding C compiled by clang for macOS links in this process and its
+//! functions are called from Rust. Every answer is compared with the same C compiled for
+//! Linux and linked as ELF.
+
+use jitld::Jit;
+use jitld_linker::flags::{Scope, Strength, SymbolFlags};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn source() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/macho/freestanding.c")
+}
+
+/// Compiles the fixture with clang-19 for `target` at `opt`, under target/macho-tests.
+fn compile(target: &str, opt: &str) -> Vec<u8> {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("macho-tests");
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join(format!("freestanding-{target}{opt}.o"));
+    let status = Command::new("clang-19")
+        .args(["-target", target, opt, "-ffreestanding", "-fno-stack-protector", "-c"])
+        .arg(source())
+        .arg("-o")
+        .arg(&out)
+        .status()
+        .expect("clang-19");
+    assert!(status.success(), "clang-19 -target {target} {opt} failed");
+    std::fs::read(&out).unwrap()
+}
+
+extern "C" fn host_callback(value: i64) -> i64 {
+    value * 7 + 1
+}
+
+/// What each function of the fixture returns for a few arguments, through `prefix`'s names.
+fn answers(jit: &Jit, prefix: &str) -> Vec<i64> {
+    let name = |n: &str| format!("{prefix}{n}");
+    let callback = jit.session().intern(&name("host_callback"));
+    let flags = SymbolFlags { strength: Strength::Strong, scope: Scope::Default, callable: true };
+    jit.session().define_absolute(jit.main_dylib(), &[(callback, host_callback as *const () as u64, flags)]).unwrap();
+    let mut out = Vec::new();
+    // SAFETY: the signatures are the fixture's.
+    unsafe {
+        let apply = jit.get::<extern "C" fn(i32, i64, i64) -> i64>(&name("apply")).unwrap();
+        let sum_primes = jit.get::<extern "C" fn(i32) -> i64>(&name("sum_primes")).unwrap();
+        let checksum = jit.get::<extern "C" fn() -> i64>(&name("greeting_checksum")).unwrap();
+        let scaled = jit.get::<extern "C" fn(i32, i64) -> i64>(&name("scaled")).unwrap();
+        let call_back = jit.get::<extern "C" fn(i64) -> i64>(&name("call_back")).unwrap();
+        let switch_table = jit.get::<extern "C" fn(i32) -> i64>(&name("switch_table")).unwrap();
+        for i in 0..6 {
+            out.push(apply(i, 17, 5));
+            out.push(sum_primes(i));
+            out.push(scaled(i, 1000 + i64::from(i)));
+            out.push(call_back(i64::from(i)));
+            out.push(switch_table(i));
+        }
+        out.push(switch_table(9));
+        out.push(checksum());
+    }
+    out
+}
+
+fn linked(name: &str, bytes: Vec<u8>, prefix: &str) -> Vec<i64> {
+    let jit = Jit::new().unwrap();
+    jit.add_object(name, bytes).unwrap();
+    answers(&jit, prefix)
+}
+
+#[test]
+fn macho_x86_64_code_runs_in_this_process_and_agrees_with_elf() {
+    let expected = linked("freestanding-linux.o", compile("x86_64-linux-gnu", "-O2"), "");
+    for opt in ["-O0", "-O1", "-O2", "-Os"] {
+        let got = linked(&format!("freestanding-macos{opt}.o"), compile("x86_64-apple-macos11", opt), "_");
+        assert_eq!(got, expected, "MachO x86-64 at {opt}");
+    }
+}
