@@ -74,3 +74,42 @@ fn macho_x86_64_code_runs_in_this_process_and_agrees_with_elf() {
         assert_eq!(got, expected, "MachO x86-64 at {opt}");
     }
 }
+
+fn jitld(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_jitld")).args(args).output().unwrap()
+}
+
+/// `jitld run` on MachO objects: `main` is found as `_main`, and members of a BSD archive
+/// (`__.SYMDEF`, long names in the member header, as `llvm-ar --format=darwin` writes) are
+/// pulled in on demand; the exit status is `main`'s.
+#[test]
+fn jitld_runs_a_macho_main_with_a_darwin_archive() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("macho-tests/run");
+    std::fs::create_dir_all(&dir).unwrap();
+    let sources = [
+        ("member_with_a_long_name_one.c", "long lib_one(long x) { return x + 100; }"),
+        (
+            "member_with_a_long_name_two.c",
+            "extern long lib_one(long);\nlong lib_two(long x) { return lib_one(x) * 2; }",
+        ),
+        ("main.c", "extern long lib_two(long);\nint main(void) { return (int)lib_two(5) - 200; }"),
+    ];
+    let mut objects = Vec::new();
+    for (name, text) in sources {
+        let c = dir.join(name);
+        std::fs::write(&c, text).unwrap();
+        let o = c.with_extension("o");
+        let mut clang = Command::new("clang-19");
+        clang.args(["-target", "x86_64-apple-macos11", "-O2", "-c"]).arg(&c).arg("-o").arg(&o);
+        assert!(clang.status().unwrap().success());
+        objects.push(o.display().to_string());
+    }
+    let archive = dir.join("liblong.a").display().to_string();
+    let _ = std::fs::remove_file(&archive);
+    let ar = Command::new("llvm-ar-19").args(["--format=darwin", "rcs", &archive, &objects[0], &objects[1]]).status();
+    assert!(ar.unwrap().success());
+    let out = jitld(&["run", &objects[2], &archive]);
+    assert_eq!(out.status.code(), Some(10), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = jitld(&["run", "--entry", "_main", &objects[2], &archive]);
+    assert_eq!(out.status.code(), Some(10), "{}", String::from_utf8_lossy(&out.stderr));
+}

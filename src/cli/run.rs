@@ -46,6 +46,8 @@ struct Program {
     link_everything: bool,
     search: Vec<String>,
     position: u64,
+    /// The format of the first command-line object: how C names are spelled (`_main`).
+    format: Option<format::Format>,
 }
 
 impl Program {
@@ -92,7 +94,10 @@ impl Program {
         let ordinal = self.next_ordinal();
         let dylib = self.current;
         match format::sniff(&buffer) {
-            FileKind::Object(_) => self.add_object(buffer, ordinal)?,
+            FileKind::Object(object_format) => {
+                self.format.get_or_insert(object_format);
+                self.add_object(buffer, ordinal)?
+            }
             FileKind::Archive => {
                 let generator = ArchiveGenerator::new(buffer, self.layer.clone(), ordinal)?;
                 self.session.add_generator(dylib, Arc::new(generator));
@@ -259,6 +264,7 @@ pub(super) fn run_with(args: &RunArgs, hooks: RunHooks) -> Result<i32, Errors> {
         link_everything: args.noexec,
         search: args.search.clone(),
         position: 0,
+        format: None,
     };
     // `main` is named first unless the command line starts with `-jd`.
     if !matches!(args.ordered.first(), Some(InputArg::Dylib(_))) {
@@ -360,13 +366,18 @@ fn link_program(program: &Program, main: DylibId, args: &RunArgs) -> Result<Opti
     let session = &program.session;
     let mut entry = None;
     if !args.noexec {
-        let found = session.lookup(&session.search_order(main), &[session.intern(&args.entry)])?;
-        let found = found.first().ok_or_else(|| JitError::other(format!("entry symbol {} not found", args.entry)))?;
+        // `main` is `_main` where the format's C names take a prefix.
+        let prefix = program.format.map_or("", |f| f.global_prefix());
+        let name = match args.entry.starts_with(prefix) {
+            true => args.entry.clone(),
+            false => format!("{prefix}{}", args.entry),
+        };
+        let found = session.lookup(&session.search_order(main), &[session.intern(&name)])?;
+        let found = found.first().ok_or_else(|| JitError::other(format!("entry symbol {name} not found")))?;
         // Jumping into data would only die of SIGSEGV (or worse, run it).
         if !found.flags.callable {
             return Err(JitError::other(format!(
-                "entry symbol {} is not a function (it is data); --entry takes a function",
-                args.entry
+                "entry symbol {name} is not a function (it is data); --entry takes a function"
             )));
         }
         entry = Some(found.addr);
