@@ -56,6 +56,16 @@ fn answers(jit: &Jit, prefix: &str) -> Vec<i64> {
         }
         out.push(switch_table(9));
         out.push(checksum());
+        let bump_tls = jit.get::<extern "C" fn(i64) -> i64>(&name("bump_tls")).unwrap();
+        out.extend([bump_tls(1), bump_tls(2)]);
+        // A new thread starts from the initial values.
+        let address = *bump_tls as usize;
+        let other = std::thread::spawn(move || {
+            let bump_tls: extern "C" fn(i64) -> i64 = std::mem::transmute(address);
+            [bump_tls(10), bump_tls(1)]
+        });
+        out.extend(other.join().unwrap());
+        out.push(bump_tls(0));
     }
     out
 }

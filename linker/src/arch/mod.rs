@@ -249,6 +249,16 @@ impl Arch {
         }
     }
 
+    /// A MachO thread-local variable's accessor for blocks at fixed offsets from the thread
+    /// pointer: called with the variable's descriptor `{thunk, key, offset}`, it returns
+    /// the thread pointer plus the offset, and changes no other register.
+    pub fn tlv_thunk(self) -> &'static [u8] {
+        match self {
+            Arch::X86_64 => &x86_64::TLV_THUNK,
+            Arch::AArch64 => &aarch64::TLV_THUNK,
+        }
+    }
+
     /// The graph's `_GLOBAL_OFFSET_TABLE_`, created on first need.
     pub fn got_base(self, graph: &mut LinkGraph) -> SymbolId {
         tables::got_base(graph)

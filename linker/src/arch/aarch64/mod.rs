@@ -384,6 +384,20 @@ pub const TLS_DESCRIPTOR_RESOLVER: [u8; 8] = {
     [load[0], load[1], load[2], load[3], ret[0], ret[1], ret[2], ret[3]]
 };
 
+/// `mrs x16, tpidr_el0; ldr x0, [x0, #16]; add x0, x0, x16; ret` (x16 is a scratch register
+/// of calls).
+pub const TLV_THUNK: [u8; 16] = words([0xd53b_d050, 0xf940_0800, 0x8b10_0000, 0xd65f_03c0]);
+
+const fn words(code: [u32; 4]) -> [u8; 16] {
+    let mut bytes = [0u8; 16];
+    let mut i = 0;
+    while i < 16 {
+        bytes[i] = code[i / 4].to_le_bytes()[i % 4];
+        i += 1;
+    }
+    bytes
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -249,6 +249,9 @@ pub fn append_pointer_jump_stub(graph: &mut LinkGraph, block: BlockId, slot: Sym
     stub
 }
 
+/// `mov 0x10(%rdi), %rax; add %fs:0, %rax; ret` (`%fs:0` holds the thread pointer).
+pub const TLV_THUNK: [u8; 14] = [0x48, 0x8b, 0x47, 0x10, 0x64, 0x48, 0x03, 0x04, 0x25, 0, 0, 0, 0, 0xc3];
+
 /// `movabs $context, %r11; push %r11; movabs $reentry, %r11; jmp *%r11`
 pub fn lazy_trampoline(context: u64, reentry: u64) -> Vec<u8> {
     let mut code = vec![0x49, 0xbb];

@@ -46,6 +46,11 @@ pub fn decode(reloc: &RawReloc, site: &Site) -> Result<Decoded, String> {
         (ARM64_RELOC_GOT_LOAD_PAGEOFF12, false, 4) => {
             edge(Kind::RequestGotAndTransformToGotPageOffset12, symbol()?, addend)
         }
+        // A thread-local variable's descriptor, through the GOT like any address.
+        (ARM64_RELOC_TLVP_LOAD_PAGE21, true, 4) => edge(Kind::RequestGotAndTransformToGotPage21, symbol()?, addend),
+        (ARM64_RELOC_TLVP_LOAD_PAGEOFF12, false, 4) => {
+            edge(Kind::RequestGotAndTransformToGotPageOffset12, symbol()?, addend)
+        }
         (ARM64_RELOC_POINTER_TO_GOT, true, 4) => {
             let value = site.read(4).ok_or("relocation past the end of its section")?;
             edge(Kind::RequestGotAndTransformToDelta32, symbol()?, value)

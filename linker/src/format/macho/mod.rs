@@ -340,7 +340,26 @@ pub fn build_graph(input: &InputBuffer, names: &Arc<NamePool>) -> Result<LinkGra
     builder.add_symbols(&mut graph)?;
     builder.add_relocations(&mut graph)?;
     eh_frame::add_implicit_edges(&mut graph, &mut builder)?;
+    define_tlv_thunk(&mut graph);
     Ok(graph)
+}
+
+/// Thread-local variables are descriptors `{thunk, key, offset}` in `__thread_vars`; code
+/// calls the thunk with the descriptor to get the calling thread's copy. The thunk they name,
+/// `__tlv_bootstrap`, becomes the architecture's: thread-local blocks sit at fixed offsets
+/// from the thread pointer, and the third word (an edge to the variable's template in
+/// `__thread_data`/`__thread_bss`) holds that offset.
+fn define_tlv_thunk(graph: &mut LinkGraph) {
+    let name = graph.names.intern("__tlv_bootstrap");
+    let Some(symbol) = graph.externals.shift_remove(&name) else { return };
+    let code = graph.arch.tlv_thunk();
+    let section = graph.add_section("$__TLV_THUNK", MemProt::ReadExec, SectionRole::Plain);
+    let block = graph.add_block(section, Content::Owned(code.to_vec()), 4);
+    let thunk = graph.symbol_mut(symbol);
+    thunk.def = Definition::Block { block, offset: 0 };
+    thunk.size = code.len() as u64;
+    thunk.flags = SymbolFlags::local();
+    thunk.flags.callable = true;
 }
 
 fn add_sections(obj: &MachObject, graph: &mut LinkGraph) -> Result<AddressMap> {

@@ -59,6 +59,11 @@ pub fn decode(reloc: &RawReloc, site: &Site) -> Result<Decoded, String> {
             edge(Kind::RequestGotAndTransformToPCRel32GotLoadRexRelaxable, symbol()?, value.wrapping_sub(4))
         }
         (X86_64_RELOC_GOT, true, 4) => edge(Kind::RequestGotAndTransformToDelta32, symbol()?, value.wrapping_sub(4)),
+        // `movq _v@TLVP(%rip), %rdi`: the address of `_v`'s descriptor, through the GOT
+        // (a `lea` of the descriptor once relaxed).
+        (X86_64_RELOC_TLV, true, 4) => {
+            edge(Kind::RequestGotAndTransformToPCRel32GotLoadRexRelaxable, symbol()?, value.wrapping_sub(4))
+        }
         (X86_64_RELOC_SUBTRACTOR, false, 8 | 4) => Ok(Decoded::Subtractor),
         (r_type, pcrel, width) => {
             let how = if pcrel { "pc-relative" } else { "absolute" };
