@@ -89,6 +89,40 @@ fn jitld(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_jitld")).args(args).output().unwrap()
 }
 
+/// Compiles C `text` for macOS into `dir/name.o`.
+fn macho_object(dir: &Path, name: &str, text: &str) -> String {
+    let c = dir.join(format!("{name}.c"));
+    std::fs::write(&c, text).unwrap();
+    let o = c.with_extension("o");
+    let mut clang = Command::new("clang-19");
+    clang.args(["-target", "x86_64-apple-macos11", "-O2", "-c"]).arg(&c).arg("-o").arg(&o);
+    assert!(clang.status().unwrap().success(), "clang-19 failed on {name}");
+    o.display().to_string()
+}
+
+/// A section the program names (`__DATA,registry`) is gathered from every object into one
+/// run that `section$start$__DATA$registry` and `section$end$__DATA$registry` bound.
+#[test]
+fn macho_section_bounds_gather_every_objects_copy() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("macho-tests/registry");
+    std::fs::create_dir_all(&dir).unwrap();
+    let entry = "typedef struct { const char *name; long value; } entry;\n";
+    let one = format!(
+        "{entry}__attribute__((used, section(\"__DATA,registry\"))) static entry one = {{\"one\", 1}};\n\
+         __attribute__((used, section(\"__DATA,registry\"))) static entry two = {{\"two\", 2}};\n"
+    );
+    let main = format!(
+        "{entry}__attribute__((used, section(\"__DATA,registry\"))) static entry three = {{\"three\", 30}};\n\
+         extern entry first __asm(\"section$start$__DATA$registry\");\n\
+         extern entry last __asm(\"section$end$__DATA$registry\");\n\
+         int main(void) {{ long sum = 0; for (entry *e = &first; e < &last; e++) sum += e->value + (e->name[0] == 't'); return (int)sum; }}\n"
+    );
+    let one = macho_object(&dir, "one", &one);
+    let main = macho_object(&dir, "main", &main);
+    let out = jitld(&["run", &main, &one]);
+    assert_eq!(out.status.code(), Some(35), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
 /// `jitld run` on MachO objects: `main` is found as `_main`, and members of a BSD archive
 /// (`__.SYMDEF`, long names in the member header, as `llvm-ar --format=darwin` writes) are
 /// pulled in on demand; the exit status is `main`'s.
@@ -97,23 +131,14 @@ fn jitld_runs_a_macho_main_with_a_darwin_archive() {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("macho-tests/run");
     std::fs::create_dir_all(&dir).unwrap();
     let sources = [
-        ("member_with_a_long_name_one.c", "long lib_one(long x) { return x + 100; }"),
+        ("member_with_a_long_name_one", "long lib_one(long x) { return x + 100; }"),
         (
             "member_with_a_long_name_two.c",
             "extern long lib_one(long);\nlong lib_two(long x) { return lib_one(x) * 2; }",
         ),
-        ("main.c", "extern long lib_two(long);\nint main(void) { return (int)lib_two(5) - 200; }"),
+        ("main", "extern long lib_two(long);\nint main(void) { return (int)lib_two(5) - 200; }"),
     ];
-    let mut objects = Vec::new();
-    for (name, text) in sources {
-        let c = dir.join(name);
-        std::fs::write(&c, text).unwrap();
-        let o = c.with_extension("o");
-        let mut clang = Command::new("clang-19");
-        clang.args(["-target", "x86_64-apple-macos11", "-O2", "-c"]).arg(&c).arg("-o").arg(&o);
-        assert!(clang.status().unwrap().success());
-        objects.push(o.display().to_string());
-    }
+    let objects: Vec<String> = sources.iter().map(|(name, text)| macho_object(&dir, name, text)).collect();
     let archive = dir.join("liblong.a").display().to_string();
     let _ = std::fs::remove_file(&archive);
     let ar = Command::new("llvm-ar-19").args(["--format=darwin", "rcs", &archive, &objects[0], &objects[1]]).status();

@@ -13,7 +13,7 @@ mod arm64;
 mod eh_frame;
 mod x86_64;
 
-use super::{Format, Interface, InterfaceSymbol, Strength};
+use super::{Format, GatheredSection, Interface, InterfaceSymbol, Strength};
 use crate::arch::Arch;
 use crate::flags::SymbolFlags;
 use crate::graph::{
@@ -138,13 +138,20 @@ impl MachSection<'_> {
         self.attributes & (S_ATTR_PURE_INSTRUCTIONS | S_ATTR_SOME_INSTRUCTIONS) != 0
     }
 
-    /// Debug info, the linker's own records and LLVM's side tables are not loaded.
+    /// Debug info, the linker's own records (but compact unwind) and LLVM's side tables
+    /// are not loaded.
     fn is_loaded(&self) -> bool {
         let segment = self.raw.segment_name();
         let section = self.raw.name();
-        self.attributes & S_ATTR_DEBUG == 0
-            && !matches!(segment, b"__DWARF" | b"__LLVM" | b"__LD")
-            && section != b"__llvm_addrsig"
+        // Compact unwind is marked as debug information too.
+        self.is_compact_unwind()
+            || (self.attributes & S_ATTR_DEBUG == 0
+                && !matches!(segment, b"__DWARF" | b"__LLVM" | b"__LD")
+                && section != b"__llvm_addrsig")
+    }
+
+    fn is_compact_unwind(&self) -> bool {
+        self.raw.segment_name() == b"__LD" && self.raw.name() == b"__compact_unwind"
     }
 
     fn role(&self) -> SectionRole {
@@ -153,8 +160,24 @@ impl MachSection<'_> {
             S_MOD_TERM_FUNC_POINTERS => SectionRole::Fini { priority: 65536, reversed: false },
             S_THREAD_LOCAL_REGULAR | S_THREAD_LOCAL_ZEROFILL => SectionRole::ThreadLocal,
             _ if self.raw.name() == b"__eh_frame" => SectionRole::EhFrame,
+            _ if self.is_gathered() => SectionRole::Gathered,
             _ => SectionRole::Plain,
         }
+    }
+
+    /// A data section the program named itself (`__attribute__((section("__DATA,name")))`):
+    /// every object's copy is gathered into one run, which `section$start$__DATA$name` and
+    /// `section$end$__DATA$name` bound, as ld64 lays out one output section.
+    fn is_gathered(&self) -> bool {
+        const OWN: &[&[u8]] = &[b"__data", b"__const", b"__cfstring", b"__got", b"__la_symbol_ptr", b"__nl_symbol_ptr"];
+        let name = self.raw.name();
+        self.kind == S_REGULAR
+            && !self.is_code()
+            && matches!(self.raw.segment_name(), b"__DATA" | b"__DATA_CONST")
+            && !OWN.contains(&name)
+            && !name.starts_with(b"__objc_")
+            && !name.starts_with(b"__swift")
+            && name != b"__llvm_addrsig"
     }
 
     fn prot(&self) -> MemProt {
@@ -295,6 +318,9 @@ pub fn interface(input: &InputBuffer, names: &NamePool) -> Result<Interface> {
     let mut iface = Interface::default();
     iface.has_initializers =
         obj.sections.iter().any(|s| s.is_loaded() && (s.role().is_root() || s.attributes & S_ATTR_NO_DEAD_STRIP != 0));
+    for section in obj.sections.iter().filter(|s| s.is_loaded() && s.role() == SectionRole::Gathered) {
+        iface.gathered.push(GatheredSection { name: section.name.clone(), size: section.size, align: section.align });
+    }
     for (_, sym) in obj.definitions() {
         if sym.n_type() & N_EXT == 0 {
             continue;
@@ -340,8 +366,30 @@ pub fn build_graph(input: &InputBuffer, names: &Arc<NamePool>) -> Result<LinkGra
     builder.add_symbols(&mut graph)?;
     builder.add_relocations(&mut graph)?;
     eh_frame::add_implicit_edges(&mut graph, &mut builder)?;
+    attach_compact_unwind(&mut graph, &obj);
     define_tlv_thunk(&mut graph);
     Ok(graph)
+}
+
+/// `__LD,__compact_unwind` entries: function address, length, encoding, personality, LSDA.
+const COMPACT_UNWIND_ENTRY: u64 = 32;
+
+/// A compact-unwind entry lives and dies with the function it describes: the function's
+/// block keeps it alive, and nothing else refers to it.
+fn attach_compact_unwind(graph: &mut LinkGraph, obj: &MachObject) {
+    let Some(index) = obj.sections.iter().position(|s| s.is_compact_unwind()) else { return };
+    let Some(section) = graph.sections.iter().position(|s| s.input_index == u32::try_from(index).ok()) else {
+        return;
+    };
+    let entries = graph.sections.get(section).map(|s| s.blocks.clone()).unwrap_or_default();
+    for entry in entries {
+        graph.block_mut(entry).live = false;
+        let function = graph.block(entry).edges.iter().find(|e| e.offset == 0).map(|e| graph.symbol(e.target).def);
+        let Some(Definition::Block { block: function, .. }) = function else { continue };
+        let symbol = graph.add_anonymous_symbol(entry, 0, COMPACT_UNWIND_ENTRY);
+        let keep = Edge { kind: EdgeKind::KEEP_ALIVE, offset: 0, target: symbol, addend: 0 };
+        graph.block_mut(function).edges.push(keep);
+    }
 }
 
 /// Thread-local variables are descriptors `{thunk, key, offset}` in `__thread_vars`; code
@@ -439,7 +487,10 @@ fn split_points(obj: &MachObject, index: usize, section: &MachSection, bytes: &[
             };
             cuts.extend((1..section.size / width).map(|i| i * width));
         }
-        _ if obj.subsections && section.role() != SectionRole::EhFrame => {
+        _ if section.is_compact_unwind() => {
+            cuts.extend((1..section.size / COMPACT_UNWIND_ENTRY).map(|i| i * COMPACT_UNWIND_ENTRY));
+        }
+        _ if obj.subsections && !matches!(section.role(), SectionRole::EhFrame | SectionRole::Gathered) => {
             let sect = u8::try_from(index.wrapping_add(1)).unwrap_or(0);
             for sym in obj.symbols {
                 let defined_here = sym.n_type() & (N_STAB | N_TYPE) == N_SECT && sym.n_sect() == sect;
