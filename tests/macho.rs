@@ -148,3 +148,32 @@ fn jitld_runs_a_macho_main_with_a_darwin_archive() {
     let out = jitld(&["run", "--entry", "_main", &objects[2], &archive]);
     assert_eq!(out.status.code(), Some(10), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// A universal file gives the slice for the target; without one, the error names the slices
+/// it has.
+#[test]
+fn universal_files_give_the_targets_slice() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("macho-tests/universal");
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = "int main(void) { return 42; }";
+    let x86 = macho_object(&dir, "main", text);
+    let c = dir.join("main.c");
+    let arm = dir.join("main-arm64.o").display().to_string();
+    let mut clang = Command::new("clang-19");
+    clang.args(["-target", "arm64-apple-macos11", "-O2", "-c"]).arg(&c).args(["-o", &arm]);
+    assert!(clang.status().unwrap().success());
+    let lipo = |inputs: &[&str], output: &str| {
+        let status = Command::new("llvm-lipo-19").arg("-create").args(inputs).args(["-output", output]).status();
+        assert!(status.unwrap().success(), "llvm-lipo-19 failed");
+    };
+    let both = dir.join("both.o").display().to_string();
+    lipo(&[&arm, &x86], &both);
+    let out = jitld(&["run", &both]);
+    assert_eq!(out.status.code(), Some(42), "{}", String::from_utf8_lossy(&out.stderr));
+    let arm_only = dir.join("arm-only.o").display().to_string();
+    lipo(&[&arm], &arm_only);
+    let out = jitld(&["run", &arm_only]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr.contains("without a x86_64 slice (it has arm64)"), "{stderr}");
+}

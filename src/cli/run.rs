@@ -90,7 +90,7 @@ impl Program {
     }
 
     fn load_path(&mut self, path: &Path) -> Result<(), JitError> {
-        let buffer = open_input(path)?;
+        let buffer = format::universal::thin(open_input(path)?, self.session.executor().target().arch)?;
         let ordinal = self.next_ordinal();
         let dylib = self.current;
         match format::sniff(&buffer) {

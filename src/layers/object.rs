@@ -172,6 +172,7 @@ impl ObjectLinkingLayer {
     /// `ordinal` orders this object's initializers among others' (input order, as `ld`).
     pub fn add_with_ordinal(&self, tracker: &ResourceTracker, input: InputBuffer, ordinal: u64) -> Result<AddedObject> {
         let session = &self.inner.session;
+        let input = format::universal::thin(input, session.executor().target().arch)?;
         let format = format::object_format(&input)?;
         let interface = format.interface(&input, session.names())?;
         let mut symbols: Vec<(SymbolName, SymbolFlags)> = interface.symbols.iter().map(|s| (s.name, s.flags)).collect();

@@ -9,6 +9,7 @@
 pub mod archive;
 pub mod elf;
 pub mod macho;
+pub mod universal;
 
 use crate::flags::SymbolFlags;
 use crate::graph::{InputBuffer, LinkGraph};
