@@ -35,8 +35,9 @@ fn object_target(bytes: &[u8]) {
     let names = NamePool::new();
     let input = InputBuffer::from_vec("fuzz.o", bytes.to_vec());
     let _ = format::sniff(&input);
-    let _ = format::elf::interface(&input, &names);
-    let Ok(mut graph) = format::elf::build_graph(&input, &names) else { return };
+    let Ok(object_format) = format::object_format(&input) else { return };
+    let _ = object_format.interface(&input, &names);
+    let Ok(mut graph) = object_format.build_graph(&input, &names) else { return };
     let _ = jitld_linker::graph::dump_graph(&graph);
     let kinds = graph.arch.eh_frame_kinds();
     if jitld_linker::passes::split_eh_frame(&mut graph, &kinds).is_err() {
@@ -58,7 +59,9 @@ fn archive_target(bytes: &[u8]) {
     let _ = archive.member_named("a.o");
     for index in 0..archive.member_count() {
         if let Some(member) = archive.member(index) {
-            let _ = format::elf::interface(&member, &names);
+            if let Ok(object_format) = format::object_format(&member) {
+                let _ = object_format.interface(&member, &names);
+            }
         }
     }
     let _ = archive.object_members().count();
@@ -323,7 +326,7 @@ fn object_seeds() -> Vec<Vec<u8>> {
         .get_or_init(|| {
             let dir = scratch("fuzz-seeds");
             let fixtures = root().join("fixtures");
-            let builds: [(&str, PathBuf, &[&str]); 9] = [
+            let builds: [(&str, PathBuf, &[&str]); 12] = [
                 ("gcc", fixtures.join("malformed/small.c"), &["-O1", "-fPIE"]),
                 ("clang-19", fixtures.join("malformed/small.c"), &["-O0", "-fno-pic"]),
                 ("gcc", fixtures.join("run/common/a.c"), &["-O2", "-fcommon", "-fPIC"]),
@@ -333,6 +336,10 @@ fn object_seeds() -> Vec<Vec<u8>> {
                 ("g++", fixtures.join("cxx/exceptions/thrower.cpp"), &["-O1", "-fPIE"]),
                 ("clang-19", fixtures.join("check/relocs.s"), &[]),
                 ("gcc", fixtures.join("features/linkonce_a.s"), &[]),
+                // The other rows and column of the grid: MachO for both architectures, ELF AArch64.
+                ("clang-19", fixtures.join("macho/freestanding.c"), &["-target", "x86_64-apple-macos11", "-O1"]),
+                ("clang-19", fixtures.join("macho/freestanding.c"), &["-target", "arm64-apple-macos11", "-O2"]),
+                ("clang-19", fixtures.join("macho/freestanding.c"), &["--target=aarch64-linux-gnu", "-O2", "-fPIC"]),
             ];
             let mut seeds: Vec<Vec<u8>> = builds
                 .iter()
