@@ -102,3 +102,29 @@ fn dumps_are_deterministic() {
         }
     }
 }
+
+/// The other cells of the grid, on the same C: MachO x86-64 and arm64 (C names take `_`),
+/// ELF AArch64.
+const MACHO_EXTERNALS: [&str; 4] = ["--abs", "_puts=0x7f0000900000", "--abs", "_shared_value=0x7f0000a00000"];
+
+#[test]
+fn graph_of_macho_x86_64_object() {
+    snapshot!("graph_reloc_mix_macho_x86_64", jitld(&["graph", "reloc_mix.macho-x86_64.o"]));
+}
+
+#[test]
+fn relocations_of_macho_x86_64_object() {
+    let dump = dump_relocs_with("reloc_mix.macho-x86_64.o", "0x10000000", MACHO_EXTERNALS);
+    snapshot!("relocs_reloc_mix_macho_x86_64", dump);
+}
+
+#[test]
+fn relocations_of_macho_arm64_object() {
+    let dump = dump_relocs_with("reloc_mix.macho-arm64.o", "0x10000000", MACHO_EXTERNALS);
+    snapshot!("relocs_reloc_mix_macho_arm64", dump);
+}
+
+#[test]
+fn relocations_of_elf_aarch64_object() {
+    snapshot!("relocs_reloc_mix_elf_aarch64_pic", dump_relocs("reloc_mix.elf-aarch64-pic.o", "0x10000000"));
+}
