@@ -177,3 +177,45 @@ fn universal_files_give_the_targets_slice() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr.contains("without a x86_64 slice (it has arm64)"), "{stderr}");
 }
+
+/// llvm-jitlink's `-load_hidden FILE` and `-hidden-lNAME` on a MachO archive: its members
+/// link for the JITDylib they are loaded into, but their symbols are hidden from others.
+/// Each case is run under llvm-jitlink-19 too, which must agree.
+#[test]
+fn hidden_archives_link_but_stay_hidden_from_other_jitdylibs() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("macho-tests/hidden");
+    std::fs::create_dir_all(&dir).unwrap();
+    let assemble = |name: &str, text: &str| {
+        let s = dir.join(format!("{name}.s"));
+        std::fs::write(&s, text).unwrap();
+        let o = dir.join(format!("{name}.o"));
+        let mut mc = Command::new("llvm-mc-19");
+        mc.args(["-triple=x86_64-apple-macosx10.9", "-filetype=obj", "-o"]).arg(&o).arg(&s);
+        assert!(mc.status().unwrap().success());
+        o.display().to_string()
+    };
+    let foo = assemble("foo", "\t.globl _foo\n_foo:\n\tretq\n.subsections_via_symbols\n");
+    let main = assemble("main", "\t.globl _main\n_main:\n\tcallq _foo\n\tretq\n.subsections_via_symbols\n");
+    let archive = dir.join("libFoo.a").display().to_string();
+    let _ = std::fs::remove_file(&archive);
+    let ar = Command::new("llvm-ar-19").args(["--format=darwin", "rcs", &archive, &foo]).status();
+    assert!(ar.unwrap().success());
+    let search = format!("-L{}", dir.display());
+    let cases: [(&[&str], bool); 3] = [
+        (&["-load_hidden", &archive, &main], true),
+        (&[&search, "-hidden-lFoo", &main], true),
+        (&["-load_hidden", &archive, "-jd", "second", &main], false),
+    ];
+    for (args, links) in cases {
+        for tool in [env!("CARGO_BIN_EXE_jitld"), "llvm-jitlink-19"] {
+            let mut command = Command::new(tool);
+            if tool.ends_with("jitld") {
+                command.arg("check");
+            }
+            let out = command.arg("-noexec").args(args).output().unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.success(), links, "{tool} {args:?}: {stderr}");
+            assert!(links || stderr.contains("_foo"), "{tool} {args:?} must name _foo: {stderr}");
+        }
+    }
+}

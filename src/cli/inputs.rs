@@ -18,6 +18,9 @@ pub enum InputArg {
     Lazy(String),
     /// `--whole-archive FILE`.
     WholeArchive(String),
+    /// llvm-jitlink's `-load_hidden FILE` / `-hidden-lNAME`: an archive whose members'
+    /// symbols stay hidden in their JITDylib.
+    HiddenArchive(Box<InputArg>),
 }
 
 /// Finds `-lNAME`: `libNAME.so` before `libNAME.a` in each directory, `-L` ones first;

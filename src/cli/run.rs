@@ -81,6 +81,20 @@ impl Program {
             }
             InputArg::Lazy(path) => self.load_lazy(Path::new(path)),
             InputArg::WholeArchive(path) => self.load_whole_archive(Path::new(path)),
+            InputArg::HiddenArchive(archive) => {
+                let path = match &**archive {
+                    InputArg::Library(name) => find_library(name, &self.search)?,
+                    InputArg::Path(path) => Path::new(path).to_path_buf(),
+                    other => return Err(JitError::other(format!("a hidden archive must be a file, not {other:?}"))),
+                };
+                let buffer = format::universal::thin(open_input(&path)?, self.session.executor().target().arch)?;
+                if format::sniff(&buffer) != FileKind::Archive {
+                    return Err(JitError::other(format!("{}: -load_hidden takes a static archive", path.display())));
+                }
+                let generator = ArchiveGenerator::new(buffer, self.layer.clone(), self.next_ordinal())?.hidden();
+                self.session.add_generator(self.current, Arc::new(generator));
+                Ok(())
+            }
         }
     }
 

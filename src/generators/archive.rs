@@ -17,12 +17,19 @@ pub struct ArchiveGenerator {
     pulled: Mutex<HashSet<usize>>,
     /// Position of the archive among the inputs: orders its members' initializers.
     ordinal: u64,
+    /// Members' symbols are hidden in their JITDylib (llvm-jitlink's `-load_hidden`).
+    hidden: bool,
 }
 
 impl ArchiveGenerator {
     pub fn new(input: InputBuffer, layer: ObjectLinkingLayer, ordinal: u64) -> Result<Self> {
         let archive = Archive::parse(input, layer.session().names())?;
-        Ok(ArchiveGenerator { archive, layer, pulled: Mutex::new(HashSet::new()), ordinal })
+        Ok(ArchiveGenerator { archive, layer, pulled: Mutex::new(HashSet::new()), ordinal, hidden: false })
+    }
+
+    /// Members' symbols are visible only within the JITDylib they are added to.
+    pub fn hidden(self) -> Self {
+        ArchiveGenerator { hidden: true, ..self }
     }
 
     /// Adds every object member now (`--whole-archive`).
@@ -40,7 +47,10 @@ impl ArchiveGenerator {
         let Some(input) = self.archive.member(member) else { return Ok(()) };
         let ordinal = self.ordinal + member as u64;
         let tracker = self.layer.session().default_tracker(dylib);
-        self.layer.add_with_ordinal(&tracker, input, ordinal).map(|_| ())
+        match self.hidden {
+            true => self.layer.add_hidden_with_ordinal(&tracker, input, ordinal).map(|_| ()),
+            false => self.layer.add_with_ordinal(&tracker, input, ordinal).map(|_| ()),
+        }
     }
 }
 

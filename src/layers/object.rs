@@ -171,11 +171,37 @@ impl ObjectLinkingLayer {
 
     /// `ordinal` orders this object's initializers among others' (input order, as `ld`).
     pub fn add_with_ordinal(&self, tracker: &ResourceTracker, input: InputBuffer, ordinal: u64) -> Result<AddedObject> {
+        self.add_object(tracker, input, ordinal, false)
+    }
+
+    /// As `add_with_ordinal`, with every symbol the object exports hidden in its JITDylib
+    /// (members of an archive loaded with llvm-jitlink's `-load_hidden`).
+    pub fn add_hidden_with_ordinal(
+        &self,
+        tracker: &ResourceTracker,
+        input: InputBuffer,
+        ordinal: u64,
+    ) -> Result<AddedObject> {
+        self.add_object(tracker, input, ordinal, true)
+    }
+
+    fn add_object(
+        &self,
+        tracker: &ResourceTracker,
+        input: InputBuffer,
+        ordinal: u64,
+        hide: bool,
+    ) -> Result<AddedObject> {
         let session = &self.inner.session;
         let input = format::universal::thin(input, session.executor().target().arch)?;
         let format = format::object_format(&input)?;
         let interface = format.interface(&input, session.names())?;
-        let mut symbols: Vec<(SymbolName, SymbolFlags)> = interface.symbols.iter().map(|s| (s.name, s.flags)).collect();
+        let scope = |flags: SymbolFlags| match (hide, flags.scope) {
+            (true, jitld_linker::Scope::Default) => SymbolFlags { scope: jitld_linker::Scope::Hidden, ..flags },
+            _ => flags,
+        };
+        let mut symbols: Vec<(SymbolName, SymbolFlags)> =
+            interface.symbols.iter().map(|s| (s.name, scope(s.flags))).collect();
         let init_symbol = interface.has_initializers.then(|| {
             let name = session.intern(&format!("$jitld.init#{ordinal}:{}", input.name));
             symbols.push((name, SymbolFlags { scope: jitld_linker::Scope::Hidden, ..SymbolFlags::strong_data() }));
@@ -322,6 +348,10 @@ impl MaterializationUnit for ObjectUnit {
 fn claim_definitions(mut graph: LinkGraph, mr: &MaterializationResponsibility) -> LinkGraph {
     let globals: Vec<_> = graph.defined_globals().map(|(id, name, s)| (id, name, s.def)).collect();
     for (id, name, def) in globals {
+        // The unit's flags are the graph's, but hidden where the object was added hidden.
+        if let Some(flags) = mr.flags(name) {
+            graph.symbols[id.index()].flags.scope = flags.scope;
+        }
         match (mr.flags(name).map(|f| f.strength), def) {
             (None, _) => graph.make_external(id),
             (Some(Strength::Common { size, align }), Definition::Block { block, .. }) => {

@@ -41,7 +41,8 @@ Links the inputs as llvm-jitlink does and evaluates the `# jitlink-check:` rules
   -slab-address ADDR     with -noexec and -slab-allocate: place the slab at ADDR
   -slab-page-size SIZE   with -slab-allocate: the page size (4096)
   -L DIR, -lNAME         library search directory; library to link against
-  -hidden-lNAME          static library NAME (an archive only)
+  -hidden-lNAME          static library NAME (an archive only), its symbols hidden in its JITDylib
+  -load_hidden FILE      the archive FILE, its symbols hidden in its JITDylib
   -jd NAME               inputs after this go into JITDylib NAME
   -phony-externals       undefined externals resolve to address 0
   -sectcreate SECT,FILE[@SYM=OFF,...]
@@ -85,12 +86,13 @@ pub fn parse(args: &[String]) -> Result<CheckArgs, String> {
             "sectcreate" => parsed.sectcreate.push(value("SECTION,FILE")?),
             "L" => parsed.search.push(value("a directory")?),
             "l" => parsed.ordered.push(InputArg::Library(value("a library name")?)),
-            "hidden-l" => parsed.ordered.push(InputArg::Library(archive_only(&value("a library name")?))),
+            "hidden-l" => parsed.ordered.push(hidden(InputArg::Library(archive_only(&value("a library name")?)))),
+            "load_hidden" => parsed.ordered.push(hidden(InputArg::Path(value("an archive")?))),
             _ => {
                 if let Some(dir) = name.strip_prefix('L') {
                     parsed.search.push(glued(dir, inline.as_deref()));
                 } else if let Some(library) = name.strip_prefix("hidden-l") {
-                    parsed.ordered.push(InputArg::Library(archive_only(&glued(library, inline.as_deref()))));
+                    parsed.ordered.push(hidden(InputArg::Library(archive_only(&glued(library, inline.as_deref())))));
                 } else if let Some(library) = name.strip_prefix('l') {
                     parsed.ordered.push(InputArg::Library(glued(library, inline.as_deref())));
                 } else {
@@ -108,6 +110,10 @@ fn glued(head: &str, tail: Option<&str>) -> String {
         Some(tail) => format!("{head}={tail}"),
         None => head.to_string(),
     }
+}
+
+fn hidden(archive: InputArg) -> InputArg {
+    InputArg::HiddenArchive(Box::new(archive))
 }
 
 /// `-hidden-lNAME` links the archive `libNAME.a` only (`-l:FILE` names a file exactly).

@@ -43,7 +43,7 @@ pub fn write_field(kind: EdgeKind, value: i128, bytes: &mut [u8]) -> Result<(), 
     let word: [u8; 4] = (&*bytes).try_into().map_err(|_| "instruction field is not 4 bytes")?;
     let insn = u32::from_le_bytes(word);
     let value = value as i64;
-    let bits = |value: i64, shift: u8, width: u32| ((value >> shift) as u64 & ((1u64 << width) - 1)) as u32;
+    let bits = |value: i64, shift: u8, width: u32| ((value >> shift) as u64 & (1u64 << width).wrapping_sub(1)) as u32;
     let in_words = |value: i64| {
         if value & 3 != 0 {
             return Err(format!("target {value:#x} away is not a multiple of 4"));
@@ -61,13 +61,13 @@ pub fn write_field(kind: EdgeKind, value: i128, bytes: &mut [u8]) -> Result<(), 
         }
         Field::Lo12 { scale } => {
             let low = bits(value, 0, 12);
-            if low & ((1 << scale) - 1) != 0 {
+            if low & (1u32 << scale).wrapping_sub(1) != 0 {
                 return Err(format!("offset {low:#x} is not a multiple of the access size {}", 1 << scale));
             }
             (insn & !(0xfff << 10)) | ((low >> scale) << 10)
         }
         Field::Scaled12 { scale } => {
-            if value & ((1 << scale) - 1) != 0 {
+            if value & (1i64 << scale).wrapping_sub(1) != 0 {
                 return Err(format!("offset {value:#x} is not a multiple of {}", 1 << scale));
             }
             (insn & !(0xfff << 10)) | (bits(value, scale, 12) << 10)

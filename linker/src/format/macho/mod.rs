@@ -315,9 +315,9 @@ fn section(raw: &Section64<LE>) -> std::result::Result<MachSection<'_>, String> 
 /// The symbols an object defines, without building its graph.
 pub fn interface(input: &InputBuffer, names: &NamePool) -> Result<Interface> {
     let obj = MachObject::open(input)?;
-    let mut iface = Interface::default();
-    iface.has_initializers =
+    let has_initializers =
         obj.sections.iter().any(|s| s.is_loaded() && (s.role().is_root() || s.attributes & S_ATTR_NO_DEAD_STRIP != 0));
+    let mut iface = Interface { has_initializers, ..Interface::default() };
     for section in obj.sections.iter().filter(|s| s.is_loaded() && s.role() == SectionRole::Gathered) {
         iface.gathered.push(GatheredSection { name: section.name.clone(), size: section.size, align: section.align });
     }
@@ -476,7 +476,7 @@ fn split_points(obj: &MachObject, index: usize, section: &MachSection, bytes: &[
     let mut cuts = vec![0];
     match section.kind {
         S_CSTRING_LITERALS => {
-            let ends = bytes.iter().enumerate().filter(|(_, &b)| b == 0).map(|(i, _)| i as u64 + 1);
+            let ends = bytes.iter().enumerate().filter(|(_, &b)| b == 0).map(|(i, _)| (i as u64).wrapping_add(1));
             cuts.extend(ends.filter(|&e| e < section.size));
         }
         S_4BYTE_LITERALS | S_8BYTE_LITERALS | S_16BYTE_LITERALS => {
@@ -485,10 +485,11 @@ fn split_points(obj: &MachObject, index: usize, section: &MachSection, bytes: &[
                 S_8BYTE_LITERALS => 8,
                 _ => 16,
             };
-            cuts.extend((1..section.size / width).map(|i| i * width));
+            cuts.extend((1..section.size.checked_div(width).unwrap_or(0)).map(|i| i.wrapping_mul(width)));
         }
         _ if section.is_compact_unwind() => {
-            cuts.extend((1..section.size / COMPACT_UNWIND_ENTRY).map(|i| i * COMPACT_UNWIND_ENTRY));
+            let entries = section.size.checked_div(COMPACT_UNWIND_ENTRY).unwrap_or(0);
+            cuts.extend((1..entries).map(|i| i.wrapping_mul(COMPACT_UNWIND_ENTRY)));
         }
         _ if obj.subsections && !matches!(section.role(), SectionRole::EhFrame | SectionRole::Gathered) => {
             let sect = u8::try_from(index.wrapping_add(1)).unwrap_or(0);
