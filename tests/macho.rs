@@ -89,13 +89,15 @@ fn jitld(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_jitld")).args(args).output().unwrap()
 }
 
-/// Compiles C `text` for macOS into `dir/name.o`.
+/// Compiles C `text` for macOS into `dir/name.o`. Destructors go in `__mod_term_func`
+/// (clang's default registers them with `__cxa_atexit`, which MachO names `___cxa_atexit`).
 fn macho_object(dir: &Path, name: &str, text: &str) -> String {
     let c = dir.join(format!("{name}.c"));
     std::fs::write(&c, text).unwrap();
     let o = c.with_extension("o");
     let mut clang = Command::new("clang-19");
-    clang.args(["-target", "x86_64-apple-macos11", "-O2", "-c"]).arg(&c).arg("-o").arg(&o);
+    clang.args(["-target", "x86_64-apple-macos11", "-O2", "-fno-register-global-dtors-with-atexit", "-c"]);
+    clang.arg(&c).arg("-o").arg(&o);
     assert!(clang.status().unwrap().success(), "clang-19 failed on {name}");
     o.display().to_string()
 }
@@ -218,4 +220,57 @@ fn hidden_archives_link_but_stay_hidden_from_other_jitdylibs() {
             assert!(links || stderr.contains("_foo"), "{tool} {args:?} must name _foo: {stderr}");
         }
     }
+}
+
+/// `__mod_init_func` runs before `main`, in order.
+#[test]
+fn macho_initializers_run_before_main_in_order() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("macho-tests/init");
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = "static long trace;\n\
+        __attribute__((constructor)) static void first(void) { trace = trace * 10 + 1; }\n\
+        __attribute__((constructor)) static void second(void) { trace = trace * 10 + 2; }\n\
+        int main(void) { return (int)trace; }\n";
+    let main = macho_object(&dir, "main", text);
+    let out = jitld(&["run", &main]);
+    assert_eq!(out.status.code(), Some(12), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+static FINISHED: std::sync::Mutex<Vec<i64>> = std::sync::Mutex::new(Vec::new());
+
+extern "C" fn host_finished(value: i64) {
+    FINISHED.lock().unwrap().push(value);
+}
+
+/// `__mod_term_func` entries run when the code is removed (here: the `Jit` dropped), last
+/// first, as finalizers do. (clang registers C destructors with `___cxa_atexit` instead, so
+/// the table is written by hand.)
+#[test]
+fn macho_terminators_run_when_the_code_is_removed() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("macho-tests/term");
+    std::fs::create_dir_all(&dir).unwrap();
+    let s = dir.join("term.s");
+    std::fs::write(
+        &s,
+        "\t.section __TEXT,__text,regular,pure_instructions\n\
+         _one:\n\tmovl $1, %edi\n\tjmp _host_finished\n\
+         _two:\n\tmovl $2, %edi\n\tjmp _host_finished\n\
+         \t.section __DATA,__mod_term_func,mod_term_funcs\n\t.p2align 3\n\t.quad _one\n\t.quad _two\n\
+         \t.section __DATA,__data\n\t.globl _anchor\n_anchor:\n\t.quad 0\n.subsections_via_symbols\n",
+    )
+    .unwrap();
+    let o = dir.join("term.o");
+    let mut mc = Command::new("llvm-mc-19");
+    mc.args(["-triple=x86_64-apple-macosx10.9", "-filetype=obj", "-o"]).arg(&o).arg(&s);
+    assert!(mc.status().unwrap().success());
+    let jit = Jit::new().unwrap();
+    let name = jit.session().intern("_host_finished");
+    let flags = SymbolFlags { strength: Strength::Strong, scope: Scope::Default, callable: true };
+    let address = host_finished as *const () as u64;
+    jit.session().define_absolute(jit.main_dylib(), &[(name, address, flags)]).unwrap();
+    jit.add_object_file(&o).unwrap();
+    jit.lookup("_anchor").unwrap();
+    assert!(FINISHED.lock().unwrap().is_empty(), "terminators ran too early");
+    drop(jit);
+    assert_eq!(*FINISHED.lock().unwrap(), [2, 1]);
 }
