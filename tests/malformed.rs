@@ -471,3 +471,43 @@ fn zero_fill_section_of_gigabytes_in_a_slab() {
     assert!(!out.panicked() && matches!(out.code, Some(0 | 1)), "{}", out.describe());
     assert!(started.elapsed().as_secs() < 5, "took {:.1?}", started.elapsed());
 }
+
+// ------------------------------------------------------------------ MachO
+
+/// A MachO x86-64 object of `fixtures/macho/freestanding.c` (clang-19).
+fn small_macho() -> Vec<u8> {
+    let dir = scratch("malformed-macho");
+    let target = ["-target", "x86_64-apple-macos11", "-O1"];
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/macho/freestanding.c");
+    read(&compile("clang-19", &source, &dir.join("small-macho.o"), &target))
+}
+
+fn u32_at(bytes: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap())
+}
+
+/// The first section header of the first segment (after the 32-byte header and the 72-byte
+/// segment command), and its relocations' file offset.
+const FIRST_SECTION: usize = 32 + 72;
+
+#[test]
+fn malformed_macho_objects_get_one_line_errors() {
+    let dir = scratch("malformed-macho");
+    let bytes = small_macho();
+    for cut in [16, 40, bytes.len() / 2, bytes.len() - 3] {
+        let file = object(&dir, &format!("macho-cut-{cut}.o"), &bytes[..cut]);
+        assert_clean_error(&jitld(&["run", "--noexec", &file]), &[&file]);
+    }
+    // A relocation naming a symbol past the table: file, section and offset are named.
+    let mut bad_symbol = bytes.clone();
+    let reloff = u32_at(&bytes, FIRST_SECTION + 56) as usize;
+    let word = u32_at(&bytes, reloff + 4);
+    bad_symbol[reloff + 4..reloff + 8].copy_from_slice(&((word & 0xff00_0000) | 0x00ff_fff0).to_le_bytes());
+    let file = object(&dir, "macho-bad-symbol.o", &bad_symbol);
+    assert_rejected(&file, &["section __TEXT,__text+0x", "symbol index 16777200 out of range"]);
+    // Section content beyond the end of the file.
+    let mut outside = bytes.clone();
+    outside[FIRST_SECTION + 48..FIRST_SECTION + 52].copy_from_slice(&0x00ff_0000u32.to_le_bytes());
+    let file = object(&dir, "macho-outside.o", &outside);
+    assert_rejected(&file, &["__TEXT,__text", "lies outside the file"]);
+}
