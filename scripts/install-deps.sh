@@ -4,10 +4,11 @@
 # the -dev packages provide the real static libraries the tests link (sqlite, Lua, zlib) and
 # the bench links (OpenSSL's libcrypto, CPython's libpython3.11 with expat); mold and lld are the
 # bench's link-then-run columns, valgrind its instruction counts (make bench-instructions).
-# gcc-aarch64-linux-gnu builds the executor for AArch64 (make executor-aarch64), qemu-user runs it.
+# gcc-aarch64-linux-gnu builds the executor for AArch64 (make executor-aarch64), qemu-user runs it;
+# gcc-mingw-w64-x86-64 is a real COFF compiler (tests/coff.rs).
 set -euo pipefail
 packages=(gcc g++ make clang-19 lld-19 llvm-19 libsqlite3-dev liblua5.4-dev zlib1g-dev hyperfine time gdb nlohmann-json3-dev libclang-rt-19-dev
-  mold libssl-dev libpython3.11-dev libexpat1-dev valgrind python3 gcc-aarch64-linux-gnu qemu-user)
+  mold libssl-dev libpython3.11-dev libexpat1-dev valgrind python3 gcc-aarch64-linux-gnu qemu-user gcc-mingw-w64-x86-64)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -7,6 +7,7 @@
 #![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 pub mod archive;
+pub mod coff;
 pub mod elf;
 pub mod macho;
 pub mod universal;
@@ -23,6 +24,7 @@ use std::sync::Arc;
 pub enum Format {
     Elf,
     MachO,
+    Coff,
 }
 
 impl Format {
@@ -30,13 +32,14 @@ impl Format {
         match self {
             Format::Elf => "ELF",
             Format::MachO => "MachO",
+            Format::Coff => "COFF",
         }
     }
 
     /// What the format's compilers put before a C name (`main` is `_main` in MachO).
     pub fn global_prefix(self) -> &'static str {
         match self {
-            Format::Elf => "",
+            Format::Elf | Format::Coff => "",
             Format::MachO => "_",
         }
     }
@@ -46,6 +49,7 @@ impl Format {
         match self {
             Format::Elf => elf::interface(input, names),
             Format::MachO => macho::interface(input, names),
+            Format::Coff => coff::interface(input, names),
         }
     }
 
@@ -54,6 +58,7 @@ impl Format {
         match self {
             Format::Elf => elf::build_graph(input, names),
             Format::MachO => macho::build_graph(input, names),
+            Format::Coff => coff::build_graph(input, names),
         }
     }
 
@@ -66,6 +71,8 @@ impl Format {
                 let kinds = graph.arch.eh_frame_kinds();
                 config.pre_prune.push(Box::new(move |graph| crate::passes::split_eh_frame(graph, &kinds)));
             }
+            // Unwind tables (`.pdata`/`.xdata`) live with their functions already.
+            Format::Coff => {}
         }
     }
 
@@ -74,6 +81,8 @@ impl Format {
         match self {
             Format::Elf => elf::section_bounds(section),
             Format::MachO => macho::section_bounds(section),
+            // COFF gathers by `$` suffix, not by bounding symbols: nothing is gathered.
+            Format::Coff => [format!("{section}$start"), format!("{section}$end")],
         }
     }
 
@@ -83,7 +92,7 @@ impl Format {
     pub fn debug_object(self, graph: &LinkGraph) -> Option<Vec<u8>> {
         match self {
             Format::Elf => elf::debug_object(graph),
-            Format::MachO => None,
+            Format::MachO | Format::Coff => None,
         }
     }
 }
@@ -153,6 +162,9 @@ pub fn sniff(input: &InputBuffer) -> FileKind {
             Some(_) => FileKind::SharedLibrary,
             None => FileKind::Unknown,
         };
+    }
+    if coff::is_coff_object(bytes) {
+        return FileKind::Object(Format::Coff);
     }
     let head = bytes.get(..512).unwrap_or(bytes);
     let text = String::from_utf8_lossy(head);

@@ -1,0 +1,489 @@
+//! COFF relocatable objects (what MSVC, clang for Windows and MinGW GCC write) →
+//! `LinkGraph`: the COFF row of the format × architecture grid.
+//!
+//! Every loaded section is one block. Symbols are external (defined, undefined, or common:
+//! undefined with a size), static (file-local; a section's own symbol names its start),
+//! labels, absolute, or weak externals that fall back to a default symbol. COMDAT sections
+//! compete as weak definitions (`NODUPLICATES` ones as strong, so a second copy is an error
+//! naming both files), and an `ASSOCIATIVE` section (`.pdata`, `.xdata` of a function) is
+//! kept alive by its leader and dropped with it. `__imp_NAME` (a `dllimport` reference)
+//! becomes a slot in the graph holding NAME's address. Relocations keep their addend in the
+//! bytes they fix up; what a type means is the architecture's cell (`x86_64.rs`).
+
+mod x86_64;
+
+use super::{Format, Interface, InterfaceSymbol, Strength};
+use crate::arch::Arch;
+use crate::flags::SymbolFlags;
+use crate::graph::{
+    BlockId, Content, Definition, Edge, EdgeKind, InputBuffer, LinkGraph, MemProt, Scope, SectionRole, Symbol, SymbolId,
+};
+use crate::names::NamePool;
+use crate::{LinkError, Location, Result};
+use object::pe::*;
+use object::read::coff::{CoffHeader as _, ImageSymbol as _, SectionTable, SymbolTable};
+use std::sync::Arc;
+
+/// What a cell makes of one relocation: an edge of this kind, its addend, and whether the
+/// symbol it names is to be read as itself.
+pub struct Decoded {
+    pub kind: EdgeKind,
+    pub addend: i64,
+}
+
+/// The architectures jitld links COFF objects for.
+fn arch_for_machine(machine: u16) -> Option<Arch> {
+    match machine {
+        IMAGE_FILE_MACHINE_AMD64 => Some(Arch::X86_64),
+        _ => None,
+    }
+}
+
+fn decode(arch: Arch, r_type: u16, bytes: &[u8], offset: usize) -> std::result::Result<Option<Decoded>, String> {
+    match arch {
+        Arch::X86_64 => x86_64::decode(r_type, bytes, offset),
+        Arch::AArch64 => Err("COFF objects for AArch64".into()),
+    }
+}
+
+/// How a COMDAT section's copies compete.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Comdat {
+    /// One copy is kept (ANY, SAME_SIZE, EXACT_MATCH, LARGEST: the session keeps the first).
+    Any,
+    /// A second copy is an error.
+    NoDuplicates,
+    /// Kept if and only if the section with this (0-based) index is.
+    Associative(usize),
+}
+
+struct CoffObject<'a> {
+    input: &'a InputBuffer,
+    arch: Arch,
+    data: &'a [u8],
+    sections: SectionTable<'a>,
+    symbols: SymbolTable<'a>,
+    /// Section index (0-based) → its COMDAT selection, if it is a COMDAT section.
+    comdats: Vec<Option<Comdat>>,
+}
+
+impl<'a> CoffObject<'a> {
+    fn open(input: &'a InputBuffer) -> Result<Self> {
+        let data = input.bytes();
+        let at = || Location::file(&*input.name);
+        let bad = |e: object::read::Error| LinkError::malformed(at(), e.to_string());
+        let mut offset = 0;
+        let header = ImageFileHeader::parse(data, &mut offset).map_err(bad)?;
+        let machine = header.machine.get(object::LittleEndian);
+        let arch = arch_for_machine(machine).ok_or_else(|| {
+            LinkError::unsupported(
+                at(),
+                format!("a COFF object for machine {machine:#x}; x86-64 (0x8664) is supported"),
+            )
+        })?;
+        let sections = header.sections(data, offset).map_err(bad)?;
+        let symbols = header.symbols(data).map_err(bad)?;
+        let mut obj = CoffObject { input, arch, data, sections, symbols, comdats: Vec::new() };
+        obj.comdats = obj.read_comdats()?;
+        Ok(obj)
+    }
+
+    fn at(&self) -> Location {
+        Location::file(&*self.input.name)
+    }
+
+    fn section_name(&self, index: usize) -> String {
+        let header = self.sections.section(object::SectionIndex(index.wrapping_add(1)));
+        let name = header.ok().and_then(|h| h.name(self.symbols.strings()).ok());
+        name.map_or_else(|| format!("#{}", index.wrapping_add(1)), |n| String::from_utf8_lossy(n).into_owned())
+    }
+
+    /// The selection of each COMDAT section, from its section symbol's auxiliary record.
+    fn read_comdats(&self) -> Result<Vec<Option<Comdat>>> {
+        let mut comdats = vec![None; self.sections.len()];
+        for (index, symbol) in self.symbols.iter() {
+            let Some(section) = symbol.section().map(|s| s.0.wrapping_sub(1)) else { continue };
+            let is_comdat = self
+                .header(section)
+                .is_some_and(|h| h.characteristics.get(object::LittleEndian) & IMAGE_SCN_LNK_COMDAT != 0);
+            if !is_comdat || symbol.storage_class() != IMAGE_SYM_CLASS_STATIC || !symbol.has_aux_section() {
+                continue;
+            }
+            if comdats.get(section).is_some_and(|c| c.is_some()) {
+                continue;
+            }
+            let aux = self.symbols.aux_section(index).map_err(|e| LinkError::malformed(self.at(), e.to_string()))?;
+            let comdat = match aux.selection {
+                IMAGE_COMDAT_SELECT_NODUPLICATES => Comdat::NoDuplicates,
+                IMAGE_COMDAT_SELECT_ASSOCIATIVE => {
+                    Comdat::Associative(usize::from(aux.number.get(object::LittleEndian)).wrapping_sub(1))
+                }
+                _ => Comdat::Any,
+            };
+            if let Some(slot) = comdats.get_mut(section) {
+                *slot = Some(comdat);
+            }
+        }
+        Ok(comdats)
+    }
+
+    fn header(&self, index: usize) -> Option<&'a ImageSectionHeader> {
+        self.sections.section(object::SectionIndex(index.wrapping_add(1))).ok()
+    }
+
+    /// Sections that are loaded: not linker directives, not debug information.
+    fn is_loaded(&self, index: usize) -> bool {
+        let Some(header) = self.header(index) else { return false };
+        let flags = header.characteristics.get(object::LittleEndian);
+        let name = self.section_name(index);
+        flags & (IMAGE_SCN_LNK_REMOVE | IMAGE_SCN_LNK_INFO) == 0 && !name.starts_with(".debug")
+    }
+
+    fn symbol_name(&self, symbol: &'a ImageSymbol) -> Result<&'a [u8]> {
+        symbol.name(self.symbols.strings()).map_err(|e| LinkError::malformed(self.at(), format!("symbol name: {e}")))
+    }
+
+    fn flags(&self, symbol: &ImageSymbol) -> SymbolFlags {
+        let section = symbol.section().map(|s| s.0.wrapping_sub(1));
+        let code = section.and_then(|s| self.header(s)).is_some_and(|h| {
+            h.characteristics.get(object::LittleEndian) & (IMAGE_SCN_CNT_CODE | IMAGE_SCN_MEM_EXECUTE) != 0
+        });
+        let scope = match symbol.storage_class() {
+            IMAGE_SYM_CLASS_EXTERNAL | IMAGE_SYM_CLASS_WEAK_EXTERNAL => Scope::Default,
+            _ => Scope::Local,
+        };
+        let strength = if symbol.section_number() == 0 && symbol.value() != 0 {
+            // Common: the value is the size; the alignment is the largest power of two
+            // that divides it, up to 32.
+            let size = u64::from(symbol.value());
+            Strength::Common { size, align: 1 << size.trailing_zeros().min(5) }
+        } else if symbol.storage_class() == IMAGE_SYM_CLASS_WEAK_EXTERNAL {
+            Strength::Weak
+        } else {
+            match section.and_then(|s| self.comdats.get(s).copied().flatten()) {
+                Some(Comdat::NoDuplicates) | None => Strength::Strong,
+                Some(_) => Strength::Weak,
+            }
+        };
+        SymbolFlags { strength, scope, callable: code || symbol.typ() >> 4 == IMAGE_SYM_DTYPE_FUNCTION }
+    }
+}
+
+/// What a section is for: C and C++ initializer and terminator tables (MSVC's
+/// `.CRT$XI*`/`.CRT$XC*` and `.CRT$XP*`/`.CRT$XT*`, run in the order of the part after `$`;
+/// MinGW's `.ctors`/`.dtors`, run as ELF's), or plain content.
+fn section_role(name: &str) -> SectionRole {
+    let crt_order = |suffix: &str| {
+        // "XCU" < "XCV" < ...: the letters after the group, read as a number.
+        suffix.bytes().skip(2).take(3).fold(0u32, |n, b| n.wrapping_mul(256).wrapping_add(u32::from(b)))
+    };
+    if let Some(suffix) = name.strip_prefix(".CRT$") {
+        return match suffix.get(..2) {
+            Some("XI") | Some("XC") => {
+                // C initializers (XI) run before C++ ones (XC).
+                let group = if suffix.starts_with("XI") { 0 } else { 1 << 24 };
+                SectionRole::Init { priority: group | crt_order(suffix), reversed: false }
+            }
+            Some("XP") | Some("XT") => {
+                let group = if suffix.starts_with("XP") { 0 } else { 1 << 24 };
+                SectionRole::Fini { priority: group | crt_order(suffix), reversed: true }
+            }
+            _ => SectionRole::Plain,
+        };
+    }
+    let priority = |rest: &str| rest.strip_prefix('.').and_then(|p| p.parse::<u32>().ok());
+    if let Some(rest) = name.strip_prefix(".ctors") {
+        let priority = priority(rest).map_or(65536, |p| 65535u32.saturating_sub(p));
+        return SectionRole::Init { priority, reversed: true };
+    }
+    if let Some(rest) = name.strip_prefix(".dtors") {
+        let priority = priority(rest).map_or(65536, |p| 65535u32.saturating_sub(p));
+        return SectionRole::Fini { priority, reversed: true };
+    }
+    SectionRole::Plain
+}
+
+/// The symbols an object defines, without building its graph.
+pub fn interface(input: &InputBuffer, names: &NamePool) -> Result<Interface> {
+    let obj = CoffObject::open(input)?;
+    let mut iface = Interface::default();
+    for index in 0..obj.sections.len() {
+        if obj.is_loaded(index) {
+            iface.has_initializers |= section_role(&obj.section_name(index)).is_root();
+        }
+    }
+    for (index, symbol) in obj.symbols.iter() {
+        if !is_export(&obj, index.0, symbol) {
+            continue;
+        }
+        let name = obj.symbol_name(symbol)?;
+        iface.symbols.push(InterfaceSymbol { name: names.intern_bytes(name), flags: obj.flags(symbol) });
+    }
+    Ok(iface)
+}
+
+/// A global the object defines: in a loaded section, absolute, common, or a weak external
+/// (whose default is the definition).
+fn is_export(obj: &CoffObject, index: usize, symbol: &ImageSymbol) -> bool {
+    match symbol.storage_class() {
+        IMAGE_SYM_CLASS_EXTERNAL => match symbol.section_number() {
+            0 => symbol.value() != 0,
+            IMAGE_SYM_ABSOLUTE => true,
+            n if n > 0 => obj.is_loaded((n as usize).wrapping_sub(1)),
+            _ => false,
+        },
+        IMAGE_SYM_CLASS_WEAK_EXTERNAL => weak_default(obj, index).is_some_and(|d| d.section_number() > 0),
+        _ => false,
+    }
+}
+
+/// The default symbol of the weak external at `index`.
+fn weak_default<'a>(obj: &CoffObject<'a>, index: usize) -> Option<&'a ImageSymbol> {
+    obj.symbols.symbol(object::SymbolIndex(weak_default_index(obj, index)?)).ok()
+}
+
+fn weak_default_index(obj: &CoffObject, index: usize) -> Option<usize> {
+    let symbol = obj.symbols.symbol(object::SymbolIndex(index)).ok()?;
+    if symbol.storage_class() != IMAGE_SYM_CLASS_WEAK_EXTERNAL || symbol.number_of_aux_symbols() == 0 {
+        return None;
+    }
+    let aux: &ImageAuxSymbolWeak = obj.symbols.get(object::SymbolIndex(index), 1).ok()?;
+    usize::try_from(aux.weak_default_sym_index.get(object::LittleEndian)).ok()
+}
+
+/// Builds the link graph of one object.
+pub fn build_graph(input: &InputBuffer, names: &Arc<NamePool>) -> Result<LinkGraph> {
+    let obj = CoffObject::open(input)?;
+    let mut graph = LinkGraph::new(input.clone(), names.clone(), obj.arch);
+    graph.format = Some(Format::Coff);
+    let blocks = add_sections(&obj, &mut graph)?;
+    let mut symbols = add_symbols(&obj, &mut graph, &blocks)?;
+    add_relocations(&obj, &mut graph, &blocks, &mut symbols)?;
+    // An associative section lives and dies with its leader.
+    for (index, comdat) in obj.comdats.iter().enumerate() {
+        let Some(Comdat::Associative(leader)) = comdat else { continue };
+        let (Some(Some(block)), Some(Some(leader))) = (blocks.get(index), blocks.get(*leader)) else { continue };
+        graph.block_mut(*block).live = false;
+        let symbol = graph.add_anonymous_symbol(*block, 0, 0);
+        graph.block_mut(*leader).edges.push(Edge { kind: EdgeKind::KEEP_ALIVE, offset: 0, target: symbol, addend: 0 });
+    }
+    Ok(graph)
+}
+
+fn add_sections(obj: &CoffObject, graph: &mut LinkGraph) -> Result<Vec<Option<BlockId>>> {
+    let mut blocks = vec![None; obj.sections.len()];
+    for (index, slot) in blocks.iter_mut().enumerate() {
+        let Some(header) = obj.header(index).filter(|_| obj.is_loaded(index)) else { continue };
+        let name = obj.section_name(index);
+        let at = || obj.at().section(&*name);
+        let flags = header.characteristics.get(object::LittleEndian);
+        let prot = if flags & (IMAGE_SCN_MEM_EXECUTE | IMAGE_SCN_CNT_CODE) != 0 {
+            MemProt::ReadExec
+        } else if flags & IMAGE_SCN_MEM_WRITE != 0 {
+            MemProt::ReadWrite
+        } else {
+            MemProt::Read
+        };
+        let size = header.size_of_raw_data.get(object::LittleEndian);
+        let content = if flags & IMAGE_SCN_CNT_UNINITIALIZED_DATA != 0 {
+            Content::Zero(u64::from(size))
+        } else {
+            let start = header.pointer_to_raw_data.get(object::LittleEndian) as usize;
+            let end = start.checked_add(size as usize).filter(|&e| e <= obj.data.len());
+            end.ok_or_else(|| {
+                LinkError::malformed(
+                    at(),
+                    format!("content {start:#x}..+{size:#x} lies outside the file ({:#x} bytes)", obj.data.len()),
+                )
+            })?;
+            Content::Input { start, len: size as usize }
+        };
+        let id = graph.add_section(&name, prot, section_role(&name));
+        graph.section_mut(id).input_index = u32::try_from(index).ok();
+        *slot = Some(graph.add_block(id, content, header.coff_alignment()));
+    }
+    Ok(blocks)
+}
+
+/// Every symbol the graph needs, by symbol-table index.
+fn add_symbols(obj: &CoffObject, graph: &mut LinkGraph, blocks: &[Option<BlockId>]) -> Result<Vec<Option<SymbolId>>> {
+    let mut ids = vec![None; obj.symbols.len()];
+    let mut common: Option<crate::graph::SectionId> = None;
+    let mut weak = Vec::new();
+    for (index, symbol) in obj.symbols.iter() {
+        let class = symbol.storage_class();
+        if !matches!(class, IMAGE_SYM_CLASS_EXTERNAL | IMAGE_SYM_CLASS_STATIC | IMAGE_SYM_CLASS_LABEL) {
+            if class == IMAGE_SYM_CLASS_WEAK_EXTERNAL {
+                weak.push(index.0);
+            }
+            continue;
+        }
+        let raw_name = obj.symbol_name(symbol)?;
+        let at = || obj.at().symbol(String::from_utf8_lossy(raw_name).into_owned());
+        let flags = obj.flags(symbol);
+        let def = match symbol.section_number() {
+            IMAGE_SYM_ABSOLUTE => Definition::Absolute,
+            0 if class == IMAGE_SYM_CLASS_EXTERNAL && symbol.value() != 0 => {
+                let Strength::Common { size, align } = flags.strength else { continue };
+                let section = *common
+                    .get_or_insert_with(|| graph.add_section(".bss$common", MemProt::ReadWrite, SectionRole::Plain));
+                Definition::Block { block: graph.add_block(section, Content::Zero(size), align), offset: 0 }
+            }
+            n if n > 0 => {
+                let section = (n as usize).wrapping_sub(1);
+                let Some(block) = blocks.get(section).copied().flatten() else { continue };
+                let offset = u64::from(symbol.value());
+                if offset > graph.block(block).size() {
+                    return Err(LinkError::malformed(
+                        at().section(obj.section_name(section)).offset(offset),
+                        "symbol lies past the end of its section",
+                    ));
+                }
+                Definition::Block { block, offset }
+            }
+            _ => continue, // undefined: made on first reference; debug: not ours
+        };
+        // A section's own symbol (static, with a section record) names its start anonymously.
+        let named = !(class == IMAGE_SYM_CLASS_STATIC && symbol.has_aux_section()) && !raw_name.is_empty();
+        let local = flags.scope == Scope::Local;
+        let id = graph.add_symbol(Symbol {
+            name: named.then(|| graph.names.intern_bytes(raw_name)),
+            def,
+            size: 0,
+            flags,
+            addr: if def == Definition::Absolute { u64::from(symbol.value()) } else { 0 },
+            live: !local,
+        });
+        if let Some(slot) = ids.get_mut(index.0) {
+            *slot = Some(id);
+        }
+    }
+    // A weak external defined here is a weak definition at its default's place; one whose
+    // default is undefined stays a reference (resolved by its own name, or failing that the
+    // default's, by the session's alias rule: see `weak_reference_target`).
+    for index in weak {
+        let Some(symbol) = obj.symbols.symbol(object::SymbolIndex(index)).ok() else { continue };
+        let Some(default) = weak_default_index(obj, index) else { continue };
+        let Some(target) = ids.get(default).copied().flatten() else { continue };
+        let def = graph.symbol(target).def;
+        if !matches!(def, Definition::Block { .. } | Definition::Absolute) {
+            continue;
+        }
+        let name = obj.symbol_name(symbol)?;
+        let flags = SymbolFlags { strength: Strength::Weak, ..obj.flags(symbol) };
+        let callable = graph.symbol(target).flags.callable;
+        let addr = graph.symbol(target).addr;
+        let id = graph.add_symbol(Symbol {
+            name: Some(graph.names.intern_bytes(name)),
+            def,
+            size: 0,
+            flags: SymbolFlags { callable, ..flags },
+            addr,
+            live: true,
+        });
+        if let Some(slot) = ids.get_mut(index) {
+            *slot = Some(id);
+        }
+    }
+    Ok(ids)
+}
+
+fn add_relocations(
+    obj: &CoffObject,
+    graph: &mut LinkGraph,
+    blocks: &[Option<BlockId>],
+    symbols: &mut [Option<SymbolId>],
+) -> Result<()> {
+    for (index, block) in blocks.iter().enumerate() {
+        let (Some(block), Some(header)) = (*block, obj.header(index)) else { continue };
+        let name = obj.section_name(index);
+        let relocations = header
+            .coff_relocations(obj.data)
+            .map_err(|e| LinkError::malformed(obj.at().section(&*name), e.to_string()))?;
+        let bytes = graph.block_bytes(graph.block(block)).to_vec();
+        for relocation in relocations {
+            let offset = relocation.virtual_address.get(object::LittleEndian);
+            let at = || obj.at().section(&*name).offset(u64::from(offset));
+            let r_type = relocation.typ.get(object::LittleEndian);
+            let decoded =
+                decode(obj.arch, r_type, &bytes, offset as usize).map_err(|m| LinkError::unsupported(at(), m))?;
+            let Some(Decoded { kind, addend }) = decoded else { continue };
+            let width = graph.arch.edge_info(kind).map_or(0, |i| u64::from(i.width));
+            if u64::from(offset).checked_add(width).is_none_or(|end| end > bytes.len() as u64) {
+                return Err(LinkError::malformed(at(), "relocation past the end of the section"));
+            }
+            let symbol_index = relocation.symbol_table_index.get(object::LittleEndian) as usize;
+            let target =
+                relocation_target(obj, graph, symbols, symbol_index).map_err(|m| LinkError::malformed(at(), m))?;
+            graph.block_mut(block).edges.push(Edge { kind, offset, target, addend });
+        }
+    }
+    Ok(())
+}
+
+/// The graph symbol a relocation names: a definition, or an external made on first use.
+/// `__imp_NAME` is a pointer slot holding NAME's address (what `dllimport` code loads), and
+/// `__ImageBase` the image base jitld gives COFF code: 0, as all JIT memory lies in the low
+/// 4 GiB, where image-relative (`ADDR32NB`) values are plain addresses.
+fn relocation_target(
+    obj: &CoffObject,
+    graph: &mut LinkGraph,
+    symbols: &mut [Option<SymbolId>],
+    index: usize,
+) -> std::result::Result<SymbolId, String> {
+    if let Some(id) = symbols.get(index).copied().flatten() {
+        return Ok(id);
+    }
+    let symbol =
+        obj.symbols.symbol(object::SymbolIndex(index)).map_err(|_| format!("symbol index {index} out of range"))?;
+    let name = obj.symbol_name(symbol).map_err(|e| e.to_string())?;
+    if symbol.section_number() != 0 {
+        return Err(format!(
+            "relocation against symbol {:?} in a section that is not loaded",
+            String::from_utf8_lossy(name)
+        ));
+    }
+    let id = if name == b"__ImageBase" {
+        graph.add_symbol(Symbol {
+            name: None,
+            def: Definition::Absolute,
+            size: 0,
+            flags: SymbolFlags::local(),
+            addr: 0,
+            live: true,
+        })
+    } else if let Some(imported) = name.strip_prefix(b"__imp_") {
+        import_slot(graph, imported)
+    } else {
+        // A weak external whose default is undefined too: a weak reference to its own name.
+        let weak = symbol.storage_class() == IMAGE_SYM_CLASS_WEAK_EXTERNAL;
+        let interned = graph.names.intern_bytes(name);
+        graph.external(interned, weak)
+    };
+    if let Some(slot) = symbols.get_mut(index) {
+        *slot = Some(id);
+    }
+    Ok(id)
+}
+
+/// An import-address slot for `name`: 8 bytes holding its address.
+fn import_slot(graph: &mut LinkGraph, name: &[u8]) -> SymbolId {
+    let target = graph.names.intern_bytes(name);
+    let target = graph.external(target, false);
+    let section = graph
+        .find_section(".idata$jitld")
+        .unwrap_or_else(|| graph.add_section(".idata$jitld", MemProt::Read, SectionRole::Plain));
+    let block = graph.add_block(section, Content::Owned(vec![0; 8]), 8);
+    let pointer = graph.arch.pointer_kind();
+    graph.block_mut(block).edges.push(Edge { kind: pointer, offset: 0, target, addend: 0 });
+    graph.add_anonymous_symbol(block, 0, 8)
+}
+
+/// A COFF object has no magic: its first field is the machine. Only machines jitld could
+/// mean, with a plausible section count and no optional header, are taken for one.
+pub fn is_coff_object(bytes: &[u8]) -> bool {
+    let field = |at: usize| bytes.get(at..at.wrapping_add(2)).and_then(|b| b.try_into().ok()).map(u16::from_le_bytes);
+    let machine_known =
+        matches!(field(0), Some(IMAGE_FILE_MACHINE_AMD64 | IMAGE_FILE_MACHINE_ARM64 | IMAGE_FILE_MACHINE_I386));
+    machine_known && field(2).is_some_and(|n| n < 0xff00) && field(16) == Some(0)
+}

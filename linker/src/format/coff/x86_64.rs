@@ -1,0 +1,41 @@
+//! The COFF × x86-64 cell: relocation types → x86-64 edge kinds. Addends are in the bytes
+//! being fixed up; `REL32_N` counts from N bytes past the end of its field.
+// Parsing and fix-ups read untrusted input: no panicking index or overflow.
+#![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+
+use super::Decoded;
+use crate::arch::x86_64::Kind;
+use object::pe::*;
+
+fn read(bytes: &[u8], offset: usize, width: usize) -> Option<i64> {
+    let field = bytes.get(offset..offset.checked_add(width)?)?;
+    Some(match width {
+        8 => i64::from_le_bytes(field.try_into().ok()?),
+        _ => i64::from(i32::from_le_bytes(field.try_into().ok()?)),
+    })
+}
+
+pub fn decode(r_type: u16, bytes: &[u8], offset: usize) -> Result<Option<Decoded>, String> {
+    let value = |width| read(bytes, offset, width).ok_or("relocation past the end of its section");
+    let edge = |kind: Kind, addend: i64| Ok(Some(Decoded { kind: kind.into(), addend }));
+    match r_type {
+        IMAGE_REL_AMD64_ABSOLUTE => Ok(None),
+        IMAGE_REL_AMD64_ADDR64 => edge(Kind::Pointer64, value(8)?),
+        // Zero-extended 32-bit addresses.
+        IMAGE_REL_AMD64_ADDR32 => edge(Kind::Pointer32, i64::from(value(4)? as u32)),
+        // Image-relative, with an image base of 0 (see `relocation_target`).
+        IMAGE_REL_AMD64_ADDR32NB => edge(Kind::Pointer32, i64::from(value(4)? as u32)),
+        IMAGE_REL_AMD64_REL32..=IMAGE_REL_AMD64_REL32_5 => {
+            let trailing = i64::from(r_type.wrapping_sub(IMAGE_REL_AMD64_REL32));
+            let addend = value(4)?.wrapping_sub(4).wrapping_sub(trailing);
+            // A `call`/`jmp rel32` may go through a stub when its target is far.
+            let opcode = offset.checked_sub(1).and_then(|o| bytes.get(o));
+            let kind =
+                if trailing == 0 && matches!(opcode, Some(0xe8 | 0xe9)) { Kind::BranchPCRel32 } else { Kind::Delta32 };
+            edge(kind, addend)
+        }
+        IMAGE_REL_AMD64_SECTION => Err("relocation IMAGE_REL_AMD64_SECTION (a section index)".into()),
+        IMAGE_REL_AMD64_SECREL => Err("relocation IMAGE_REL_AMD64_SECREL (a section-relative offset)".into()),
+        other => Err(format!("relocation type {other:#x}")),
+    }
+}

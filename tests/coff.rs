@@ -1,0 +1,101 @@
+//! COFF objects run on Linux: freestanding C compiled for Windows (clang for MSVC and for
+//! MinGW, and MinGW's GCC) links in this process, and its functions are called from Rust
+//! with the Microsoft x64 convention (`extern "win64"`). Every answer is compared with the
+//! same C compiled for Linux and linked as ELF.
+
+use jitld::Jit;
+use jitld_linker::flags::{Scope, Strength, SymbolFlags};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn source() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/macho/freestanding.c")
+}
+
+/// Compiles the fixture with `compiler` and `flags` under target/tmp/coff-tests.
+fn compile(tag: &str, compiler: &str, flags: &[&str]) -> Vec<u8> {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("coff-tests");
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join(format!("freestanding-{tag}.o"));
+    let status = Command::new(compiler)
+        .args(flags)
+        .args(["-DNO_THREAD_LOCALS", "-ffreestanding", "-fno-stack-protector", "-c"])
+        .arg(source())
+        .arg("-o")
+        .arg(&out)
+        .status()
+        .unwrap_or_else(|e| panic!("{compiler}: {e}"));
+    assert!(status.success(), "{compiler} {flags:?} failed");
+    std::fs::read(&out).unwrap()
+}
+
+extern "win64" fn host_callback_win64(value: i64) -> i64 {
+    value * 7 + 1
+}
+
+extern "C" fn host_callback_sysv(value: i64) -> i64 {
+    value * 7 + 1
+}
+
+/// The fixture's functions, with the calling convention `$abi`, through a `Jit` holding one
+/// object.
+macro_rules! answers {
+    ($abi:literal, $jit:expr, $callback:expr) => {{
+        let jit: &Jit = $jit;
+        let name = jit.session().intern("host_callback");
+        let flags = SymbolFlags { strength: Strength::Strong, scope: Scope::Default, callable: true };
+        jit.session().define_absolute(jit.main_dylib(), &[(name, $callback as *const () as u64, flags)]).unwrap();
+        let mut out: Vec<i64> = Vec::new();
+        // SAFETY: the signatures are the fixture's, in the convention of its target.
+        unsafe {
+            let apply = jit.get::<extern $abi fn(i32, i64, i64) -> i64>("apply").unwrap();
+            let sum_primes = jit.get::<extern $abi fn(i32) -> i64>("sum_primes").unwrap();
+            let checksum = jit.get::<extern $abi fn() -> i64>("greeting_checksum").unwrap();
+            let scaled = jit.get::<extern $abi fn(i32, i64) -> i64>("scaled").unwrap();
+            let call_back = jit.get::<extern $abi fn(i64) -> i64>("call_back").unwrap();
+            let switch_table = jit.get::<extern $abi fn(i32) -> i64>("switch_table").unwrap();
+            for i in 0..6 {
+                out.push(apply(i, 17, 5));
+                out.push(sum_primes(i));
+                out.push(scaled(i, 1000 + i64::from(i)));
+                out.push(call_back(i64::from(i)));
+                out.push(switch_table(i));
+            }
+            out.push(switch_table(9));
+            out.push(checksum());
+        }
+        out
+    }};
+}
+
+fn coff_answers(name: &str, bytes: Vec<u8>) -> Vec<i64> {
+    let jit = Jit::new().unwrap();
+    jit.add_object(name, bytes).unwrap();
+    answers!("win64", &jit, host_callback_win64)
+}
+
+fn elf_answers() -> Vec<i64> {
+    let jit = Jit::new().unwrap();
+    jit.add_object("freestanding-linux.o", compile("linux", "clang-19", &["-O2"])).unwrap();
+    answers!("C", &jit, host_callback_sysv)
+}
+
+#[test]
+fn clang_msvc_objects_run_in_this_process_and_agree_with_elf() {
+    let expected = elf_answers();
+    for opt in ["-O0", "-O1", "-O2"] {
+        let bytes = compile(&format!("msvc{opt}"), "clang-19", &["--target=x86_64-pc-windows-msvc", opt]);
+        assert_eq!(coff_answers(&format!("msvc{opt}.o"), bytes), expected, "clang-19 x86_64-pc-windows-msvc {opt}");
+    }
+}
+
+#[test]
+fn mingw_objects_run_in_this_process_and_agree_with_elf() {
+    let expected = elf_answers();
+    for opt in ["-O0", "-O2"] {
+        let bytes = compile(&format!("clang-mingw{opt}"), "clang-19", &["--target=x86_64-w64-mingw32", opt]);
+        assert_eq!(coff_answers(&format!("clang-mingw{opt}.o"), bytes), expected, "clang-19 mingw {opt}");
+        let bytes = compile(&format!("gcc-mingw{opt}"), "x86_64-w64-mingw32-gcc", &[opt]);
+        assert_eq!(coff_answers(&format!("gcc-mingw{opt}.o"), bytes), expected, "x86_64-w64-mingw32-gcc {opt}");
+    }
+}
