@@ -344,7 +344,8 @@ fn add_symbols(obj: &CoffObject, graph: &mut LinkGraph, blocks: &[Option<BlockId
             _ => continue, // undefined: made on first reference; debug: not ours
         };
         // A section's own symbol (static, with a section record) names its start anonymously.
-        let named = !(class == IMAGE_SYM_CLASS_STATIC && symbol.has_aux_section()) && !raw_name.is_empty();
+        let section_symbol = class == IMAGE_SYM_CLASS_STATIC && symbol.has_aux_section();
+        let named = !section_symbol && !raw_name.is_empty();
         let local = flags.scope == Scope::Local;
         let id = graph.add_symbol(Symbol {
             name: named.then(|| graph.names.intern_bytes(raw_name)),
