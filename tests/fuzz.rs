@@ -326,7 +326,7 @@ fn object_seeds() -> Vec<Vec<u8>> {
         .get_or_init(|| {
             let dir = scratch("fuzz-seeds");
             let fixtures = root().join("fixtures");
-            let builds: [(&str, PathBuf, &[&str]); 12] = [
+            let builds: [(&str, PathBuf, &[&str]); 14] = [
                 ("gcc", fixtures.join("malformed/small.c"), &["-O1", "-fPIE"]),
                 ("clang-19", fixtures.join("malformed/small.c"), &["-O0", "-fno-pic"]),
                 ("gcc", fixtures.join("run/common/a.c"), &["-O2", "-fcommon", "-fPIC"]),
@@ -336,10 +336,12 @@ fn object_seeds() -> Vec<Vec<u8>> {
                 ("g++", fixtures.join("cxx/exceptions/thrower.cpp"), &["-O1", "-fPIE"]),
                 ("clang-19", fixtures.join("check/relocs.s"), &[]),
                 ("gcc", fixtures.join("features/linkonce_a.s"), &[]),
-                // The other rows and column of the grid: MachO for both architectures, ELF AArch64.
+                // The other rows and column of the grid: MachO for both architectures, ELF AArch64, COFF.
                 ("clang-19", fixtures.join("macho/freestanding.c"), &["-target", "x86_64-apple-macos11", "-O1"]),
                 ("clang-19", fixtures.join("macho/freestanding.c"), &["-target", "arm64-apple-macos11", "-O2"]),
                 ("clang-19", fixtures.join("macho/freestanding.c"), &["--target=aarch64-linux-gnu", "-O2", "-fPIC"]),
+                ("clang-19", fixtures.join("macho/freestanding.c"), &["--target=x86_64-pc-windows-msvc", "-O1"]),
+                ("clang-19", fixtures.join("macho/freestanding.c"), &["--target=x86_64-w64-mingw32", "-O2"]),
             ];
             let mut seeds: Vec<Vec<u8>> = builds
                 .iter()

@@ -63,6 +63,10 @@ pub fn edge_value(
         Formula::NegRelative => sum(&[p, s.saturating_neg(), a]),
         Formula::FromGot => sum(&[s, a, got()?.saturating_neg()]),
         Formula::FromGotPage => sum(&[s, a, page(got()?).saturating_neg()]),
+        Formula::ImageRelative => {
+            let base = graph.image_base.map(|b| i128::from(graph.symbol_addr(b)));
+            sum(&[s, a, base.ok_or("image-relative relocation without an image base")?.saturating_neg()])
+        }
         // Thread-local addresses are offsets from the thread pointer: read them signed.
         Formula::ThreadPointerOffset => sum(&[i128::from(target.addr as i64), a]),
         Formula::ThreadBlockOffset => {

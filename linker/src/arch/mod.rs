@@ -43,6 +43,8 @@ pub enum Formula {
     PageRelative,
     /// `S + A - Page(GOT)`.
     FromGotPage,
+    /// `S + A - BASE`, `BASE` the graph's image base.
+    ImageRelative,
     /// `P - S + A`.
     NegRelative,
     /// `S + A - GOT`.

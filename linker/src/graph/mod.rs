@@ -220,6 +220,8 @@ pub struct LinkGraph {
     pub stubs: StubIndex,
     /// `_GLOBAL_OFFSET_TABLE_` of this graph, created on first need.
     pub got_base: Option<SymbolId>,
+    /// What image-relative addresses count from (COFF's `__ImageBase`), once referenced.
+    pub image_base: Option<SymbolId>,
     /// The start of this graph's thread-local block: its address is the block's offset from
     /// the thread pointer. Created on first need (local-dynamic accesses).
     pub tls_base: Option<SymbolId>,
@@ -242,6 +244,7 @@ impl LinkGraph {
             externals: IdMap::default(),
             stubs: StubIndex::default(),
             got_base: None,
+            image_base: None,
             tls_base: None,
             ifuncs: Vec::new(),
         }

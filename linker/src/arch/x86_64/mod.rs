@@ -59,10 +59,11 @@ pub enum Kind {
     RequestTlsGdAndTransformToDelta32,
     RequestTlsLdAndTransformToDelta32,
     NegDelta64,
+    ImageRelative32,
 }
 
 /// Every kind, in number order (`ALL[n - 1]` is kind `n`).
-const ALL: [Kind; 28] = [
+const ALL: [Kind; 29] = [
     Kind::Pointer64,
     Kind::Pointer32,
     Kind::Pointer32Signed,
@@ -91,6 +92,7 @@ const ALL: [Kind; 28] = [
     Kind::RequestTlsGdAndTransformToDelta32,
     Kind::RequestTlsLdAndTransformToDelta32,
     Kind::NegDelta64,
+    Kind::ImageRelative32,
 ];
 
 /// x86-64 fields hold their whole value: the range is the field's width.
@@ -151,6 +153,8 @@ impl Kind {
             Kind::NegDelta32 => cell(name, 4, NegRelative, Signed, TableUse::None),
             // MachO `B - A` where the fix-up is in `B`'s block.
             Kind::NegDelta64 => cell(name, 8, NegRelative, Either, TableUse::None),
+            // COFF `ADDR32NB`: an address relative to the image base (unwind tables, RVAs).
+            Kind::ImageRelative32 => cell(name, 4, ImageRelative, Unsigned, TableUse::None),
             Kind::Delta64FromGot => cell(name, 8, FromGot, Either, TableUse::None),
             // A call or jump; through the target's stub when it doesn't reach.
             Kind::BranchPCRel32 => cell(name, 4, Relative, Signed, TableUse::BranchStubIfFar),
@@ -198,6 +202,7 @@ impl Kind {
             Kind::Delta8 => "Delta8",
             Kind::NegDelta32 => "NegDelta32",
             Kind::NegDelta64 => "NegDelta64",
+            Kind::ImageRelative32 => "ImageRelative32",
             Kind::Delta64FromGot => "Delta64FromGot",
             Kind::BranchPCRel32 => "BranchPCRel32",
             Kind::Size32 => "Size32",

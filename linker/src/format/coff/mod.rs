@@ -409,6 +409,12 @@ fn add_relocations(
             let decoded =
                 decode(obj.arch, r_type, &bytes, offset as usize).map_err(|m| LinkError::unsupported(at(), m))?;
             let Some(Decoded { kind, addend }) = decoded else { continue };
+            // The image base is no edge's target: a block that counts from it keeps it alive,
+            // so that it is looked up.
+            if graph.arch.edge_info(kind).is_some_and(|i| i.formula == crate::arch::Formula::ImageRelative) {
+                let base = image_base(graph);
+                graph.block_mut(block).edges.push(Edge { kind: EdgeKind::KEEP_ALIVE, offset, target: base, addend: 0 });
+            }
             let width = graph.arch.edge_info(kind).map_or(0, |i| u64::from(i.width));
             if u64::from(offset).checked_add(width).is_none_or(|end| end > bytes.len() as u64) {
                 return Err(LinkError::malformed(at(), "relocation past the end of the section"));
@@ -423,9 +429,7 @@ fn add_relocations(
 }
 
 /// The graph symbol a relocation names: a definition, or an external made on first use.
-/// `__imp_NAME` is a pointer slot holding NAME's address (what `dllimport` code loads), and
-/// `__ImageBase` the image base jitld gives COFF code: 0, as all JIT memory lies in the low
-/// 4 GiB, where image-relative (`ADDR32NB`) values are plain addresses.
+/// `__imp_NAME` is a pointer slot holding NAME's address (what `dllimport` code loads).
 fn relocation_target(
     obj: &CoffObject,
     graph: &mut LinkGraph,
@@ -445,14 +449,7 @@ fn relocation_target(
         ));
     }
     let id = if name == b"__ImageBase" {
-        graph.add_symbol(Symbol {
-            name: None,
-            def: Definition::Absolute,
-            size: 0,
-            flags: SymbolFlags::local(),
-            addr: 0,
-            live: true,
-        })
+        image_base(graph)
     } else if let Some(imported) = name.strip_prefix(b"__imp_") {
         import_slot(graph, imported)
     } else {
@@ -465,6 +462,19 @@ fn relocation_target(
         *slot = Some(id);
     }
     Ok(id)
+}
+
+/// `__ImageBase`, what image-relative (`ADDR32NB`) values count from: whatever defines it
+/// (`-abs __ImageBase=...`), else 0 (a weak reference), since all JIT memory in this process
+/// lies in the low 4 GiB, where image-relative values are then plain addresses.
+fn image_base(graph: &mut LinkGraph) -> SymbolId {
+    if let Some(base) = graph.image_base {
+        return base;
+    }
+    let name = graph.names.intern("__ImageBase");
+    let base = graph.external(name, true);
+    graph.image_base = Some(base);
+    base
 }
 
 /// An import-address slot for `name`: 8 bytes holding its address.
