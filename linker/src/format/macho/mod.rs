@@ -485,10 +485,12 @@ fn split_points(obj: &MachObject, index: usize, section: &MachSection, bytes: &[
                 S_8BYTE_LITERALS => 8,
                 _ => 16,
             };
-            cuts.extend((1..section.size.checked_div(width).unwrap_or(0)).map(|i| i.wrapping_mul(width)));
+            // Split what is there: a zero-fill section claiming literals has no bytes.
+            let count = (bytes.len() as u64).checked_div(width).unwrap_or(0);
+            cuts.extend((1..count).map(|i| i.wrapping_mul(width)));
         }
         _ if section.is_compact_unwind() => {
-            let entries = section.size.checked_div(COMPACT_UNWIND_ENTRY).unwrap_or(0);
+            let entries = (bytes.len() as u64).checked_div(COMPACT_UNWIND_ENTRY).unwrap_or(0);
             cuts.extend((1..entries).map(|i| i.wrapping_mul(COMPACT_UNWIND_ENTRY)));
         }
         _ if obj.subsections && !matches!(section.role(), SectionRole::EhFrame | SectionRole::Gathered) => {
