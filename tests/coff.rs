@@ -99,3 +99,37 @@ fn mingw_objects_run_in_this_process_and_agree_with_elf() {
         assert_eq!(coff_answers(&format!("gcc-mingw{opt}.o"), bytes), expected, "x86_64-w64-mingw32-gcc {opt}");
     }
 }
+
+fn jitld(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_jitld")).args(args).output().unwrap()
+}
+
+/// Compiles C `text` with clang for `target` into `dir/name.o`.
+fn windows_object(dir: &Path, name: &str, target: &str, text: &str) -> String {
+    let c = dir.join(format!("{name}.c"));
+    std::fs::write(&c, text).unwrap();
+    let o = c.with_extension("o");
+    let mut clang = Command::new("clang-19");
+    clang.arg(format!("--target={target}")).args(["-O2", "-c"]).arg(&c).arg("-o").arg(&o);
+    assert!(clang.status().unwrap().success(), "clang-19 failed on {name}");
+    o.display().to_string()
+}
+
+/// The MSVC start-up's tables: `.CRT$XI*` (C) before `.CRT$XC*` (C++), each in the order of
+/// its `$` suffix, called with the Microsoft convention before `main`.
+#[test]
+fn msvc_initializer_tables_run_before_main_in_order() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("coff-tests/crt");
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = "static long long trace;\n\
+        static void first(void) { trace = trace * 10 + 1; }\n\
+        static void second(void) { trace = trace * 10 + 2; }\n\
+        static int c_init(void) { trace = trace * 10 + 3; return 0; }\n\
+        __attribute__((section(\".CRT$XCV\"), used)) static void (*const init_second)(void) = second;\n\
+        __attribute__((section(\".CRT$XCU\"), used)) static void (*const init_first)(void) = first;\n\
+        __attribute__((section(\".CRT$XIU\"), used)) static int (*const init_c)(void) = c_init;\n\
+        int main(void) { return (int)(trace - 300); }\n";
+    let main = windows_object(&dir, "crt", "x86_64-pc-windows-msvc", text);
+    let out = jitld(&["run", &main]);
+    assert_eq!(out.status.code(), Some(12), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -251,6 +251,48 @@ fn weak_default_index(obj: &CoffObject, index: usize) -> Option<usize> {
     usize::try_from(aux.weak_default_sym_index.get(object::LittleEndian)).ok()
 }
 
+/// What calls a function of this format from jitld's convention: the thunk's bytes, where
+/// its call's field is and the field's kind.
+fn call_thunk(arch: Arch) -> Option<(&'static [u8], u32, EdgeKind)> {
+    match arch {
+        Arch::X86_64 => {
+            let (offset, kind) = x86_64::call_thunk_edge();
+            Some((&x86_64::CALL_THUNK, offset, kind))
+        }
+        Arch::AArch64 => None,
+    }
+}
+
+/// Initializer and terminator tables hold functions of the Microsoft convention, which the
+/// platform calls as its own: each entry is pointed at a thunk that makes the call the
+/// callee expects.
+fn call_table_entries_through_thunks(graph: &mut LinkGraph) {
+    let Some((code, field, kind)) = call_thunk(graph.arch) else { return };
+    let tables: Vec<BlockId> = graph
+        .sections
+        .iter()
+        .filter(|s| matches!(s.role, SectionRole::Init { .. } | SectionRole::Fini { .. }))
+        .flat_map(|s| s.blocks.iter().copied())
+        .collect();
+    for table in tables {
+        for i in 0..graph.block(table).edges.len() {
+            let Some(&entry) = graph.block(table).edges.get(i) else { continue };
+            let section = graph
+                .find_section("$__CALL_THUNKS")
+                .unwrap_or_else(|| graph.add_section("$__CALL_THUNKS", MemProt::ReadExec, SectionRole::Plain));
+            let thunk = graph.add_block(section, Content::Owned(code.to_vec()), 16);
+            let call = Edge { kind, offset: field, target: entry.target, addend: entry.addend.wrapping_sub(4) };
+            graph.block_mut(thunk).edges.push(call);
+            let symbol = graph.add_anonymous_symbol(thunk, 0, code.len() as u64);
+            graph.symbol_mut(symbol).flags.callable = true;
+            if let Some(e) = graph.block_mut(table).edges.get_mut(i) {
+                e.target = symbol;
+                e.addend = 0;
+            }
+        }
+    }
+}
+
 /// Builds the link graph of one object.
 pub fn build_graph(input: &InputBuffer, names: &Arc<NamePool>) -> Result<LinkGraph> {
     let obj = CoffObject::open(input)?;
@@ -259,6 +301,7 @@ pub fn build_graph(input: &InputBuffer, names: &Arc<NamePool>) -> Result<LinkGra
     let blocks = add_sections(&obj, &mut graph)?;
     let mut symbols = add_symbols(&obj, &mut graph, &blocks)?;
     add_relocations(&obj, &mut graph, &blocks, &mut symbols)?;
+    call_table_entries_through_thunks(&mut graph);
     // An associative section lives and dies with its leader.
     for (index, comdat) in obj.comdats.iter().enumerate() {
         let Some(Comdat::Associative(leader)) = comdat else { continue };

@@ -15,6 +15,16 @@ fn read(bytes: &[u8], offset: usize, width: usize) -> Option<i64> {
     })
 }
 
+/// `sub $40, %rsp; call target; add $40, %rsp; ret`: enters a Microsoft x64 function from
+/// the System V convention, with the 32 bytes of home space the callee may write and the
+/// stack aligned as it expects. The call's displacement is at offset 5.
+pub const CALL_THUNK: [u8; 14] = [0x48, 0x83, 0xec, 0x28, 0xe8, 0, 0, 0, 0, 0x48, 0x83, 0xc4, 0x28, 0xc3];
+
+/// The call's field in `CALL_THUNK` and its kind.
+pub fn call_thunk_edge() -> (u32, crate::graph::EdgeKind) {
+    (5, Kind::BranchPCRel32.into())
+}
+
 pub fn decode(r_type: u16, bytes: &[u8], offset: usize) -> Result<Option<Decoded>, String> {
     let value = |width| read(bytes, offset, width).ok_or("relocation past the end of its section");
     let edge = |kind: Kind, addend: i64| Ok(Some(Decoded { kind: kind.into(), addend }));
