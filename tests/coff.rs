@@ -133,3 +133,47 @@ fn msvc_initializer_tables_run_before_main_in_order() {
     let out = jitld(&["run", &main]);
     assert_eq!(out.status.code(), Some(12), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// Members of COFF archives are pulled on demand, in the Microsoft layout (`llvm-lib`: two
+/// linker members) and the GNU one; an import library's member is named for what it is.
+#[test]
+fn coff_archives_in_both_layouts_and_import_libraries() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("coff-tests/archives");
+    std::fs::create_dir_all(&dir).unwrap();
+    let target = "x86_64-pc-windows-msvc";
+    let one = windows_object(&dir, "one", target, "long long lib_one(long long x) { return x + 100; }");
+    let two = windows_object(
+        &dir,
+        "two",
+        target,
+        "long long lib_one(long long);\nlong long lib_two(long long x) { return lib_one(x) * 2; }",
+    );
+    let main = windows_object(
+        &dir,
+        "main",
+        target,
+        "long long lib_two(long long);\nint main(void) { return (int)lib_two(5) - 200; }",
+    );
+    let path = |name: &str| dir.join(name).display().to_string();
+    let (microsoft, gnu) = (path("microsoft.lib"), path("gnu.a"));
+    for archive in [&microsoft, &gnu] {
+        let _ = std::fs::remove_file(archive);
+    }
+    let lib = Command::new("llvm-lib-19").arg(format!("/out:{microsoft}")).args([&one, &two]).status();
+    assert!(lib.unwrap().success());
+    let ar = Command::new("llvm-ar-19").args(["--format=gnu", "rcs", &gnu, &one, &two]).status();
+    assert!(ar.unwrap().success());
+    for archive in [&microsoft, &gnu] {
+        let out = jitld(&["run", &main, archive]);
+        assert_eq!(out.status.code(), Some(10), "{archive}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let def = path("imports.def");
+    std::fs::write(&def, "LIBRARY user32.dll\nEXPORTS\nlib_one\n").unwrap();
+    let imports = path("imports.a");
+    let dlltool = Command::new("llvm-dlltool-19").args(["-d", &def, "-l", &imports, "-m", "i386:x86-64"]).status();
+    assert!(dlltool.unwrap().success());
+    let out = jitld(&["run", &main, &imports, &two]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr.contains("an import library member: lib_one from user32.dll"), "{stderr}");
+}

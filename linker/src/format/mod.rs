@@ -182,7 +182,10 @@ pub fn object_format(input: &InputBuffer) -> Result<Format> {
         FileKind::SharedLibrary => "a shared library or executable, not a relocatable object",
         FileKind::Archive => "a static archive, not a relocatable object",
         FileKind::LinkerScript => "a linker script, not a relocatable object",
-        FileKind::Unknown => "unrecognized file format",
+        FileKind::Unknown => match coff::import_member(input.bytes()) {
+            Some(import) => return Err(crate::LinkError::unsupported(crate::Location::file(&*input.name), import)),
+            None => "unrecognized file format",
+        },
     };
     Err(crate::LinkError::unsupported(crate::Location::file(&*input.name), instead))
 }

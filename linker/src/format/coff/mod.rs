@@ -541,3 +541,18 @@ pub fn is_coff_object(bytes: &[u8]) -> bool {
         matches!(field(0), Some(IMAGE_FILE_MACHINE_AMD64 | IMAGE_FILE_MACHINE_ARM64 | IMAGE_FILE_MACHINE_I386));
     machine_known && field(2).is_some_and(|n| n < 0xff00) && field(16) == Some(0)
 }
+
+/// What an import library member (the short import format: `00 00 ff ff`, then the symbol
+/// and the DLL it names) is, for the error that says jitld cannot link it.
+pub fn import_member(bytes: &[u8]) -> Option<String> {
+    if !bytes.starts_with(&[0, 0, 0xff, 0xff]) {
+        return None;
+    }
+    let mut names = bytes.get(20..)?.split(|&b| b == 0);
+    let symbol = String::from_utf8_lossy(names.next()?);
+    let dll = String::from_utf8_lossy(names.next()?);
+    Some(format!(
+        "an import library member: {symbol} from {dll} (a DLL's export, which only the Windows loader provides; \
+         link the object or archive that defines {symbol} instead)"
+    ))
+}
