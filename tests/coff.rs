@@ -177,3 +177,35 @@ fn coff_archives_in_both_layouts_and_import_libraries() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr.contains("an import library member: lib_one from user32.dll"), "{stderr}");
 }
+
+/// `.drectve` directives from `#pragma comment(linker, ...)`: `/alternatename:a=b` sends the
+/// object's references to its undefined `a` to `b`; `/include:sym` makes linking the object
+/// link `sym` (pulling the archive member that defines it, an error when nothing does); an
+/// unknown directive is a warning.
+#[test]
+fn drectve_alternate_names_includes_and_unknown_directives() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("coff-tests/drectve");
+    std::fs::create_dir_all(&dir).unwrap();
+    let target = "x86_64-pc-windows-msvc";
+    let main = windows_object(
+        &dir,
+        "main",
+        target,
+        "#pragma comment(linker, \"/alternatename:wanted=fallback\")\n\
+         #pragma comment(linker, \"/include:forced\")\n\
+         #pragma comment(linker, \"/frobnicate\")\n\
+         int fallback(void) { return 7; }\nint wanted(void);\nint main(void) { return wanted(); }\n",
+    );
+    let out = jitld(&["run", &main]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("undefined symbol: forced"), "{stderr}");
+    assert!(stderr.contains("unknown directive /frobnicate"), "{stderr}");
+    let forced = windows_object(&dir, "forced", target, "int forced = 1;");
+    let library = dir.join("forced.lib").display().to_string();
+    let _ = std::fs::remove_file(&library);
+    let lib = Command::new("llvm-lib-19").arg(format!("/out:{library}")).arg(&forced).status();
+    assert!(lib.unwrap().success());
+    let out = jitld(&["run", &main, &library]);
+    assert_eq!(out.status.code(), Some(7), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -10,6 +10,7 @@
 //! becomes a slot in the graph holding NAME's address. Relocations keep their addend in the
 //! bytes they fix up; what a type means is the architecture's cell (`x86_64.rs`).
 
+mod directives;
 mod x86_64;
 
 use super::{Format, Interface, InterfaceSymbol, Strength};
@@ -251,6 +252,63 @@ fn weak_default_index(obj: &CoffObject, index: usize) -> Option<usize> {
     usize::try_from(aux.weak_default_sym_index.get(object::LittleEndian)).ok()
 }
 
+/// The object's `.drectve` text.
+fn directive_text(obj: &CoffObject) -> String {
+    let mut text = String::new();
+    for index in 0..obj.sections.len() {
+        let Some(header) = obj.header(index) else { continue };
+        let info = header.characteristics.get(object::LittleEndian) & IMAGE_SCN_LNK_INFO != 0;
+        if info && obj.section_name(index) == ".drectve" {
+            if let Ok(bytes) = header.coff_data(obj.data) {
+                text.push_str(&String::from_utf8_lossy(bytes));
+                text.push(' ');
+            }
+        }
+    }
+    text
+}
+
+/// `/alternatename:a=b`: the object's references to `a`, which it does not define, go to
+/// `b` (jitld applies it within the object: a definition of `a` in another object does not
+/// take precedence). `/include:sym`: a live block keeps `sym` alive, so linking the object
+/// looks it up. Unknown directives are reported on stderr, not dropped silently.
+fn apply_directives(obj: &CoffObject, graph: &mut LinkGraph) {
+    let directives = directives::parse(&directive_text(obj));
+    for unknown in &directives.unknown {
+        eprintln!("warning: {}: .drectve: unknown directive {unknown} (ignored)", obj.input.name);
+    }
+    for (from, to) in &directives.alternate_names {
+        let from = graph.names.intern(from);
+        let Some(&alias) = graph.externals.get(&from) else { continue };
+        let to = graph.names.intern(to);
+        let defined =
+            graph.symbols.iter().position(|s| s.name == Some(to) && !matches!(s.def, Definition::External { .. }));
+        let target = match defined {
+            Some(index) => SymbolId(index as u32),
+            None => graph.external(to, false),
+        };
+        graph.externals.shift_remove(&from);
+        for block in &mut graph.blocks {
+            for edge in block.edges.iter_mut().filter(|e| e.target == alias) {
+                edge.target = target;
+            }
+        }
+    }
+    if directives.includes.is_empty() {
+        return;
+    }
+    let section = graph.add_section(".drectve$include", MemProt::Read, SectionRole::Plain);
+    let block = graph.add_block(section, Content::Zero(0), 1);
+    graph.block_mut(block).live = true;
+    for name in &directives.includes {
+        let name = graph.names.intern(name);
+        let defined =
+            graph.symbols.iter().position(|s| s.name == Some(name) && matches!(s.def, Definition::Block { .. }));
+        let target = defined.map_or_else(|| graph.external(name, false), |i| SymbolId(i as u32));
+        graph.block_mut(block).edges.push(Edge { kind: EdgeKind::KEEP_ALIVE, offset: 0, target, addend: 0 });
+    }
+}
+
 /// What calls a function of this format from jitld's convention: the thunk's bytes, where
 /// its call's field is and the field's kind.
 fn call_thunk(arch: Arch) -> Option<(&'static [u8], u32, EdgeKind)> {
@@ -302,6 +360,7 @@ pub fn build_graph(input: &InputBuffer, names: &Arc<NamePool>) -> Result<LinkGra
     let mut symbols = add_symbols(&obj, &mut graph, &blocks)?;
     add_relocations(&obj, &mut graph, &blocks, &mut symbols)?;
     call_table_entries_through_thunks(&mut graph);
+    apply_directives(&obj, &mut graph);
     // An associative section lives and dies with its leader.
     for (index, comdat) in obj.comdats.iter().enumerate() {
         let Some(Comdat::Associative(leader)) = comdat else { continue };

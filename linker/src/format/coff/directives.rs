@@ -1,0 +1,95 @@
+//! `.drectve`: the linker options a COFF object carries (`#pragma comment(linker, ...)`,
+//! `__declspec(dllexport)`, MSVC's default libraries). What a JIT link can honour it does:
+//! `/alternatename:a=b` (references to an undefined `a` go to `b`) and `/include:sym`
+//! (linking the object links `sym`). `/export:` is recorded, `/defaultlib:`, `/merge:` and
+//! the bookkeeping ones MSVC writes are accepted and otherwise ignored; anything else is
+//! returned as unknown, for a warning.
+
+#[derive(Default, Debug, PartialEq, Eq)]
+pub struct Directives {
+    /// `(a, b)`: an undefined `a` means `b`.
+    pub alternate_names: Vec<(String, String)>,
+    /// Symbols linking this object must link.
+    pub includes: Vec<String>,
+    pub exports: Vec<String>,
+    /// Directives jitld does not know.
+    pub unknown: Vec<String>,
+}
+
+/// Ignored on purpose: libraries to search (the command line says what to link), section
+/// merging (sections are not laid out as an image), and checks and hints for MSVC's linker.
+const IGNORED: &[&str] = &[
+    "defaultlib",
+    "nodefaultlib",
+    "merge",
+    "failifmismatch",
+    "editandcontinue",
+    "guardsym",
+    "disallowlib",
+    "throwingnew",
+    "manifestdependency",
+    "stack",
+    "heap",
+    "section",
+    "subsystem",
+    "entry",
+];
+
+/// Splits on spaces outside double quotes, dropping the quotes.
+fn words(text: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let (mut word, mut quoted) = (String::new(), false);
+    for c in text.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            ' ' | '\t' | '\r' | '\n' | '\0' if !quoted => {
+                if !word.is_empty() {
+                    words.push(std::mem::take(&mut word));
+                }
+            }
+            _ => word.push(c),
+        }
+    }
+    if !word.is_empty() {
+        words.push(word);
+    }
+    words
+}
+
+pub fn parse(text: &str) -> Directives {
+    let mut directives = Directives::default();
+    for word in words(text) {
+        let Some(body) = word.strip_prefix('/').or_else(|| word.strip_prefix('-')) else {
+            directives.unknown.push(word);
+            continue;
+        };
+        let (name, value) = body.split_once(':').unwrap_or((body, ""));
+        match name.to_ascii_lowercase().as_str() {
+            "alternatename" => match value.split_once('=') {
+                Some((from, to)) => directives.alternate_names.push((from.to_string(), to.to_string())),
+                None => directives.unknown.push(word.clone()),
+            },
+            "include" => directives.includes.push(value.to_string()),
+            "export" => directives.exports.push(value.split(',').next().unwrap_or(value).to_string()),
+            lower if IGNORED.contains(&lower) => {}
+            _ => directives.unknown.push(word.clone()),
+        }
+    }
+    directives
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_what_compilers_write() {
+        let text = " /DEFAULTLIB:\"LIBCMT\" /alternatename:wanted=fallback /include:forced \
+                    -export:f,DATA /FAILIFMISMATCH:\"_MSC_VER=1900\" /frobnicate";
+        let d = parse(text);
+        assert_eq!(d.alternate_names, [("wanted".to_string(), "fallback".to_string())]);
+        assert_eq!(d.includes, ["forced"]);
+        assert_eq!(d.exports, ["f"]);
+        assert_eq!(d.unknown, ["/frobnicate"]);
+    }
+}
