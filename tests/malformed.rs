@@ -511,3 +511,23 @@ fn malformed_macho_objects_get_one_line_errors() {
     let file = object(&dir, "macho-outside.o", &outside);
     assert_rejected(&file, &["__TEXT,__text", "lies outside the file"]);
 }
+
+// ------------------------------------------------------------------ COFF
+
+#[test]
+fn malformed_coff_objects_get_one_line_errors() {
+    let dir = scratch("malformed-coff");
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/macho/freestanding.c");
+    let flags = ["--target=x86_64-pc-windows-msvc", "-O1", "-DNO_THREAD_LOCALS"];
+    let bytes = read(&compile("clang-19", &source, &dir.join("small-coff.o"), &flags));
+    for cut in [30, bytes.len() / 2, bytes.len() - 5] {
+        let file = object(&dir, &format!("coff-cut-{cut}.o"), &bytes[..cut]);
+        assert_clean_error(&jitld(&["run", "--noexec", &file]), &[&file]);
+    }
+    // The first section's content moved past the end of the file (header 20 bytes, then
+    // 40-byte section headers; PointerToRawData at 20).
+    let mut outside = bytes.clone();
+    outside[20 + 20..20 + 24].copy_from_slice(&0x00ff_0000u32.to_le_bytes());
+    let file = object(&dir, "coff-outside.o", &outside);
+    assert_rejected(&file, &["section .text", "lies outside the file"]);
+}
