@@ -1,4 +1,5 @@
-//! `jitld check` against llvm-jitlink-19 on the conformance folder `tests/check/elf_x86_64`.
+//! `jitld check` against llvm-jitlink-19 on the conformance folders `tests/check/*` (one per
+//! cell of the format × architecture grid: `elf_x86_64`, `elf_aarch64`, `macho_x86_64`).
 //!
 //! Each `.s` file states what linked memory must hold, in `# jitlink-check:` rules, and how to
 //! build and link it, in LLVM-style `# RUN:` lines (`%s` is the file, `%t` a scratch folder,
@@ -11,8 +12,19 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn folder() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/check/elf_x86_64")
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/check")
+}
+
+/// The conformance folders, by name.
+fn folders() -> Vec<PathBuf> {
+    let mut folders: Vec<PathBuf> = std::fs::read_dir(root())
+        .expect("tests/check")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.is_dir())
+        .collect();
+    folders.sort();
+    folders
 }
 
 fn scratch(name: &str) -> PathBuf {
@@ -27,26 +39,33 @@ fn jitld() -> &'static str {
 
 struct TestFile {
     path: PathBuf,
+    /// `folder/file`, unique across folders.
     name: String,
     /// RUN lines, continuations joined, substitutions made.
     commands: Vec<String>,
     jitld_only: bool,
 }
 
-/// The folder's tests; `tag` keeps each test's scratch files apart (tests run in parallel).
+/// Every folder's tests; `tag` keeps each test's scratch files apart (tests run in parallel).
 fn test_files(tag: &str) -> Vec<TestFile> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(folder())
-        .expect("conformance folder")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "s"))
-        .collect();
-    paths.sort();
-    paths.into_iter().map(|path| read_test(&path, tag)).collect()
+    let mut files = Vec::new();
+    for folder in folders() {
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(&folder)
+            .expect("conformance folder")
+            .map(|e| e.expect("entry").path())
+            .filter(|p| p.extension().is_some_and(|e| e == "s"))
+            .collect();
+        assert!(!paths.is_empty(), "{}: no tests", folder.display());
+        paths.sort();
+        files.extend(paths.into_iter().map(|path| read_test(&folder, &path, tag)));
+    }
+    files
 }
 
-fn read_test(path: &Path, tag: &str) -> TestFile {
+fn read_test(folder: &Path, path: &Path, tag: &str) -> TestFile {
     let text = std::fs::read_to_string(path).expect("test file");
-    let name = path.file_stem().and_then(|s| s.to_str()).expect("name").to_string();
+    let stem = path.file_stem().and_then(|s| s.to_str()).expect("name");
+    let name = format!("{}/{stem}", folder.file_name().and_then(|s| s.to_str()).expect("folder name"));
     let tmp = scratch(&format!("{tag}/{name}"));
     let mut commands = Vec::new();
     let mut current = String::new();
@@ -60,7 +79,7 @@ fn read_test(path: &Path, tag: &str) -> TestFile {
                 let command = std::mem::take(&mut current)
                     .replace("%s", &path.display().to_string())
                     .replace("%t", &tmp.display().to_string())
-                    .replace("%S", &folder().display().to_string());
+                    .replace("%S", &folder.display().to_string());
                 commands.push(command);
             }
         }
@@ -123,7 +142,7 @@ fn build(file: &TestFile) -> Vec<Vec<Vec<String>>> {
 #[test]
 fn every_file_passes_under_llvm_jitlink_and_jitld() {
     let files = test_files("links");
-    assert!(files.len() >= 10, "the conformance folder lost files: {}", files.len());
+    assert!(files.len() >= 25, "the conformance folders lost files: {}", files.len());
     let (mut both, mut jitld_only) = (0, 0);
     for file in &files {
         for link in build(file) {

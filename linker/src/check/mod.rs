@@ -3,8 +3,9 @@
 //! `# jitlink-check: decode_operand(f, 0) = g - next_pc(f)`.
 //!
 //! `parse` turns a check file into rules, `eval` evaluates them against a `LinkedImage` (any
-//! format) with an `InstructionDecoder` (one per architecture: `x86_64`).
+//! format) with an `InstructionDecoder` (one per architecture: `x86_64`, `aarch64`).
 
+pub mod aarch64;
 pub mod eval;
 pub mod parse;
 pub mod x86_64;
@@ -14,11 +15,11 @@ pub use eval::{Decoded, Evaluator, Failure, InstructionDecoder, LinkedImage, Ope
 use crate::arch::Arch;
 
 /// The instruction decoder for `arch`: what `decode_operand` and `next_pc` read code with;
-/// `None` where jitld has none yet.
+/// `None` for an architecture jitld cannot decode.
 pub fn decoder(arch: Arch) -> Option<&'static dyn InstructionDecoder> {
     match arch {
         Arch::X86_64 => Some(&x86_64::X86_64Decoder),
-        Arch::AArch64 => None,
+        Arch::AArch64 => Some(&aarch64::AArch64Decoder),
     }
 }
 pub use parse::{parse_rules, ParseError, Rule};

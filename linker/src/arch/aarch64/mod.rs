@@ -317,7 +317,9 @@ impl Kind {
             Kind::MoveWideUnsignedG0 | Kind::MoveWideUnsignedG0Unchecked => MoveWide { shift: 0, signed: false },
             Kind::MoveWideUnsignedG1 | Kind::MoveWideUnsignedG1Unchecked => MoveWide { shift: 16, signed: false },
             Kind::MoveWideUnsignedG2 | Kind::MoveWideUnsignedG2Unchecked => MoveWide { shift: 32, signed: false },
-            Kind::MoveWideG3 | Kind::MoveWideRelativeG3 => MoveWide { shift: 48, signed: false },
+            Kind::MoveWideG3 => MoveWide { shift: 48, signed: false },
+            // MOV[NZ] by the sign, as the ABI has every checking PC-relative group.
+            Kind::MoveWideRelativeG3 => MoveWide { shift: 48, signed: true },
             Kind::MoveWideSignedG0 | Kind::MoveWideRelativeG0 | Kind::TpOffMoveWideG0 => {
                 MoveWide { shift: 0, signed: true }
             }
