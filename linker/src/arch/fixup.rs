@@ -22,6 +22,9 @@ pub fn apply_fixups(graph: &LinkGraph, block: BlockId, memory: &mut [u8]) -> Res
         let at = || graph.location(block, u64::from(edge.offset));
         let value = edge_value(graph, block, edge, info.formula)
             .map_err(|message| LinkError::malformed(at(), format!("{}: {message}", info.name)))?;
+        // Addresses are 64-bit: the ABIs compute modulo 2^64, so an absolute symbol at
+        // 0xffff_ffff_ffff_fff0 is -16 to a signed field.
+        let value = i128::from(value as i64);
         if !info.accepts(value) {
             return Err(LinkError::OutOfRange {
                 at: Box::new(at()),

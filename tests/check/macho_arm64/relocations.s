@@ -5,7 +5,7 @@
 # and SUBTRACTOR pairs in both directions and widths.
 #
 # RUN: llvm-mc-19 -triple=arm64-apple-macosx11.0.0 -filetype=obj -o %t/relocations.o %s
-# RUN: %jitlink -noexec -slab-allocate 100Kb -slab-address 0x10000000 -slab-page-size 16384 \
+# RUN: %jitlink -noexec -slab-allocate 100Kb -slab-address 0x10000000 -slab-page-size 4096 \
 # RUN:   -abs external_data=0x7fff00000000 -abs external_func=0x7fff00001000 \
 # RUN:   -check %s %t/relocations.o
 
@@ -95,7 +95,7 @@ pointer:
 pointer_neg:
 	.quad	named_data - 8
 
-# jitlink-check: *{4}pointer_to_got = got_addr(relocations.o, external_data) - pointer_to_got
+# jitlink-check: *{4}pointer_to_got = (got_addr(relocations.o, external_data) - pointer_to_got)[31:0]
 	.globl	pointer_to_got
 pointer_to_got:
 	.long	external_data@GOT - .

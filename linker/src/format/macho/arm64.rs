@@ -51,10 +51,8 @@ pub fn decode(reloc: &RawReloc, site: &Site) -> Result<Decoded, String> {
         (ARM64_RELOC_TLVP_LOAD_PAGEOFF12, false, 4) => {
             edge(Kind::RequestGotAndTransformToGotPageOffset12, symbol()?, addend)
         }
-        (ARM64_RELOC_POINTER_TO_GOT, true, 4) => {
-            let value = site.read(4).ok_or("relocation past the end of its section")?;
-            edge(Kind::RequestGotAndTransformToDelta32, symbol()?, value)
-        }
+        // The bytes in place hold the assembler's scratch, not an addend.
+        (ARM64_RELOC_POINTER_TO_GOT, true, 4) => edge(Kind::RequestGotAndTransformToDelta32, symbol()?, 0),
         (r_type, pcrel, width) => {
             let how = if pcrel { "pc-relative" } else { "absolute" };
             Err(format!("relocation {} ({how}, {width} bytes)", name(r_type)))
