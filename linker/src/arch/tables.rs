@@ -10,7 +10,8 @@
 // Parsing and fix-ups read untrusted input: no panicking index or overflow.
 #![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
-use crate::arch::{Formula, TableUse};
+use crate::arch::reach::reaches;
+use crate::arch::{EdgeInfo, Formula, TableUse};
 use crate::graph::{
     BlockId, Content, Definition, Edge, EdgeKind, LinkGraph, MemProt, SectionId, SectionRole, Symbol, SymbolFlags,
     SymbolId,
@@ -176,6 +177,26 @@ pub fn got_entry_target(graph: &LinkGraph, entry: SymbolId) -> Option<SymbolId> 
     edges.get(index).map(|e| e.target)
 }
 
+/// Whether `edge`'s field (described by `info`) with its addend reaches from any address of the memory
+/// manager's window to any other (`StubIndex::reach`): then a target promised inside the
+/// window needs no stub. `last` remembers the answer for the previous kind and addend
+/// (nearly every edge that asks is a call with the same addend).
+fn reaches_across(graph: &LinkGraph, edge: &Edge, info: &EdgeInfo, last: &mut Option<(EdgeKind, i64, bool)>) -> bool {
+    let addend = edge.addend;
+    if let Some((kind, a, answer)) = *last {
+        if (kind, a) == (edge.kind, addend) {
+            return answer;
+        }
+    }
+    let answer = graph.stubs.reach.as_ref().is_some_and(|reach| {
+        let (start, end) = reach.span;
+        let corners = [start, end.saturating_sub(1).max(start)];
+        corners.iter().all(|&to| corners.iter().all(|&site| reaches(info, to, addend, site)))
+    });
+    *last = Some((edge.kind, addend, answer));
+    answer
+}
+
 /// Points edge `i` of `block` at `target` with `kind`.
 fn retarget(graph: &mut LinkGraph, block: BlockId, i: usize, kind: EdgeKind, target: SymbolId) {
     if let Some(e) = graph.block_mut(block).edges.get_mut(i) {
@@ -190,6 +211,7 @@ fn retarget(graph: &mut LinkGraph, block: BlockId, i: usize, kind: EdgeKind, tar
 pub fn build_tables(graph: &mut LinkGraph) -> Result<()> {
     let blocks: Vec<BlockId> = (0..graph.blocks.len() as u32).map(BlockId).filter(|&b| graph.block(b).live).collect();
     let mut needs_got_base = false;
+    let mut span_reach = None;
     for block in blocks {
         for i in 0..graph.block(block).edges.len() {
             let Some(&edge) = graph.block(block).edges.get(i) else { continue };
@@ -219,7 +241,9 @@ pub fn build_tables(graph: &mut LinkGraph) -> Result<()> {
                     retarget(graph, block, i, lowered, entry);
                 }
                 TableUse::StubIfFar | TableUse::BranchStubIfFar => {
-                    if matches!(graph.symbol(edge.target).def, Definition::External { .. }) {
+                    let external = matches!(graph.symbol(edge.target).def, Definition::External { .. });
+                    let inside = graph.stubs.reach.as_ref().is_some_and(|r| r.is_inside(edge.target));
+                    if external && !(inside && reaches_across(graph, &edge, &info, &mut span_reach)) {
                         stub(graph, edge.target);
                     }
                 }
