@@ -245,7 +245,10 @@ fn edges_needing_tables(graph: &LinkGraph) -> (Vec<(BlockId, usize)>, bool) {
                 let inside = graph.stubs.reach.as_ref().is_some_and(|r| r.is_inside(edge.target));
                 external
                     && !(inside
-                        && graph.arch.edge_info(edge.kind).is_some_and(|info| reaches_across(graph, edge, &info, &mut span_reach)))
+                        && graph
+                            .arch
+                            .edge_info(edge.kind)
+                            .is_some_and(|info| reaches_across(graph, edge, &info, &mut span_reach)))
             } else {
                 c & ACT != 0
             };

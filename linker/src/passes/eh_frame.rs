@@ -109,7 +109,12 @@ fn split_block(graph: &mut LinkGraph, block: BlockId, kinds: &EhFrameKinds) -> R
     for run in keep_alive.chunk_by(|a, b| a.0 == b.0) {
         let edges = &mut graph.blocks[run[0].0.index()].edges;
         edges.reserve_exact(run.len());
-        edges.extend(run.iter().map(|&(_, fde)| Edge { kind: EdgeKind::KEEP_ALIVE, offset: 0, target: fde, addend: 0 }));
+        edges.extend(run.iter().map(|&(_, fde)| Edge {
+            kind: EdgeKind::KEEP_ALIVE,
+            offset: 0,
+            target: fde,
+            addend: 0,
+        }));
     }
     Ok(())
 }
