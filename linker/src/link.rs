@@ -17,7 +17,7 @@
 //! On any failure after allocation the memory is given back before the error is returned.
 
 use crate::flags::LookupName;
-use crate::graph::{Content, Definition, LinkGraph, SymbolId};
+use crate::graph::{Content, Definition, KnownReach, LinkGraph, SymbolId};
 use crate::memory::{layout, Allocation, Layout, MemoryManager};
 use crate::names::SymbolName;
 use crate::passes::{self, PassConfig};
@@ -37,6 +37,16 @@ pub trait LinkContext {
 
     /// Adds passes (platform support, plugins) to the default pipeline.
     fn modify_passes(&mut self, _config: &mut PassConfig) {}
+
+    /// Which of `names` (the graph's live externals, asked before allocation) will resolve
+    /// to an address inside `span`, the window the memory manager places everything in: one
+    /// answer per name, or an empty vector for "not known". A `true` is a promise: the
+    /// linker makes no far-call stub for that name, so if it then resolves outside the
+    /// window, a call that cannot reach it fails the link. An error (a generator failed
+    /// while finding the names) fails the link.
+    fn resolve_within(&mut self, _graph: &LinkGraph, _names: &[LookupName], _span: (u64, u64)) -> Result<Vec<bool>> {
+        Ok(Vec::new())
+    }
 
     /// Every defined symbol now has its final address.
     fn notify_resolved(&mut self, graph: &LinkGraph) -> Result<()>;
@@ -94,9 +104,10 @@ pub fn begin(mut graph: LinkGraph, ctx: &mut dyn LinkContext) -> Result<PendingL
     let mut config = PassConfig::for_graph(&graph);
     ctx.modify_passes(&mut config);
 
-    timed(ctx, "prune and tables", |_| -> Result<()> {
+    timed(ctx, "prune and tables", |ctx| -> Result<()> {
         passes::run(&mut config.pre_prune, &mut graph)?;
         passes::prune(&mut graph)?;
+        note_reach(&mut graph, ctx)?;
         passes::run(&mut config.post_prune, &mut graph)
     })?;
 
@@ -199,6 +210,27 @@ fn assign_addresses(graph: &mut LinkGraph, layout: &Layout, alloc: &Allocation) 
             symbol.addr = graph.blocks[block.index()].addr + offset;
         }
     }
+}
+
+/// Asks the context which live externals will land in the memory manager's window, so that
+/// table building leaves their stubs out (`StubIndex::reach`).
+fn note_reach(graph: &mut LinkGraph, ctx: &mut dyn LinkContext) -> Result<()> {
+    let Some(span) = ctx.memory().span() else { return Ok(()) };
+    let wanted = live_externals(graph);
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<LookupName> = wanted.iter().map(|&(_, name, weak)| LookupName { name, weak }).collect();
+    let answers = ctx.resolve_within(graph, &names, span)?;
+    if answers.len() != wanted.len() || !answers.contains(&true) {
+        return Ok(());
+    }
+    let mut inside = vec![false; graph.symbols.len()];
+    for (&(id, _, _), answer) in wanted.iter().zip(answers) {
+        inside[id.index()] = answer;
+    }
+    graph.stubs.reach = Some(KnownReach { span, inside });
+    Ok(())
 }
 
 /// The external symbols that survived pruning: what the link must look up.

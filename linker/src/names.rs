@@ -26,9 +26,7 @@ impl NamePool {
         if let Some(index) = self.read().get_index_of(name) {
             return SymbolName(index as u32);
         }
-        let mut names = self.names.write().unwrap_or_else(|e| e.into_inner());
-        let (index, _) = names.insert_full(Arc::from(name));
-        SymbolName(index as u32)
+        self.insert(Arc::from(name))
     }
 
     /// Interns a name as it appears in an object file: bytes, nearly always UTF-8 (anything
@@ -38,10 +36,28 @@ impl NamePool {
         if let Some(index) = self.read().get_index_of(&NameBytes(name)) {
             return SymbolName(index as u32);
         }
-        match std::str::from_utf8(name) {
-            Ok(text) => self.intern(text),
-            Err(_) => self.intern(&String::from_utf8_lossy(name)),
-        }
+        self.insert(text_of(name))
+    }
+
+    /// Interns every name of `names` under one lock (an archive's symbol index: thousands
+    /// of names, nearly all new), in order.
+    pub fn intern_all_bytes<'a>(&self, names: impl IntoIterator<Item = &'a [u8]>) -> Vec<SymbolName> {
+        let names = names.into_iter();
+        let mut pool = self.names.write().unwrap_or_else(|e| e.into_inner());
+        pool.reserve(names.size_hint().0);
+        names
+            .map(|name| match pool.get_index_of(&NameBytes(name)) {
+                Some(index) => SymbolName(index as u32),
+                None => SymbolName(pool.insert_full(text_of(name)).0 as u32),
+            })
+            .collect()
+    }
+
+    /// Adds a name not found under the read lock (another thread may have added it since:
+    /// `insert_full` then finds it).
+    fn insert(&self, text: Arc<str>) -> SymbolName {
+        let mut names = self.names.write().unwrap_or_else(|e| e.into_inner());
+        SymbolName(names.insert_full(text).0 as u32)
     }
 
     /// The name if it was ever interned, without interning it.
@@ -55,6 +71,14 @@ impl NamePool {
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, IndexSet<Arc<str>, BuildHasherDefault<NameHasher>>> {
         self.names.read().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A name's text: its bytes if they are UTF-8, else their lossy form.
+fn text_of(name: &[u8]) -> Arc<str> {
+    match std::str::from_utf8(name) {
+        Ok(text) => Arc::from(text),
+        Err(_) => Arc::from(String::from_utf8_lossy(name).as_ref()),
     }
 }
 
@@ -151,5 +175,7 @@ mod tests {
         let lossy = pool.intern_bytes(b"bad\xffname");
         assert_eq!(pool.intern_bytes(b"bad\xffname"), lossy);
         assert_eq!(&*pool.resolve(lossy), "bad\u{fffd}name");
+        let all = pool.intern_all_bytes([&b"only_as_bytes"[..], b"fresh", b"fresh", b"bad\xffname"]);
+        assert_eq!(all, [new, pool.intern("fresh"), pool.intern("fresh"), lossy]);
     }
 }

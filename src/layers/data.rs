@@ -26,6 +26,10 @@ impl MaterializationUnit for DataUnit {
         vec![(self.name, self.flags)]
     }
 
+    fn defines_in_session_memory(&self) -> bool {
+        true
+    }
+
     fn materialize(self: Box<Self>, mr: MaterializationResponsibility) {
         let layer = self.layer.clone();
         let graph = self.graph();

@@ -316,6 +316,12 @@ impl MaterializationUnit for ObjectUnit {
         self.symbols.retain(|(n, _)| *n != name);
     }
 
+    /// Its blocks are; an absolute symbol of an object (`SHN_ABS`) is not, but a call to one
+    /// from another object is unheard of (and fails the link rather than going astray).
+    fn defines_in_session_memory(&self) -> bool {
+        true
+    }
+
     fn retry(&self) -> Option<Box<dyn MaterializationUnit>> {
         if !self.layer.inner.retry_failed.load(Ordering::Relaxed) {
             return None;
@@ -419,6 +425,15 @@ impl LinkContext for SessionLinkContext {
 
     fn memory(&self) -> &dyn MemoryManager {
         &**self.layer.session().memory()
+    }
+
+    fn resolve_within(
+        &mut self,
+        _graph: &LinkGraph,
+        names: &[LookupName],
+        span: (u64, u64),
+    ) -> jitld_linker::Result<Vec<bool>> {
+        self.mr.resolver().resolve_within(names, span).map_err(stash)
     }
 
     fn notify_resolved(&mut self, graph: &LinkGraph) -> jitld_linker::Result<()> {

@@ -100,6 +100,11 @@ impl MaterializationUnit for LazyReexportsUnit {
         self.names.retain(|(new, _, _)| *new != name);
     }
 
+    /// The names are the stubs' addresses, and the stubs are linked into the session's memory.
+    fn defines_in_session_memory(&self) -> bool {
+        true
+    }
+
     fn materialize(self: Box<Self>, mr: MaterializationResponsibility) {
         let session = self.layer.session().clone();
         // The stubs run in the executor, and re-enter it through its re-entry routine.

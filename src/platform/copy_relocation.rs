@@ -48,6 +48,10 @@ impl MaterializationUnit for CopyUnit {
         self.data.symbols()
     }
 
+    fn defines_in_session_memory(&self) -> bool {
+        true
+    }
+
     fn materialize(self: Box<Self>, mr: MaterializationResponsibility) {
         let CopyUnit { mut data, source, size } = *self;
         let layer = data.layer.clone();

@@ -226,6 +226,28 @@ impl LinkResolver {
         self.session.lookup_async(&self.order, names, Required::Resolved, Some(self.instance), referrer, completion);
     }
 
+    /// Which of `names` will resolve inside `[start, end)`, the window of the session's
+    /// memory, as far as the session can promise it now: a name already resolved there, or
+    /// defined by a unit that places its definitions in that memory (`MaterializationUnit::
+    /// defines_in_session_memory`). Finds the names as `lookup_then` will (generators run
+    /// for missing ones) but claims nothing. A name that is not found, or may land anywhere
+    /// (a library's, an absolute one), is `false`. A generator's error is returned: the
+    /// generator may not report it again when the link's lookup comes.
+    pub fn resolve_within(&self, names: &[LookupName], (start, end): (u64, u64)) -> Result<Vec<bool>> {
+        let found = self.session.search(&self.order, names)?;
+        let state = self.session.lock();
+        Ok(found
+            .iter()
+            .map(|slot| {
+                let entry = slot.and_then(|(dylib, name)| state.dylibs[dylib.0 as usize].symbols.get(&name));
+                entry.is_some_and(|e| match e.addr {
+                    Some(addr) => (start..end).contains(&addr),
+                    None => e.in_session_memory,
+                })
+            })
+            .collect())
+    }
+
     /// Like `lookup_then`, but waits (running other materializations meanwhile).
     pub fn lookup(&self, names: &[LookupName], referrer: &str) -> Result<Vec<Option<ResolvedSymbol>>> {
         let answer =

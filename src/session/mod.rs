@@ -130,6 +130,9 @@ struct Entry {
     /// A definition whose link failed and that waits to be tried again: a new definition
     /// of the name replaces it instead of clashing with it.
     failed_before: bool,
+    /// Its unit places it in the session's memory (`MaterializationUnit::
+    /// defines_in_session_memory`): within reach of every link, before it has an address.
+    in_session_memory: bool,
 }
 
 struct Dylib {
@@ -371,6 +374,7 @@ impl ExecutionSession {
                 addr: Some(addr),
                 size: 0,
                 failed_before: false,
+                in_session_memory: false,
             };
             state.dylibs[dylib.0 as usize].symbols.insert(name, entry);
             state.trackers[tracker.0 as usize].absolutes.push(name);
@@ -389,6 +393,7 @@ impl ExecutionSession {
     pub fn define_tracked(&self, tracker: TrackerId, mut unit: Box<dyn MaterializationUnit>) -> Result<()> {
         let origin: Arc<str> = Arc::from(unit.name());
         let symbols = unit.symbols();
+        let in_session_memory = unit.defines_in_session_memory();
         let mut state = self.lock();
         let state = &mut *state;
         let dylib = state.trackers[tracker.0 as usize].dylib;
@@ -433,6 +438,7 @@ impl ExecutionSession {
                 addr: None,
                 size: 0,
                 failed_before: false,
+                in_session_memory,
             };
             match outcome {
                 None => {

@@ -21,6 +21,14 @@ pub trait MaterializationUnit: Send {
     /// resolver` and a continuation rather than by blocking, so no thread is held.
     fn materialize(self: Box<Self>, mr: MaterializationResponsibility);
 
+    /// Whether every definition it makes is placed in the session's memory (what its
+    /// memory manager's `span` covers), as an object's are. A link that refers to such a
+    /// name then needs no far-call stub for it, even before the unit is linked. The default
+    /// is `false`: absolute or re-exported definitions may be anywhere.
+    fn defines_in_session_memory(&self) -> bool {
+        false
+    }
+
     /// `name` lost to another definition (a weak one to a strong one): don't provide it.
     fn discard(&mut self, _name: SymbolName) {}
 

@@ -10,7 +10,8 @@
 // Parsing and fix-ups read untrusted input: no panicking index or overflow.
 #![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
-use crate::arch::{Formula, TableUse};
+use crate::arch::reach::reaches;
+use crate::arch::{EdgeInfo, Formula, TableUse};
 use crate::graph::{
     BlockId, Content, Definition, Edge, EdgeKind, LinkGraph, MemProt, SectionId, SectionRole, Symbol, SymbolFlags,
     SymbolId,
@@ -176,6 +177,28 @@ pub fn got_entry_target(graph: &LinkGraph, entry: SymbolId) -> Option<SymbolId> 
     edges.get(index).map(|e| e.target)
 }
 
+/// Whether `edge`'s field (described by `info`) with its addend reaches from any address of the memory
+/// manager's window to any other (`StubIndex::reach`): then a target promised inside the
+/// window needs no stub. `last` remembers the answer for the previous kind and addend
+/// (nearly every edge that asks is a call with the same addend).
+fn reaches_across(graph: &LinkGraph, edge: &Edge, info: &EdgeInfo, last: &mut Option<(EdgeKind, i64, bool)>) -> bool {
+    let addend = edge.addend;
+    if let Some((kind, a, answer)) = *last {
+        if (kind, a) == (edge.kind, addend) {
+            return answer;
+        }
+    }
+    let answer = graph.stubs.reach.as_ref().is_some_and(|reach| {
+        // A field's value grows with its target and shrinks (or stays) with its site, so the
+        // extremes are the target at one end of the window and the site at the other.
+        let (start, end) = reach.span;
+        let last = end.saturating_sub(1).max(start);
+        reaches(info, start, addend, last) && reaches(info, last, addend, start)
+    });
+    *last = Some((edge.kind, addend, answer));
+    answer
+}
+
 /// Points edge `i` of `block` at `target` with `kind`.
 fn retarget(graph: &mut LinkGraph, block: BlockId, i: usize, kind: EdgeKind, target: SymbolId) {
     if let Some(e) = graph.block_mut(block).edges.get_mut(i) {
@@ -184,45 +207,92 @@ fn retarget(graph: &mut LinkGraph, block: BlockId, i: usize, kind: EdgeKind, tar
     }
 }
 
+/// The edges of the live blocks that table building must act on, in order (so entries are
+/// made in first-use order): requests, thread-local block offsets, and references to
+/// externals that may fall short. And whether the graph needs its GOT base. One read-only
+/// pass with each edge kind's row looked up once: most edges need nothing.
+fn edges_needing_tables(graph: &LinkGraph) -> (Vec<(BlockId, usize)>, bool) {
+    const KNOWN: u8 = 1;
+    const GOT_BASE: u8 = 2;
+    const ACT: u8 = 4;
+    const STUB_IF_FAR: u8 = 8;
+    let mut class = [0u8; 256];
+    let mut needs_got_base = false;
+    let mut span_reach = None;
+    let mut work = Vec::new();
+    for (b, block) in graph.blocks.iter().enumerate().filter(|(_, block)| block.live) {
+        for (i, edge) in block.edges.iter().enumerate() {
+            let Some(c) = class.get_mut(usize::from(edge.kind.0)) else { continue };
+            if *c == 0 {
+                *c = KNOWN;
+                if let Some(info) = graph.arch.edge_info(edge.kind) {
+                    // `sym@GOTOFF` is relative to the GOT base even when nothing names
+                    // `_GLOBAL_OFFSET_TABLE_`.
+                    if matches!(info.formula, Formula::FromGot | Formula::FromGotPage) {
+                        *c |= GOT_BASE;
+                    }
+                    match info.table {
+                        TableUse::None if info.formula != Formula::ThreadBlockOffset => {}
+                        TableUse::StubIfFar | TableUse::BranchStubIfFar => *c |= STUB_IF_FAR,
+                        _ => *c |= ACT,
+                    }
+                }
+            }
+            let c = *c;
+            needs_got_base |= c & GOT_BASE != 0;
+            let act = if c & STUB_IF_FAR != 0 {
+                let external = matches!(graph.symbol(edge.target).def, Definition::External { .. });
+                let inside = graph.stubs.reach.as_ref().is_some_and(|r| r.is_inside(edge.target));
+                external
+                    && !(inside
+                        && graph
+                            .arch
+                            .edge_info(edge.kind)
+                            .is_some_and(|info| reaches_across(graph, edge, &info, &mut span_reach)))
+            } else {
+                c & ACT != 0
+            };
+            if act {
+                work.push((BlockId(b as u32), i));
+            }
+        }
+    }
+    (work, needs_got_base)
+}
+
 /// Lowers GOT and `tls_index` requests and gives every external reached by a field that may
 /// fall short a stub to fall back on. Runs over the live blocks that existed before it
 /// (entries are not revisited).
 pub fn build_tables(graph: &mut LinkGraph) -> Result<()> {
-    let blocks: Vec<BlockId> = (0..graph.blocks.len() as u32).map(BlockId).filter(|&b| graph.block(b).live).collect();
-    let mut needs_got_base = false;
-    for block in blocks {
-        for i in 0..graph.block(block).edges.len() {
-            let Some(&edge) = graph.block(block).edges.get(i) else { continue };
-            let Some(info) = graph.arch.edge_info(edge.kind) else { continue };
-            // `sym@GOTOFF` is relative to the GOT base even when nothing names `_GLOBAL_OFFSET_TABLE_`.
-            needs_got_base |= matches!(info.formula, Formula::FromGot | Formula::FromGotPage);
-            if info.formula == Formula::ThreadBlockOffset {
-                tls_base(graph);
+    let (work, needs_got_base) = edges_needing_tables(graph);
+    for (block, i) in work {
+        let Some(&edge) = graph.block(block).edges.get(i) else { continue };
+        let Some(info) = graph.arch.edge_info(edge.kind) else { continue };
+        if info.formula == Formula::ThreadBlockOffset {
+            tls_base(graph);
+        }
+        match info.table {
+            TableUse::None => {}
+            TableUse::Got(lowered) => {
+                let entry = got_entry(graph, edge.target);
+                retarget(graph, block, i, lowered, entry);
             }
-            match info.table {
-                TableUse::None => {}
-                TableUse::Got(lowered) => {
-                    let entry = got_entry(graph, edge.target);
-                    retarget(graph, block, i, lowered, entry);
-                }
-                TableUse::TlsIndexForSymbol(lowered) => {
-                    let entry = tls_index_entry(graph, edge.target);
-                    retarget(graph, block, i, lowered, entry);
-                }
-                TableUse::TlsIndexForBlock(lowered) => {
-                    let base = tls_base(graph);
-                    let entry = tls_index_entry(graph, base);
-                    retarget(graph, block, i, lowered, entry);
-                }
-                TableUse::TlsDescriptor(lowered) => {
-                    let entry = tls_descriptor(graph, edge.target)?;
-                    retarget(graph, block, i, lowered, entry);
-                }
-                TableUse::StubIfFar | TableUse::BranchStubIfFar => {
-                    if matches!(graph.symbol(edge.target).def, Definition::External { .. }) {
-                        stub(graph, edge.target);
-                    }
-                }
+            TableUse::TlsIndexForSymbol(lowered) => {
+                let entry = tls_index_entry(graph, edge.target);
+                retarget(graph, block, i, lowered, entry);
+            }
+            TableUse::TlsIndexForBlock(lowered) => {
+                let base = tls_base(graph);
+                let entry = tls_index_entry(graph, base);
+                retarget(graph, block, i, lowered, entry);
+            }
+            TableUse::TlsDescriptor(lowered) => {
+                let entry = tls_descriptor(graph, edge.target)?;
+                retarget(graph, block, i, lowered, entry);
+            }
+            // Only those that may fall short are listed.
+            TableUse::StubIfFar | TableUse::BranchStubIfFar => {
+                stub(graph, edge.target);
             }
         }
     }

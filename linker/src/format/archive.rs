@@ -55,8 +55,12 @@ impl Archive {
         if let Some(symbols) = file.symbols().map_err(|e| LinkError::malformed(at(), e.to_string()))? {
             // Many symbols share a member: read each member header the index names once.
             let mut by_header: crate::graph::IdMap<u64, usize> = crate::graph::IdMap::default();
-            for symbol in symbols {
-                let symbol = symbol.map_err(|e| LinkError::malformed(at(), e.to_string()))?;
+            let symbols = symbols.collect::<std::result::Result<Vec<_>, _>>();
+            let symbols = symbols.map_err(|e| LinkError::malformed(at(), e.to_string()))?;
+            // Thousands of names, nearly all new: interned under one lock.
+            let interned = names.intern_all_bytes(symbols.iter().map(|s| s.name()));
+            index.reserve(symbols.len());
+            for (symbol, name) in symbols.iter().zip(interned) {
                 let header = symbol.offset().0;
                 let member = match by_header.get(&header) {
                     Some(&member) => member,
@@ -69,7 +73,7 @@ impl Archive {
                         member
                     }
                 };
-                index.entry(names.intern_bytes(symbol.name())).or_insert(member);
+                index.entry(name).or_insert(member);
             }
         } else {
             // No ranlib index: read every member's symbol table instead.

@@ -201,6 +201,25 @@ pub struct StubIndex {
     /// The blocks holding the GOT entries and the stubs.
     pub got_block: Option<BlockId>,
     pub plt_block: Option<BlockId>,
+    /// Externals known before allocation to land where every field reaches them: they get
+    /// no stub. `None`: nothing is known, every external that may be far gets one.
+    pub reach: Option<KnownReach>,
+}
+
+/// What the link context promised about externals before allocation (see
+/// `LinkContext::resolve_within`).
+pub struct KnownReach {
+    /// The window `[start, end)` the graph's own memory lies in (`MemoryManager::span`).
+    pub span: (u64, u64),
+    /// By symbol index: the external resolves to an address inside `span`.
+    pub inside: Vec<bool>,
+}
+
+impl KnownReach {
+    /// Whether `symbol` was promised to resolve inside the span.
+    pub fn is_inside(&self, symbol: SymbolId) -> bool {
+        self.inside.get(symbol.index()).copied().unwrap_or(false)
+    }
 }
 
 pub struct LinkGraph {

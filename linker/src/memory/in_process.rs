@@ -272,6 +272,11 @@ impl MemoryManager for InProcessMemoryManager {
         }
     }
 
+    /// Everything comes from the low 2 GiB (`LOW_START..LOW_END`).
+    fn span(&self) -> Option<(u64, u64)> {
+        Some((LOW_START, LOW_END))
+    }
+
     fn executable(&self) -> bool {
         true
     }

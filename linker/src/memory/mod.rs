@@ -35,6 +35,14 @@ pub trait MemoryManager: Send + Sync {
     /// Whether code placed here runs (here or in another process); a slab that only stands
     /// in for memory does not.
     fn executable(&self) -> bool;
+    /// Addresses `[start, end)` that every segment this manager hands out lies within, if
+    /// it promises such a window. The linker then knows, before allocating, that a field
+    /// reaches anything placed here (a definition of another graph of the session), and
+    /// makes no far-call stub for it. `None` (the default): nothing is promised, and every
+    /// external reached by a field that may fall short gets a stub.
+    fn span(&self) -> Option<(u64, u64)> {
+        None
+    }
 }
 
 /// Memory for one graph: where each segment went in the executor, and where we write it.

@@ -38,8 +38,17 @@ fn split_block(graph: &mut LinkGraph, block: BlockId, kinds: &EhFrameKinds) -> R
     };
     let read_u32 = |at: usize| bytes.get(at..at + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
 
+    // Every record becomes a block and a symbol: grow the graph's vectors once, to size,
+    // rather than by doubling (an object with 10,000 functions has 10,000 FDEs, and a
+    // doubled vector is briefly held twice while it moves).
+    let count = record_count(&bytes);
+    graph.blocks.reserve_exact(count + 1);
+    graph.symbols.reserve_exact(count);
+    graph.sections[section.index()].blocks.reserve_exact(count + 1);
     // Record start → the anonymous symbol at the start of its block, for CIE lookups.
-    let mut records: Vec<(usize, crate::graph::SymbolId)> = Vec::new();
+    let mut records: Vec<(usize, crate::graph::SymbolId)> = Vec::with_capacity(count);
+    // (function's block, FDE): the keep-alive edges to add once every record is split.
+    let mut keep_alive: Vec<(BlockId, crate::graph::SymbolId)> = Vec::with_capacity(count);
     let mut next_edge = 0;
     let mut offset = 0;
     while offset < bytes.len() {
@@ -66,8 +75,10 @@ fn split_block(graph: &mut LinkGraph, block: BlockId, kinds: &EhFrameKinds) -> R
         while edges.get(next_edge).is_some_and(|e| (e.offset as usize) < offset) {
             next_edge += 1;
         }
-        let own = edges[next_edge..].iter().take_while(|e| (e.offset as usize) < end);
-        let own: Vec<Edge> = own.map(|e| Edge { offset: e.offset - offset as u32, ..*e }).collect();
+        let run = edges[next_edge..].iter().take_while(|e| (e.offset as usize) < end).count();
+        // With room for the CIE pointer an FDE adds.
+        let mut own = Vec::with_capacity(run + 1);
+        own.extend(edges[next_edge..next_edge + run].iter().map(|e| Edge { offset: e.offset - offset as u32, ..*e }));
         next_edge += own.len();
         graph.blocks[record.index()].edges = own;
         if id != 0 {
@@ -85,16 +96,40 @@ fn split_block(graph: &mut LinkGraph, block: BlockId, kinds: &EhFrameKinds) -> R
             });
             let pc_begin = graph.blocks[record.index()].edges.iter().find(|e| e.offset == 8).map(|e| e.target);
             if let Some(Definition::Block { block: function, .. }) = pc_begin.map(|t| graph.symbols[t.index()].def) {
-                graph.blocks[function.index()].edges.push(Edge {
-                    kind: EdgeKind::KEEP_ALIVE,
-                    offset: 0,
-                    target: symbol,
-                    addend: 0,
-                });
+                keep_alive.push((function, symbol));
             }
         }
         records.push((offset, symbol));
         offset = end;
     }
+    // The functions' blocks were built with room for their own edges only: one push each
+    // would double every vector (a megabyte for a large C++ object), so each grows once, to
+    // size. Within a block, the edges keep the FDEs' order.
+    keep_alive.sort_by_key(|&(function, _)| function);
+    for run in keep_alive.chunk_by(|a, b| a.0 == b.0) {
+        let edges = &mut graph.blocks[run[0].0.index()].edges;
+        edges.reserve_exact(run.len());
+        edges.extend(run.iter().map(|&(_, fde)| Edge {
+            kind: EdgeKind::KEEP_ALIVE,
+            offset: 0,
+            target: fde,
+            addend: 0,
+        }));
+    }
     Ok(())
+}
+
+/// How many records the section holds, by their lengths (up to a terminator or a length
+/// that does not fit; `split_block` reports those).
+fn record_count(bytes: &[u8]) -> usize {
+    let mut count = 0;
+    let mut offset = 0usize;
+    while let Some(length) = bytes.get(offset..offset + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])) {
+        if length == 0 || length == 0xffff_ffff {
+            break;
+        }
+        count += 1;
+        offset = offset.saturating_add(4 + length as usize);
+    }
+    count
 }
