@@ -7,7 +7,7 @@ use jitld::executor::protocol::{self, Encoder, Hello, Message};
 use jitld::executor::remote::{Ending, OpenFlags, Outcome, Protection, RemoteExecutor};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
@@ -672,7 +672,14 @@ fn the_aarch64_executor_runs_code_and_reenters_under_qemu() {
     let executor_binary = binary.to_str().unwrap();
     // The binary stays open under qemu once started; removing it then is fine.
     let _remove = RemoveOnDrop(binary.parent().unwrap().to_path_buf());
-    let command = ["qemu-aarch64", "-L", "/usr/aarch64-linux-gnu", executor_binary].map(String::from);
+    // With Debian's arm64 multiarch C library installed, qemu finds its loader and libraries
+    // in / (a `-L` prefix would pair the cross toolchain's loader with the multiarch libc,
+    // which hangs); without it, the cross toolchain's tree is the prefix.
+    let mut command = vec!["qemu-aarch64".to_string()];
+    if !Path::new("/lib/ld-linux-aarch64.so.1").exists() {
+        command.extend(["-L".to_string(), "/usr/aarch64-linux-gnu".to_string()]);
+    }
+    command.push(executor_binary.to_string());
     let executor = Arc::new(RemoteExecutor::spawn(&command).unwrap());
     assert_eq!((executor.target().machine, executor.target().pointer_width), (183, 8));
     let words = |words: &[u32]| words.iter().flat_map(|w| w.to_le_bytes()).collect::<Vec<u8>>();
