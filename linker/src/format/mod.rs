@@ -53,6 +53,14 @@ impl Format {
         }
     }
 
+    /// The architecture an object is for, from its header alone (no sections are read):
+    /// what a caller needs to choose where the code will run before linking anything.
+    pub fn arch(self, input: &InputBuffer) -> Result<crate::arch::Arch> {
+        match self {
+            Format::Elf => elf::arch(input),
+        }
+    }
+
     /// Builds the link graph of one object.
     pub fn build_graph(self, input: &InputBuffer, names: &Arc<NamePool>) -> Result<LinkGraph> {
         match self {

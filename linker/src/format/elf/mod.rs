@@ -272,6 +272,16 @@ fn check_ident(data: &[u8]) -> std::result::Result<Option<Arch>, String> {
     arch_for_machine(machine).map(Some).ok_or_else(|| format!("an object for {what}; only {supported}"))
 }
 
+/// The architecture of an ELF object, from its identification and `e_machine` alone.
+pub fn arch(input: &InputBuffer) -> Result<Arch> {
+    let at = || Location::file(&*input.name);
+    match check_ident(input.bytes()) {
+        Ok(Some(arch)) => Ok(arch),
+        Ok(None) => Err(LinkError::malformed(at(), "too short for an ELF header")),
+        Err(message) => Err(LinkError::unsupported(at(), message)),
+    }
+}
+
 /// `[A-Za-z_][A-Za-z0-9_]*`: the section names `__start_`/`__stop_` symbols can be made of.
 fn is_c_identifier(name: &str) -> bool {
     let mut chars = name.chars();
