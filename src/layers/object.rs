@@ -120,7 +120,7 @@ impl ObjectLinkingLayer {
         let executor = session.executor();
         let tls: Arc<dyn TlsAllocator> = match (executor.in_this_process(), executor.runs_code()) {
             (true, _) => Arc::new(StaticTls::default()),
-            (false, false) => Arc::new(SimulatedTls::default()),
+            (false, false) => Arc::new(SimulatedTls::new(executor.target().arch)),
             (false, true) => Arc::new(ExecutorTls::new(executor.clone())),
         };
         ObjectLinkingLayer {

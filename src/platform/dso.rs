@@ -2,7 +2,10 @@
 //! objects alone: a static TLS block (`platform::tls`) or an executable stack
 //! (`platform::exec_stack`). Each has one writable `PT_LOAD` over the whole file, a
 //! `PT_DYNAMIC`, a `PT_GNU_STACK` saying what the object needs of the stack, and optionally a
-//! `PT_TLS` segment with one `TPOFF64` relocation against itself.
+//! `PT_TLS` segment with one relocation against itself that the loader resolves to the
+//! block's offset from the thread pointer (`R_X86_64_TPOFF64`, `R_AARCH64_TLS_TPREL`): negative
+//! on x86-64, where blocks sit below the thread pointer; positive on AArch64 (TLS variant I),
+//! past the 16-byte thread control block.
 //!
 //! Without `PT_GNU_STACK` glibc assumes the object needs an executable stack and makes the
 //! main stack and every thread stack `rwx`; so it is always written, executable only when
@@ -10,6 +13,8 @@
 
 /// What the object asks for.
 pub struct DsoSpec {
+    /// The architecture of the process that loads it.
+    pub arch: Arch,
     /// A static TLS segment: (bytes of initial content, bytes in all, alignment).
     pub tls: Option<(u64, u64, u64)>,
     /// `PT_GNU_STACK` with `PF_X`: every stack in the process becomes executable.
@@ -23,6 +28,8 @@ pub struct Dso {
     /// Address offset of the word the loader fills with the block's thread-pointer offset.
     pub tp_offset_slot: u64,
 }
+
+use jitld_linker::arch::Arch;
 
 const PT_LOAD: u64 = 1;
 const PT_DYNAMIC: u64 = 2;
@@ -43,7 +50,6 @@ pub fn build(spec: &DsoSpec) -> Dso {
     const RELA: u64 = HASH + 16; // one relocation
     const SLOT: u64 = RELA + 24;
     const DYNAMIC: u64 = SLOT + 8;
-    const R_X86_64_TPOFF64: u64 = 18;
     const DF_STATIC_TLS: u64 = 0x10;
     // Without TLS the relocation is left out (RELASZ 0) and there is nothing to flag.
     let (rela_size, flags) = if spec.tls.is_some() { (24, DF_STATIC_TLS) } else { (0, 0) };
@@ -60,6 +66,11 @@ pub fn build(spec: &DsoSpec) -> Dso {
         (30, flags),
         (0, 0),
     ];
+    // (e_machine, the relocation that stores the block's offset from the thread pointer)
+    let (machine, tp_offset_relocation) = match spec.arch {
+        Arch::X86_64 => (62, 18),     // R_X86_64_TPOFF64
+        Arch::AArch64 => (183, 1030), // R_AARCH64_TLS_TPREL
+    };
     let (init_size, size, align) = spec.tls.unwrap_or((0, 0, 1));
     let align = align.max(1);
     let image = (DYNAMIC + dynamic.len() as u64 * 16).next_multiple_of(align);
@@ -71,9 +82,9 @@ pub fn build(spec: &DsoSpec) -> Dso {
             out.extend_from_slice(&word.to_le_bytes()[..width]);
         }
     };
-    // ELF header: 64-bit, little-endian, version 1, System V; ET_DYN, x86-64.
+    // ELF header: 64-bit, little-endian, version 1, System V; ET_DYN for the architecture.
     out.extend_from_slice(&[0x7f, b'E', b'L', b'F', 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-    put(&mut out, &[3, 62], 2);
+    put(&mut out, &[3, machine], 2);
     put(&mut out, &[1], 4);
     put(&mut out, &[0, PHDRS, 0], 8); // entry, phoff, shoff
     put(&mut out, &[0], 4); // flags
@@ -83,7 +94,7 @@ pub fn build(spec: &DsoSpec) -> Dso {
     // A PT_NULL entry stands in for PT_TLS when there is none.
     let tls_kind = if spec.tls.is_some() { PT_TLS } else { 0 };
     for (kind, flags, offset, filesz, memsz, p_align) in [
-        (PT_LOAD, PF_R | PF_W, 0, file_size, file_size, 4096),
+        (PT_LOAD, PF_R | PF_W, 0, file_size, file_size, spec.arch.page_size().max(4096)),
         (PT_DYNAMIC, PF_R | PF_W, DYNAMIC, dynamic_size, dynamic_size, 8),
         (tls_kind, PF_R, image, init_size, size, align),
         (PT_GNU_STACK, stack, 0, 0, 0, 16),
@@ -93,7 +104,7 @@ pub fn build(spec: &DsoSpec) -> Dso {
     }
     out.resize(STRTAB as usize + 8, 0); // null symbol, empty string table
     put(&mut out, &[1, 1, 0, 0], 4);
-    put(&mut out, &[SLOT, R_X86_64_TPOFF64, 0, 0], 8); // symbol 0: this object's own block
+    put(&mut out, &[SLOT, tp_offset_relocation, 0, 0], 8); // symbol 0: this object's own block
     for (tag, value) in dynamic {
         put(&mut out, &[tag, value], 8);
     }

@@ -33,7 +33,7 @@ pub fn check(graph: &mut LinkGraph) -> jitld_linker::Result<()> {
 
 /// Loads a generated object with an executable `PT_GNU_STACK`; it stays loaded.
 fn make_stacks_executable(name: &str) -> Result<()> {
-    let object = dso::build(&DsoSpec { tls: None, executable_stack: true });
+    let object = dso::build(&DsoSpec { arch: jitld_linker::arch::Arch::host(), tls: None, executable_stack: true });
     let (_handle, file) = super::tls::load_from_memory(name, &object.bytes)?;
     // The object stays loaded for good, so its memfd stays open too (see `tls::Loaded`).
     std::mem::forget(file);

@@ -324,14 +324,23 @@ impl Platform {
     }
 }
 
-/// `sub $8, %rsp`: what `crti.o` opens `_init` / `_fini` with (realigning the stack).
-const FRAGMENT_PROLOGUE: [u8; 4] = [0x48, 0x83, 0xec, 0x08];
-/// `add $8, %rsp; ret`: what `crtn.o` closes them with.
-const FRAGMENT_EPILOGUE: [u8; 5] = [0x48, 0x83, 0xc4, 0x08, 0xc3];
+/// What `crti.o` opens `_init` / `_fini` with and `crtn.o` closes them with, per architecture.
+/// x86-64: `sub $8, %rsp` (realigning the stack) … `add $8, %rsp; ret`. AArch64:
+/// `stp x29, x30, [sp, #-16]!; mov x29, sp` … `ldp x29, x30, [sp], #16; ret` (the fragments
+/// call functions, so the link register is saved).
+fn fragment_frame(arch: jitld_linker::arch::Arch) -> (&'static [u8], &'static [u8]) {
+    match arch {
+        jitld_linker::arch::Arch::X86_64 => (&[0x48, 0x83, 0xec, 0x08], &[0x48, 0x83, 0xc4, 0x08, 0xc3]),
+        jitld_linker::arch::Arch::AArch64 => {
+            (&[0xfd, 0x7b, 0xbf, 0xa9, 0xfd, 0x03, 0x00, 0x91], &[0xfd, 0x7b, 0xc1, 0xa8, 0xc0, 0x03, 0x5f, 0xd6])
+        }
+    }
+}
 
 /// Makes each object's `.init` / `.fini` fragment a function of its own, as `crti.o` and
 /// `crtn.o` do around all of them in an executable.
 fn wrap_init_fragments(graph: &mut LinkGraph) -> jitld_linker::Result<()> {
+    let (prologue, epilogue) = fragment_frame(graph.arch);
     for index in 0..graph.sections.len() {
         let role = match graph.sections[index].name.as_str() {
             ".init" => SectionRole::InitFunction,
@@ -340,18 +349,18 @@ fn wrap_init_fragments(graph: &mut LinkGraph) -> jitld_linker::Result<()> {
         };
         graph.sections[index].role = role;
         for block in graph.sections[index].blocks.clone() {
-            let mut code = FRAGMENT_PROLOGUE.to_vec();
+            let mut code = prologue.to_vec();
             code.extend_from_slice(graph.block_bytes(&graph.blocks[block.index()]));
-            code.extend(FRAGMENT_EPILOGUE);
+            code.extend_from_slice(epilogue);
             let b = &mut graph.blocks[block.index()];
             b.content = jitld_linker::graph::Content::Owned(code);
             for edge in &mut b.edges {
-                edge.offset += FRAGMENT_PROLOGUE.len() as u32;
+                edge.offset += prologue.len() as u32;
             }
             for symbol in graph.symbols.iter_mut() {
                 if let jitld_linker::graph::Definition::Block { block: b, offset } = &mut symbol.def {
                     if *b == block {
-                        *offset += FRAGMENT_PROLOGUE.len() as u64;
+                        *offset += prologue.len() as u64;
                     }
                 }
             }

@@ -19,6 +19,7 @@
 
 use super::dso::{self, DsoSpec};
 use crate::error::{JitError, Result};
+use jitld_linker::arch::Arch;
 use jitld_linker::passes::PassConfig;
 use jitld_linker::tls::{self, TlsLayout, STATIC_TLS_MODULE};
 use jitld_linker::LinkError;
@@ -73,10 +74,10 @@ pub fn add_passes(config: &mut PassConfig, allocator: Arc<dyn TlsAllocator>) {
 /// The tiny shared object that makes glibc reserve a static block for `layout`, and the
 /// block's size: rounded up to the alignment, because glibc gives back a block's space on
 /// unloading only from its aligned start, so odd sizes would leak the padding.
-fn tls_object(layout: &TlsLayout) -> (dso::Dso, u64) {
+fn tls_object(layout: &TlsLayout, arch: Arch) -> (dso::Dso, u64) {
     let align = layout.align.max(1);
     let size = layout.size.next_multiple_of(align);
-    (dso::build(&DsoSpec { tls: Some((layout.init_size, size, align)), executable_stack: false }), size)
+    (dso::build(&DsoSpec { arch, tls: Some((layout.init_size, size, align)), executable_stack: false }), size)
 }
 
 /// A link's reserved block, until its image is written.
@@ -139,9 +140,10 @@ impl ExecutorTls {
 
 impl TlsAllocator for ExecutorTls {
     fn allocate(&self, name: &str, layout: &TlsLayout) -> Result<i64> {
-        let (object, _) = tls_object(layout);
+        let (object, _) = tls_object(layout, self.executor.target().arch);
         let bias = self.executor.load_object(name, &object.bytes)?;
-        // The loader resolved the object's TPOFF64 relocation into the slot.
+        // The loader resolved the object's relocation into the slot (the executor's
+        // architecture's: a negative offset on x86-64, a positive one on AArch64).
         let slot = self.executor.read(bias + object.tp_offset_slot, 8)?;
         let tp_offset = i64::from_le_bytes(slot.try_into().map_err(|_| JitError::other("short read of a TLS slot"))?);
         self.images.lock().unwrap_or_else(|e| e.into_inner()).push((tp_offset, bias + object.image));
@@ -161,17 +163,46 @@ impl TlsAllocator for ExecutorTls {
     fn release(&self, _: i64) {}
 }
 
-/// For links that never run (`--noexec`): deterministic offsets, nothing reserved.
-#[derive(Default)]
+/// For links that never run (`--noexec`): deterministic offsets, nothing reserved, laid out
+/// as the architecture's loader would: x86-64 blocks go downwards from the thread pointer
+/// (negative offsets); AArch64 blocks (TLS variant I) upwards from past the 16-byte thread
+/// control block (positive offsets).
 pub struct SimulatedTls {
+    arch: Arch,
     used: Mutex<u64>,
 }
+
+impl SimulatedTls {
+    pub fn new(arch: Arch) -> Self {
+        SimulatedTls { arch, used: Mutex::new(0) }
+    }
+}
+
+impl Default for SimulatedTls {
+    fn default() -> Self {
+        Self::new(Arch::host())
+    }
+}
+
+/// Bytes at the thread pointer before the first static TLS block on AArch64: `tcbhead_t`
+/// (the DTV pointer and a private word).
+const AARCH64_TCB_SIZE: u64 = 16;
 
 impl TlsAllocator for SimulatedTls {
     fn allocate(&self, _name: &str, layout: &TlsLayout) -> Result<i64> {
         let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
-        *used = (*used + layout.size).next_multiple_of(layout.align.max(16));
-        Ok(-(*used as i64))
+        let align = layout.align.max(16);
+        match self.arch {
+            Arch::X86_64 => {
+                *used = (*used + layout.size).next_multiple_of(align);
+                Ok(-(*used as i64))
+            }
+            Arch::AArch64 => {
+                let start = (AARCH64_TCB_SIZE + *used).next_multiple_of(align);
+                *used = start + layout.size - AARCH64_TCB_SIZE;
+                Ok(start as i64)
+            }
+        }
     }
 
     fn initialize(&self, _tp_offset: i64, _image: &[u8]) -> Result<()> {
@@ -235,7 +266,7 @@ impl TlsAllocator for StaticTls {
             reused.in_use = true;
             return Ok(reused.tp_offset);
         }
-        let (object, size) = tls_object(layout);
+        let (object, size) = tls_object(layout, Arch::host());
         let (handle, file) = load_from_memory(name, &object.bytes)?;
         // SAFETY: a live handle, just opened.
         let Some(load_bias) = (unsafe { crate::generators::load_bias(handle) }) else {
