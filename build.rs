@@ -1,7 +1,10 @@
 //! Builds `jitld-executor` (executor/jitld-executor.c) with the system C compiler and puts
 //! it beside the `jitld` binary (target/debug, target/release), where `jitld run --oop`
-//! and `RemoteExecutor::spawn_local` look for it. C, not Rust: the same program must build
-//! for other architectures with their cross C compilers (`make executor-aarch64`).
+//! and `RemoteExecutor::spawn_local` look for it. C, not Rust: the same program builds for
+//! other architectures with their cross C compilers. When `aarch64-linux-gnu-gcc` (or
+//! `$AARCH64_CC`) is there, `jitld-executor-aarch64` is built beside it too: `jitld run`
+//! runs AArch64 objects in it (under qemu-aarch64 on an x86-64 machine). Without the cross
+//! compiler the build only warns; running AArch64 code then says what to install.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,6 +16,9 @@ fn main() {
         println!("cargo:rerun-if-changed={source}");
     }
     println!("cargo:rerun-if-env-changed=CC");
+    println!("cargo:rerun-if-env-changed=AARCH64_CC");
+    // A cross compiler installed later (scripts/install-deps.sh) should be noticed.
+    println!("cargo:rerun-if-changed=/usr/bin/aarch64-linux-gnu-gcc");
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let built = out_dir.join("jitld-executor");
     let compiler = std::env::var("CC").unwrap_or_else(|_| "cc".into());
@@ -29,8 +35,32 @@ fn main() {
         Err(e) => panic!("building jitld-executor needs a C compiler ({compiler}): {e}"),
     }
     // OUT_DIR is <profile dir>/build/jitld-<hash>/out; the binaries live in <profile dir>.
-    if let Some(profile_dir) = out_dir.ancestors().nth(3) {
+    let profile_dir = out_dir.ancestors().nth(3).map(Path::to_path_buf);
+    if let Some(profile_dir) = &profile_dir {
         install(&built, &profile_dir.join("jitld-executor"));
+    }
+    let cross = std::env::var("AARCH64_CC").unwrap_or_else(|_| "aarch64-linux-gnu-gcc".into());
+    let cross_built = out_dir.join("jitld-executor-aarch64");
+    let status = Command::new(&cross)
+        .args(executor_flags())
+        .arg("-o")
+        .arg(&cross_built)
+        .arg("executor/jitld-executor.c")
+        .args(["-ldl", "-Wl,--export-dynamic-symbol=jitld_executor_*"])
+        .status();
+    match status {
+        Ok(s) if s.success() => {
+            if let Some(profile_dir) = &profile_dir {
+                install(&cross_built, &profile_dir.join("jitld-executor-aarch64"));
+            }
+        }
+        Ok(s) => println!(
+            "cargo:warning=building jitld-executor-aarch64 with {cross} failed ({s}): AArch64 programs will not run"
+        ),
+        Err(_) => println!(
+            "cargo:warning={cross} not found: jitld-executor-aarch64 not built, so AArch64 programs will not run \
+             (Debian: apt-get install gcc-aarch64-linux-gnu, or see scripts/install-deps.sh)"
+        ),
     }
 }
 

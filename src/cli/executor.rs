@@ -8,6 +8,7 @@ use crate::debug::report_executor_fault;
 use crate::error::JitError;
 use crate::executor::remote::{Ending, RemoteExecutor};
 use crate::executor::{Executor, InProcessExecutor, ProcessExecutor};
+use jitld_linker::arch::Arch;
 use jitld_linker::memory::MemoryManager;
 use std::sync::Arc;
 
@@ -20,15 +21,15 @@ pub struct Chosen {
 
 pub fn executor_for(
     args: &RunArgs,
+    arch: Arch,
     memory: impl FnOnce() -> Result<Arc<dyn MemoryManager>, JitError>,
 ) -> Result<Chosen, JitError> {
     let chosen = [args.oop, args.executor.is_some(), args.connect.is_some()].iter().filter(|&&c| c).count();
     if chosen > 1 {
         return Err(JitError::other("--oop, --executor and --connect each choose the executor: give one"));
     }
-    let remote = if args.oop {
-        RemoteExecutor::spawn_local()?
-    } else if let Some(command) = &args.executor {
+    let foreign = arch != Arch::host();
+    let remote = if let Some(command) = &args.executor {
         let words: Vec<String> = command.split_whitespace().map(str::to_string).collect();
         if words.is_empty() {
             return Err(JitError::other("--executor: no command given"));
@@ -36,14 +37,38 @@ pub fn executor_for(
         RemoteExecutor::spawn(&words)?
     } else if let Some(address) = &args.connect {
         RemoteExecutor::connect(address)?
+    } else if args.oop || (foreign && !args.noexec) {
+        // Code for another architecture runs in that architecture's executor (under an
+        // emulator on this machine), started automatically.
+        RemoteExecutor::spawn_for(arch)?
+    } else if foreign && args.slab_address.is_none() {
+        // A --noexec link for another architecture still resolves its libraries where they
+        // would be loaded: in that architecture's executor, which runs nothing. Without one,
+        // the link stands in for it here and cannot load the architecture's shared libraries.
+        match RemoteExecutor::spawn_for(arch) {
+            Ok(remote) => remote,
+            Err(_) => return Ok(in_process(memory()?, arch)),
+        }
     } else {
-        return Ok(Chosen { executor: Arc::new(InProcessExecutor::with_memory(memory()?)), process: None });
+        return Ok(in_process(memory()?, arch));
     };
     if args.slab_address.is_some() {
         return Err(JitError::other("--slab-address places code in jitld itself: it cannot go with an executor"));
     }
     let process = Arc::new(ProcessExecutor::new(remote)?);
+    if process.target().arch != arch {
+        return Err(JitError::other(format!(
+            "the objects are for {}, but the executor runs {} code",
+            arch.name(),
+            process.target().arch.name()
+        )));
+    }
     Ok(Chosen { executor: process.clone(), process: Some(process) })
+}
+
+/// This process (or, for another architecture, this process standing in for its memory).
+fn in_process(memory: Arc<dyn MemoryManager>, arch: Arch) -> Chosen {
+    Chosen { executor: Arc::new(InProcessExecutor::with_memory(memory).for_arch(arch)), process: None }
 }
 
 /// Ends the executor process as the program's `main` returning `status` ends a program, and

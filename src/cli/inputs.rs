@@ -2,8 +2,10 @@
 //! the system's, and GNU ld scripts (`GROUP(...)`, `INPUT(...)`) that stand in for libraries.
 
 use crate::error::{JitError, Result};
+use jitld_linker::arch::Arch;
 use std::path::{Path, PathBuf};
 
+/// This machine's library directories, as `ld` searches them.
 const SYSTEM_DIRS: [&str; 6] =
     ["/usr/local/lib", "/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/lib", "/usr/lib"];
 
@@ -23,38 +25,82 @@ pub enum InputArg {
     HiddenArchive(Box<InputArg>),
 }
 
+/// Where `-l` looks, for the architecture the program is linked for: the `-L` directories,
+/// then the system's library directories for that architecture, then GCC's own (newest
+/// version first; a native link through `gcc`/`g++` searches them too: `libstdc++.so`,
+/// `libgcc.a`).
+///
+/// For another architecture than this machine's they are Debian's multiarch and cross
+/// directories: `/usr/lib/aarch64-linux-gnu` (the `:arm64` packages), `/usr/aarch64-linux-gnu/lib`
+/// (the cross toolchain's C library) and `/usr/lib/gcc-cross/aarch64-linux-gnu/VERSION`.
+#[derive(Clone, Debug)]
+pub struct LibraryPath {
+    dirs: Vec<PathBuf>,
+    gcc: Vec<PathBuf>,
+}
+
+impl LibraryPath {
+    pub fn new(search: &[String], arch: Arch) -> Self {
+        let triple = format!("{}-linux-gnu", crate::executor::remote::arch_suffix(arch));
+        let system: Vec<PathBuf> = if arch == Arch::host() {
+            SYSTEM_DIRS.iter().map(PathBuf::from).collect()
+        } else {
+            [
+                format!("/usr/local/lib/{triple}"),
+                format!("/lib/{triple}"),
+                format!("/usr/lib/{triple}"),
+                format!("/usr/{triple}/lib"),
+            ]
+            .into_iter()
+            .map(PathBuf::from)
+            .collect()
+        };
+        let gcc_root = if arch == Arch::host() { "gcc" } else { "gcc-cross" };
+        LibraryPath {
+            dirs: search.iter().map(PathBuf::from).chain(system).collect(),
+            gcc: gcc_dirs(&Path::new("/usr/lib").join(gcc_root).join(&triple)),
+        }
+    }
+
+    /// This machine's directories, after `search`.
+    pub fn host(search: &[String]) -> Self {
+        Self::new(search, Arch::host())
+    }
+
+    fn all(&self) -> impl Iterator<Item = &PathBuf> {
+        self.dirs.iter().chain(&self.gcc)
+    }
+}
+
 /// Finds `-lNAME`: `libNAME.so` before `libNAME.a` in each directory, `-L` ones first;
 /// `-l:FILE` names a file exactly.
-pub fn find_library(name: &str, search: &[String]) -> Result<PathBuf> {
+pub fn find_library(name: &str, path: &LibraryPath) -> Result<PathBuf> {
     let candidates: Vec<String> = match name.strip_prefix(':') {
         Some(exact) => vec![exact.to_string()],
         None => vec![format!("lib{name}.so"), format!("lib{name}.a")],
     };
-    let dirs: Vec<PathBuf> =
-        search.iter().map(PathBuf::from).chain(SYSTEM_DIRS.iter().map(PathBuf::from)).chain(gcc_dirs()).collect();
-    for dir in &dirs {
+    for dir in path.all() {
         for candidate in &candidates {
-            let path = dir.join(candidate);
-            if path.is_file() {
-                return Ok(path);
+            let found = dir.join(candidate);
+            if found.is_file() {
+                return Ok(found);
             }
         }
     }
-    let searched: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+    let searched: Vec<String> = path.all().map(|d| d.display().to_string()).collect();
     Err(JitError::other(format!("cannot find -l{name} (searched {})", searched.join(", "))))
 }
 
 /// The compiler's runtime archive, `libgcc.a` (what `gcc -print-libgcc-file-name` names),
-/// from the newest GCC: the driver links it into every program after the user's libraries
-/// and libc, for helpers no shared library exports (decimal float `__bid_*`, for one).
-pub fn compiler_runtime_archive() -> Option<PathBuf> {
-    gcc_dirs().into_iter().map(|dir| dir.join("libgcc.a")).find(|path| path.is_file())
+/// from the newest GCC for the target: the driver links it into every program after the
+/// user's libraries and libc, for helpers no shared library exports (decimal float
+/// `__bid_*`, for one).
+pub fn compiler_runtime_archive(path: &LibraryPath) -> Option<PathBuf> {
+    path.gcc.iter().map(|dir| dir.join("libgcc.a")).find(|found| found.is_file())
 }
 
-/// GCC's own library directories (`libstdc++.so`, `libgcc_eh.a`), newest version first: a
-/// native link through `gcc`/`g++` searches them too.
-fn gcc_dirs() -> Vec<PathBuf> {
-    let root = Path::new("/usr/lib/gcc/x86_64-linux-gnu");
+/// The version directories under a GCC library root, newest first.
+fn gcc_dirs(root: &Path) -> Vec<PathBuf> {
     let mut versions: Vec<(Vec<u32>, PathBuf)> = std::fs::read_dir(root)
         .into_iter()
         .flatten()
@@ -71,7 +117,7 @@ fn gcc_dirs() -> Vec<PathBuf> {
 /// The files the GNU ld script at `path` (with `text`) stands for, in order, with the scripts
 /// it names expanded in place. A script that names itself, directly or through others, is
 /// an error naming the scripts in the cycle.
-pub fn expand_linker_script(path: &Path, text: &str, search: &[String]) -> Result<Vec<PathBuf>> {
+pub fn expand_linker_script(path: &Path, text: &str, search: &LibraryPath) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     expand_into(path, text, search, &mut vec![path.to_path_buf()], &mut files)?;
     Ok(files)
@@ -80,11 +126,11 @@ pub fn expand_linker_script(path: &Path, text: &str, search: &[String]) -> Resul
 fn expand_into(
     path: &Path,
     text: &str,
-    search: &[String],
+    search: &LibraryPath,
     open: &mut Vec<PathBuf>,
     files: &mut Vec<PathBuf>,
 ) -> Result<()> {
-    for input in linker_script_inputs(text, search).map_err(|e| JitError::other(format!("{}: {e}", path.display())))? {
+    for input in script_inputs(text, search).map_err(|e| JitError::other(format!("{}: {e}", path.display())))? {
         let Some(nested) = read_if_script(&input) else {
             files.push(input);
             continue;
@@ -116,8 +162,13 @@ fn read_if_script(path: &Path) -> Option<String> {
 }
 
 /// The files a GNU ld script names, in order (`AS_NEEDED` ones included: we load lazily
-/// anyway).
+/// anyway), with `-l` names searched in `search` and this machine's directories.
 pub fn linker_script_inputs(text: &str, search: &[String]) -> Result<Vec<PathBuf>> {
+    script_inputs(text, &LibraryPath::host(search))
+}
+
+/// As `linker_script_inputs`, for the target `search` is for.
+fn script_inputs(text: &str, search: &LibraryPath) -> Result<Vec<PathBuf>> {
     let mut without_comments = String::new();
     let mut rest = text;
     while let Some(start) = rest.find("/*") {

@@ -8,6 +8,7 @@ mod output;
 mod reexec;
 mod run;
 mod runtime_archive;
+mod target;
 
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser, Subcommand};
 pub use inputs::{linker_script_inputs, InputArg};

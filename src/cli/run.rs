@@ -4,7 +4,7 @@
 //! initializers) links what the program needs; then initializers run, the entry is called,
 //! and we leave through `exit`, as a program returning from `main` does.
 
-use super::inputs::{compiler_runtime_archive, expand_linker_script, find_library, InputArg};
+use super::inputs::{compiler_runtime_archive, expand_linker_script, find_library, InputArg, LibraryPath};
 use super::open::{member_spec, open_input, open_member};
 use super::RunArgs;
 use crate::debug::{debugger_attached, install_fault_reporter, CodeTable, GdbRegistration, PerfMap};
@@ -44,7 +44,8 @@ struct Program {
     /// --noexec: link every definition of the command line's objects, not only what the
     /// entry needs (so `definitions` is kept).
     link_everything: bool,
-    search: Vec<String>,
+    /// Where `-l` looks, for the program's architecture.
+    search: LibraryPath,
     position: u64,
     /// The format of the first command-line object: how C names are spelled (`_main`).
     format: Option<format::Format>,
@@ -251,7 +252,10 @@ pub fn run(args: &RunArgs) -> Result<i32, Errors> {
 
 pub(super) fn run_with(args: &RunArgs, hooks: RunHooks) -> Result<i32, Errors> {
     let one = |e: JitError| vec![e];
-    let chosen = super::executor::executor_for(args, || memory_for(args)).map_err(one)?;
+    // The command line's objects say which architecture the program is for, and so where
+    // it runs and where `-l` looks.
+    let arch = super::target::program_arch(&args.ordered).map_err(one)?;
+    let chosen = super::executor::executor_for(args, arch, || memory_for(args)).map_err(one)?;
     let stack = Stack::new(chosen.executor, args.threads);
     let (session, layer, platform) = (stack.session.clone(), stack.layer.clone(), stack.platform.clone());
     // A failed `jitld run` ends; nothing would link a failed object again.
@@ -276,7 +280,7 @@ pub(super) fn run_with(args: &RunArgs, hooks: RunHooks) -> Result<i32, Errors> {
         roots: Vec::new(),
         definitions: Vec::new(),
         link_everything: args.noexec,
-        search: args.search.clone(),
+        search: LibraryPath::new(&args.search, arch),
         position: 0,
         format: None,
     };
@@ -292,7 +296,7 @@ pub(super) fn run_with(args: &RunArgs, hooks: RunHooks) -> Result<i32, Errors> {
     // Last, as the compiler driver's `-lc -lgcc`: libgcc.a, for what only it has.
     // Its members are compiled code like any other: they need the platform's runtime symbols
     // (`__tls_get_addr` for the decimal-float rounding mode, which is thread-local).
-    if let Some(libgcc) = compiler_runtime_archive() {
+    if let Some(libgcc) = compiler_runtime_archive(&program.search) {
         platform.setup_dylib(process).map_err(one)?;
         session.add_generator(process, Arc::new(super::runtime_archive::RuntimeArchive::new(libgcc, layer.clone())));
     }

@@ -13,6 +13,9 @@ pub struct InProcessExecutor {
     memory: Arc<dyn MemoryManager>,
     /// What `load_object` loaded from, open while loaded (glibc knows objects by path).
     objects: std::sync::Mutex<Vec<std::fs::File>>,
+    /// What the code is linked for: this machine's architecture, unless it only stands in
+    /// for another's (`--noexec` links for another architecture never run here).
+    arch: Arch,
 }
 
 impl Default for InProcessExecutor {
@@ -30,7 +33,14 @@ impl InProcessExecutor {
     /// Code goes into `memory` (a slab that never runs, for `--noexec`, or a manager of
     /// one's own).
     pub fn with_memory(memory: Arc<dyn MemoryManager>) -> Self {
-        InProcessExecutor { memory, objects: Default::default() }
+        InProcessExecutor { memory, objects: Default::default(), arch: Arch::host() }
+    }
+
+    /// Links for `arch`: code for another architecture than this machine's is laid out in
+    /// this process's memory but never runs here (`runs_code` is false).
+    pub fn for_arch(mut self, arch: Arch) -> Self {
+        self.arch = arch;
+        self
     }
 }
 
@@ -68,7 +78,7 @@ fn describe(name: &CStr, addr: u64, loaded: &LoadedObjects) -> ExecutorSymbol {
 
 impl Executor for InProcessExecutor {
     fn target(&self) -> TargetInfo {
-        let arch = Arch::host();
+        let arch = self.arch;
         TargetInfo { arch, page_size: arch.page_size(), pointer_width: usize::BITS }
     }
 
@@ -77,7 +87,7 @@ impl Executor for InProcessExecutor {
     }
 
     fn runs_code(&self) -> bool {
-        self.memory.executable()
+        self.memory.executable() && self.arch == Arch::host()
     }
 
     fn in_this_process(&self) -> bool {
@@ -85,6 +95,13 @@ impl Executor for InProcessExecutor {
     }
 
     fn load_library(&self, path: &str) -> Result<LibraryHandle> {
+        if self.arch != Arch::host() {
+            return Err(JitError::other(format!(
+                "{path}: an {arch} shared library loads only in an {arch} executor, and none could be started \
+                 for this --noexec link (it needs jitld-executor-aarch64 and qemu-aarch64)",
+                arch = self.arch.name()
+            )));
+        }
         let c_path = CString::new(path).map_err(|_| JitError::other(format!("{path}: path contains NUL")))?;
         // SAFETY: dlopen with a valid C string; the handle is kept for the process lifetime.
         let handle = unsafe { libc::dlopen(c_path.as_ptr(), libc::RTLD_NOW | libc::RTLD_GLOBAL) };

@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 const EM_X86_64: u16 = 62;
+const EM_AARCH64: u16 = 183;
 
 pub struct ProcessExecutor {
     remote: Arc<RemoteExecutor>,
@@ -31,9 +32,11 @@ impl ProcessExecutor {
         let handshake = *remote.target();
         let arch = match handshake.machine {
             EM_X86_64 => Arch::X86_64,
+            EM_AARCH64 => Arch::AArch64,
             machine => {
                 return Err(JitError::other(format!(
-                    "the executor runs on machine {machine}; jitld links code for x86-64 (machine 62) only"
+                    "the executor runs on machine {machine}; jitld links code for x86-64 (machine 62) and \
+                     AArch64 (machine 183)"
                 )))
             }
         };

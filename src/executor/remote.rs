@@ -26,7 +26,7 @@ use std::process::{Child, ChildStderr, ChildStdout, Command, ExitStatus};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-pub use spawn::{EXECUTOR_NAME, EXECUTOR_VARIABLE};
+pub use spawn::{arch_suffix, executor_name, loader_prefix, on_path, EXECUTOR_NAME, EXECUTOR_VARIABLE};
 
 /// The default timeout for requests that do not run the program's code.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -189,6 +189,13 @@ impl RemoteExecutor {
     /// Spawns the executor beside this binary (or `$JITLD_EXECUTOR`).
     pub fn spawn_local() -> Result<Self> {
         Self::spawn_command(Command::new(Self::executor_path()?))
+    }
+
+    /// Spawns the executor for `arch` on this machine: the host's as `spawn_local` does;
+    /// another architecture's `jitld-executor-ARCH` (beside this binary, or
+    /// `$JITLD_EXECUTOR_ARCH`) under `qemu-ARCH` when this machine cannot run it.
+    pub fn spawn_for(arch: jitld_linker::arch::Arch) -> Result<Self> {
+        Self::spawn_command(spawn::command_for(arch)?)
     }
 
     /// Where `spawn_local` finds the executor binary.

@@ -3,7 +3,6 @@
 
 use super::ObjectLinkingLayer;
 use crate::session::{MaterializationResponsibility, MaterializationUnit, SymbolFlags};
-use jitld_linker::arch::Arch;
 use jitld_linker::graph::{Content, Definition, MemProt, SectionRole, Symbol};
 use jitld_linker::Strength;
 use jitld_linker::{InputBuffer, LinkGraph, SymbolName};
@@ -41,7 +40,8 @@ impl DataUnit {
     /// The graph of one data block holding the bytes, defining the name.
     pub fn graph(self) -> LinkGraph {
         let names = self.layer.session().names().clone();
-        let mut graph = LinkGraph::new(InputBuffer::from_vec(self.origin.as_str(), Vec::new()), names, Arch::host());
+        let arch = self.layer.session().executor().target().arch;
+        let mut graph = LinkGraph::new(InputBuffer::from_vec(self.origin.as_str(), Vec::new()), names, arch);
         let section = graph.add_section(".data.jitld", MemProt::ReadWrite, SectionRole::Plain);
         let size = self.bytes.len() as u64;
         let block = graph.add_block(section, Content::Owned(self.bytes), self.align);

@@ -16,7 +16,6 @@ use crate::layers::ObjectLinkingLayer;
 use crate::session::{
     DylibId, LookupFlags, MaterializationResponsibility, MaterializationUnit, ReexportsUnit, SymbolFlags,
 };
-use jitld_linker::arch::Arch;
 use jitld_linker::graph::{Content, Edge, MemProt, SectionRole, Symbol};
 use jitld_linker::{InputBuffer, LinkGraph, SymbolName};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -109,7 +108,7 @@ impl MaterializationUnit for LazyReexportsUnit {
         let session = self.layer.session().clone();
         // The stubs run in the executor, and re-enter it through its re-entry routine.
         let executor = session.executor().clone();
-        let arch = Arch::host();
+        let arch = executor.target().arch;
         let reentry = match executor.lazy_reentry() {
             Ok(reentry) => reentry,
             Err(e) => return mr.fail(e),
