@@ -1224,6 +1224,15 @@ typedef struct {
     uint64_t offset;
 } tls_index;
 
+/* glibc grants a dlopened object static TLS only if its alignment is at most the static TLS
+ * alignment of the objects loaded at startup (every thread's block is aligned to that). That
+ * is 16 on AArch64 (64 on x86-64) unless the executable asks for more: this variable makes
+ * jitld's blocks (see src/platform/tls.rs) aligned up to 256 bytes loadable, as
+ * `alignas(64)` and `alignas(std::hardware_destructive_interference_size)` (256 on AArch64)
+ * thread_local variables need. */
+#define JITLD_STATIC_TLS_ALIGN 256
+__attribute__((used)) static __thread char static_tls_alignment[1] __attribute__((aligned(JITLD_STATIC_TLS_ALIGN)));
+
 extern void *__tls_get_addr(tls_index *);
 
 /* The __tls_get_addr JIT'd code calls: jitld's pairs carry an offset from the thread
@@ -1601,8 +1610,25 @@ static void send_hello(void)
     free(b.data);
 }
 
+/* A JIT that spawns us raises glibc's static TLS surplus through GLIBC_TUNABLES (JIT'd
+ * thread-local blocks live there, and the loader reads the tunable before main) and names
+ * what the variable was in JITLD_ORIGINAL_GLIBC_TUNABLES ("-": unset). Put it back, so the
+ * program sees the environment the JIT was given. */
+static void restore_environment(void)
+{
+    const char *original = getenv("JITLD_ORIGINAL_GLIBC_TUNABLES");
+    if (!original)
+        return;
+    if (strcmp(original, "-") == 0)
+        unsetenv("GLIBC_TUNABLES");
+    else
+        setenv("GLIBC_TUNABLES", original, 1);
+    unsetenv("JITLD_ORIGINAL_GLIBC_TUNABLES");
+}
+
 int main(int argc, char **argv)
 {
+    restore_environment();
     parse_arguments(argc, argv);
     page_size = (uint64_t)sysconf(_SC_PAGESIZE);
     executor_pid = getpid();

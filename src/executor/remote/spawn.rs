@@ -154,9 +154,32 @@ pub struct Spawned {
     pub from_executor: OwnedFd,
 }
 
+/// Static TLS surplus per thread for JIT'd thread-local blocks in the executor (glibc gives
+/// 512 bytes unless told; `jitld run` raises its own the same way, see `cli::reexec`). Half
+/// of jitld's own: with 256 KiB, every `pthread_create` fails (EINVAL) in an AArch64 process
+/// under qemu-aarch64 (glibc 2.36, qemu 7.2).
+const TLS_SURPLUS: &str = "glibc.rtld.optional_static_tls=131072";
+/// What GLIBC_TUNABLES was before we raised the surplus ("-": unset); the executor puts it
+/// back first thing, so the program sees the environment we were given.
+const ORIGINAL_TUNABLES: &str = "JITLD_ORIGINAL_GLIBC_TUNABLES";
+
+/// Raises the executor's static TLS surplus, unless the environment already sets it.
+fn raise_tls_surplus(command: &mut Command) {
+    let tunables = std::env::var("GLIBC_TUNABLES").ok();
+    if tunables.as_deref().is_some_and(|t| t.contains("optional_static_tls")) {
+        return;
+    }
+    let raised = match &tunables {
+        Some(t) => format!("{t}:{TLS_SURPLUS}"),
+        None => TLS_SURPLUS.to_string(),
+    };
+    command.env("GLIBC_TUNABLES", raised).env(ORIGINAL_TUNABLES, tunables.as_deref().unwrap_or("-"));
+}
+
 /// Spawns `command` with `--fds IN,OUT` (and `--shm FD` if `memory` is given) appended.
 /// The descriptors stay open in the child only; its stdio is whatever `command` says.
 pub fn spawn(mut command: Command, memory: Option<&OwnedFd>) -> Result<Spawned> {
+    raise_tls_surplus(&mut command);
     let (executor_in, to_executor) = pipe()?;
     let (from_executor, executor_out) = pipe()?;
     let mut inherited: Vec<RawFd> = vec![executor_in.as_raw_fd(), executor_out.as_raw_fd()];
