@@ -365,6 +365,22 @@ def main():
               "BENCH_SCALE_LLVM_MAX objects)")
         print()
 
+    # ---------------------------------------------------------------- linking for AArch64
+    cross = read_timing(out, "cross-sqlite")
+    summary_cross = None
+    if cross:
+        summary_cross = {tool: med(cross, tool) for tool in cross}
+        summary_cross["aarch64/x86-64"] = paired_ratio(cross, "link-aarch64", "link-x86-64")
+        summary_cross["aarch64/x86-64-oop"] = paired_ratio(cross, "link-aarch64", "link-x86-64-oop")
+        print("== linking for AArch64: the sqlite program, jitld run --noexec (median ms; ratios are paired medians)")
+        print(f"  {'x86-64':>12}{'x86-64 --oop':>14}{'AArch64':>12}{'AArch64/x86-64':>16}{'AArch64/x86-64 --oop':>22}")
+        print(f"  {fmt_ms(med(cross, 'link-x86-64'), 12)}{fmt_ms(med(cross, 'link-x86-64-oop'), 14)}"
+              f"{fmt_ms(med(cross, 'link-aarch64'), 12)}{fmt_r(summary_cross['aarch64/x86-64'], 16)}"
+              f"{fmt_r(summary_cross['aarch64/x86-64-oop'], 22)}")
+        print("  (AArch64 resolves its libraries in jitld-executor-aarch64, started under qemu-aarch64: compare it with "
+              "x86-64 --oop, which also starts an executor)")
+        print()
+
     # ---------------------------------------------------------------- out of process
     print("== out of process: jitld run --oop vs jitld run (paired median of oop / in-process; the program runs in jitld-executor)")
     for c in programs:
@@ -513,7 +529,7 @@ def main():
     print()
 
     summary = {"schema": 4, "meta": meta, "programs": summary_programs, "scaling": summary_scale,
-               "goals": goals, "notes": notes}
+               "cross_link": summary_cross, "goals": goals, "notes": notes}
     path = os.path.join(out, "summary.json")
     with open(path, "w") as f:
         json.dump(summary, f, indent=1)

@@ -54,6 +54,8 @@
 #   mold (link, then run), native, and llvm-jitlink (eager) for N <= BENCH_SCALE_LLVM_MAX;
 #   and jitld-start, jitld on the empty program, so that the per-object cost
 #   ((jitld - jitld-start) / N) subtracts a start-up timed in the same rounds.
+# then linking the sqlite program for AArch64 (--noexec; see run_cross_link) as a ratio to
+# linking it for x86-64.
 # Finally bench/report.py prints the tables (times, ratios to native and to mold, threads,
 # peak RSS against bench/baseline.json), the scaling table (per-object cost), and the goals
 # of issue 7 with MET / NOT MET, and writes target/bench/summary.json.
@@ -80,6 +82,8 @@
 #   BENCH_SCALE_CALLED      entries main calls in the scaling programs (default 5)
 #   BENCH_SCALE_LLVM_MAX    largest object count llvm-jitlink is run on (default 1000)
 #   BENCH_BASELINE  1 (default): also time the empty program
+#   BENCH_CROSS     1 (default): also time linking the sqlite program for AArch64 (--noexec)
+#                   against linking it for x86-64 (run_cross_link below)
 #   BENCH_RECORD_BASELINE  1: write this run's jitld peak RSS to bench/baseline.json
 #                   (the "no worse than today" reference; commit it)
 #   BENCH_OUT       output directory (default target/bench)
@@ -813,6 +817,48 @@ run_scaling() {
     cd "$ROOT"
 }
 
+# ---------------------------------------------------------------- linking for AArch64
+# run_cross_link : the sqlite program linked for AArch64 (jitld run --noexec on its arm64
+# build, fixtures' aarch64/real/sqlite/gcc-O2-pic: the libraries are resolved in
+# jitld-executor-aarch64 under qemu-aarch64, which runs nothing) against the same program
+# linked for x86-64 (real/sqlite/gcc-O2-pie, --noexec: in jitld's process) and for x86-64 in an
+# executor process (--noexec --oop), in paired rounds. Skipped with a warning when the AArch64
+# fixtures were not built (no cross compiler).
+run_cross_link() {
+    local a64_manifest="$FIXTURES_OUT/aarch64/manifest.tsv" a64 x86 tag=cross-sqlite
+    echo
+    echo "=== linking for AArch64: sqlite, jitld run --noexec"
+    a64="$(awk -F'\t' '$1 == "real" && $2 == "sqlite" && $3 == "gcc-O2-pic" { print $5; exit }' "$a64_manifest" 2>/dev/null || true)"
+    x86="$(awk -F'\t' '$1 == "real" && $2 == "sqlite" && $3 == "gcc-O2-pie" { print $5; exit }' "$MANIFEST")"
+    if [[ -z "$a64" || -z "$x86" ]]; then
+        warn "no AArch64 sqlite fixture ($a64_manifest: $(grep -m1 '^# skipped' "$a64_manifest" 2>/dev/null || echo missing)); the AArch64 link is not timed"
+        return 0
+    fi
+    local -a a64_args x86_args
+    read -r -a a64_args <<<"$a64"
+    read -r -a x86_args <<<"$x86"
+    local -A cmds=()
+    local tool specs=()
+    for tool in link-x86-64 link-x86-64-oop link-aarch64; do
+        local -a cmd
+        case "$tool" in
+        link-x86-64) cmd=("$JITLD" run --noexec "${x86_args[@]}") ;;
+        link-x86-64-oop) cmd=("$JITLD" run --noexec --oop "${x86_args[@]}") ;;
+        link-aarch64) cmd=("$JITLD" run --noexec "${a64_args[@]}") ;;
+        esac
+        if ! "${cmd[@]}" >"$LOGS/$tag.$tool.out" 2>"$LOGS/$tag.$tool.err"; then
+            warn "$tool: $(quote_cmd "${cmd[@]}") failed: $(head -n 1 "$LOGS/$tag.$tool.err"); not timed"
+            JITLD_FAILED=1
+            continue
+        fi
+        write_argv "$BENCH_OUT/timing/$tag.$tool.argv" "${cmd[@]}"
+        specs+=("$tool=$BENCH_OUT/timing/$tag.$tool.argv")
+    done
+    echo "  timing $BENCH_RUNS paired rounds: ${specs[*]%%=*}"
+    python3 bench/timer.py --runs "$BENCH_RUNS" --warmup "$BENCH_WARMUP" --rss-runs 1 --out "$BENCH_OUT/timing/$tag.json" \
+        "${specs[@]}" >"$LOGS/$tag.timer.log" 2>&1 || warn "AArch64 link: bench/timer.py failed; see $LOGS/$tag.timer.log"
+}
+
 # ---------------------------------------------------------------- run
 JITLD_FAILED=0
 for c in $ALL_CASES; do
@@ -820,6 +866,9 @@ for c in $ALL_CASES; do
 done
 if [[ -n "${BENCH_SCALE// /}" ]]; then
     run_scaling
+fi
+if [[ "${BENCH_CROSS:-1}" == 1 ]]; then
+    run_cross_link
 fi
 
 printf 'load_after\t%s\n' "$(load_avg)" >>"$META"
