@@ -88,7 +88,7 @@ fn emulator() -> &'static Result<Vec<String>, String> {
     EMULATOR.get_or_init(|| {
         let qemu = ["qemu-aarch64", "qemu-aarch64-static"]
             .into_iter()
-            .find_map(|name| jitld::executor::remote::on_path(name))
+            .find_map(jitld::executor::remote::on_path)
             .ok_or("qemu-aarch64 is not installed (Debian: qemu-user)")?;
         let mut command = vec![qemu.display().to_string()];
         if let Some(prefix) = jitld::executor::remote::loader_prefix(jitld_linker::arch::Arch::AArch64) {

@@ -1,13 +1,13 @@
 //! The architecture a `jitld run` links for: the one its command-line objects are for. It
 //! decides where the program runs (this process, or an executor for that architecture) and
-//! where `-l` looks. Every command-line object must agree; archives and shared libraries
+//! where `-l` looks. Every command-line ELF object must agree; archives and shared libraries
 //! are not consulted (a member for another architecture fails when it is linked).
 
 use super::inputs::InputArg;
 use super::open::{member_spec, open_member};
 use crate::error::JitError;
 use jitld_linker::arch::Arch;
-use jitld_linker::format::{self, FileKind};
+use jitld_linker::format::{self, FileKind, Format};
 use jitld_linker::{InputBuffer, NamePool};
 use std::io::Read;
 use std::path::Path;
@@ -52,8 +52,10 @@ fn object_arch(path: &str) -> Result<Option<Arch>, JitError> {
             InputBuffer::from_vec(path, head)
         }
     };
+    // ELF objects only: MachO and COFF objects link as they did, in this process (a
+    // universal MachO file holds a slice per architecture, chosen when it is linked).
     match format::sniff(&head) {
-        FileKind::Object(object_format) => Ok(Some(object_format.arch(&head)?)),
+        FileKind::Object(Format::Elf) => Ok(Some(Format::Elf.arch(&head)?)),
         _ => Ok(None),
     }
 }

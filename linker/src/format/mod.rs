@@ -58,6 +58,8 @@ impl Format {
     pub fn arch(self, input: &InputBuffer) -> Result<crate::arch::Arch> {
         match self {
             Format::Elf => elf::arch(input),
+            Format::MachO => macho::arch(input),
+            Format::Coff => coff::arch(input),
         }
     }
 

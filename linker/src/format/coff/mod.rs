@@ -68,6 +68,23 @@ struct CoffObject<'a> {
     comdats: Vec<Option<Comdat>>,
 }
 
+/// The architecture of a COFF object, from its header alone.
+pub fn arch(input: &InputBuffer) -> Result<Arch> {
+    let at = || Location::file(&*input.name);
+    let header =
+        ImageFileHeader::parse(input.bytes(), &mut 0).map_err(|e| LinkError::malformed(at(), e.to_string()))?;
+    header_arch(input, header.machine.get(object::LittleEndian))
+}
+
+fn header_arch(input: &InputBuffer, machine: u16) -> Result<Arch> {
+    arch_for_machine(machine).ok_or_else(|| {
+        LinkError::unsupported(
+            Location::file(&*input.name),
+            format!("a COFF object for machine {machine:#x}; x86-64 (0x8664) is supported"),
+        )
+    })
+}
+
 impl<'a> CoffObject<'a> {
     fn open(input: &'a InputBuffer) -> Result<Self> {
         let data = input.bytes();
@@ -75,13 +92,7 @@ impl<'a> CoffObject<'a> {
         let bad = |e: object::read::Error| LinkError::malformed(at(), e.to_string());
         let mut offset = 0;
         let header = ImageFileHeader::parse(data, &mut offset).map_err(bad)?;
-        let machine = header.machine.get(object::LittleEndian);
-        let arch = arch_for_machine(machine).ok_or_else(|| {
-            LinkError::unsupported(
-                at(),
-                format!("a COFF object for machine {machine:#x}; x86-64 (0x8664) is supported"),
-            )
-        })?;
+        let arch = header_arch(input, header.machine.get(object::LittleEndian))?;
         let sections = header.sections(data, offset).map_err(bad)?;
         let symbols = header.symbols(data).map_err(bad)?;
         let mut obj = CoffObject { input, arch, data, sections, symbols, comdats: Vec::new() };

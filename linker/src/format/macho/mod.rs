@@ -206,19 +206,29 @@ struct MachObject<'a> {
     strings: StringTable<'a>,
 }
 
+/// The architecture of a MachO object, from its header alone.
+pub fn arch(input: &InputBuffer) -> Result<Arch> {
+    let at = || Location::file(&*input.name);
+    let header = Header::parse(input.bytes(), 0).map_err(|e| LinkError::malformed(at(), e.to_string()))?;
+    header_arch(input, header.cputype(LE))
+}
+
+fn header_arch(input: &InputBuffer, cputype: u32) -> Result<Arch> {
+    arch_for_cpu(cputype).ok_or_else(|| {
+        LinkError::unsupported(
+            Location::file(&*input.name),
+            format!("a MachO object for CPU type {cputype:#x}; x86-64 and arm64 are supported"),
+        )
+    })
+}
+
 impl<'a> MachObject<'a> {
     fn open(input: &'a InputBuffer) -> Result<Self> {
         let data = input.bytes();
         let at = || Location::file(&*input.name);
         let bad = |e: object::read::Error| LinkError::malformed(at(), e.to_string());
         let header = Header::parse(data, 0).map_err(bad)?;
-        let cputype = header.cputype(LE);
-        let arch = arch_for_cpu(cputype).ok_or_else(|| {
-            LinkError::unsupported(
-                at(),
-                format!("a MachO object for CPU type {cputype:#x}; x86-64 and arm64 are supported"),
-            )
-        })?;
+        let arch = header_arch(input, header.cputype(LE))?;
         if header.filetype(LE) != MH_OBJECT {
             return Err(LinkError::unsupported(
                 at(),
