@@ -36,13 +36,16 @@ pub fn program_arch(inputs: &[InputArg]) -> Result<Arch, JitError> {
 }
 
 /// The architecture of the object at `path` (or `lib.a(member.o)`); `None` when it is not
-/// a relocatable object, or cannot be read (loading it reports why).
+/// a relocatable ELF object, is not a regular file, or cannot be read (loading it reports
+/// why).
 fn object_arch(path: &str) -> Result<Option<Arch>, JitError> {
     let head = match member_spec(Path::new(path)) {
         Some((archive, member)) => match open_member(archive, member, &NamePool::new()) {
             Ok(buffer) => buffer,
             Err(_) => return Ok(None),
         },
+        // A pipe (`<(cat x.o)`) is read once, when it is loaded: it is not consulted.
+        None if !Path::new(path).is_file() => return Ok(None),
         None => {
             let mut head = Vec::with_capacity(64);
             let read = std::fs::File::open(path).and_then(|file| file.take(64).read_to_end(&mut head));
