@@ -116,11 +116,14 @@ impl LinkStats {
 
 impl ObjectLinkingLayer {
     pub fn new(session: ExecutionSession) -> Self {
-        // Thread-local blocks are real only where the code can run.
+        // Thread-local blocks are real only where the code can run. This process standing
+        // in for another architecture's memory (`--noexec`) simulates that one's layout.
         let executor = session.executor();
-        let tls: Arc<dyn TlsAllocator> = match (executor.in_this_process(), executor.runs_code()) {
+        let arch = executor.target().arch;
+        let here = executor.in_this_process() && arch == jitld_linker::arch::Arch::host();
+        let tls: Arc<dyn TlsAllocator> = match (here, executor.runs_code()) {
             (true, _) => Arc::new(StaticTls::default()),
-            (false, false) => Arc::new(SimulatedTls::new(executor.target().arch)),
+            (false, false) => Arc::new(SimulatedTls::new(arch)),
             (false, true) => Arc::new(ExecutorTls::new(executor.clone())),
         };
         ObjectLinkingLayer {

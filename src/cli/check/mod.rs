@@ -16,9 +16,6 @@ use jitld_linker::check::{CheckFile, Evaluator, DEFAULT_CHECK_NAME};
 use jitld_linker::SymbolName;
 use std::sync::Arc;
 
-/// The only page size our layout uses (the target's, which is the host's today).
-const PAGE_SIZE: u64 = Arch::host().page_size();
-
 /// Runs `jitld check ARGS`; returns the exit status.
 pub fn main(words: &[String]) -> i32 {
     match check(words) {
@@ -38,7 +35,9 @@ fn check(words: &[String]) -> Result<i32, Vec<String>> {
         print!("{}", flags::USAGE);
         return Ok(0);
     }
-    validate(&args).map_err(|e| vec![e])?;
+    // The objects' architecture: its pages are the layout's, its decoder reads the code.
+    let target = crate::cli::target::program_arch(&args.ordered).map_err(|e| vec![e.to_string()])?;
+    validate(&args, target).map_err(|e| vec![e])?;
     let check_name = args.check_name.clone().unwrap_or_else(|| DEFAULT_CHECK_NAME.to_string());
     let files = read_check_files(&args.checks, &check_name)?;
 
@@ -69,7 +68,7 @@ fn check(words: &[String]) -> Result<i32, Vec<String>> {
     }));
     hooks.after_link = Some(Box::new(move || {
         let image = recorder.image();
-        let arch = image.arch.unwrap_or(Arch::host());
+        let arch = image.arch.unwrap_or(target);
         let Some(decoder) = jitld_linker::check::decoder(arch) else {
             eprintln!("jitld check: error: no instruction decoder for {}", arch.name());
             return Some(1);
@@ -82,8 +81,9 @@ fn check(words: &[String]) -> Result<i32, Vec<String>> {
     run_with(&run_args, hooks).map_err(|errors| super::run::error_lines(&errors))
 }
 
-/// llvm-jitlink's rules for the slab flags.
-fn validate(args: &flags::CheckArgs) -> Result<(), String> {
+/// llvm-jitlink's rules for the slab flags; `-slab-page-size` must be `target`'s page size.
+fn validate(args: &flags::CheckArgs, target: Arch) -> Result<(), String> {
+    let page_size = target.page_size();
     if args.slab_address.is_some() && (args.slab_size.is_none() || !args.noexec) {
         return Err("-slab-address requires -slab-allocate and -noexec".into());
     }
@@ -91,8 +91,11 @@ fn validate(args: &flags::CheckArgs) -> Result<(), String> {
         if args.slab_size.is_none() {
             return Err("-slab-page-size requires -slab-allocate".into());
         }
-        if page != PAGE_SIZE {
-            return Err(format!("-slab-page-size {page}: jitld lays memory out in {PAGE_SIZE}-byte pages"));
+        if page != page_size {
+            return Err(format!(
+                "-slab-page-size {page}: jitld lays {} memory out in {page_size}-byte pages",
+                target.name()
+            ));
         }
     }
     if args.ordered.iter().all(|i| !matches!(i, crate::cli::InputArg::Path(_))) {
