@@ -60,25 +60,8 @@ aarch64_cases!(
     tls_models,
 );
 
-/// Taking the address of a library function in non-PIC AArch64 code (`adrp x0, f; add x0,
-/// x0, :lo12:f`, as C++ static initializers do for `__cxa_atexit(&std::ios_base::Init::~Init)`)
-/// is an ADR_PREL_PG_HI21 beyond ±4 GiB: the linker column has no stub (canonical PLT
-/// entry) fallback for Page21 edges yet.
-const PAGE21_TO_FAR_FUNCTION: &str = "Page21 to a library function out of range (no stub fallback)";
-
 /// (case, variant, reason): variants jitld is known not to run correctly yet.
-const KNOWN_GAPS: &[(&str, &str, &str)] = &[
-    ("cxx_globals", "gxx-O0-nopic", PAGE21_TO_FAR_FUNCTION),
-    ("cxx_globals", "clangxx-O0-nopic", PAGE21_TO_FAR_FUNCTION),
-    ("cxx_exceptions", "gxx-O0-nopic", PAGE21_TO_FAR_FUNCTION),
-    ("cxx_exceptions", "clangxx-O0-nopic", PAGE21_TO_FAR_FUNCTION),
-    ("cxx_threads", "gxx-O0-nopic", PAGE21_TO_FAR_FUNCTION),
-    ("cxx_threads", "clangxx-O0-nopic", PAGE21_TO_FAR_FUNCTION),
-    ("cxx_tls", "gxx-O0-nopic", PAGE21_TO_FAR_FUNCTION),
-    ("cxx_tls", "clangxx-O0-nopic", PAGE21_TO_FAR_FUNCTION),
-    ("cxx_atexit_cxx", "gxx-O0-nopic", PAGE21_TO_FAR_FUNCTION),
-    ("cxx_atexit_cxx", "clangxx-O0-nopic", PAGE21_TO_FAR_FUNCTION),
-];
+const KNOWN_GAPS: &[(&str, &str, &str)] = &[];
 
 /// What runs AArch64 executables here: `qemu-aarch64` (or `-static`), with `-L` when the
 /// loader is not installed where an AArch64 system has it (as jitld's executor is started);

@@ -92,6 +92,10 @@ pub enum TableUse {
     StubIfFar,
     /// As `StubIfFar`, for branches: the target is code.
     BranchStubIfFar,
+    /// As `StubIfFar`, for the page half of an address built in two instructions (AArch64
+    /// `adrp`): the architecture's relaxation sends the page and every low-bits edge to the
+    /// same target through the stub together, or none of them.
+    PageStubIfFar,
     /// A `tls_index` pair for the variable (general-dynamic); the edge becomes this kind.
     TlsIndexForSymbol(EdgeKind),
     /// A `tls_index` pair for the graph's thread-local block (local-dynamic).

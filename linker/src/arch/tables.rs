@@ -233,7 +233,7 @@ fn edges_needing_tables(graph: &LinkGraph) -> (Vec<(BlockId, usize)>, bool) {
                     }
                     match info.table {
                         TableUse::None if info.formula != Formula::ThreadBlockOffset => {}
-                        TableUse::StubIfFar | TableUse::BranchStubIfFar => *c |= STUB_IF_FAR,
+                        TableUse::StubIfFar | TableUse::BranchStubIfFar | TableUse::PageStubIfFar => *c |= STUB_IF_FAR,
                         _ => *c |= ACT,
                     }
                 }
@@ -291,7 +291,7 @@ pub fn build_tables(graph: &mut LinkGraph) -> Result<()> {
                 retarget(graph, block, i, lowered, entry);
             }
             // Only those that may fall short are listed.
-            TableUse::StubIfFar | TableUse::BranchStubIfFar => {
+            TableUse::StubIfFar | TableUse::BranchStubIfFar | TableUse::PageStubIfFar => {
                 stub(graph, edge.target);
             }
         }

@@ -207,7 +207,9 @@ impl Kind {
             Kind::Branch26 => cell(name, 4, 28, Relative, Signed, BranchStubIfFar),
             Kind::CondBranch19 | Kind::LoadLiteral19 | Kind::Adr21 => insn(name, 21, Relative, Signed),
             Kind::TestBranch14 => insn(name, 16, Relative, Signed),
-            Kind::Page21 | Kind::GotPage21 => insn(name, 33, PageRelative, Signed),
+            // A function's address in non-PIC code (`adrp; add :lo12:`) may take its stub.
+            Kind::Page21 => cell(name, 4, 33, PageRelative, Signed, TableUse::PageStubIfFar),
+            Kind::GotPage21 => insn(name, 33, PageRelative, Signed),
             Kind::Page21Unchecked => unchecked(name, PageRelative),
             Kind::AddOffset12
             | Kind::LoadStoreOffset12x1

@@ -22,6 +22,7 @@ pub fn relax(graph: &mut LinkGraph) -> Result<()> {
     if graph.stubs.got.is_empty() {
         return Ok(());
     }
+    addresses_of_far_functions_through_stubs(graph);
     // Entry → whether all of its page/offset pairs can use the target directly.
     let mut verdicts: HashMap<SymbolId, bool> = HashMap::new();
     let mut uses = Vec::new();
@@ -63,6 +64,52 @@ pub fn relax(graph: &mut LinkGraph) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `adrp x0, f; add x0, x0, :lo12:f` where `f` is code beyond `adrp`'s ±4 GiB (a shared
+/// library's function, in non-PIC code): the stub stands for the function, as a non-PIE
+/// executable's PLT entry does, and the page and every low-bits edge to `f` go to it
+/// together.
+fn addresses_of_far_functions_through_stubs(graph: &mut LinkGraph) {
+    if graph.stubs.plt.is_empty() {
+        return;
+    }
+    let mut far = HashMap::new();
+    for b in live_blocks(graph) {
+        for edge in &graph.block(b).edges {
+            if Kind::from_edge(edge.kind) != Some(Kind::Page21) {
+                continue;
+            }
+            let Some(&stub) = graph.stubs.plt.get(&edge.target) else { continue };
+            let target = graph.symbol(edge.target);
+            let site = graph.block(b).addr.wrapping_add(u64::from(edge.offset));
+            if target.flags.callable && !reaches(&Kind::Page21.info(), target.addr, edge.addend, site) {
+                far.insert(edge.target, stub);
+            }
+        }
+    }
+    if far.is_empty() {
+        return;
+    }
+    for b in live_blocks(graph) {
+        for edge in &mut graph.block_mut(b).edges {
+            let pair = matches!(
+                Kind::from_edge(edge.kind),
+                Some(
+                    Kind::Page21
+                        | Kind::AddOffset12
+                        | Kind::LoadStoreOffset12x1
+                        | Kind::LoadStoreOffset12x2
+                        | Kind::LoadStoreOffset12x4
+                        | Kind::LoadStoreOffset12x8
+                        | Kind::LoadStoreOffset12x16
+                )
+            );
+            if let (true, Some(&stub)) = (pair, far.get(&edge.target)) {
+                edge.target = stub;
+            }
+        }
+    }
 }
 
 fn live_blocks(graph: &LinkGraph) -> Vec<BlockId> {
