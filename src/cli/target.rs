@@ -1,6 +1,6 @@
 //! The architecture a `jitld run` links for: the one its command-line objects are for. It
 //! decides where the program runs (this process, or an executor for that architecture) and
-//! where `-l` looks. Every command-line ELF object must agree; archives and shared libraries
+//! where `-l` looks. Every command-line ELF or MachO object must agree; archives and shared libraries
 //! are not consulted (a member for another architecture fails when it is linked).
 
 use super::inputs::InputArg;
@@ -55,10 +55,12 @@ fn object_arch(path: &str) -> Result<Option<Arch>, JitError> {
             InputBuffer::from_vec(path, head)
         }
     };
-    // ELF objects only: MachO and COFF objects link as they did, in this process (a
-    // universal MachO file holds a slice per architecture, chosen when it is linked).
+    // ELF and MachO objects say their architecture (arm64 MachO code runs in the AArch64
+    // executor: non-variadic calls follow AAPCS64 there too). COFF objects link in this
+    // process; a universal MachO file holds a slice per architecture, chosen when it is
+    // linked.
     match format::sniff(&head) {
-        FileKind::Object(Format::Elf) => Ok(Some(Format::Elf.arch(&head)?)),
+        FileKind::Object(object_format @ (Format::Elf | Format::MachO)) => Ok(Some(object_format.arch(&head)?)),
         _ => Ok(None),
     }
 }

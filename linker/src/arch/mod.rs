@@ -187,6 +187,17 @@ impl Arch {
         }
     }
 
+    /// The kinds of a `width`-byte distance, `S + A - P` and `P - S + A`.
+    pub fn delta_kinds(self, width: u8) -> Option<(EdgeKind, EdgeKind)> {
+        match (self, width) {
+            (Arch::X86_64, 8) => Some((x86_64::Kind::Delta64.into(), x86_64::Kind::NegDelta64.into())),
+            (Arch::X86_64, 4) => Some((x86_64::Kind::Delta32.into(), x86_64::Kind::NegDelta32.into())),
+            (Arch::AArch64, 8) => Some((aarch64::Kind::Delta64.into(), aarch64::Kind::NegDelta64.into())),
+            (Arch::AArch64, 4) => Some((aarch64::Kind::Delta32.into(), aarch64::Kind::NegDelta32.into())),
+            _ => None,
+        }
+    }
+
     pub fn eh_frame_kinds(self) -> EhFrameKinds {
         match self {
             Arch::X86_64 => EhFrameKinds { cie_pointer: x86_64::Kind::NegDelta32.into() },

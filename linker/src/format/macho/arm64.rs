@@ -6,7 +6,6 @@
 
 use super::{Decoded, RawReloc, Site, Target};
 use crate::arch::aarch64::Kind;
-use crate::graph::EdgeKind;
 use object::macho::*;
 
 pub fn decode(reloc: &RawReloc, site: &Site) -> Result<Decoded, String> {
@@ -73,14 +72,6 @@ fn page_offset_kind(insn: u32) -> Kind {
         1 => Kind::LoadStoreOffset12x2,
         2 => Kind::LoadStoreOffset12x4,
         _ => Kind::LoadStoreOffset12x8,
-    }
-}
-
-pub fn subtractor_kinds(width: u8) -> Option<(EdgeKind, EdgeKind)> {
-    match width {
-        8 => Some((Kind::Delta64.into(), Kind::NegDelta64.into())),
-        4 => Some((Kind::Delta32.into(), Kind::NegDelta32.into())),
-        _ => None,
     }
 }
 

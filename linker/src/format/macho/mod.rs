@@ -112,10 +112,7 @@ fn decode(arch: Arch, reloc: &RawReloc, site: &Site) -> std::result::Result<Deco
 
 /// The kinds `B - A` becomes: `(delta, negated delta)` for a field of `width` bytes.
 fn subtractor_kinds(arch: Arch, width: u8) -> Option<(EdgeKind, EdgeKind)> {
-    match arch {
-        Arch::X86_64 => x86_64::subtractor_kinds(width),
-        Arch::AArch64 => arm64::subtractor_kinds(width),
-    }
+    arch.delta_kinds(width)
 }
 
 struct MachSection<'a> {

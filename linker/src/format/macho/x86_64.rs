@@ -6,7 +6,6 @@
 
 use super::{Decoded, RawReloc, Site, Target};
 use crate::arch::x86_64::Kind;
-use crate::graph::EdgeKind;
 use object::macho::*;
 
 pub fn decode(reloc: &RawReloc, site: &Site) -> Result<Decoded, String> {
@@ -69,14 +68,6 @@ pub fn decode(reloc: &RawReloc, site: &Site) -> Result<Decoded, String> {
             let how = if pcrel { "pc-relative" } else { "absolute" };
             Err(format!("relocation {} ({how}, {width} bytes)", name(r_type)))
         }
-    }
-}
-
-pub fn subtractor_kinds(width: u8) -> Option<(EdgeKind, EdgeKind)> {
-    match width {
-        8 => Some((Kind::Delta64.into(), Kind::NegDelta64.into())),
-        4 => Some((Kind::Delta32.into(), Kind::NegDelta32.into())),
-        _ => None,
     }
 }
 
