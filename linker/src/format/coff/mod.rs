@@ -514,13 +514,18 @@ fn add_relocations(
         let relocations = header
             .coff_relocations(obj.data)
             .map_err(|e| LinkError::malformed(obj.at().section(&*name), e.to_string()))?;
-        let bytes = graph.block_bytes(graph.block(block)).to_vec();
+        // The section's bytes in the input (none for uninitialized data), not a copy.
+        let bytes = match graph.block(block).content {
+            Content::Input { start, len } => start.checked_add(len).and_then(|end| obj.data.get(start..end)),
+            _ => None,
+        }
+        .unwrap_or(&[]);
         for relocation in relocations {
             let offset = relocation.virtual_address.get(object::LittleEndian);
             let at = || obj.at().section(&*name).offset(u64::from(offset));
             let r_type = relocation.typ.get(object::LittleEndian);
             let decoded =
-                decode(obj.arch, r_type, &bytes, offset as usize).map_err(|m| LinkError::unsupported(at(), m))?;
+                decode(obj.arch, r_type, bytes, offset as usize).map_err(|m| LinkError::unsupported(at(), m))?;
             let Some(Decoded { kind, addend }) = decoded else { continue };
             // The image base is no edge's target: a block that counts from it keeps it alive,
             // so that it is looked up.

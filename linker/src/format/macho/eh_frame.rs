@@ -115,7 +115,7 @@ pub fn add_implicit_edges(graph: &mut LinkGraph, builder: &mut Builder) -> Resul
         .flat_map(|s| s.blocks.iter().copied())
         .collect();
     for block in blocks {
-        let Some(start) = builder.map.runs.iter().find(|r| r.3 == block).map(|r| r.1) else { continue };
+        let Some(start) = builder.map.start(block) else { continue };
         let pointers = implicit_pointers(graph, block)
             .ok_or_else(|| LinkError::malformed(graph.location(block, 0), "unreadable __eh_frame record"))?;
         for (offset, width, value) in pointers {

@@ -343,23 +343,36 @@ pub fn interface(input: &InputBuffer, names: &NamePool) -> Result<Interface> {
 struct AddressMap {
     /// `(section index, start, end, block)`, sorted by start.
     runs: Vec<(usize, u64, u64, BlockId)>,
+    /// Each block's address in the object.
+    starts: HashMap<BlockId, u64>,
 }
 
 impl AddressMap {
     /// The block holding `address` of section `section`, and the offset in it; an address
-    /// just past a run belongs to that run when nothing starts there.
+    /// just past a run belongs to that run when nothing starts there. Runs do not overlap,
+    /// so only those starting at or before `address` and not ending before it are looked
+    /// at (every symbol and relocation asks: no scan of the whole object).
     fn locate(&self, section: Option<usize>, address: u64) -> Option<(BlockId, u64)> {
-        let candidates = self.runs.iter().filter(|r| section.is_none_or(|s| r.0 == s));
+        let upto = self.runs.partition_point(|r| r.1 <= address);
         let mut fallback = None;
-        for &(_, start, end, block) in candidates {
-            if (start..end).contains(&address) {
+        for &(s, start, end, block) in self.runs.get(..upto).unwrap_or(&[]).iter().rev() {
+            if end < address {
+                break;
+            }
+            if section.is_some_and(|wanted| wanted != s) {
+                continue;
+            }
+            if address < end {
                 return Some((block, address.wrapping_sub(start)));
             }
-            if address == end {
-                fallback = Some((block, address.wrapping_sub(start)));
-            }
+            fallback = fallback.or(Some((block, address.wrapping_sub(start))));
         }
         fallback
+    }
+
+    /// Where `block` was in the object.
+    fn start(&self, block: BlockId) -> Option<u64> {
+        self.starts.get(&block).copied()
     }
 }
 
@@ -472,6 +485,7 @@ fn add_sections(obj: &MachObject, graph: &mut LinkGraph) -> Result<AddressMap> {
                 literals.insert(literal, block);
             }
             map.runs.push((index, section.addr.wrapping_add(start), section.addr.wrapping_add(end), block));
+            map.starts.insert(block, section.addr.wrapping_add(start));
         }
     }
     map.runs.sort_by_key(|r| (r.1, r.2));
@@ -747,7 +761,7 @@ impl Builder<'_, '_> {
     /// Where a defined symbol was in the object.
     fn original_address(&self, graph: &LinkGraph, symbol: SymbolId) -> Option<u64> {
         let Definition::Block { block, offset } = graph.symbol(symbol).def else { return None };
-        let start = self.map.runs.iter().find(|r| r.3 == block).map(|r| r.1)?;
+        let start = self.map.start(block)?;
         Some(start.wrapping_add(offset))
     }
 }
