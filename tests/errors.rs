@@ -155,6 +155,32 @@ fn slab_address_must_be_aligned_and_fit() {
     assert!(out.stdout.contains("graph") && out.stdout.contains("at 0x7f0000000000"), "{}", out.describe());
 }
 
+/// `jitld check -slab-page-size`: any power of two in a slab (arm64 Darwin's 16 KiB pages on
+/// this 4 KiB host), the slab's start on one of its pages; in this process, the host's pages.
+#[test]
+fn check_slab_pages_are_powers_of_two_in_a_slab() {
+    let dir = scratch("errors-slab-pages");
+    let obj = build(&dir, "gcc", "foo.c", FOO, &["-O1"]);
+    let check = |address: &str, page: &str| {
+        let mut words = vec!["check", "-noexec", "-slab-allocate", "1Mb", "-slab-page-size", page];
+        if !address.is_empty() {
+            words.extend(["-slab-address", address]);
+        }
+        words.push(&obj);
+        jitld(&words)
+    };
+    let refused = |out: Run, needles: &[&str]| {
+        assert!(!out.panicked() && out.code == Some(1), "{}", out.describe());
+        assert!(needles.iter().all(|n| out.stderr.contains(n)), "{}", out.describe());
+        assert!(out.stderr.starts_with("jitld check: error: "), "{}", out.describe());
+    };
+    assert_eq!(check("0x10000000", "16384").code, Some(0));
+    assert_eq!(check("0x10000000", "65536").code, Some(0));
+    refused(check("0x10001000", "16384"), &["0x10001000", "page size (0x4000)"]);
+    refused(check("0x10000000", "12288"), &["12288", "not a power of two"]);
+    refused(check("", "16384"), &["16384", "-slab-address"]);
+}
+
 // ------------------------------------------------------------------ 6: C++ and other machines
 
 #[test]

@@ -110,6 +110,9 @@ pub struct RunArgs {
     /// With --slab-address: the slab's size (`jitld check -slab-allocate`).
     #[arg(skip)]
     pub slab_size: Option<u64>,
+    /// With --slab-address: the pages of the slab (`jitld check -slab-page-size`).
+    #[arg(skip)]
+    pub slab_page_size: Option<u64>,
     /// Inputs and -l libraries merged in command-line order (filled after parsing).
     #[arg(skip)]
     pub ordered: Vec<InputArg>,

@@ -16,6 +16,7 @@ use crate::lazy::LazyStats;
 use crate::platform::Platform;
 use crate::session::{DylibId, ExecutionSession, LookupFlags, ReexportsUnit, SymbolFlags};
 use crate::tools::RelocationDump;
+use jitld_linker::arch::Arch;
 use jitld_linker::format::archive::Archive;
 use jitld_linker::format::{self, FileKind};
 use jitld_linker::memory::{InProcessMemoryManager, MemoryManager, SlabMemoryManager};
@@ -222,10 +223,12 @@ const SLAB_SIZE: u64 = 1 << 40;
 
 fn memory_for(args: &RunArgs) -> Result<Arc<dyn MemoryManager>, JitError> {
     let size = args.slab_size.unwrap_or(SLAB_SIZE);
+    let page_size = args.slab_page_size.unwrap_or(Arch::host().page_size());
     match args.slab_address {
         Some(_) if !args.noexec => Err(JitError::other("--slab-address needs --noexec")),
         Some(base) => Ok(Arc::new(
-            SlabMemoryManager::try_new(base, size).map_err(|e| JitError::other(format!("--slab-address: {e}")))?,
+            SlabMemoryManager::try_new(base, size, page_size)
+                .map_err(|e| JitError::other(format!("--slab-address: {e}")))?,
         )),
         // Code runs only after a lookup, which applies the protections first.
         None => Ok(Arc::new(InProcessMemoryManager::with_deferred_protection())),

@@ -336,4 +336,8 @@ impl MemoryManager for ExecutorMemory {
     fn executable(&self) -> bool {
         true
     }
+
+    fn page_size(&self) -> u64 {
+        self.page_size
+    }
 }

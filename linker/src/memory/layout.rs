@@ -1,6 +1,6 @@
 //! Where each block goes: live blocks grouped by protection in section and block order,
-//! zero-fill after content within each group, each group starting on a page of the graph's
-//! architecture.
+//! zero-fill after content within each group, each group starting on a page of the memory
+//! it goes to.
 
 use crate::graph::{LinkGraph, MemProt};
 
@@ -23,8 +23,7 @@ pub struct Layout {
     pub block_offsets: Vec<Option<u64>>,
 }
 
-pub fn layout(graph: &LinkGraph) -> Layout {
-    let page_size = graph.arch.page_size();
+pub fn layout(graph: &LinkGraph, page_size: u64) -> Layout {
     let mut block_offsets = vec![None; graph.blocks.len()];
     let mut segments = Vec::new();
     let mut cursor = 0u64;

@@ -35,6 +35,11 @@ pub trait MemoryManager: Send + Sync {
     /// Whether code placed here runs (here or in another process); a slab that only stands
     /// in for memory does not.
     fn executable(&self) -> bool;
+    /// The pages a layout for this memory is cut into, so that no page holds two
+    /// protections: the executor's page size (the host's by default).
+    fn page_size(&self) -> u64 {
+        crate::arch::Arch::host().page_size()
+    }
     /// Addresses `[start, end)` that every segment this manager hands out lies within, if
     /// it promises such a window. The linker then knows, before allocating, that a field
     /// reaches anything placed here (a definition of another graph of the session), and

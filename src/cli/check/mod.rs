@@ -35,9 +35,9 @@ fn check(words: &[String]) -> Result<i32, Vec<String>> {
         print!("{}", flags::USAGE);
         return Ok(0);
     }
-    // The objects' architecture: its pages are the layout's, its decoder reads the code.
+    // The objects' architecture: its decoder reads the code.
     let target = crate::cli::target::program_arch(&args.ordered).map_err(|e| vec![e.to_string()])?;
-    validate(&args, target).map_err(|e| vec![e])?;
+    validate(&args).map_err(|e| vec![e])?;
     let check_name = args.check_name.clone().unwrap_or_else(|| DEFAULT_CHECK_NAME.to_string());
     let files = read_check_files(&args.checks, &check_name)?;
 
@@ -81,9 +81,9 @@ fn check(words: &[String]) -> Result<i32, Vec<String>> {
     run_with(&run_args, hooks).map_err(|errors| super::run::error_lines(&errors))
 }
 
-/// llvm-jitlink's rules for the slab flags; `-slab-page-size` must be `target`'s page size.
-fn validate(args: &flags::CheckArgs, target: Arch) -> Result<(), String> {
-    let page_size = target.page_size();
+/// llvm-jitlink's rules for the slab flags. Pages other than the host's exist only in a
+/// slab that stands in for the target's memory.
+fn validate(args: &flags::CheckArgs) -> Result<(), String> {
     if args.slab_address.is_some() && (args.slab_size.is_none() || !args.noexec) {
         return Err("-slab-address requires -slab-allocate and -noexec".into());
     }
@@ -91,10 +91,13 @@ fn validate(args: &flags::CheckArgs, target: Arch) -> Result<(), String> {
         if args.slab_size.is_none() {
             return Err("-slab-page-size requires -slab-allocate".into());
         }
-        if page != page_size {
+        if !page.is_power_of_two() {
+            return Err(format!("-slab-page-size {page} is not a power of two"));
+        }
+        let host = Arch::host().page_size();
+        if page != host && args.slab_address.is_none() {
             return Err(format!(
-                "-slab-page-size {page}: jitld lays {} memory out in {page_size}-byte pages",
-                target.name()
+                "-slab-page-size {page}: pages other than this host's ({host}) need -slab-address and -noexec"
             ));
         }
     }
@@ -190,6 +193,7 @@ fn run_args(args: flags::CheckArgs) -> RunArgs {
         dump_relocs: false,
         args: args.program_args,
         slab_size: args.slab_size,
+        slab_page_size: args.slab_page_size,
         ordered: args.ordered,
     }
 }

@@ -4,7 +4,7 @@
 # symbols), and 8- and 16-byte literals keep their alignment.
 #
 # RUN: llvm-mc-19 -triple=arm64-apple-macosx11.0.0 -filetype=obj -o %t/literals.o %s
-# RUN: %jitlink -noexec -slab-allocate 100Kb -slab-address 0x10000000 -slab-page-size 4096 \
+# RUN: %jitlink -noexec -slab-allocate 100Kb -slab-address 0x10000000 -slab-page-size 16384 \
 # RUN:   -check %s %t/literals.o
 
 	.section	__TEXT,__text,regular,pure_instructions

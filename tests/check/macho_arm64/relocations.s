@@ -2,10 +2,11 @@
 # external; PAGE21 with PAGEOFF12 in an `add` and in loads of every size (the offset scaled
 # by the access); ADDEND pairs (positive and negative); GOT_LOAD_PAGE21/PAGEOFF12 for a far
 # external, through its GOT entry; POINTER_TO_GOT; UNSIGNED pointers (extern, with addends)
-# and SUBTRACTOR pairs in both directions and widths.
+# and SUBTRACTOR pairs in both directions and widths. Memory comes in arm64 Darwin's 16 KiB
+# pages: code and data start on pages of their own.
 #
 # RUN: llvm-mc-19 -triple=arm64-apple-macosx11.0.0 -filetype=obj -o %t/relocations.o %s
-# RUN: %jitlink -noexec -slab-allocate 100Kb -slab-address 0x10000000 -slab-page-size 4096 \
+# RUN: %jitlink -noexec -slab-allocate 100Kb -slab-address 0x10000000 -slab-page-size 16384 \
 # RUN:   -abs external_data=0x7fff00000000 -abs external_func=0x7fff00001000 \
 # RUN:   -check %s %t/relocations.o
 
@@ -77,6 +78,8 @@ test_got_lo12:
 named_func:
 	ret
 
+# jitlink-check: section_addr(relocations.o, __TEXT,__text) & 0x3fff = 0
+# jitlink-check: section_addr(relocations.o, __DATA,__data) & 0x3fff = 0
 	.section	__DATA,__data
 	.p2align	4
 	.globl	named_data

@@ -6,7 +6,7 @@
 # variable's template's offset from the thread pointer.
 #
 # RUN: llvm-mc-19 -triple=arm64-apple-macosx11.0.0 -filetype=obj -o %t/thread_local_variables.o %s
-# RUN: %jitlink -noexec -slab-allocate 100Kb -slab-address 0x10000000 -slab-page-size 4096 \
+# RUN: %jitlink -noexec -slab-allocate 100Kb -slab-address 0x10000000 -slab-page-size 16384 \
 # RUN:   -check %s %t/thread_local_variables.o
 
 	.section	__TEXT,__text,regular,pure_instructions

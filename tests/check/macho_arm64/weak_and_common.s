@@ -6,7 +6,7 @@
 #
 # RUN: llvm-mc-19 -triple=arm64-apple-macosx11.0.0 -filetype=obj -o %t/weak_and_common.o %s
 # RUN: llvm-mc-19 -triple=arm64-apple-macosx11.0.0 -filetype=obj -o %t/definitions.o %S/Inputs/definitions.s
-# RUN: %jitlink -noexec -slab-allocate 100Kb -slab-address 0x10000000 -slab-page-size 4096 \
+# RUN: %jitlink -noexec -slab-allocate 100Kb -slab-address 0x10000000 -slab-page-size 16384 \
 # RUN:   -check %s %t/weak_and_common.o %t/definitions.o
 
 	.section	__TEXT,__text,regular,pure_instructions
