@@ -134,6 +134,33 @@ fn msvc_initializer_tables_run_before_main_in_order() {
     assert_eq!(out.status.code(), Some(12), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
+/// `jitld run` enters a COFF program's `main(argc, argv)` in the Microsoft convention (the
+/// arguments where it reads them), in this process and in the executor.
+#[test]
+fn coff_main_receives_its_arguments() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("coff-tests/main-args");
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = "int main(int argc, char **argv) { return argc * 10 + (argv[argc - 1][0] - '0'); }\n";
+    let mut objects: Vec<String> =
+        ["x86_64-pc-windows-msvc", "x86_64-w64-mingw32"].iter().map(|t| windows_object(&dir, t, t, text)).collect();
+    let gcc = dir.join("gcc-mingw.o");
+    let mut command = Command::new("x86_64-w64-mingw32-gcc");
+    command.args(["-O2", "-c", "-x", "c", "-", "-o"]).arg(&gcc).stdin(std::process::Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), text.as_bytes()).unwrap();
+    assert!(child.wait().unwrap().success(), "x86_64-w64-mingw32-gcc failed");
+    objects.push(gcc.display().to_string());
+    for (target, main) in ["msvc", "clang-mingw", "gcc-mingw"].iter().zip(&objects) {
+        for extra in [&[][..], &["--oop"][..]] {
+            let mut args = vec!["run"];
+            args.extend(extra);
+            args.extend([main.as_str(), "--", "5", "7"]);
+            let out = jitld(&args);
+            assert_eq!(out.status.code(), Some(37), "{target} {extra:?}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+    }
+}
+
 /// Members of COFF archives are pulled on demand, in the Microsoft layout (`llvm-lib`: two
 /// linker members) and the GNU one; an import library's member is named for what it is.
 #[test]

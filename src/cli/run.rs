@@ -11,7 +11,7 @@ use crate::debug::{debugger_attached, install_fault_reporter, CodeTable, GdbRegi
 use crate::error::JitError;
 use crate::generators::{ArchiveGenerator, DynamicLibraryGenerator};
 use crate::jit::Stack;
-use crate::layers::{LinkPlugin, ObjectLinkingLayer};
+use crate::layers::{DataUnit, LinkPlugin, ObjectLinkingLayer};
 use crate::lazy::LazyStats;
 use crate::platform::Platform;
 use crate::session::{DylibId, ExecutionSession, LookupFlags, ReexportsUnit, SymbolFlags};
@@ -386,6 +386,7 @@ fn define_command_line_symbols(session: &ExecutionSession, main: DylibId, args: 
 fn link_program(program: &Program, main: DylibId, args: &RunArgs) -> Result<Option<u64>, JitError> {
     let session = &program.session;
     let mut entry = None;
+    define_startup_no_ops(program, main)?;
     if !args.noexec {
         // `main` is `_main` where the format's C names take a prefix.
         let prefix = program.format.map_or("", |f| f.global_prefix());
@@ -401,7 +402,10 @@ fn link_program(program: &Program, main: DylibId, args: &RunArgs) -> Result<Opti
                 "entry symbol {name} is not a function (it is data); --entry takes a function"
             )));
         }
-        entry = Some(found.addr);
+        entry = Some(match program.format.and_then(|f| f.entry_thunk(session.executor().target().arch, found.addr)) {
+            Some(thunk) => enter_through(program, main, thunk)?,
+            None => found.addr,
+        });
     }
     for &dylib in &program.dylibs {
         let mut wanted: Vec<SymbolName> = program.roots.iter().filter(|(d, _)| *d == dylib).map(|&(_, n)| n).collect();
@@ -413,6 +417,34 @@ fn link_program(program: &Program, main: DylibId, args: &RunArgs) -> Result<Opti
         }
     }
     Ok(entry)
+}
+
+/// Links `thunk`, which calls the entry in its format's calling convention, and returns its
+/// address: what the platform calls as `main`.
+fn enter_through(program: &Program, main: DylibId, thunk: Vec<u8>) -> Result<u64, JitError> {
+    let session = &program.session;
+    let name = session.intern("$jitld$entry_thunk");
+    let flags = SymbolFlags { scope: jitld_linker::Scope::Hidden, ..SymbolFlags::strong_function() };
+    session.define(main, Box::new(code_unit(program, name, thunk, flags)))?;
+    let found = session.lookup(&[(main, LookupFlags::MatchAllSymbols)], &[name])?;
+    Ok(found.first().map_or(0, |s| s.addr))
+}
+
+/// Defines, weak (a real one wins), the functions the program's format's start-up would
+/// have provided and jitld's platform makes unnecessary (MinGW's `__main`).
+fn define_startup_no_ops(program: &Program, main: DylibId) -> Result<(), JitError> {
+    let arch = program.session.executor().target().arch;
+    for (name, code) in program.format.map(|f| f.startup_no_ops(arch)).unwrap_or_default() {
+        let flags = SymbolFlags { strength: jitld_linker::Strength::Weak, ..SymbolFlags::strong_function() };
+        let unit = code_unit(program, program.session.intern(name), code.to_vec(), flags);
+        program.session.define(main, Box::new(unit))?;
+    }
+    Ok(())
+}
+
+fn code_unit(program: &Program, name: SymbolName, code: Vec<u8>, flags: SymbolFlags) -> DataUnit {
+    let origin = format!("jitld's {}", program.session.names().resolve(name));
+    DataUnit { layer: program.layer.clone(), origin, name, bytes: code, align: 16, flags }
 }
 
 /// Runs initializers and the entry in the executor; returns the entry's status.

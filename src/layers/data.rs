@@ -1,10 +1,9 @@
-//! A unit that defines one symbol over bytes the JIT makes up: `__dso_handle`, or the copy
-//! of a shared library's variable.
+//! A unit that defines one symbol over bytes the JIT makes up: `__dso_handle`, the copy of
+//! a shared library's variable, or (callable) a thunk into another calling convention.
 
 use super::ObjectLinkingLayer;
 use crate::session::{MaterializationResponsibility, MaterializationUnit, SymbolFlags};
 use jitld_linker::graph::{Content, Definition, MemProt, SectionRole, Symbol};
-use jitld_linker::Strength;
 use jitld_linker::{InputBuffer, LinkGraph, SymbolName};
 
 pub struct DataUnit {
@@ -42,14 +41,18 @@ impl DataUnit {
         let names = self.layer.session().names().clone();
         let arch = self.layer.session().executor().target().arch;
         let mut graph = LinkGraph::new(InputBuffer::from_vec(self.origin.as_str(), Vec::new()), names, arch);
-        let section = graph.add_section(".data.jitld", MemProt::ReadWrite, SectionRole::Plain);
+        let (section, prot) = match self.flags.callable {
+            true => (".text.jitld", MemProt::ReadExec),
+            false => (".data.jitld", MemProt::ReadWrite),
+        };
+        let section = graph.add_section(section, prot, SectionRole::Plain);
         let size = self.bytes.len() as u64;
         let block = graph.add_block(section, Content::Owned(self.bytes), self.align);
         graph.add_symbol(Symbol {
             name: Some(self.name),
             def: Definition::Block { block, offset: 0 },
             size,
-            flags: SymbolFlags { strength: Strength::Strong, callable: false, ..self.flags },
+            flags: self.flags,
             addr: 0,
             live: true,
         });

@@ -96,6 +96,25 @@ impl Format {
         }
     }
 
+    /// The bytes of a function that calls the function at `callee`, of this format's calling
+    /// convention, from the System V one the platform calls entries with (arguments moved);
+    /// `None` where the conventions are the same.
+    pub fn entry_thunk(self, arch: crate::arch::Arch, callee: u64) -> Option<Vec<u8>> {
+        match self {
+            Format::Elf | Format::MachO => None,
+            Format::Coff => coff::entry_thunk(arch, callee),
+        }
+    }
+
+    /// Functions the format's C start-up provides that jitld's platform makes unnecessary:
+    /// their names and the code of one that does nothing.
+    pub fn startup_no_ops(self, arch: crate::arch::Arch) -> Vec<(&'static str, &'static [u8])> {
+        match self {
+            Format::Elf | Format::MachO => Vec::new(),
+            Format::Coff => coff::startup_no_ops(arch),
+        }
+    }
+
     /// The input with each loaded section's address set to where it was placed, for
     /// debuggers (the GDB JIT interface reads object files). None for MachO: GDB on Linux
     /// reads ELF.

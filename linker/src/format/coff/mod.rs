@@ -321,15 +321,35 @@ fn apply_directives(obj: &CoffObject, graph: &mut LinkGraph) {
 }
 
 /// What calls a function of this format from jitld's convention: the thunk's bytes, where
-/// its call's field is and the field's kind.
+/// it holds its callee's address and that field's kind.
 fn call_thunk(arch: Arch) -> Option<(&'static [u8], u32, EdgeKind)> {
     match arch {
         Arch::X86_64 => {
-            let (offset, kind) = x86_64::call_thunk_edge();
+            let (offset, kind) = x86_64::call_thunk_callee();
             Some((&x86_64::CALL_THUNK, offset, kind))
         }
         Arch::AArch64 => None,
     }
+}
+
+/// MinGW's `main` first calls `__main`, its start-up's constructor runner: the platform
+/// runs constructors itself, so here it does nothing.
+pub fn startup_no_ops(arch: Arch) -> Vec<(&'static str, &'static [u8])> {
+    match arch {
+        Arch::X86_64 => vec![("__main", &x86_64::RETURN)],
+        Arch::AArch64 => Vec::new(),
+    }
+}
+
+/// A thunk that calls the function at `callee` of this format from jitld's convention, its
+/// address in place: how a program's entry is entered.
+pub fn entry_thunk(arch: Arch, callee: u64) -> Option<Vec<u8>> {
+    let (code, field, kind) = call_thunk(arch)?;
+    let mut code = code.to_vec();
+    let start = field as usize;
+    let bytes = code.get_mut(start..start.checked_add(8)?)?;
+    arch.write_field(kind, i128::from(callee), bytes).ok()?;
+    Some(code)
 }
 
 /// Initializer and terminator tables hold functions of the Microsoft convention, which the
@@ -350,7 +370,7 @@ fn call_table_entries_through_thunks(graph: &mut LinkGraph) {
                 .find_section("$__CALL_THUNKS")
                 .unwrap_or_else(|| graph.add_section("$__CALL_THUNKS", MemProt::ReadExec, SectionRole::Plain));
             let thunk = graph.add_block(section, Content::Owned(code.to_vec()), 16);
-            let call = Edge { kind, offset: field, target: entry.target, addend: entry.addend.wrapping_sub(4) };
+            let call = Edge { kind, offset: field, target: entry.target, addend: entry.addend };
             graph.block_mut(thunk).edges.push(call);
             let symbol = graph.add_anonymous_symbol(thunk, 0, code.len() as u64);
             graph.symbol_mut(symbol).flags.callable = true;

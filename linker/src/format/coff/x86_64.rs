@@ -15,14 +15,25 @@ fn read(bytes: &[u8], offset: usize, width: usize) -> Option<i64> {
     })
 }
 
-/// `sub $40, %rsp; call target; add $40, %rsp; ret`: enters a Microsoft x64 function from
-/// the System V convention, with the 32 bytes of home space the callee may write and the
-/// stack aligned as it expects. The call's displacement is at offset 5.
-pub const CALL_THUNK: [u8; 14] = [0x48, 0x83, 0xec, 0x28, 0xe8, 0, 0, 0, 0, 0x48, 0x83, 0xc4, 0x28, 0xc3];
+/// Enters a Microsoft x64 function from the System V convention: the first four integer
+/// arguments move to the registers the callee reads them from (rdi, rsi, rdx, rcx → rcx,
+/// rdx, r8, r9), 32 bytes of home space the callee may write are reserved with the stack
+/// aligned as it expects, and the callee's address is an absolute pointer (at
+/// `CALL_THUNK_CALLEE`), so it reaches anything.
+///
+/// `mov %rcx,%r9; mov %rdx,%r8; mov %rsi,%rdx; mov %rdi,%rcx; sub $40,%rsp;
+/// movabs $callee,%rax; call *%rax; add $40,%rsp; ret`
+pub const CALL_THUNK: [u8; 33] = [
+    0x49, 0x89, 0xc9, 0x49, 0x89, 0xd0, 0x48, 0x89, 0xf2, 0x48, 0x89, 0xf9, 0x48, 0x83, 0xec, 0x28, 0x48, 0xb8, 0, 0,
+    0, 0, 0, 0, 0, 0, 0xff, 0xd0, 0x48, 0x83, 0xc4, 0x28, 0xc3,
+];
 
-/// The call's field in `CALL_THUNK` and its kind.
-pub fn call_thunk_edge() -> (u32, crate::graph::EdgeKind) {
-    (5, Kind::BranchPCRel32.into())
+/// `ret`: a function that does nothing.
+pub const RETURN: [u8; 1] = [0xc3];
+
+/// Where `CALL_THUNK` holds its callee's address, and the field's kind.
+pub fn call_thunk_callee() -> (u32, crate::graph::EdgeKind) {
+    (18, Kind::Pointer64.into())
 }
 
 pub fn decode(r_type: u16, bytes: &[u8], offset: usize) -> Result<Option<Decoded>, String> {
