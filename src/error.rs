@@ -13,6 +13,9 @@ pub enum JitError {
     Undefined(Vec<(String, String)>),
     #[error("duplicate definition of {name}: in {first} and in {second}")]
     DuplicateDefinition { name: String, first: String, second: String },
+    /// Copies that must agree (COFF COMDAT `SAME_SIZE`, `EXACT_MATCH`, `LARGEST`) do not.
+    #[error("mismatched copies of {name}: in {first} and in {second}: {why}")]
+    MismatchedCopies { name: String, first: String, second: String, why: &'static str },
     #[error("JITDylib {0:?} already exists")]
     DuplicateDylib(String),
     /// Something this unit needed failed; the cause was reported on its own.

@@ -161,6 +161,55 @@ fn coff_main_receives_its_arguments() {
     }
 }
 
+/// Assembles `text` for x86_64-pc-windows-msvc into `dir/name.o`.
+fn windows_assembly(dir: &Path, name: &str, text: &str) -> String {
+    let o = dir.join(format!("{name}.o"));
+    let s = dir.join(format!("{name}.s"));
+    std::fs::write(&s, text).unwrap();
+    let status = Command::new("llvm-mc-19")
+        .args(["-triple=x86_64-pc-windows-msvc", "-filetype=obj", "-o"])
+        .arg(&o)
+        .arg(&s)
+        .status()
+        .unwrap();
+    assert!(status.success(), "llvm-mc-19 failed on {name}");
+    o.display().to_string()
+}
+
+/// COMDAT copies that break their selection's rule are an error naming both objects and
+/// the rule; copies that keep it link, the first one kept.
+#[test]
+fn comdat_copies_that_disagree_are_errors() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("coff-tests/comdat-rules");
+    std::fs::create_dir_all(&dir).unwrap();
+    let copy = |name: &str, selection: &str, words: &str| {
+        let text = format!(
+            "\t.section .rdata$value,\"dr\",{selection},value\n\t.globl value\nvalue:\n\t.quad {words}\n\
+             \t.text\n\t.globl main_{name}\nmain_{name}:\n\tmovl value(%rip), %eax\n\tretq\n"
+        );
+        windows_assembly(&dir, name, &text)
+    };
+    let cases = [
+        ("same_size", "41", "41, 2", "the copies differ in size"),
+        ("same_contents", "41", "42", "the copies differ in contents"),
+        ("largest", "41", "41", "selected by different rules"),
+    ];
+    for (selection, first, second, why) in cases {
+        let a = copy(&format!("{selection}_a"), selection, first);
+        let other_selection = if selection == "largest" { "same_size" } else { selection };
+        let b = copy(&format!("{selection}_b"), other_selection, second);
+        let out = jitld(&["run", "--entry", &format!("main_{selection}_a"), &a, &b]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{selection}: {stderr}");
+        assert!(stderr.contains("mismatched copies of value") && stderr.contains(why), "{selection}: {stderr}");
+        assert!(stderr.contains(&a) && stderr.contains(&b), "{selection}: both objects named: {stderr}");
+        // Copies that agree link, and the first one's value is kept.
+        let same = copy(&format!("{selection}_same"), selection, first);
+        let out = jitld(&["run", "--entry", &format!("main_{selection}_a"), &a, &same]);
+        assert_eq!(out.status.code(), Some(41), "{selection}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
 /// Members of COFF archives are pulled on demand, in the Microsoft layout (`llvm-lib`: two
 /// linker members) and the GNU one; an import library's member is named for what it is.
 #[test]

@@ -15,6 +15,23 @@ pub enum Strength {
         size: u64,
         align: u64,
     },
+    /// One of copies that must agree (a COFF COMDAT that is not "any"): one is kept, as for
+    /// weak definitions, if `rule` holds between them.
+    Selected {
+        rule: Selection,
+        size: u64,
+        /// A hash of the copy's contents.
+        contents: u64,
+    },
+}
+
+/// What copies of a `Selected` definition must have in common, or which is kept.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Selection {
+    SameSize,
+    SameContents,
+    /// The largest copy is kept (while none has been used).
+    Largest,
 }
 
 /// Who may see a symbol.

@@ -18,7 +18,7 @@ pub mod passes;
 pub mod tls;
 
 pub use error::{LinkError, Location, Result};
-pub use flags::{LookupName, Scope, Strength, SymbolFlags};
+pub use flags::{LookupName, Scope, Selection, Strength, SymbolFlags};
 pub use graph::{InputBuffer, LinkGraph};
 pub use link::{begin, link, LinkContext, PendingLink, ResolvedSymbol};
 pub use names::{NameHasher, NameMap, NamePool, NameSet, SymbolName};

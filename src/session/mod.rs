@@ -415,12 +415,16 @@ impl ExecutionSession {
                         Outcome::Replace if existing.unit.is_none() => Outcome::KeepExisting,
                         other => other,
                     };
-                    if outcome == Outcome::Duplicate {
-                        return Err(JitError::DuplicateDefinition {
-                            name: self.inner.names.resolve(name).to_string(),
-                            first: existing.origin.to_string(),
-                            second: origin.to_string(),
-                        });
+                    let (first, second) = (existing.origin.to_string(), origin.to_string());
+                    let name_text = || self.inner.names.resolve(name).to_string();
+                    match outcome {
+                        Outcome::Duplicate => {
+                            return Err(JitError::DuplicateDefinition { name: name_text(), first, second })
+                        }
+                        Outcome::Mismatch(why) => {
+                            return Err(JitError::MismatchedCopies { name: name_text(), first, second, why })
+                        }
+                        _ => {}
                     }
                     Some(outcome)
                 }
@@ -460,7 +464,7 @@ impl ExecutionSession {
                     }
                     unit.discard(name);
                 }
-                Some(Outcome::KeepExisting | Outcome::Duplicate) => unit.discard(name),
+                Some(Outcome::KeepExisting | Outcome::Duplicate | Outcome::Mismatch(_)) => unit.discard(name),
             }
         }
         state.put_unit(unit_id, PendingUnit { unit, dylib, tracker, symbols: owned });

@@ -15,7 +15,7 @@ mod x86_64;
 
 use super::{Format, Interface, InterfaceSymbol, Strength};
 use crate::arch::Arch;
-use crate::flags::SymbolFlags;
+use crate::flags::{Selection, SymbolFlags};
 use crate::graph::{
     BlockId, Content, Definition, Edge, EdgeKind, InputBuffer, LinkGraph, MemProt, Scope, SectionRole, Symbol, SymbolId,
 };
@@ -50,8 +50,11 @@ fn decode(arch: Arch, r_type: u16, bytes: &[u8], offset: usize) -> std::result::
 /// How a COMDAT section's copies compete.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Comdat {
-    /// One copy is kept (ANY, SAME_SIZE, EXACT_MATCH, LARGEST: the session keeps the first).
+    /// One copy is kept, the first (ANY).
     Any,
+    /// One copy is kept, and the copies must agree (SAME_SIZE, EXACT_MATCH), or the largest
+    /// is kept (LARGEST): the session checks.
+    Selected(Strength),
     /// A second copy is an error.
     NoDuplicates,
     /// Kept if and only if the section with this (0-based) index is.
@@ -125,11 +128,19 @@ impl<'a> CoffObject<'a> {
                 continue;
             }
             let aux = self.symbols.aux_section(index).map_err(|e| LinkError::malformed(self.at(), e.to_string()))?;
+            let selected = |rule| {
+                let contents = self.header(section).and_then(|h| h.coff_data(self.data).ok()).map_or(0, hash);
+                let size = u64::from(aux.length.get(object::LittleEndian));
+                Comdat::Selected(Strength::Selected { rule, size, contents })
+            };
             let comdat = match aux.selection {
                 IMAGE_COMDAT_SELECT_NODUPLICATES => Comdat::NoDuplicates,
                 IMAGE_COMDAT_SELECT_ASSOCIATIVE => {
                     Comdat::Associative(usize::from(aux.number.get(object::LittleEndian)).wrapping_sub(1))
                 }
+                IMAGE_COMDAT_SELECT_SAME_SIZE => selected(Selection::SameSize),
+                IMAGE_COMDAT_SELECT_EXACT_MATCH => selected(Selection::SameContents),
+                IMAGE_COMDAT_SELECT_LARGEST => selected(Selection::Largest),
                 _ => Comdat::Any,
             };
             if let Some(slot) = comdats.get_mut(section) {
@@ -174,11 +185,18 @@ impl<'a> CoffObject<'a> {
         } else {
             match section.and_then(|s| self.comdats.get(s).copied().flatten()) {
                 Some(Comdat::NoDuplicates) | None => Strength::Strong,
-                Some(_) => Strength::Weak,
+                Some(Comdat::Selected(strength)) => strength,
+                Some(Comdat::Any | Comdat::Associative(_)) => Strength::Weak,
             }
         };
         SymbolFlags { strength, scope, callable: code || symbol.typ() >> 4 == IMAGE_SYM_DTYPE_FUNCTION }
     }
+}
+
+/// FNV-1a of a COMDAT copy's bytes: `EXACT_MATCH` copies compare by it (the compilers'
+/// own checksum field is optional).
+fn hash(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
 }
 
 /// What a section is for: C and C++ initializer and terminator tables (MSVC's
