@@ -159,7 +159,7 @@ impl ObjectCache for DirectoryCache {
         let bytes = match std::fs::read(&path) {
             Ok(bytes) => bytes,
             Err(e) => {
-                if e.kind() != std::io::ErrorKind::NotFound {
+                if e.kind() != std::io::ErrorKind::NotFound && lock(&self.reported).insert(*key) {
                     (self.warn)(&format!("cache entry {}: cannot read it ({e})", path.display()));
                 }
                 self.stats.misses.fetch_add(1, Relaxed);
@@ -187,6 +187,7 @@ impl ObjectCache for DirectoryCache {
         if self.is_off() {
             return;
         }
+        // An object bigger than the whole bound would only evict everything, itself last.
         if (object.len() + TRAILER_LEN) as u64 > self.limit {
             return;
         }
