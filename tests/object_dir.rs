@@ -190,3 +190,28 @@ fn the_library_call_links_only_what_is_needed() {
     assert_eq!(add(40, 2), 42);
     assert_eq!(lazy.layer().stats().objects.load(std::sync::atomic::Ordering::Relaxed), 1);
 }
+
+#[test]
+fn a_directory_that_cannot_be_written_keeps_its_index_in_memory() {
+    let leftover = Path::new(env!("CARGO_TARGET_TMPDIR")).join("object_dir_read_only/lib");
+    let writable = |dir: &Path| {
+        let _ = std::process::Command::new("chattr").arg("-i").arg(dir).stderr(std::process::Stdio::null()).status();
+    };
+    if leftover.exists() {
+        writable(&leftover);
+    }
+    let work = scratch("object_dir_read_only");
+    let (main_o, lib) = build(&work, MAIN, &LIBRARY);
+    // Root ignores permission bits; the immutable attribute stops it too.
+    let immutable = std::process::Command::new("chattr").arg("+i").arg(&lib).status().is_ok_and(|s| s.success());
+    if !immutable {
+        eprintln!("skipped: cannot make a directory immutable here");
+        return;
+    }
+    let out = jitld(&["run".into(), arg(&main_o), "--object-dir".into(), arg(&lib)]);
+    writable(&lib);
+    assert_eq!(out.code, Some(41), "{}", out.describe());
+    assert!(out.stdout.starts_with("hello: 5 20 3\n"), "{}", out.describe());
+    assert_eq!(out.stderr, "", "nothing to say: the index is only a speed-up");
+    assert!(!lib.join(".jitld-object-index").exists());
+}

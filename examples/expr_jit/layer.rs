@@ -1,8 +1,12 @@
 //! `ExprLayer`: a custom layer, as the ORC design document describes one. `add` wraps each
 //! function's AST in a `MaterializationUnit` (`ExprUnit`) and defines it; when the session
 //! asks the unit to materialize, it hands the AST back to the layer's `emit`, which compiles
-//! it to machine code, builds a `LinkGraph` and links it on behalf of the unit's
+//! it to a relocatable object and links it on behalf of the unit's
 //! `MaterializationResponsibility`.
+//!
+//! With an object cache (`cache::Caching`), `emit` asks the cache for the function's key
+//! first and compiles only on a miss, storing the object it made: the cache sits exactly
+//! between source and object bytes, so a hit skips the compiler and nothing else.
 //!
 //! Laziness is chapter 4 of the tutorial (compile callbacks + indirect stubs), built from
 //! jitld's `LazyReexportsUnit`: the bodies go into an implementation JITDylib (`<name>.impl`),
