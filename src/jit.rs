@@ -12,7 +12,7 @@
 
 use crate::error::{JitError, Result};
 use crate::executor::{Executor, InProcessExecutor};
-use crate::generators::{ArchiveGenerator, DynamicLibraryGenerator};
+use crate::generators::{ArchiveGenerator, DynamicLibraryGenerator, ObjectDirGenerator};
 use crate::layers::ObjectLinkingLayer;
 use crate::lazy::{self, LazyStats};
 use crate::platform::Platform;
@@ -160,6 +160,22 @@ impl Jit {
         let path = path.as_ref();
         let input = InputBuffer::from_vec(path.display().to_string(), read(path)?);
         let generator = ArchiveGenerator::new(input, self.layer.clone(), u64::MAX / 2)?;
+        self.session.add_generator(self.main, Arc::new(generator));
+        Ok(())
+    }
+
+    /// Adds a directory of objects as a library (`cache::ObjectDir`): each object is linked
+    /// when one of its symbols is first needed.
+    pub fn add_object_dir(&self, dir: impl AsRef<Path>) -> Result<()> {
+        let generator = ObjectDirGenerator::open(dir.as_ref(), self.layer.clone(), u64::MAX / 2)?;
+        self.session.add_generator(self.main, Arc::new(generator));
+        Ok(())
+    }
+
+    /// As `add_object_dir`, each object's functions linked on their first call.
+    pub fn add_lazy_object_dir(&self, dir: impl AsRef<Path>) -> Result<()> {
+        let generator = ObjectDirGenerator::open(dir.as_ref(), self.layer.clone(), u64::MAX / 2)?;
+        let generator = generator.lazy(self.lazy_impl, self.lazy_stats.clone());
         self.session.add_generator(self.main, Arc::new(generator));
         Ok(())
     }

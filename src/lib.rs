@@ -3,6 +3,7 @@
 //! object linking layer (`layers`), loader support for running programs (`platform`), and
 //! the process that runs the code (`executor`), and the command line (`cli`).
 
+pub mod cache;
 pub mod cli;
 pub mod debug;
 pub mod error;

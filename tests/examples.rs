@@ -10,6 +10,7 @@ mod expr;
 
 use expr::{ExprError, ExprJit, Log};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// What `cargo run --example expr_jit` prints, line for line. `compiling NAME` lines appear
@@ -276,4 +277,127 @@ fn a_bad_source_defines_nothing_and_the_session_stays_usable() {
     assert_eq!(jit.call("ok", &[1, 2]).unwrap_err().to_string(), "`ok` takes 1 argument, not 2");
     assert_eq!(call(&jit, "later", &[20, 22]), 42);
     assert_eq!(jit.layer.compiled(), ["ok", "caller", "later"]);
+}
+
+/// A fresh directory for one test under cargo's scratch space.
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// Runs the example binary with `args`; returns (exit code, stdout, stderr).
+fn run_example(binary: &str, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(binary).args(args).output().expect("running expr_jit");
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+/// The transcript with a cache: the uncached one, plus the line that lists what was loaded.
+fn cached_transcript(loaded: &str) -> String {
+    EXPR_JIT_TRANSCRIPT
+        .replace("never compiled: unused\n", &format!("loaded from the cache: {loaded}\nnever compiled: unused\n"))
+}
+
+#[test]
+fn expr_jit_second_run_over_the_same_program_compiles_nothing() {
+    let binary = build_example("expr_jit");
+    let dir = scratch("expr_jit_cache");
+    let cache = dir.to_str().unwrap();
+    let (code, first, stderr) = run_example(&binary, &["--cache", cache, "--stats"]);
+    assert_eq!(code, Some(0), "first run failed; stderr:\n{stderr}\nstdout:\n{first}");
+    assert_eq!(stderr, "");
+    // The second compilation of the same `broken` is already a hit.
+    let expected_first = cached_transcript("(none)")
+        .replace("calling broken(2):\n  compiling broken\n", "calling broken(2):\n  loading broken from the cache\n");
+    let expected_first = expected_first
+        + "stats: compiled 8 functions, loaded 1 from the cache\n"
+        + &format!("stats: cache {cache}: 1 hits, 8 misses, 8 stored, 0 rejected, 0 evicted\n");
+    assert_transcript(&first, &expected_first);
+
+    let (code, second, stderr) = run_example(&binary, &["--cache", cache, "--stats"]);
+    assert_eq!(code, Some(0), "second run failed; stderr:\n{stderr}\nstdout:\n{second}");
+    assert_eq!(stderr, "");
+    assert!(!second.contains("compiling"), "the second run compiled:\n{second}");
+    assert!(second.contains("stats: compiled 0 functions, loaded 9 from the cache\n"), "{second}");
+    assert!(second.contains("0 misses, 0 stored"), "{second}");
+    // Loading instead of compiling changes nothing else.
+    let normalized = second.replace("loading ", "compiling ").replace(" from the cache\n", "\n");
+    let first_normalized = first.replace("loading ", "compiling ").replace(" from the cache\n", "\n");
+    let strip = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| !l.starts_with("stats:") && !l.starts_with("compiled:") && !l.starts_with("loaded"))
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(strip(&normalized), strip(&first_normalized));
+}
+
+#[test]
+fn expr_jit_two_processes_fill_one_cache_at_once() {
+    let binary = build_example("expr_jit");
+    let dir = scratch("expr_jit_cache_two");
+    let cache = dir.to_str().unwrap();
+    let children: Vec<_> = (0..2)
+        .map(|_| {
+            Command::new(&binary)
+                .args(["--cache", cache, "--stats"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("starting expr_jit")
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "a filling run failed:\n{stderr}\n{stdout}");
+        assert_eq!(stderr, "", "a filling run warned");
+        assert!(stdout.contains("poly(2, 3, 4) = 16\n") && stdout.contains("broken(2) = 202\n"), "{stdout}");
+    }
+    let (code, after, stderr) = run_example(&binary, &["--cache", cache, "--stats"]);
+    assert_eq!((code, stderr.as_str()), (Some(0), ""), "{after}");
+    assert!(after.contains("stats: compiled 0 functions, loaded 9 from the cache\n"), "{after}");
+    let files: Vec<String> =
+        std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(files.len(), 8, "one entry per function compiled, no temporary files: {files:?}");
+}
+
+#[test]
+fn expr_jit_without_a_usable_cache_directory_says_so_and_runs() {
+    let binary = build_example("expr_jit");
+    // Under a regular file, a directory cannot be made.
+    let file = scratch("expr_jit_cache_unusable");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(&file, b"not a directory").unwrap();
+    let cache = file.join("cache");
+    let (code, stdout, stderr) = run_example(&binary, &["--cache", cache.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one warning:\n{stderr}");
+    assert!(stderr.contains("running without caching") && stderr.contains(cache.to_str().unwrap()), "{stderr}");
+    assert_transcript(&stdout, &cached_transcript("(none)"));
+}
+
+#[test]
+fn a_changed_function_or_compiler_is_compiled_again() {
+    use expr::cache::Caching;
+    use jitld::cache::DirectoryCache;
+    let dir = scratch("expr_jit_cache_keys");
+    let cache = Arc::new(DirectoryCache::open(&dir, 1 << 20));
+    let program = "def sq(x) = x * x; def quad(x) = sq(sq(x));";
+    let run = |source: &str, caching: Caching| {
+        let log = Log::capture();
+        let jit = ExprJit::with_caching(log, Some(caching)).unwrap();
+        jit.add(source).unwrap();
+        let value = call(&jit, "quad", &[3]);
+        (value, jit.layer.compiled(), jit.layer.loaded())
+    };
+    let ours = Caching::new(cache.clone());
+    assert_eq!(run(program, ours.clone()), (81, vec!["quad".into(), "sq".into()], vec![]));
+    assert_eq!(run(program, ours.clone()), (81, vec![], vec!["quad".into(), "sq".into()]), "all hits");
+    // Whitespace is not part of the key; the function is.
+    let edited = "def sq(x)   =   x * x;   def quad(x) = sq(sq(x)) + 1;";
+    assert_eq!(run(edited, ours.clone()), (82, vec!["quad".into()], vec!["sq".into()]));
+    // Another compiler: nothing of the old one's output is used.
+    let other = Caching { compiler: "another expr_jit compiler".into(), ..ours };
+    assert_eq!(run(program, other), (81, vec!["quad".into(), "sq".into()], vec![]));
 }

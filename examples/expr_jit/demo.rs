@@ -1,6 +1,7 @@
 //! The example's script: define functions, call some, show which were compiled, then show
 //! each kind of error and that the session keeps working after it.
 
+use super::cache::Caching;
 use super::{ExprError, ExprJit, Log};
 
 pub const PROGRAM: &str = "\
@@ -22,7 +23,14 @@ fn list(names: &[String]) -> String {
 }
 
 pub fn run(log: &Log) -> Result<(), ExprError> {
-    let jit = ExprJit::new(log.clone())?;
+    run_with(log, None).map(|_| ())
+}
+
+/// The script, with the layer's objects kept in `caching`'s cache if there is one. Returns
+/// the JIT, so that its layer can say what it compiled and what it loaded.
+pub fn run_with(log: &Log, caching: Option<Caching>) -> Result<ExprJit, ExprError> {
+    let cached = caching.is_some();
+    let jit = ExprJit::with_caching(log.clone(), caching)?;
     log.line("program:");
     PROGRAM.lines().for_each(|line| log.line(format!("  {line}")));
     let defined = jit.add(PROGRAM)?;
@@ -45,9 +53,12 @@ pub fn run(log: &Log) -> Result<(), ExprError> {
     log.line("calling spread(1, 2, 3):");
     log.line(format!("spread(1, 2, 3) = {}", jit.call("spread", &[1, 2, 3])?));
 
-    let compiled = jit.layer.compiled();
-    let never: Vec<String> = defined.iter().filter(|f| !compiled.contains(f)).cloned().collect();
+    let (compiled, loaded) = (jit.layer.compiled(), jit.layer.loaded());
+    let never: Vec<String> = defined.iter().filter(|f| !compiled.contains(f) && !loaded.contains(f)).cloned().collect();
     log.line(format!("compiled: {}", list(&compiled)));
+    if cached {
+        log.line(format!("loaded from the cache: {}", list(&loaded)));
+    }
     log.line(format!("never compiled: {}", list(&never)));
     let stats = jit.layer.stub_stats();
     let (created, hit) = (
@@ -79,5 +90,5 @@ pub fn run(log: &Log) -> Result<(), ExprError> {
     log.line(format!("add `{fixed}`: defined {}", list(&jit.add(fixed)?)));
     log.line("calling broken(2):");
     log.line(format!("broken(2) = {}", jit.call("broken", &[2])?));
-    Ok(())
+    Ok(jit)
 }

@@ -1,8 +1,12 @@
 //! `ExprLayer`: a custom layer, as the ORC design document describes one. `add` wraps each
 //! function's AST in a `MaterializationUnit` (`ExprUnit`) and defines it; when the session
 //! asks the unit to materialize, it hands the AST back to the layer's `emit`, which compiles
-//! it to machine code, builds a `LinkGraph` and links it on behalf of the unit's
+//! it to a relocatable object and links it on behalf of the unit's
 //! `MaterializationResponsibility`.
+//!
+//! With an object cache (`cache::Caching`), `emit` asks the cache for the function's key
+//! first and compiles only on a miss, storing the object it made: the cache sits exactly
+//! between source and object bytes, so a hit skips the compiler and nothing else.
 //!
 //! Laziness is chapter 4 of the tutorial (compile callbacks + indirect stubs), built from
 //! jitld's `LazyReexportsUnit`: the bodies go into an implementation JITDylib (`<name>.impl`),
@@ -12,6 +16,7 @@
 //! JITDylib searches the stubs' JITDylib and never itself, so a body's calls to other
 //! functions link against their stubs: compiling one function never compiles another.
 
+use super::cache::Caching;
 use super::lang::{parse_program, Function};
 use super::x86;
 use super::{ExprError, Log};
@@ -21,7 +26,7 @@ use jitld::session::{
     DylibId, ExecutionSession, LookupFlags, MaterializationResponsibility, MaterializationUnit, SymbolFlags,
 };
 use jitld::JitError;
-use jitld_linker::SymbolName;
+use jitld_linker::{format, InputBuffer, SymbolName};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -46,8 +51,12 @@ struct Inner {
     /// Public JITDylib → the implementation JITDylib behind its stubs.
     implementations: Mutex<Vec<(DylibId, DylibId)>>,
     signatures: Mutex<HashMap<(DylibId, String), Signature>>,
-    /// Functions in the order the layer was asked to compile them (failed attempts too).
+    /// Functions in the order the layer compiled them (failed attempts too).
     compiled: Mutex<Vec<String>>,
+    /// Where compiled objects are kept across runs, if anywhere.
+    caching: Option<Caching>,
+    /// Functions whose object came from the cache, in order.
+    loaded: Mutex<Vec<String>>,
     log: Log,
 }
 
@@ -57,6 +66,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl ExprLayer {
     pub fn new(session: ExecutionSession, log: Log) -> Self {
+        Self::with_caching(session, log, None)
+    }
+
+    /// A layer that asks `caching`'s cache for each function's object before compiling it,
+    /// and stores what it compiles.
+    pub fn with_caching(session: ExecutionSession, log: Log, caching: Option<Caching>) -> Self {
         ExprLayer {
             inner: Arc::new(Inner {
                 objects: ObjectLinkingLayer::new(session.clone()),
@@ -65,6 +80,8 @@ impl ExprLayer {
                 implementations: Mutex::new(Vec::new()),
                 signatures: Mutex::new(HashMap::new()),
                 compiled: Mutex::new(Vec::new()),
+                caching,
+                loaded: Mutex::new(Vec::new()),
                 log,
             }),
         }
@@ -77,6 +94,11 @@ impl ExprLayer {
     /// Names of the functions compiled so far, in order (failed attempts too).
     pub fn compiled(&self) -> Vec<String> {
         lock(&self.inner.compiled).clone()
+    }
+
+    /// Names of the functions whose objects were loaded from the cache, in order.
+    pub fn loaded(&self) -> Vec<String> {
+        lock(&self.inner.loaded).clone()
     }
 
     pub fn stub_stats(&self) -> &LazyStats {
@@ -197,10 +219,9 @@ impl ExprLayer {
         lock(&self.inner.signatures).get(&(dylib, name.to_string())).map(|s| s.arity)
     }
 
-    /// Compiles `function` and links it for `mr`: the layer's half of materialization.
+    /// Compiles `function` (or loads its object from the cache) and links it for `mr`: the
+    /// layer's half of materialization.
     pub fn emit(&self, mr: MaterializationResponsibility, function: Function, origin: &str) {
-        self.inner.log.line(format!("  compiling {}", function.name));
-        lock(&self.inner.compiled).push(function.name.clone());
         // Calls were checked against what was known at `add`; callees defined later are
         // checked now.
         let dylib = self.public_of(mr.dylib());
@@ -211,11 +232,41 @@ impl ExprLayer {
                 (arity != argc).then(|| arity_message(&function.name, &callee, argc, arity))
             })
         };
-        if let Some(message) = mismatch {
-            return mr.fail(JitError::other(message));
-        }
-        let code = x86::compile(&function);
-        let graph = x86::build_graph(&function, code, origin, self.inner.session.names());
+        let key = self.inner.caching.as_ref().map(|caching| (caching, caching.key(&function)));
+        let cached = match (&key, &mismatch) {
+            (Some((caching, key)), None) => caching.cache.get_object(key),
+            _ => None,
+        };
+        let object = match cached {
+            Some(object) => {
+                self.inner.log.line(format!("  loading {} from the cache", function.name));
+                lock(&self.inner.loaded).push(function.name.clone());
+                object
+            }
+            None => {
+                self.inner.log.line(format!("  compiling {}", function.name));
+                lock(&self.inner.compiled).push(function.name.clone());
+                if let Some(message) = mismatch {
+                    return mr.fail(JitError::other(message));
+                }
+                let object = x86::object(&function, x86::compile(&function));
+                if let Some((caching, key)) = &key {
+                    caching.cache.notify_object_compiled(key, &object);
+                }
+                object
+            }
+        };
+        self.link_object(mr, origin, object);
+    }
+
+    /// Links an object's bytes for `mr`, as the object layer links any object file.
+    fn link_object(&self, mr: MaterializationResponsibility, origin: &str, object: Vec<u8>) {
+        let input = InputBuffer::from_vec(origin, object);
+        let names = self.inner.session.names();
+        let graph = match format::object_format(&input).and_then(|f| f.build_graph(&input, names)) {
+            Ok(graph) => graph,
+            Err(e) => return mr.fail(e.into()),
+        };
         // No initializers of its own; `u64::MAX` orders it after every object.
         self.inner.objects.emit(mr, graph, u64::MAX, None);
     }

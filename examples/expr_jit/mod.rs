@@ -2,14 +2,19 @@
 //! lazily, one function at a time. Shared by `examples/expr_jit.rs` and `tests/examples.rs`.
 //!
 //! - `lang`: the language and its parser.
-//! - `x86`: AST → machine code → `LinkGraph`.
+//! - `x86`: AST → machine code → relocatable object.
+//! - `cache`: the object cache's keys for this compiler.
 //! - `layer`: `ExprLayer`, the custom layer and its `MaterializationUnit`, behind lazy stubs.
 //! - `demo`: what the example prints.
 
 // The test includes these modules and uses only part of them.
 #![allow(dead_code)]
 
+pub mod cache;
 pub mod demo;
+/// The tests' ELF writer: the compiler's object writer too.
+#[path = "../../tests/common/elfgen.rs"]
+pub mod elfgen;
 pub mod lang;
 pub mod layer;
 pub mod x86;
@@ -87,9 +92,14 @@ pub struct ExprJit {
 
 impl ExprJit {
     pub fn new(log: Log) -> Result<ExprJit, ExprError> {
+        Self::with_caching(log, None)
+    }
+
+    /// A JIT whose layer keeps compiled objects in `caching`'s cache.
+    pub fn with_caching(log: Log, caching: Option<cache::Caching>) -> Result<ExprJit, ExprError> {
         let session = ExecutionSession::new(Arc::new(InProcessMemoryManager::new()));
         let dylib = session.create_jit_dylib("expr")?;
-        Ok(ExprJit { layer: ExprLayer::new(session, log), dylib })
+        Ok(ExprJit { layer: ExprLayer::with_caching(session, log, caching), dylib })
     }
 
     pub fn session(&self) -> &ExecutionSession {

@@ -1,4 +1,4 @@
-//! Straight from the AST to x86-64 machine code, and from the code to a `LinkGraph`.
+//! Straight from the AST to x86-64 machine code, and from the code to a relocatable object.
 //!
 //! The code is a stack machine over `rax`: every expression leaves its value in `rax`; a
 //! binary operation saves the left value with `push rax`, computes the right one, moves it to
@@ -8,15 +8,12 @@
 //! point; a call made with an odd count first moves `rsp` down 8 more, so that `rsp` is a
 //! multiple of 16 at every `call`, as the ABI requires.
 //!
-//! A call to another function is `call rel32` with a zero displacement and an edge
-//! (`BranchPCRel32`, addend -4) to an *external* symbol of the callee's name: the linker
-//! asks the session for the address, which is the callee's lazy stub.
+//! A call to another function is `call rel32` with a zero displacement and a relocation
+//! (`R_X86_64_PLT32`, addend -4) against an *undefined* symbol of the callee's name: the
+//! linker asks the session for the address, which is the callee's lazy stub.
 
+use super::elfgen;
 use super::lang::{BinOp, Cmp, Expr, Function};
-use jitld_linker::arch::{x86_64::Kind, Arch};
-use jitld_linker::graph::{Content, Definition, Edge, MemProt, SectionRole, Symbol, SymbolFlags};
-use jitld_linker::{InputBuffer, LinkGraph, NamePool};
-use std::sync::Arc;
 
 /// A compiled function: its bytes, and the calls to fix up (offset of the rel32 field, callee).
 pub struct MachineCode {
@@ -217,25 +214,25 @@ pub fn compile(function: &Function) -> MachineCode {
     asm.finish()
 }
 
-/// A graph with one text block that defines `function.name` (exported, callable) and refers
-/// to each callee by name.
-pub fn build_graph(function: &Function, code: MachineCode, graph_name: &str, names: &Arc<NamePool>) -> LinkGraph {
-    let mut graph = LinkGraph::new(InputBuffer::from_vec(graph_name, Vec::new()), names.clone(), Arch::X86_64);
-    let text = graph.add_section(".text.expr", MemProt::ReadExec, SectionRole::Plain);
+/// A relocatable ELF object with one text section that defines `function.name` (global,
+/// a function) and refers to each callee by name (`R_X86_64_PLT32`, as `cc` writes calls).
+/// Objects, not graphs, are what a compiler hands to a cache and to the object layer.
+pub fn object(function: &Function, code: MachineCode) -> Vec<u8> {
+    let mut object = elfgen::Object::default();
     let size = code.bytes.len() as u64;
-    let block = graph.add_block(text, Content::Owned(code.bytes), 16);
-    graph.add_symbol(Symbol {
-        name: Some(names.intern(&function.name)),
-        def: Definition::Block { block, offset: 0 },
-        size,
-        flags: SymbolFlags::strong_function(),
-        addr: 0,
-        live: true,
-    });
+    let text = object.section(".text.expr", elfgen::SHF_ALLOC | elfgen::SHF_EXECINSTR, 16, code.bytes);
+    object.define(&function.name, elfgen::STT_FUNC, text, 0, size);
+    let mut callees: Vec<(String, usize)> = Vec::new();
     for (offset, callee) in code.calls {
-        let target = graph.external(names.intern(&callee), false);
-        let edge = Edge { kind: Kind::BranchPCRel32.into(), offset, target, addend: -4 };
-        graph.blocks[block.index()].edges.push(edge);
+        let symbol = match callees.iter().find(|(name, _)| *name == callee) {
+            Some(&(_, symbol)) => symbol,
+            None => {
+                let symbol = object.undefined(&callee);
+                callees.push((callee, symbol));
+                symbol
+            }
+        };
+        object.reloc(text, u64::from(offset), elfgen::R_X86_64_PLT32, symbol, -4);
     }
-    graph
+    object.write()
 }

@@ -20,6 +20,10 @@ pub enum InputArg {
     Lazy(String),
     /// `--whole-archive FILE`.
     WholeArchive(String),
+    /// `--object-dir DIR`: a directory of objects, linked as an archive's members are.
+    ObjectDir(String),
+    /// `--lazy-object-dir DIR`: as `--object-dir`, each object behind lazy stubs.
+    LazyObjectDir(String),
     /// llvm-jitlink's `-load_hidden FILE` / `-hidden-lNAME`: an archive whose members'
     /// symbols stay hidden in their JITDylib.
     HiddenArchive(Box<InputArg>),

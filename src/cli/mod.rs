@@ -74,6 +74,13 @@ pub struct RunArgs {
     /// Link every member of archive FILE, referenced or not (ld's --whole-archive).
     #[arg(long = "whole-archive", value_name = "FILE", action = ArgAction::Append)]
     pub whole_archives: Vec<String>,
+    /// Link objects of DIR as archive members are: each when one of its symbols is first
+    /// needed (the symbol index is kept in DIR and refreshed when an object changes).
+    #[arg(long = "object-dir", value_name = "DIR", action = ArgAction::Append)]
+    pub object_dirs: Vec<String>,
+    /// As --object-dir, each object linked lazily (as --lazy) once one of its symbols is needed.
+    #[arg(long = "lazy-object-dir", value_name = "DIR", action = ArgAction::Append)]
+    pub lazy_object_dirs: Vec<String>,
     /// NAME's link order: the JITDylibs it searches after itself (then the process).
     #[arg(long = "link-order", value_name = "NAME=A,B,...", action = ArgAction::Append)]
     pub link_orders: Vec<String>,
@@ -199,6 +206,8 @@ fn ordered_inputs(matches: &clap::ArgMatches) -> Vec<InputArg> {
     ordered.extend(indexed("jds").into_iter().map(|(i, v)| (i, InputArg::Dylib(v))));
     ordered.extend(indexed("lazy").into_iter().map(|(i, v)| (i, InputArg::Lazy(v))));
     ordered.extend(indexed("whole_archives").into_iter().map(|(i, v)| (i, InputArg::WholeArchive(v))));
+    ordered.extend(indexed("object_dirs").into_iter().map(|(i, v)| (i, InputArg::ObjectDir(v))));
+    ordered.extend(indexed("lazy_object_dirs").into_iter().map(|(i, v)| (i, InputArg::LazyObjectDir(v))));
     ordered.sort_by_key(|(i, _)| *i);
     ordered.into_iter().map(|(_, input)| input).collect()
 }

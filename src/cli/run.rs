@@ -9,7 +9,7 @@ use super::open::{member_spec, open_input, open_member};
 use super::RunArgs;
 use crate::debug::{debugger_attached, install_fault_reporter, CodeTable, GdbRegistration, PerfMap};
 use crate::error::JitError;
-use crate::generators::{ArchiveGenerator, DynamicLibraryGenerator};
+use crate::generators::{ArchiveGenerator, DynamicLibraryGenerator, ObjectDirGenerator};
 use crate::jit::Stack;
 use crate::layers::{DataUnit, LinkPlugin, ObjectLinkingLayer};
 use crate::lazy::LazyStats;
@@ -83,6 +83,8 @@ impl Program {
             }
             InputArg::Lazy(path) => self.load_lazy(Path::new(path)),
             InputArg::WholeArchive(path) => self.load_whole_archive(Path::new(path)),
+            InputArg::ObjectDir(dir) => self.load_object_dir(Path::new(dir), false),
+            InputArg::LazyObjectDir(dir) => self.load_object_dir(Path::new(dir), true),
             InputArg::HiddenArchive(archive) => {
                 let path = match &**archive {
                     InputArg::Library(name) => find_library(name, &self.search)?,
@@ -135,6 +137,19 @@ impl Program {
                 return Err(JitError::other(format!("{}: unrecognized file format", path.display())));
             }
         }
+        Ok(())
+    }
+
+    /// A directory of objects, as a generator of the current JITDylib; lazily, its objects
+    /// go into the implementation JITDylib behind stubs, as `--lazy` objects do.
+    fn load_object_dir(&mut self, dir: &Path, lazy: bool) -> Result<(), JitError> {
+        let ordinal = self.next_ordinal();
+        let mut generator = ObjectDirGenerator::open(dir, self.layer.clone(), ordinal)?;
+        if lazy {
+            let implementation = self.lazy_impl(self.current)?;
+            generator = generator.lazy(implementation, self.lazy_stats.clone());
+        }
+        self.session.add_generator(self.current, Arc::new(generator));
         Ok(())
     }
 

@@ -4,11 +4,15 @@
 mod archive;
 mod dynamic;
 mod dynamic_section;
+mod library;
 pub(crate) mod loaded_objects;
+mod object_dir;
 
 pub use archive::ArchiveGenerator;
 pub use dynamic::DynamicLibraryGenerator;
 pub(crate) use dynamic_section::{load_bias, DynamicSection};
+pub use library::{LibraryGenerator, ObjectLibrary};
+pub use object_dir::ObjectDirGenerator;
 
 use crate::error::Result;
 use crate::session::{DylibId, ExecutionSession, LookupFlags};

@@ -181,6 +181,8 @@ fn run_args(args: flags::CheckArgs) -> RunArgs {
         jds: Vec::new(),
         lazy: Vec::new(),
         whole_archives: Vec::new(),
+        object_dirs: Vec::new(),
+        lazy_object_dirs: Vec::new(),
         link_orders: Vec::new(),
         aliases: Vec::new(),
         oop: false,
