@@ -34,7 +34,7 @@ pub enum JitError {
 fn undefined_message(names: &[(String, String)]) -> String {
     let mut lines: Vec<String> = names
         .iter()
-        .map(|(name, by)| match demangle(name) {
+        .map(|(name, by)| match demangle(name).or_else(|| jitld_linker::format::describe_published(name)) {
             Some(readable) => format!("undefined symbol: {name} [{readable}] (referenced by {by})"),
             None => format!("undefined symbol: {name} (referenced by {by})"),
         })

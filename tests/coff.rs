@@ -210,6 +210,25 @@ fn comdat_copies_that_disagree_are_errors() {
     }
 }
 
+/// SECREL against another object's symbol resolves for thread-local variables, which their
+/// objects publish; against anything else the error says what was asked.
+#[test]
+fn secrel_across_objects_names_what_it_asked() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("coff-tests/secrel");
+    std::fs::create_dir_all(&dir).unwrap();
+    let user =
+        windows_assembly(&dir, "user", "\t.text\n\t.globl main\nmain:\n\tmovl $counter@SECREL32, %eax\n\tretq\n");
+    let tls = "\t.section .tls$,\"dw\"\n\t.quad 0\n\t.globl counter\ncounter:\n\t.quad 0\n";
+    let variable = windows_assembly(&dir, "variable", tls);
+    let out = jitld(&["run", &user, &variable]);
+    assert_eq!(out.status.code(), Some(8), "the offset of counter: {}", String::from_utf8_lossy(&out.stderr));
+    let plain = windows_assembly(&dir, "plain", &tls.replace(".tls$", ".data"));
+    let out = jitld(&["run", &user, &plain]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("the section offset of counter") && stderr.contains("thread-local"), "{stderr}");
+}
+
 /// Members of COFF archives are pulled on demand, in the Microsoft layout (`llvm-lib`: two
 /// linker members) and the GNU one; an import library's member is named for what it is.
 #[test]

@@ -128,6 +128,12 @@ impl Format {
 
 pub use crate::flags::Strength;
 
+/// What a name a format's objects publish for jitld's own use stands for, in words (for
+/// errors), or `None` for an ordinary name.
+pub fn describe_published(name: &str) -> Option<String> {
+    coff::describe_published(name)
+}
+
 /// One symbol an object defines, as the session sees it.
 #[derive(Clone, Debug)]
 pub struct InterfaceSymbol {

@@ -25,11 +25,36 @@ use object::pe::*;
 use object::read::coff::{CoffHeader as _, ImageSymbol as _, SectionTable, SymbolTable};
 use std::sync::Arc;
 
-/// What a cell makes of one relocation: an edge of this kind, its addend, and whether the
-/// symbol it names is to be read as itself.
+/// What a cell makes of one relocation: an edge of this kind, its addend, and what of the
+/// symbol it names the field holds.
 pub struct Decoded {
     pub kind: EdgeKind,
     pub addend: i64,
+    pub of: Of,
+}
+
+/// What of its target a relocation's field holds.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Of {
+    Address,
+    /// `SECREL`: the target's offset from the start of its section.
+    SectionOffset,
+    /// `SECTION`: the (1-based) number of the target's section in its object.
+    SectionIndex,
+}
+
+impl Of {
+    /// The name under which the object that defines `name` publishes this value of it, for
+    /// objects that ask for it across objects: thread-local variables (`x@SECREL32` is how
+    /// Windows code reaches one), see `publishes_section_places`.
+    fn published_name(self, name: &[u8]) -> Option<Vec<u8>> {
+        let prefix: &[u8] = match self {
+            Of::Address => return None,
+            Of::SectionOffset => b"$jitld$secrel$",
+            Of::SectionIndex => b"$jitld$section$",
+        };
+        Some([prefix, name].concat())
+    }
 }
 
 /// The architectures jitld links COFF objects for.
@@ -247,9 +272,37 @@ pub fn interface(input: &InputBuffer, names: &NamePool) -> Result<Interface> {
             continue;
         }
         let name = obj.symbol_name(symbol)?;
-        iface.symbols.push(InterfaceSymbol { name: names.intern_bytes(name), flags: obj.flags(symbol) });
+        let flags = obj.flags(symbol);
+        iface.symbols.push(InterfaceSymbol { name: names.intern_bytes(name), flags });
+        for (published, _) in section_places(&obj, symbol, name) {
+            let flags = SymbolFlags { callable: false, ..flags };
+            iface.symbols.push(InterfaceSymbol { name: names.intern_bytes(&published), flags });
+        }
     }
     Ok(iface)
+}
+
+/// `$jitld$secrel$x` in words: an undefined one means `x` is defined nowhere, or not as a
+/// thread-local variable.
+pub fn describe_published(name: &str) -> Option<String> {
+    let (what, of) = [("the section offset", Of::SectionOffset), ("the section number", Of::SectionIndex)]
+        .into_iter()
+        .find(|(_, of)| of.published_name(b"").is_some_and(|p| name.as_bytes().starts_with(&p)))?;
+    let prefix = of.published_name(b"")?;
+    let variable = name.get(prefix.len()..)?;
+    Some(format!("{what} of {variable} (SECREL/SECTION), which objects publish for thread-local variables only"))
+}
+
+/// Thread-local variables are what other objects ask the section offset (and number) of:
+/// a definition in a `.tls` section publishes both, under `Of::published_name`.
+fn section_places(obj: &CoffObject, symbol: &ImageSymbol, name: &[u8]) -> Vec<(Vec<u8>, u64)> {
+    let Some(section) = symbol.section().map(|s| s.0.wrapping_sub(1)) else { return Vec::new() };
+    let thread_local = obj.section_name(section).split('$').next() == Some(".tls");
+    if !thread_local || symbol.storage_class() != IMAGE_SYM_CLASS_EXTERNAL {
+        return Vec::new();
+    }
+    let places = [(Of::SectionOffset, u64::from(symbol.value())), (Of::SectionIndex, section as u64 + 1)];
+    places.iter().filter_map(|&(of, value)| Some((of.published_name(name)?, value))).collect()
 }
 
 /// A global the object defines: in a loaded section, absolute, common, or a weak external
@@ -509,6 +562,16 @@ fn add_symbols(obj: &CoffObject, graph: &mut LinkGraph, blocks: &[Option<BlockId
         if let Some(slot) = ids.get_mut(index.0) {
             *slot = Some(id);
         }
+        for (published, value) in section_places(obj, symbol, raw_name) {
+            graph.add_symbol(Symbol {
+                name: Some(graph.names.intern_bytes(&published)),
+                def: Definition::Absolute,
+                size: 0,
+                flags: SymbolFlags { callable: false, ..flags },
+                addr: value,
+                live: true,
+            });
+        }
     }
     // A weak external defined here is a weak definition at its default's place; one whose
     // default is undefined stays a reference (resolved by its own name, or failing that the
@@ -564,7 +627,7 @@ fn add_relocations(
             let r_type = relocation.typ.get(object::LittleEndian);
             let decoded =
                 decode(obj.arch, r_type, bytes, offset as usize).map_err(|m| LinkError::unsupported(at(), m))?;
-            let Some(Decoded { kind, addend }) = decoded else { continue };
+            let Some(Decoded { kind, addend, of }) = decoded else { continue };
             // The image base is no edge's target: a block that counts from it keeps it alive,
             // so that it is looked up.
             if graph.arch.edge_info(kind).is_some_and(|i| i.formula == crate::arch::Formula::ImageRelative) {
@@ -576,8 +639,11 @@ fn add_relocations(
                 return Err(LinkError::malformed(at(), "relocation past the end of the section"));
             }
             let symbol_index = relocation.symbol_table_index.get(object::LittleEndian) as usize;
-            let target =
-                relocation_target(obj, graph, symbols, symbol_index).map_err(|m| LinkError::malformed(at(), m))?;
+            let target = match of {
+                Of::Address => relocation_target(obj, graph, symbols, symbol_index),
+                _ => section_place_target(obj, graph, symbol_index, of),
+            }
+            .map_err(|m| LinkError::malformed(at(), m))?;
             graph.block_mut(block).edges.push(Edge { kind, offset, target, addend });
         }
     }
@@ -618,6 +684,37 @@ fn relocation_target(
         *slot = Some(id);
     }
     Ok(id)
+}
+
+/// A symbol whose value is the place of the relocation's target in its section (`of`): for a
+/// target in this object, a constant; for another object's, the value that object publishes.
+fn section_place_target(
+    obj: &CoffObject,
+    graph: &mut LinkGraph,
+    index: usize,
+    of: Of,
+) -> std::result::Result<SymbolId, String> {
+    let symbol =
+        obj.symbols.symbol(object::SymbolIndex(index)).map_err(|_| format!("symbol index {index} out of range"))?;
+    let name = obj.symbol_name(symbol).map_err(|e| e.to_string())?;
+    let value = match (symbol.section(), of) {
+        (Some(_), Of::SectionOffset) => u64::from(symbol.value()),
+        (Some(section), _) => section.0 as u64,
+        (None, _) if symbol.section_number() == 0 => {
+            let published = of.published_name(name).unwrap_or_default();
+            let published = graph.names.intern_bytes(&published);
+            return Ok(graph.external(published, false));
+        }
+        (None, _) => return Err(format!("{of:?} of {:?}, which is in no section", String::from_utf8_lossy(name))),
+    };
+    Ok(graph.add_symbol(Symbol {
+        name: None,
+        def: Definition::Absolute,
+        size: 0,
+        flags: SymbolFlags::local(),
+        addr: value,
+        live: true,
+    }))
 }
 
 /// `__ImageBase`, what image-relative (`ADDR32NB`) values count from: whatever defines it

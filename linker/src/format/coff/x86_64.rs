@@ -1,9 +1,10 @@
 //! The COFF × x86-64 cell: relocation types → x86-64 edge kinds. Addends are in the bytes
-//! being fixed up; `REL32_N` counts from N bytes past the end of its field.
+//! being fixed up; `REL32_N` counts from N bytes past the end of its field; `SECREL` and
+//! `SECTION` write what the target's place in its section is, not its address.
 // Parsing and fix-ups read untrusted input: no panicking index or overflow.
 #![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
-use super::Decoded;
+use super::{Decoded, Of};
 use crate::arch::x86_64::Kind;
 use object::pe::*;
 
@@ -11,6 +12,7 @@ fn read(bytes: &[u8], offset: usize, width: usize) -> Option<i64> {
     let field = bytes.get(offset..offset.checked_add(width)?)?;
     Some(match width {
         8 => i64::from_le_bytes(field.try_into().ok()?),
+        2 => i64::from(i16::from_le_bytes(field.try_into().ok()?)),
         _ => i64::from(i32::from_le_bytes(field.try_into().ok()?)),
     })
 }
@@ -38,7 +40,8 @@ pub fn call_thunk_callee() -> (u32, crate::graph::EdgeKind) {
 
 pub fn decode(r_type: u16, bytes: &[u8], offset: usize) -> Result<Option<Decoded>, String> {
     let value = |width| read(bytes, offset, width).ok_or("relocation past the end of its section");
-    let edge = |kind: Kind, addend: i64| Ok(Some(Decoded { kind: kind.into(), addend }));
+    let edge = |kind: Kind, addend: i64| Ok(Some(Decoded { kind: kind.into(), addend, of: Of::Address }));
+    let of = |kind: Kind, addend: i64, of| Ok(Some(Decoded { kind: kind.into(), addend, of }));
     match r_type {
         IMAGE_REL_AMD64_ABSOLUTE => Ok(None),
         IMAGE_REL_AMD64_ADDR64 => edge(Kind::Pointer64, value(8)?),
@@ -54,8 +57,8 @@ pub fn decode(r_type: u16, bytes: &[u8], offset: usize) -> Result<Option<Decoded
                 if trailing == 0 && matches!(opcode, Some(0xe8 | 0xe9)) { Kind::BranchPCRel32 } else { Kind::Delta32 };
             edge(kind, addend)
         }
-        IMAGE_REL_AMD64_SECTION => Err("relocation IMAGE_REL_AMD64_SECTION (a section index)".into()),
-        IMAGE_REL_AMD64_SECREL => Err("relocation IMAGE_REL_AMD64_SECREL (a section-relative offset)".into()),
+        IMAGE_REL_AMD64_SECTION => of(Kind::Pointer16, i64::from(value(2)? as u16), Of::SectionIndex),
+        IMAGE_REL_AMD64_SECREL => of(Kind::Pointer32, i64::from(value(4)? as u32), Of::SectionOffset),
         other => Err(format!("relocation type {other:#x}")),
     }
 }
