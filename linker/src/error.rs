@@ -62,6 +62,9 @@ pub enum LinkError {
     /// The link context failed (a lookup, a plugin); carries the context's own error.
     #[error(transparent)]
     Context(Box<dyn std::error::Error + Send + Sync>),
+    /// A reference nothing defines, and nothing stands in for.
+    #[error("{at}: undefined symbol: {message}")]
+    Undefined { at: Box<Location>, message: String },
     /// The memory manager could not provide memory.
     #[error("memory: {0}")]
     Memory(String),

@@ -351,9 +351,9 @@ fn directive_text(obj: &CoffObject) -> String {
 }
 
 /// `/alternatename:a=b`: the object's references to `a`, which it does not define, go to
-/// `b` (jitld applies it within the object: a definition of `a` in another object does not
-/// take precedence). `/include:sym`: a live block keeps `sym` alive, so linking the object
-/// looks it up. Unknown directives are reported on stderr, not dropped silently.
+/// `a` if anything defines it, else to `b`. `/include:sym`: a live block keeps `sym` alive,
+/// so linking the object looks it up. Unknown directives are reported on stderr, not
+/// dropped silently.
 fn apply_directives(obj: &CoffObject, graph: &mut LinkGraph) {
     let directives = directives::parse(&directive_text(obj));
     for unknown in &directives.unknown {
@@ -361,20 +361,16 @@ fn apply_directives(obj: &CoffObject, graph: &mut LinkGraph) {
     }
     for (from, to) in &directives.alternate_names {
         let from = graph.names.intern(from);
-        let Some(&alias) = graph.externals.get(&from) else { continue };
+        let Some(&reference) = graph.externals.get(&from) else { continue };
         let to = graph.names.intern(to);
         let defined =
             graph.symbols.iter().position(|s| s.name == Some(to) && !matches!(s.def, Definition::External { .. }));
-        let target = match defined {
+        let fallback = match defined {
             Some(index) => SymbolId(index as u32),
-            None => graph.external(to, false),
+            None => graph.external(to, true),
         };
-        graph.externals.shift_remove(&from);
-        for block in &mut graph.blocks {
-            for edge in block.edges.iter_mut().filter(|e| e.target == alias) {
-                edge.target = target;
-            }
-        }
+        graph.symbol_mut(reference).def = Definition::External { weak_ref: true };
+        graph.fallbacks.push((reference, fallback));
     }
     if directives.includes.is_empty() {
         return;
@@ -388,6 +384,23 @@ fn apply_directives(obj: &CoffObject, graph: &mut LinkGraph) {
             graph.symbols.iter().position(|s| s.name == Some(name) && matches!(s.def, Definition::Block { .. }));
         let target = defined.map_or_else(|| graph.external(name, false), |i| SymbolId(i as u32));
         graph.block_mut(block).edges.push(Edge { kind: EdgeKind::KEEP_ALIVE, offset: 0, target, addend: 0 });
+    }
+}
+
+/// A block that refers to a reference with a fallback keeps the fallback alive, so that it
+/// is there (or looked up) should nothing define the reference.
+fn keep_fallbacks_alive(graph: &mut LinkGraph) {
+    if graph.fallbacks.is_empty() {
+        return;
+    }
+    let fallbacks = graph.fallbacks.clone();
+    for block in &mut graph.blocks {
+        let targets: Vec<SymbolId> = block.edges.iter().map(|e| e.target).collect();
+        for &(reference, fallback) in &fallbacks {
+            if targets.contains(&reference) {
+                block.edges.push(Edge { kind: EdgeKind::KEEP_ALIVE, offset: 0, target: fallback, addend: 0 });
+            }
+        }
     }
 }
 
@@ -463,6 +476,7 @@ pub fn build_graph(input: &InputBuffer, names: &Arc<NamePool>) -> Result<LinkGra
     add_relocations(&obj, &mut graph, &blocks, &mut symbols)?;
     call_table_entries_through_thunks(&mut graph);
     apply_directives(&obj, &mut graph);
+    keep_fallbacks_alive(&mut graph);
     // An associative section lives and dies with its leader.
     for (index, comdat) in obj.comdats.iter().enumerate() {
         let Some(Comdat::Associative(leader)) = comdat else { continue };
@@ -574,8 +588,8 @@ fn add_symbols(obj: &CoffObject, graph: &mut LinkGraph, blocks: &[Option<BlockId
         }
     }
     // A weak external defined here is a weak definition at its default's place; one whose
-    // default is undefined stays a reference (resolved by its own name, or failing that the
-    // default's, by the session's alias rule: see `weak_reference_target`).
+    // default is undefined stays a reference with the default as its fallback (see
+    // `relocation_target`).
     for index in weak {
         let Some(symbol) = obj.symbols.symbol(object::SymbolIndex(index)).ok() else { continue };
         let Some(default) = weak_default_index(obj, index) else { continue };
@@ -674,11 +688,21 @@ fn relocation_target(
         image_base(graph)
     } else if let Some(imported) = name.strip_prefix(b"__imp_") {
         import_slot(graph, imported)
-    } else {
-        // A weak external whose default is undefined too: a weak reference to its own name.
-        let weak = symbol.storage_class() == IMAGE_SYM_CLASS_WEAK_EXTERNAL;
+    } else if symbol.storage_class() == IMAGE_SYM_CLASS_WEAK_EXTERNAL {
+        // A weak external whose default is undefined too: its own name if anything defines
+        // it, else the default's.
         let interned = graph.names.intern_bytes(name);
-        graph.external(interned, weak)
+        let reference = graph.external(interned, true);
+        let default = weak_default(obj, index).map(|d| obj.symbol_name(d)).transpose().map_err(|e| e.to_string())?;
+        if let Some(default) = default {
+            let default = graph.names.intern_bytes(default);
+            let fallback = graph.external(default, true);
+            graph.fallbacks.push((reference, fallback));
+        }
+        reference
+    } else {
+        let interned = graph.names.intern_bytes(name);
+        graph.external(interned, false)
     };
     if let Some(slot) = symbols.get_mut(index) {
         *slot = Some(id);
