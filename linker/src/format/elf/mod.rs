@@ -21,6 +21,7 @@ use crate::{LinkError, Location, Result};
 use object::elf::*;
 use object::read::elf::{FileHeader as _, Rela as _, SectionHeader as _, SectionTable, Sym as _, SymbolTable};
 use object::LittleEndian as LE;
+use std::borrow::Cow;
 use std::sync::Arc;
 
 type Header = FileHeader64<LE>;
@@ -77,8 +78,9 @@ struct ElfObject<'a> {
     symbols: SymbolTable<'a, Header>,
     /// Section index → it belongs to a COMDAT group.
     in_comdat: Vec<bool>,
-    /// Section index → its name, read once (every pass asks for names).
-    section_names: Vec<&'a [u8]>,
+    /// Section index → its name, read and checked for UTF-8 once (every pass asks for names;
+    /// C++ objects have thousands of long ones).
+    section_names: Vec<Cow<'a, str>>,
 }
 
 impl<'a> ElfObject<'a> {
@@ -106,11 +108,11 @@ impl<'a> ElfObject<'a> {
             LinkError::malformed(at().section(name.unwrap_or_else(|_| section_label(index))), e.to_string())
         })?;
         let mut in_comdat = vec![false; sections.len()];
-        let section_names: Vec<&[u8]> =
-            sections.iter().map(|section| sections.section_name(LE, section).unwrap_or_default()).collect();
-        for ((index, section), &name) in sections.iter().enumerate().zip(&section_names) {
+        let section_names: Vec<Cow<str>> =
+            sections.iter().map(|section| text(sections.section_name(LE, section).unwrap_or_default())).collect();
+        for ((index, section), name) in sections.iter().enumerate().zip(&section_names) {
             // Before COMDAT groups, `.gnu.linkonce.*` sections were the one-copy mechanism.
-            if let (true, Some(flag)) = (name.starts_with(b".gnu.linkonce."), in_comdat.get_mut(index)) {
+            if let (true, Some(flag)) = (name.starts_with(".gnu.linkonce."), in_comdat.get_mut(index)) {
                 *flag = true;
             }
             let Some((flags, members)) = section.group(LE, data).map_err(|e| bad_section(input, index, e))? else {
@@ -139,7 +141,7 @@ impl<'a> ElfObject<'a> {
     /// A slim GCC LTO object: `.gnu.lto_*` sections and no code of its own (gcc marks it with
     /// `__gnu_lto_slim`). Fat LTO objects carry real code too and link as usual.
     fn is_gcc_lto_only(&self) -> bool {
-        let lto = self.section_names.iter().any(|n| n.starts_with(b".gnu.lto_"));
+        let lto = self.section_names.iter().any(|n| n.starts_with(".gnu.lto_"));
         lto && !self.symbols.iter().any(|sym| {
             let name = self.symbols.symbol_name(LE, sym).unwrap_or_default();
             name != b"__gnu_lto_slim" && sym.st_bind() != STB_LOCAL && !sym.is_undefined(LE) && !is_common(sym)
@@ -151,9 +153,9 @@ impl<'a> ElfObject<'a> {
     }
 
     /// The section's name; borrowed from the file when it is UTF-8, as it nearly always is.
-    fn section_name(&self, index: usize) -> std::borrow::Cow<'a, str> {
-        match self.section_names.get(index).copied().filter(|n| !n.is_empty()) {
-            Some(name) => String::from_utf8_lossy(name),
+    fn section_name(&self, index: usize) -> Cow<'a, str> {
+        match self.section_names.get(index).filter(|n| !n.is_empty()) {
+            Some(name) => name.clone(),
             None => section_label(index).into(),
         }
     }
@@ -243,6 +245,15 @@ impl<'a> ElfObject<'a> {
             _ => false,
         };
         SymbolFlags { strength, scope, callable }
+    }
+}
+
+/// A name from the file as text: borrowed when it is UTF-8 (checked word by word, where
+/// `from_utf8_lossy` goes byte by byte), else with replacement characters.
+fn text(name: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(name) {
+        Ok(name) => Cow::Borrowed(name),
+        Err(_) => String::from_utf8_lossy(name),
     }
 }
 
