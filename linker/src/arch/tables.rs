@@ -174,18 +174,18 @@ fn tls_descriptor_resolver(graph: &mut LinkGraph) -> Result<SymbolId> {
 /// of it never used, all of it in the peak).
 fn reserve_for_entries(graph: &mut LinkGraph, work: &[(BlockId, usize)]) {
     let mut seen = vec![false; graph.symbols.len()];
-    let mut targets = 0;
+    let mut targets: usize = 0;
     for &(block, i) in work {
         let Some(edge) = graph.block(block).edges.get(i) else { continue };
         if let Some(first) = seen.get_mut(edge.target.index()).filter(|s| !**s) {
             *first = true;
-            targets += 1;
+            targets = targets.saturating_add(1);
         }
     }
     if targets == 0 {
         return;
     }
-    graph.symbols.reserve_exact(2 * targets + 4);
+    graph.symbols.reserve_exact(targets.saturating_mul(2).saturating_add(4));
     // `tls_index` pairs and descriptors take a block each; they are rare, and grow as usual.
     graph.blocks.reserve_exact(4);
 }
