@@ -78,9 +78,8 @@ struct ElfObject<'a> {
     symbols: SymbolTable<'a, Header>,
     /// Section index → it belongs to a COMDAT group.
     in_comdat: Vec<bool>,
-    /// Section index → its name, read and checked for UTF-8 once (every pass asks for names;
-    /// C++ objects have thousands of long ones).
-    section_names: Vec<Cow<'a, str>>,
+    /// Section index → its name, read once (every pass asks for names).
+    section_names: Vec<&'a [u8]>,
 }
 
 impl<'a> ElfObject<'a> {
@@ -108,11 +107,11 @@ impl<'a> ElfObject<'a> {
             LinkError::malformed(at().section(name.unwrap_or_else(|_| section_label(index))), e.to_string())
         })?;
         let mut in_comdat = vec![false; sections.len()];
-        let section_names: Vec<Cow<str>> =
-            sections.iter().map(|section| text(sections.section_name(LE, section).unwrap_or_default())).collect();
-        for ((index, section), name) in sections.iter().enumerate().zip(&section_names) {
+        let section_names: Vec<&[u8]> =
+            sections.iter().map(|section| sections.section_name(LE, section).unwrap_or_default()).collect();
+        for ((index, section), &name) in sections.iter().enumerate().zip(&section_names) {
             // Before COMDAT groups, `.gnu.linkonce.*` sections were the one-copy mechanism.
-            if let (true, Some(flag)) = (name.starts_with(".gnu.linkonce."), in_comdat.get_mut(index)) {
+            if let (true, Some(flag)) = (name.starts_with(b".gnu.linkonce."), in_comdat.get_mut(index)) {
                 *flag = true;
             }
             let Some((flags, members)) = section.group(LE, data).map_err(|e| bad_section(input, index, e))? else {
@@ -141,7 +140,7 @@ impl<'a> ElfObject<'a> {
     /// A slim GCC LTO object: `.gnu.lto_*` sections and no code of its own (gcc marks it with
     /// `__gnu_lto_slim`). Fat LTO objects carry real code too and link as usual.
     fn is_gcc_lto_only(&self) -> bool {
-        let lto = self.section_names.iter().any(|n| n.starts_with(".gnu.lto_"));
+        let lto = self.section_names.iter().any(|n| n.starts_with(b".gnu.lto_"));
         lto && !self.symbols.iter().any(|sym| {
             let name = self.symbols.symbol_name(LE, sym).unwrap_or_default();
             name != b"__gnu_lto_slim" && sym.st_bind() != STB_LOCAL && !sym.is_undefined(LE) && !is_common(sym)
@@ -154,8 +153,8 @@ impl<'a> ElfObject<'a> {
 
     /// The section's name; borrowed from the file when it is UTF-8, as it nearly always is.
     fn section_name(&self, index: usize) -> Cow<'a, str> {
-        match self.section_names.get(index).filter(|n| !n.is_empty()) {
-            Some(name) => name.clone(),
+        match self.section_names.get(index).copied().filter(|n| !n.is_empty()) {
+            Some(name) => text(name),
             None => section_label(index).into(),
         }
     }
