@@ -12,6 +12,7 @@ use std::process::Command;
 const SOURCES: [&str; 2] = ["executor/jitld-executor.c", "executor/protocol.h"];
 
 fn main() {
+    order_hot_text();
     for source in SOURCES {
         println!("cargo:rerun-if-changed={source}");
     }
@@ -77,4 +78,30 @@ fn install(from: &Path, to: &Path) {
     std::fs::copy(from, &temporary).and_then(|_| std::fs::rename(&temporary, to)).unwrap_or_else(|e| {
         panic!("installing jitld-executor at {}: {e}", to.display());
     });
+}
+
+/// A release `jitld` puts the functions a run executes first in `.text`, side by side
+/// (`scripts/hot-text.symbols`, written by `scripts/hot-text.sh`): the kernel pages text in
+/// 64 KiB windows, and a run's ~450 functions spread over all of it made every window part
+/// of peak RSS. GNU ld cannot order functions by a list; lld can (LLVM 19's, as
+/// `scripts/install-deps.sh` installs it, found by gcc through `-B`). Without it the link
+/// is as before.
+fn order_hot_text() {
+    let order = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/hot-text.symbols");
+    println!("cargo:rerun-if-changed={}", order.display());
+    let lld_dir = Path::new("/usr/lib/llvm-19/bin");
+    println!("cargo:rerun-if-changed={}", lld_dir.join("ld.lld").display());
+    let release = std::env::var("PROFILE").is_ok_and(|p| p == "release");
+    let linux = std::env::var("CARGO_CFG_TARGET_OS").is_ok_and(|os| os == "linux");
+    if release && linux && lld_dir.join("ld.lld").is_file() && order.is_file() {
+        for arg in [
+            format!("-B{}", lld_dir.display()),
+            "-fuse-ld=lld".to_string(),
+            format!("-Wl,--symbol-ordering-file={}", order.display()),
+            // Names the build no longer has (stale entries) only cost locality.
+            "-Wl,--no-warn-symbol-ordering".to_string(),
+        ] {
+            println!("cargo:rustc-link-arg-bin=jitld={arg}");
+        }
+    }
 }

@@ -140,8 +140,8 @@ fn parse_absolute(text: &str) -> Result<(String, u64), String> {
 
 /// `jitld-check`'s command line (`jitld check` runs it): returns the exit code.
 pub fn check_main() -> i32 {
+    reexec::restore_environment();
     let raw: Vec<String> = std::env::args().collect();
-    reexec::ensure_tls_surplus(&raw);
     check::main(raw.get(1..).unwrap_or_default())
 }
 
@@ -159,14 +159,14 @@ fn run_checker(args: &[String]) -> i32 {
 
 /// Runs the command line; returns the process exit code.
 pub fn main() -> i32 {
+    reexec::restore_environment();
     let raw: Vec<String> = std::env::args().collect();
-    reexec::ensure_tls_surplus(&raw);
     // llvm-jitlink's flags are single-dash words clap would split into letters.
     if raw.get(1).map(String::as_str) == Some("check") {
         return run_checker(raw.get(2..).unwrap_or_default());
     }
     // llvm-jitlink spells it `-jd`; clap's short options are one letter.
-    let args = raw.into_iter().map(|a| if a == "-jd" { "--jd".to_string() } else { a });
+    let args = raw.iter().cloned().map(|a| if a == "-jd" { "--jd".to_string() } else { a });
     let matches = Cli::command().get_matches_from(args);
     let mut cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
@@ -176,6 +176,7 @@ pub fn main() -> i32 {
         Command::Run(args) => {
             let run_matches = matches.subcommand_matches("run").expect("run subcommand");
             args.ordered = ordered_inputs(run_matches);
+            reexec::ensure_tls_surplus(&raw, args);
             run::run(args)
         }
         Command::Check { args } => Ok(run_checker(args)),

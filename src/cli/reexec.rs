@@ -2,32 +2,52 @@
 //!
 //! JIT'd thread-local blocks live in glibc's static TLS surplus (see `platform::tls`), which
 //! is fixed when the process starts: 512 bytes unless the `glibc.rtld.optional_static_tls`
-//! tunable says otherwise. So `jitld run` starts itself again, once, with the tunable raised;
-//! the second start takes the variables it added out of the environment again, so the
-//! program sees exactly the environment jitld was given, in the same order.
+//! tunable says otherwise. So `jitld run` starts itself again, once, with the tunable raised,
+//! when an input may have thread-locals; the second start takes the variables it added out
+//! of the environment again, so the program sees exactly the environment jitld was given,
+//! in the same order. A program without thread-locals (most) starts once: the second start
+//! cost about 0.75 ms. The compiler's `libgcc.a` is not asked: its two thread-local
+//! members hold 208 bytes, which the default surplus has room for.
 
+use super::inputs::{expand_linker_script, find_library, InputArg, LibraryPath};
+use super::RunArgs;
+use jitld_linker::format::thread_locals::may_use_static_tls;
+use jitld_linker::format::FileKind;
 use std::ffi::{CString, OsStr};
 use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 
 /// Static TLS surplus per thread for JIT'd code.
 const SURPLUS: &str = "glibc.rtld.optional_static_tls=262144";
 /// Set in the second start: the original GLIBC_TUNABLES, or "-" when there was none.
 const MARK: &str = "JITLD_ORIGINAL_GLIBC_TUNABLES";
 
-/// Call first thing in `main`. Returns only in the process that should do the work.
-pub fn ensure_tls_surplus(args: &[String]) {
+/// Call first thing in `main`: in the second start, puts the environment back as it was.
+pub fn restore_environment() {
     if let Some(original) = std::env::var_os(MARK) {
         std::env::remove_var(MARK);
         match original.to_str() {
             Some("-") => std::env::remove_var("GLIBC_TUNABLES"),
             _ => std::env::set_var("GLIBC_TUNABLES", original),
         }
+        SECOND_START.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+static SECOND_START: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Call before `jitld run` does anything (`args` is its parsed command line, `raw` the words
+/// to start again with). Returns only in the process that should do the work.
+pub fn ensure_tls_surplus(raw: &[String], args: &RunArgs) {
+    if SECOND_START.load(std::sync::atomic::Ordering::Relaxed) || args.noexec {
         return;
     }
-    let ours = args.iter().take_while(|a| *a != "--");
-    let running = args.get(1).is_some_and(|a| a == "run") && !ours.into_iter().any(|a| a == "--noexec");
+    // Another process runs the code, and gets its surplus from `executor::remote::spawn`.
+    if args.oop || args.executor.is_some() || args.connect.is_some() {
+        return;
+    }
     let tunables = std::env::var("GLIBC_TUNABLES").ok();
-    if !running || tunables.as_deref().is_some_and(|t| t.contains("optional_static_tls")) {
+    if tunables.as_deref().is_some_and(|t| t.contains("optional_static_tls")) || !inputs_may_use_static_tls(args) {
         return;
     }
     let mut env: Vec<CString> = std::env::vars_os()
@@ -40,7 +60,7 @@ pub fn ensure_tls_surplus(args: &[String]) {
     };
     env.extend(CString::new(format!("GLIBC_TUNABLES={joined}")).ok());
     env.extend(CString::new(format!("{MARK}={}", tunables.as_deref().unwrap_or("-"))).ok());
-    let argv: Vec<CString> = args.iter().filter_map(|a| CString::new(OsStr::new(a).as_bytes()).ok()).collect();
+    let argv: Vec<CString> = raw.iter().filter_map(|a| CString::new(OsStr::new(a).as_bytes()).ok()).collect();
     let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
     argv_ptrs.push(std::ptr::null());
     let mut env_ptrs: Vec<*const libc::c_char> = env.iter().map(|e| e.as_ptr()).collect();
@@ -53,4 +73,60 @@ pub fn ensure_tls_surplus(args: &[String]) {
     unsafe { libc::execve(exe.as_ptr(), argv_ptrs.as_ptr(), env_ptrs.as_ptr()) };
     // SAFETY: back to what Rust's runtime set up, as before the attempt.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+}
+
+/// Whether any input of the command line may need static TLS; `true` when unsure (an input
+/// that cannot be read here, or is read only once, as a pipe is).
+fn inputs_may_use_static_tls(args: &RunArgs) -> bool {
+    let search = LibraryPath::host(&args.search);
+    let path_may = |path: &str| match super::open::member_spec(Path::new(path)) {
+        Some(_) => true,
+        None => file_may_use_static_tls(Path::new(path), &search),
+    };
+    args.ordered.iter().any(|input| match input {
+        InputArg::Dylib(_) => false,
+        InputArg::Path(path) | InputArg::Lazy(path) | InputArg::WholeArchive(path) => path_may(path),
+        InputArg::Library(name) => find_library(name, &search).map_or(true, |p| file_may_use_static_tls(&p, &search)),
+        InputArg::HiddenArchive(inner) => match &**inner {
+            InputArg::Path(path) => path_may(path),
+            InputArg::Library(name) => {
+                find_library(name, &search).map_or(true, |p| file_may_use_static_tls(&p, &search))
+            }
+            _ => true,
+        },
+    })
+}
+
+fn file_may_use_static_tls(path: &Path, search: &LibraryPath) -> bool {
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        return true;
+    }
+    let Ok(buffer) = super::open::open_input(path) else { return true };
+    let bytes = buffer.bytes();
+    if bytes.starts_with(b"\x7fELF") && bytes.get(16) == Some(&3) && already_loaded(path) {
+        // Its thread-locals were placed when this process started (the C library).
+        return false;
+    }
+    if jitld_linker::format::sniff(&buffer) == FileKind::LinkerScript {
+        // A GNU ld script (`libm.so`) stands for the files it names.
+        let text = String::from_utf8_lossy(bytes);
+        return expand_linker_script(path, &text, search)
+            .map_or(true, |files| files.iter().any(|f| file_may_use_static_tls(f, search)));
+    }
+    may_use_static_tls(bytes)
+}
+
+/// Whether the shared library at `path` is loaded in this process already (then opening it
+/// again takes no new thread-local space).
+fn already_loaded(path: &Path) -> bool {
+    let Ok(c_path) = CString::new(path.as_os_str().as_bytes()) else { return false };
+    // SAFETY: RTLD_NOLOAD loads nothing; a handle it returns is closed at once.
+    unsafe {
+        let handle = libc::dlopen(c_path.as_ptr(), libc::RTLD_LAZY | libc::RTLD_NOLOAD);
+        if handle.is_null() {
+            return false;
+        }
+        libc::dlclose(handle);
+    }
+    true
 }

@@ -9,6 +9,7 @@ const DT_RELA: i64 = 7;
 const DT_RELASZ: i64 = 8;
 const DT_JMPREL: i64 = 23;
 const DT_GNU_HASH: i64 = 0x6fff_fef5;
+const DT_RELACOUNT: i64 = 0x6fff_fff9;
 
 const RTLD_DI_LINKMAP: libc::c_int = 2;
 
@@ -45,6 +46,8 @@ pub struct DynamicSection {
     pub gnu_hash: u64,
     pub rela: u64,
     pub relasz: u64,
+    /// How many of the first `rela` entries are `R_X86_64_RELATIVE` (they name no symbol).
+    pub relacount: u64,
     pub jmprel: u64,
     pub pltrelsz: u64,
     /// The `PT_GNU_RELRO` range, made read-only once the loader is done.
@@ -71,6 +74,7 @@ impl DynamicSection {
             gnu_hash: 0,
             rela: 0,
             relasz: 0,
+            relacount: 0,
             jmprel: 0,
             pltrelsz: 0,
             relro,
@@ -84,6 +88,7 @@ impl DynamicSection {
                 DT_GNU_HASH => section.gnu_hash = pointer(value),
                 DT_RELA => section.rela = pointer(value),
                 DT_RELASZ => section.relasz = value,
+                DT_RELACOUNT => section.relacount = value,
                 DT_JMPREL => section.jmprel = pointer(value),
                 DT_PLTRELSZ => section.pltrelsz = value,
                 _ => {}

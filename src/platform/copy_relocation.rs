@@ -14,7 +14,6 @@ use crate::generators::{load_bias, DynamicSection};
 use crate::layers::{DataUnit, ObjectLinkingLayer};
 use crate::session::{DylibId, MaterializationResponsibility, MaterializationUnit, SymbolFlags};
 use jitld_linker::SymbolName;
-use std::ffi::CStr;
 
 /// Defines `name` in `dylib` as a copy of the library variable `symbol`.
 pub fn define(layer: &ObjectLinkingLayer, dylib: DylibId, name: SymbolName, symbol: &ExecutorSymbol) -> Result<()> {
@@ -114,14 +113,17 @@ unsafe extern "C" fn visit_object(info: *mut libc::dl_phdr_info, _size: usize, d
         0 => &[][..],
         _ => std::slice::from_raw_parts(start as *const libc::Elf64_Rela, size as usize / 24),
     };
+    // The leading relative relocations (most of a library's) name no symbol.
+    let rela = table(dynamic.rela, dynamic.relasz);
+    let named = rela.get(dynamic.relacount as usize..).unwrap_or_default();
     // PLT slots hold functions only, so data names never match there.
-    for r in table(dynamic.rela, dynamic.relasz).iter().chain(table(dynamic.jmprel, dynamic.pltrelsz)) {
+    for r in named.iter().chain(table(dynamic.jmprel, dynamic.pltrelsz)) {
         let kind = (r.r_info & 0xffff_ffff) as u32;
         if kind != R_X86_64_GLOB_DAT && kind != R_X86_64_64 && kind != R_X86_64_JUMP_SLOT {
             continue;
         }
         let sym = &*((dynamic.symtab as *const libc::Elf64_Sym).add((r.r_info >> 32) as usize));
-        if CStr::from_ptr((dynamic.strtab + sym.st_name as u64) as *const libc::c_char).to_bytes() != name {
+        if !c_string_is((dynamic.strtab + sym.st_name as u64) as *const u8, name) {
             continue;
         }
         let slot = dynamic.base + r.r_offset;
@@ -129,6 +131,22 @@ unsafe extern "C" fn visit_object(info: *mut libc::dl_phdr_info, _size: usize, d
         write_slot(slot, value, dynamic.relro);
     }
     0
+}
+
+/// Whether the NUL-terminated string at `c` is `name`. Reads no further than the first
+/// difference: a library's relocations name thousands of symbols (long C++ names among
+/// them), and measuring each one's length first cost more than the rest of the scan.
+///
+/// # Safety
+/// `c` must point to a NUL-terminated string.
+unsafe fn c_string_is(c: *const u8, name: &[u8]) -> bool {
+    for (i, &byte) in name.iter().enumerate() {
+        // Stopping at a NUL in either reads nothing past the end of `c`.
+        if byte == 0 || *c.add(i) != byte {
+            return false;
+        }
+    }
+    *c.add(name.len()) == 0
 }
 
 /// Writes a GOT slot, lifting RELRO protection around the write if the slot is under it.

@@ -10,6 +10,7 @@ pub mod archive;
 pub mod coff;
 pub mod elf;
 pub mod macho;
+pub mod thread_locals;
 pub mod universal;
 
 use crate::flags::SymbolFlags;

@@ -21,6 +21,7 @@ use crate::{LinkError, Location, Result};
 use object::elf::*;
 use object::read::elf::{FileHeader as _, Rela as _, SectionHeader as _, SectionTable, Sym as _, SymbolTable};
 use object::LittleEndian as LE;
+use std::borrow::Cow;
 use std::sync::Arc;
 
 type Header = FileHeader64<LE>;
@@ -151,9 +152,9 @@ impl<'a> ElfObject<'a> {
     }
 
     /// The section's name; borrowed from the file when it is UTF-8, as it nearly always is.
-    fn section_name(&self, index: usize) -> std::borrow::Cow<'a, str> {
+    fn section_name(&self, index: usize) -> Cow<'a, str> {
         match self.section_names.get(index).copied().filter(|n| !n.is_empty()) {
-            Some(name) => String::from_utf8_lossy(name),
+            Some(name) => text(name),
             None => section_label(index).into(),
         }
     }
@@ -243,6 +244,15 @@ impl<'a> ElfObject<'a> {
             _ => false,
         };
         SymbolFlags { strength, scope, callable }
+    }
+}
+
+/// A name from the file as text: borrowed when it is UTF-8 (checked word by word, where
+/// `from_utf8_lossy` goes byte by byte), else with replacement characters.
+fn text(name: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(name) {
+        Ok(name) => Cow::Borrowed(name),
+        Err(_) => String::from_utf8_lossy(name),
     }
 }
 
