@@ -9,7 +9,7 @@
 //!   a crash that loses the data leaves a short file, which the checksum catches.
 //! - A size bound, kept by evicting the least recently used entries (`eviction`).
 //! - A directory that cannot be created or written to (read-only, full) turns the cache off
-//!   with one warning: the program runs on, compiling everything.
+//!   with one warning: the program runs on, making everything afresh.
 
 use super::entry::{self, TRAILER_LEN};
 use super::eviction::{self, TEMP_PREFIX};
@@ -126,7 +126,7 @@ impl DirectoryCache {
     fn reject(&self, key: &CacheKey, path: &Path, defect: &entry::Defect) {
         self.stats.rejected.fetch_add(1, Relaxed);
         if lock(&self.reported).insert(*key) {
-            (self.warn)(&format!("cache entry {} is {defect}; ignoring it and compiling again", path.display()));
+            (self.warn)(&format!("cache entry {} is {defect}; ignoring it and making it again", path.display()));
         }
         let _ = std::fs::remove_file(path);
     }
