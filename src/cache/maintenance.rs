@@ -56,7 +56,8 @@ fn starts_as_image(path: &Path) -> bool {
     read.is_ok() && super::image::codec::is_image(&head)
 }
 
-/// Removes every entry and leftover temporary file; returns how many entries went.
+/// Removes every entry, leftover temporary file and remembered digest; returns how many
+/// entries went.
 pub fn clear(dir: &Path) -> std::io::Result<u64> {
     let mut removed = 0;
     for (path, _) in entries(dir)? {
@@ -65,7 +66,9 @@ pub fn clear(dir: &Path) -> std::io::Result<u64> {
         }
     }
     for item in std::fs::read_dir(dir)?.flatten() {
-        if item.file_name().to_str().is_some_and(|n| n.starts_with(TEMP_PREFIX)) {
+        let name = item.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if name.starts_with(TEMP_PREFIX) || name.starts_with(super::image::digests::DIGEST_PREFIX) {
             let _ = std::fs::remove_file(item.path());
         }
     }

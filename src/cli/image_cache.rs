@@ -10,6 +10,7 @@ use super::inputs::{compiler_runtime_archive, expand_linker_script, find_library
 use super::open::member_spec;
 use super::run::{run_with, RunHooks};
 use super::RunArgs;
+use crate::cache::image::digests::DigestMemo;
 use crate::cache::image::key::ImageKey;
 use crate::cache::image::recorder::ImageRecorder;
 use crate::cache::image::symbols::ExternalResolver;
@@ -21,7 +22,7 @@ use crate::platform::prelinked::{self, StartError};
 use jitld_linker::arch::Arch;
 use jitld_linker::format::{self, FileKind};
 use jitld_linker::InputBuffer;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -46,15 +47,16 @@ pub fn run(args: &RunArgs) -> Result<i32, Errors> {
         note(&why);
         return super::run::run(args);
     }
-    let keyed = match key(args) {
+    let dir = super::cache_command::directory(args.cache.as_deref()).map_err(|e| vec![e])?;
+    let cache = Arc::new(DirectoryCache::open(dir.clone(), args.cache_limit));
+    let digests = DigestMemo::new(cache.disabled().is_none().then_some(dir));
+    let keyed = match key(args, digests) {
         Ok(keyed) => keyed,
         Err(why) => {
             note(&why);
             return super::run::run(args);
         }
     };
-    let dir = super::cache_command::directory(args.cache.as_deref()).map_err(|e| vec![e])?;
-    let cache = Arc::new(DirectoryCache::open(dir, args.cache_limit));
     if let Some(bytes) = cache.get_object(&keyed.key) {
         match codec::decode(&bytes) {
             Some(image) => match warm_start(args, &image, &keyed, started) {
@@ -89,7 +91,7 @@ fn representable(args: &RunArgs) -> Result<(), String> {
     Ok(())
 }
 
-fn key(args: &RunArgs) -> Result<Keyed, String> {
+fn key(args: &RunArgs, digests: DigestMemo) -> Result<Keyed, String> {
     let search = LibraryPath::host(&args.search);
     let mut key = ImageKey::new().process_libraries();
     key = key.flag("entry", &args.entry);
@@ -99,7 +101,7 @@ fn key(args: &RunArgs) -> Result<Keyed, String> {
     for list in [&args.aliases, &args.link_orders, &args.search] {
         key = key.flag("list", list.join("\n"));
     }
-    let mut walk = Walk { key, libraries: Vec::new(), search };
+    let mut walk = Walk { key, digests, libraries: Vec::new(), search };
     for input in &args.ordered {
         walk.input(input)?;
     }
@@ -112,6 +114,7 @@ fn key(args: &RunArgs) -> Result<Keyed, String> {
 /// The inputs, as `run` loads them, feeding the key.
 struct Walk {
     key: ImageKey,
+    digests: DigestMemo,
     libraries: Vec<String>,
     search: LibraryPath,
 }
@@ -155,31 +158,33 @@ impl Walk {
     }
 
     /// An input by path: shared libraries by identity, linker scripts with what they name,
-    /// everything else by its bytes.
+    /// everything else by its contents.
     fn path(&mut self, path: &Path) -> Result<(), String> {
-        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let buffer = InputBuffer::from_vec(path.display().to_string().as_str(), bytes);
-        match format::sniff(&buffer) {
+        let cannot = |e: std::io::Error| format!("{}: {e}", path.display());
+        // The kind is in the first bytes; only a linker script is read whole here.
+        let mut head = Vec::with_capacity(4096);
+        std::fs::File::open(path).and_then(|f| f.take(4096).read_to_end(&mut head)).map_err(cannot)?;
+        match format::sniff(&InputBuffer::from_vec(path.display().to_string().as_str(), head)) {
             FileKind::SharedLibrary => {
                 self.key = std::mem::take(&mut self.key).library(path);
                 let text = path.display().to_string();
                 self.libraries.push(if text.contains('/') { text } else { format!("./{text}") });
             }
             FileKind::LinkerScript => {
-                self.key = std::mem::take(&mut self.key).contents(path, buffer.bytes());
-                let text = String::from_utf8_lossy(buffer.bytes()).into_owned();
+                self.bytes(path)?;
+                let text = std::fs::read_to_string(path).map_err(cannot)?;
                 for named in expand_linker_script(path, &text, &self.search).map_err(|e| e.to_string())? {
                     self.path(&named)?;
                 }
             }
-            _ => self.key = std::mem::take(&mut self.key).contents(path, buffer.bytes()),
+            _ => self.bytes(path)?,
         }
         Ok(())
     }
 
     fn bytes(&mut self, path: &Path) -> Result<(), String> {
-        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        self.key = std::mem::take(&mut self.key).contents(path, &bytes);
+        let digest = self.digests.digest(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        self.key = std::mem::take(&mut self.key).contents(path, &digest);
         Ok(())
     }
 }

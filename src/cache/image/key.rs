@@ -33,10 +33,10 @@ impl ImageKey {
         self
     }
 
-    /// An input linked from its bytes (object, archive, linker script): its path and
-    /// contents.
-    pub fn contents(mut self, path: &Path, bytes: &[u8]) -> Self {
-        self.parts = self.parts.part("input", path.as_os_str().as_encoded_bytes()).part("contents", bytes);
+    /// An input linked from its bytes (object, archive, linker script): its path and the
+    /// digest of its contents.
+    pub fn contents(mut self, path: &Path, digest: &[u8; 32]) -> Self {
+        self.parts = self.parts.part("input", path.as_os_str().as_encoded_bytes()).part("contents", digest);
         self
     }
 

@@ -11,9 +11,11 @@
 //! - `recorder`: what a cold link records, and the image it makes of it.
 //! - `symbols`: resolving an external name the way the cold link did.
 //! - `mapping`: placing the image's pages at their exact addresses, and protecting them.
-//! - `key`: the key of a command line (inputs, flags, jitld's build, the libraries).
+//! - `key`: the key of a command line (inputs, flags, jitld's build, the libraries);
+//!   `digests` remembers the inputs' content digests by file identity.
 
 pub mod codec;
+pub mod digests;
 pub mod key;
 pub mod mapping;
 pub mod recorder;
