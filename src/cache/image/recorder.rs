@@ -79,9 +79,10 @@ impl ImageRecorder {
             let bytes = unsafe { std::slice::from_raw_parts(addr as *const u8, size as usize) };
             segments.push(Segment { addr, prot, bytes: bytes.to_vec() });
         }
+        // One past a segment's end counts: `__stop_X` and other end addresses point there.
         let inside = |addr: u64| {
             let before = recorded.segments.range(..=addr).next_back();
-            before.is_some_and(|(&start, &(size, _))| addr < start.saturating_add(size.max(1)))
+            before.is_some_and(|(&start, &(size, _))| addr <= start.saturating_add(size))
         };
         let thread_local = |addr: u64| {
             let offset = addr as i64;
