@@ -260,10 +260,13 @@ pub(super) struct RunHooks {
     /// Runs once the program is linked; `Some(code)` ends the run with that exit code.
     pub after_link: Option<Box<dyn FnOnce() -> Option<i32>>>,
     /// Wraps the memory the program is linked into (when it runs in this process).
-    pub memory: Option<Box<dyn FnOnce(Arc<dyn MemoryManager>) -> Arc<dyn MemoryManager>>>,
+    pub memory: Option<Box<WrapMemory>>,
     /// Sees the linked program (the platform, the entry) before any of its code runs.
-    pub before_run: Option<Box<dyn FnOnce(&Arc<Platform>, Option<u64>)>>,
+    pub before_run: Option<Box<BeforeRun>>,
 }
+
+pub(super) type WrapMemory = dyn FnOnce(Arc<dyn MemoryManager>) -> Arc<dyn MemoryManager>;
+pub(super) type BeforeRun = dyn FnOnce(&Arc<Platform>, Option<u64>);
 
 pub(super) type BeforeLink =
     dyn FnOnce(&ExecutionSession, &ObjectLinkingLayer, DylibId) -> Result<Vec<SymbolName>, JitError>;
