@@ -156,7 +156,7 @@ impl ObjectCache for DirectoryCache {
             return None;
         }
         let path = self.entry_path(key);
-        let bytes = match std::fs::read(&path) {
+        let mut bytes = match std::fs::read(&path) {
             Ok(bytes) => bytes,
             Err(e) => {
                 if e.kind() != std::io::ErrorKind::NotFound && lock(&self.reported).insert(*key) {
@@ -166,14 +166,17 @@ impl ObjectCache for DirectoryCache {
                 return None;
             }
         };
-        match entry::unseal_for(key, &bytes) {
-            Ok(object) => {
+        match entry::unseal_for(key, &bytes).map(<[u8]>::len) {
+            Ok(len) => {
                 self.stats.hits.fetch_add(1, Relaxed);
                 // A use: the entry moves to the young end of the eviction order.
                 if let Ok(file) = std::fs::OpenOptions::new().append(true).open(&path) {
                     let _ = file.set_modified(SystemTime::now());
                 }
-                Some(object.to_vec())
+                // The object is the entry's start: dropping the trailer saves copying it
+                // (megabytes, for a prelinked image).
+                bytes.truncate(len);
+                Some(bytes)
             }
             Err(defect) => {
                 self.reject(key, &path, &defect);
