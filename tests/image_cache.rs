@@ -4,8 +4,8 @@
 //! identity, jitld's own build) gives a miss; two processes filling one entry at once leave
 //! one whole entry; truncated and corrupt entries are reported and linked over; a directory
 //! that cannot be written runs without caching and says so; the size bound evicts; an image
-//! whose range is taken in the process links cold instead of mapping over it; `--oop` is not
-//! cached; `jitld cache stats` / `clear`.
+//! whose range is taken in the process links cold instead of mapping over it; `--oop` and
+//! `--lazy` are not cached; `jitld cache stats` / `clear`.
 
 #[path = "common/fixtures.rs"]
 mod fixtures;
@@ -262,12 +262,21 @@ fn an_image_whose_range_is_taken_links_cold() {
 }
 
 #[test]
-fn out_of_process_runs_are_not_cached_and_say_so() {
+fn what_an_image_cannot_hold_is_not_cached_and_says_so() {
     let e = sqlite();
     let dir = scratch("oop");
     let out = cached(e, &dir, &["--oop"]);
     assert!(stderr(&out).contains("image cache: not used: the program runs in another process"));
     assert_native(e, &out, "--oop");
+    let mut lazy = vec!["--lazy".to_string()];
+    lazy.extend(e.inputs.iter().cloned());
+    let out = cached_with_inputs(e, &dir, &[], &lazy);
+    assert!(
+        stderr(&out).contains("image cache: not used: lazy objects link while the program runs"),
+        "{}",
+        stderr(&out)
+    );
+    assert_native(e, &out, "--lazy");
     assert!(entries(&dir).is_empty());
 }
 

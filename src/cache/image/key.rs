@@ -13,9 +13,10 @@ pub struct ImageKey {
     parts: KeyBuilder,
 }
 
+/// A key with no parts yet: what `std::mem::take` leaves behind while a part is added.
 impl Default for ImageKey {
     fn default() -> Self {
-        Self::new()
+        ImageKey { parts: KeyBuilder::default() }
     }
 }
 
