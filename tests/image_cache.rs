@@ -248,7 +248,7 @@ fn an_image_whose_range_is_taken_links_cold() {
     // Without address randomization a PIE jitld sits here: one more segment over it.
     let taken = 0x5555_5555_4000;
     let prot = jitld_linker::graph::MemProt::ReadWrite;
-    image.segments.push(jitld::cache::image::Segment { addr: taken, prot, bytes: vec![0; 16] });
+    image.segments.push(jitld::cache::image::Segment { addr: taken, prot, bytes: vec![0; 16].into() });
     std::fs::write(&path, jitld::cache::entry::seal(&key, &jitld::cache::image::codec::encode(&image))).unwrap();
 
     let mut cmd = Command::new("setarch");

@@ -191,7 +191,7 @@ impl Walk {
 
 fn warm_start(
     args: &RunArgs,
-    image: &crate::cache::image::PrelinkedImage,
+    image: &crate::cache::image::PrelinkedImage<'_>,
     keyed: &Keyed,
     started: Instant,
 ) -> Result<i32, StartError> {

@@ -29,7 +29,7 @@ pub enum StartError {
 
 /// Maps, fixes and runs `image`; returns `main`'s status.
 pub fn start(
-    image: &PrelinkedImage,
+    image: &PrelinkedImage<'_>,
     resolver: &ExternalResolver,
     executor: &Arc<dyn Executor>,
     argv: &[String],
@@ -77,7 +77,7 @@ pub fn start(
 
 /// The image's thread-local blocks, reserved in the order the cold link reserved them
 /// (nearest the thread pointer first); each must land where the code expects it.
-fn reserve_tls(image: &PrelinkedImage) -> Result<TlsBlocks, String> {
+fn reserve_tls(image: &PrelinkedImage<'_>) -> Result<TlsBlocks, String> {
     let mut order: Vec<_> = image.tls.iter().collect();
     order.sort_by_key(|b| std::cmp::Reverse(b.tp_offset));
     let mut blocks = TlsBlocks(Vec::new());
@@ -107,7 +107,7 @@ impl TlsBlocks {
 }
 
 /// Writes every external fix-up for where its target is in this process.
-fn fix_externals(image: &PrelinkedImage, resolver: &ExternalResolver, mapped: &MappedImage) -> Result<(), String> {
+fn fix_externals(image: &PrelinkedImage<'_>, resolver: &ExternalResolver, mapped: &MappedImage) -> Result<(), String> {
     let names: Vec<&str> = image.names.iter().map(String::as_str).collect();
     let found = resolver.resolve(&names).map_err(|e| e.to_string())?;
     let arch = Arch::host();

@@ -13,7 +13,7 @@ pub fn is_image(head: &[u8]) -> bool {
     head.starts_with(MAGIC)
 }
 
-pub fn encode(image: &PrelinkedImage) -> Vec<u8> {
+pub fn encode(image: &PrelinkedImage<'_>) -> Vec<u8> {
     let mut out = Writer(Vec::with_capacity(image.segments.iter().map(|s| s.bytes.len() + 32).sum::<usize>() + 4096));
     out.0.extend_from_slice(MAGIC);
     out.u64(image.entry);
@@ -60,12 +60,12 @@ pub fn encode(image: &PrelinkedImage) -> Vec<u8> {
     out.0
 }
 
-pub fn decode(bytes: &[u8]) -> Option<PrelinkedImage> {
+pub fn decode(bytes: &[u8]) -> Option<PrelinkedImage<'_>> {
     let mut r = Reader(bytes.strip_prefix(MAGIC)?);
     let mut image = PrelinkedImage { entry: r.u64()?, ..Default::default() };
     for _ in 0..r.count(16)? {
         let (addr, prot) = (r.u64()?, prot_from_tag(r.u64()?)?);
-        image.segments.push(Segment { addr, prot, bytes: r.bytes()?.to_vec() });
+        image.segments.push(Segment { addr, prot, bytes: r.bytes()?.into() });
     }
     for _ in 0..r.count(8)? {
         image.names.push(String::from_utf8(r.bytes()?.to_vec()).ok()?);
@@ -165,10 +165,10 @@ impl<'a> Reader<'a> {
 mod tests {
     use super::*;
 
-    fn sample() -> PrelinkedImage {
+    fn sample() -> PrelinkedImage<'static> {
         PrelinkedImage {
             entry: 0x1000_0040,
-            segments: vec![Segment { addr: 0x1000_0000, prot: MemProt::ReadExec, bytes: vec![0xc3; 70] }],
+            segments: vec![Segment { addr: 0x1000_0000, prot: MemProt::ReadExec, bytes: vec![0xc3; 70].into() }],
             names: vec!["puts".into()],
             externals: vec![ExternalFixup { place: 0x1400_0000, kind: 1, addend: -4, name: 0 }],
             copies: vec![CopiedVariable { addr: 0x1800_0000, size: 8, name: "stdout".into() }],

@@ -14,7 +14,7 @@ pub struct MappedImage {
 }
 
 /// The page-aligned runs covering the segments, merged where they touch or overlap.
-pub fn page_runs(segments: &[Segment]) -> Vec<(u64, u64)> {
+pub fn page_runs(segments: &[Segment<'_>]) -> Vec<(u64, u64)> {
     let mut spans: Vec<(u64, u64)> = segments
         .iter()
         .filter(|s| !s.bytes.is_empty())
@@ -34,7 +34,7 @@ pub fn page_runs(segments: &[Segment]) -> Vec<(u64, u64)> {
 impl MappedImage {
     /// Maps fresh read-write pages under every segment and copies the segments in. An error
     /// says which range was not free (nothing stays mapped then).
-    pub fn map(segments: &[Segment]) -> Result<MappedImage, String> {
+    pub fn map(segments: &[Segment<'_>]) -> Result<MappedImage, String> {
         let mut mapped = MappedImage { runs: Vec::new(), kept: false };
         for (start, end) in page_runs(segments) {
             let len = (end - start) as usize;
@@ -74,7 +74,7 @@ impl MappedImage {
 
     /// Gives code and read-only segments their protection (their pages are their own, as
     /// the memory manager placed them); read-write data stays as mapped.
-    pub fn protect(&self, segments: &[Segment]) -> Result<(), String> {
+    pub fn protect(&self, segments: &[Segment<'_>]) -> Result<(), String> {
         for segment in segments {
             let prot = match segment.prot {
                 MemProt::ReadExec => libc::PROT_READ | libc::PROT_EXEC,
@@ -114,7 +114,7 @@ mod tests {
 
     #[test]
     fn runs_merge_touching_pages() {
-        let seg = |addr: u64, len: usize| Segment { addr, prot: MemProt::ReadWrite, bytes: vec![0; len] };
+        let seg = |addr: u64, len: usize| Segment { addr, prot: MemProt::ReadWrite, bytes: vec![0; len].into() };
         let runs = page_runs(&[seg(0x2000, 16), seg(0x2010, 16), seg(0x3000, 0x1001), seg(0x9000, 1)]);
         assert_eq!(runs, vec![(0x2000, 0x5000), (0x9000, 0xa000)]);
     }
@@ -123,7 +123,7 @@ mod tests {
     fn a_taken_range_is_not_mapped_over() {
         let taken = vec![7u8; 4096];
         let addr = taken.as_ptr() as u64 / PAGE * PAGE;
-        let segments = [Segment { addr, prot: MemProt::ReadWrite, bytes: vec![1; 8] }];
+        let segments = [Segment { addr, prot: MemProt::ReadWrite, bytes: vec![1; 8].into() }];
         assert!(MappedImage::map(&segments).is_err());
         assert_eq!(taken[0], 7);
     }

@@ -22,13 +22,16 @@ pub mod recorder;
 pub mod symbols;
 
 use jitld_linker::graph::MemProt;
+use std::borrow::Cow;
 
-/// One segment of linked memory, as it was before any of the program's code ran.
+/// One segment of linked memory, as it was before any of the program's code ran. A
+/// decoded image borrows the bytes from the entry it was read from (they are copied once,
+/// into place).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Segment {
+pub struct Segment<'a> {
     pub addr: u64,
     pub prot: MemProt,
-    pub bytes: Vec<u8>,
+    pub bytes: Cow<'a, [u8]>,
 }
 
 /// A fix-up whose target lies outside the image: written again once `name` is resolved.
@@ -64,10 +67,10 @@ pub struct TlsBlock {
 
 /// Everything needed to start a linked program again.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct PrelinkedImage {
+pub struct PrelinkedImage<'a> {
     /// The address the platform calls as `main`.
     pub entry: u64,
-    pub segments: Vec<Segment>,
+    pub segments: Vec<Segment<'a>>,
     pub names: Vec<String>,
     pub externals: Vec<ExternalFixup>,
     pub copies: Vec<CopiedVariable>,

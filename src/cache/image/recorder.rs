@@ -68,7 +68,7 @@ impl ImageRecorder {
         copies: Vec<CopiedVariable>,
         (initializers, finalizers): (Vec<u64>, Vec<u64>),
         resolver: &ExternalResolver,
-    ) -> std::result::Result<PrelinkedImage, String> {
+    ) -> std::result::Result<PrelinkedImage<'static>, String> {
         let recorded = self.lock();
         if let Some(why) = &recorded.unrepresentable {
             return Err(why.clone());
@@ -77,7 +77,7 @@ impl ImageRecorder {
         for (&addr, &(size, prot)) in &recorded.segments {
             // SAFETY: a live segment of this process's JIT memory; every protection reads.
             let bytes = unsafe { std::slice::from_raw_parts(addr as *const u8, size as usize) };
-            segments.push(Segment { addr, prot, bytes: bytes.to_vec() });
+            segments.push(Segment { addr, prot, bytes: bytes.to_vec().into() });
         }
         // One past a segment's end counts: `__stop_X` and other end addresses point there.
         let inside = |addr: u64| {
