@@ -18,7 +18,8 @@ Prints
   - the scaling table: per-object cost (the median over rounds of jitld's time minus its
     time on the empty program in the same round, over N) of eager and lazy jitld runs at
     each N, and its ratio to the cost at 100 objects;
-  - the goals of issue 7, each MET or NOT MET with its numbers;
+  - the image cache: jitld run --cache, warm, against native and against the cold link;
+  - the goals of issues 7 and 14, each MET or NOT MET with its numbers;
 and writes OUT/summary.json. Exits 1 when a jitld command failed in some timed runs (FLAKY).
 With --record-baseline FILE it also writes this run's jitld
 peak RSS numbers to FILE, the reference of the "peak RSS no worse than today" goal.
@@ -34,7 +35,7 @@ import re
 import statistics
 import sys
 
-TOOLS = ("native", "jitld", "jitld-t2", "jitld-oop", "mold", "lld", "llvm-jitlink")
+TOOLS = ("native", "jitld", "jitld-t2", "jitld-oop", "jitld-warm", "mold", "lld", "llvm-jitlink")
 SCALE_TOOLS = ("native", "jitld-eager", "jitld-lazy", "jitld-t2", "mold", "llvm-jitlink")
 BASELINE_CASE = "empty/gcc-O2-pie"
 # The goals of issue 7.
@@ -43,6 +44,9 @@ SCALE_GOAL = 1.5             # per-object cost at 10,000 objects within 1.5x of 
 SCALE_REF, SCALE_BIG = 100, 10000
 THREADS_LIBRARIES = ("sqlite", "cpython")
 THREADS_SCALE_N = 1000
+# The goals of issue 14: a warm start (jitld run --cache, from the prelinked image).
+WARM_OVERHEAD_GOAL = 0.001   # within 1 ms of the native executable
+WARM_SPEEDUP_GOAL = 10.0     # at least 10x faster than the cold link (jitld run)
 STATS_LINE = re.compile(r"^jitld stats: linked (\d+) objects, (\d+) archive members, (\d+) synthesized graphs; "
                         r"lazy stubs: (\d+) created, (\d+) hit$")
 
@@ -387,6 +391,21 @@ def main():
         print(f"  {c:<34}{fmt_r(paired_ratio(timing[c], 'jitld-oop', 'jitld'), 8)}")
     print()
 
+    # ---------------------------------------------------------------- image cache
+    print("== image cache: jitld run --cache, warm (after one filling run); paired medians")
+    print(f"  {'program':<{w}}{'warm ms':>9}{'native ms':>10}{'warm-native ms':>15}{'warm/native':>12}{'cold/warm':>10}")
+    summary_warm = {}
+    for c in programs:
+        t = timing[c]
+        row = {"warm_s": med(t, "jitld-warm"), "native_s": med(t, "native"),
+               "warm_overhead_s": overhead(t, "jitld-warm"),
+               "warm/native": paired_ratio(t, "jitld-warm", "native"),
+               "cold/warm": paired_ratio(t, "jitld", "jitld-warm")}
+        summary_warm[c] = row
+        print(f"  {c:<{w}}{fmt_ms(row['warm_s'], 9)}{fmt_ms(row['native_s'], 10)}"
+              f"{fmt_ms(row['warm_overhead_s'], 15)}{fmt_r(row['warm/native'], 12)}{fmt_r(row['cold/warm'], 10)}")
+    print()
+
     # ---------------------------------------------------------------- threads
     print("== --threads 2 vs --threads 1 (jitld run; paired median of t2 / t1, < 1 means 2 threads are faster)")
     threads_rows = []
@@ -520,7 +539,26 @@ def main():
     goal(f"per-object cost at {SCALE_BIG:,} objects within {SCALE_GOAL}x of that at {SCALE_REF} (eager and lazy)",
          met, det)
 
-    print("== goals (issue 7)")
+    # 6, 7. (issue 14) warm starts: within 1 ms of native, >= 10x faster than cold
+    det_near, det_fast, near, fast = [], [], True, True
+    for c in goal_programs:
+        info = cases[c].get("jitld-warm", {})
+        row = summary_warm.get(c, {})
+        if info.get("status") != "ok" or row.get("warm_overhead_s") is None or row.get("cold/warm") is None:
+            det_near.append(f"{c}: jitld-warm {info.get('status', 'not run')}")
+            det_fast.append(f"{c}: jitld-warm {info.get('status', 'not run')}")
+            near = fast = False
+            continue
+        det_near.append(f"{c} {row['warm_overhead_s'] * 1000:.2f} ms")
+        det_fast.append(f"{c} {row['cold/warm']:.1f}x")
+        near = near and row["warm_overhead_s"] <= WARM_OVERHEAD_GOAL
+        fast = fast and row["cold/warm"] >= WARM_SPEEDUP_GOAL
+    goal(f"(issue 14) a warm start within {WARM_OVERHEAD_GOAL * 1000:.0f} ms of the native executable "
+         "(paired median of warm - native)", near, det_near)
+    goal(f"(issue 14) a warm start at least {WARM_SPEEDUP_GOAL:.0f}x faster than the cold link (jitld / jitld-warm)",
+         fast, det_fast)
+
+    print("== goals (issues 7 and 14)")
     for g in goals:
         verdict = "NOT EVALUATED" if g["met"] is None else ("MET" if g["met"] else "NOT MET")
         print(f"  [{verdict}] {g['goal']}")
@@ -528,7 +566,8 @@ def main():
             print(f"      {d}")
     print()
 
-    summary = {"schema": 4, "meta": meta, "programs": summary_programs, "scaling": summary_scale,
+    summary = {"schema": 5, "meta": meta, "programs": summary_programs, "scaling": summary_scale,
+               "image_cache": summary_warm,
                "cross_link": summary_cross, "goals": goals, "notes": notes}
     path = os.path.join(out, "summary.json")
     with open(path, "w") as f:

@@ -10,6 +10,9 @@
 #   jitld         jitld run <inputs> -- <args>               (--threads 1, the default)
 #   jitld-t2      jitld run --threads 2 <inputs> -- <args>
 #   jitld-oop     jitld run --oop <inputs> -- <args>: the program runs in jitld-executor
+#   jitld-warm    jitld run --cache=DIR <inputs> -- <args>, warm: DIR (target/bench/image-cache/
+#                 <case>) is emptied and filled by one cold run before the verification run,
+#                 so every timed run starts from the prelinked image (issue 14)
 #   mold          link with mold, then run: one command, `sh <script>` where the script is
 #                 `<cc> -fuse-ld=mold <link flags> -o EXE <inputs>` then `exec EXE <args>`
 #                 (<cc> is gcc, or g++ for C++ programs; scripts in target/bench/linkrun/)
@@ -58,7 +61,7 @@
 # linking it for x86-64.
 # Finally bench/report.py prints the tables (times, ratios to native and to mold, threads,
 # peak RSS against bench/baseline.json), the scaling table (per-object cost), and the goals
-# of issue 7 with MET / NOT MET, and writes target/bench/summary.json.
+# of issues 7 and 14 with MET / NOT MET, and writes target/bench/summary.json.
 #
 # Prerequisites (this script installs nothing; it stops with a message if one is missing;
 # scripts/install-deps.sh installs all of them): llvm-jitlink-19 (llvm-19) and its ORC
@@ -629,9 +632,12 @@ run_case() {
     local -a jitld_cmd=("$JITLD" run "${jargs[@]}")
     local -a jitld2_cmd=("$JITLD" run --threads 2 "${jargs[@]}")
     local -a jitld_oop_cmd=("$JITLD" run --oop "${jargs[@]}")
+    local warm_dir="$BENCH_OUT/image-cache/$tag"
+    local -a jitld_warm_cmd=("$JITLD" run --cache="$warm_dir" "${jargs[@]}")
     if ((${#pargs[@]})); then
         jitld_cmd+=(-- "${pargs[@]}")
         jitld2_cmd+=(-- "${pargs[@]}")
+        jitld_warm_cmd+=(-- "${pargs[@]}")
     fi
     local ld
     for ld in mold lld; do
@@ -658,6 +664,11 @@ run_case() {
     check_tool "$c" "$tag" jitld "$nrc" "${jitld_cmd[@]}" || true
     check_tool "$c" "$tag" jitld-t2 "$nrc" "${jitld2_cmd[@]}" || true
     check_tool "$c" "$tag" jitld-oop "$nrc" "${jitld_oop_cmd[@]}" || true
+    # The first run links cold and fills the cache; the second, verified one starts warm.
+    rm -rf "$warm_dir"
+    if check_tool "$c" "$tag" jitld-warm "$nrc" "${jitld_warm_cmd[@]}"; then
+        check_tool "$c" "$tag" jitld-warm "$nrc" "${jitld_warm_cmd[@]}" || true
+    fi
     for ld in mold lld; do
         local -n lcmd="${ld}_cmd"
         if ! check_tool "$c" "$tag" "$ld" "$nrc" "${lcmd[@]}"; then
@@ -692,12 +703,13 @@ run_case() {
     # -- timing: paired rounds of every command that passed
     local tool timed=() specs=()
     local -a cmd
-    for tool in native jitld jitld-t2 jitld-oop mold lld llvm-jitlink; do
+    for tool in native jitld jitld-t2 jitld-oop jitld-warm mold lld llvm-jitlink; do
         case "$tool" in
         native) cmd=("${native_cmd[@]}") ;;
         jitld) cmd=("${jitld_cmd[@]}") ;;
         jitld-t2) cmd=("${jitld2_cmd[@]}") ;;
         jitld-oop) cmd=("${jitld_oop_cmd[@]}") ;;
+        jitld-warm) cmd=("${jitld_warm_cmd[@]}") ;;
         mold) cmd=("${mold_cmd[@]}") ;;
         lld) cmd=("${lld_cmd[@]}") ;;
         llvm-jitlink) cmd=("${ljl_cmd[@]+"${ljl_cmd[@]}"}") ;;

@@ -9,7 +9,7 @@
 //!   a crash that loses the data leaves a short file, which the checksum catches.
 //! - A size bound, kept by evicting the least recently used entries (`eviction`).
 //! - A directory that cannot be created or written to (read-only, full) turns the cache off
-//!   with one warning: the program runs on, compiling everything.
+//!   with one warning: the program runs on, making everything afresh.
 
 use super::entry::{self, TRAILER_LEN};
 use super::eviction::{self, TEMP_PREFIX};
@@ -126,7 +126,7 @@ impl DirectoryCache {
     fn reject(&self, key: &CacheKey, path: &Path, defect: &entry::Defect) {
         self.stats.rejected.fetch_add(1, Relaxed);
         if lock(&self.reported).insert(*key) {
-            (self.warn)(&format!("cache entry {} is {defect}; ignoring it and compiling again", path.display()));
+            (self.warn)(&format!("cache entry {} is {defect}; ignoring it and making it again", path.display()));
         }
         let _ = std::fs::remove_file(path);
     }
@@ -156,7 +156,7 @@ impl ObjectCache for DirectoryCache {
             return None;
         }
         let path = self.entry_path(key);
-        let bytes = match std::fs::read(&path) {
+        let mut bytes = match std::fs::read(&path) {
             Ok(bytes) => bytes,
             Err(e) => {
                 if e.kind() != std::io::ErrorKind::NotFound && lock(&self.reported).insert(*key) {
@@ -166,14 +166,17 @@ impl ObjectCache for DirectoryCache {
                 return None;
             }
         };
-        match entry::unseal_for(key, &bytes) {
-            Ok(object) => {
+        match entry::unseal_for(key, &bytes).map(<[u8]>::len) {
+            Ok(len) => {
                 self.stats.hits.fetch_add(1, Relaxed);
                 // A use: the entry moves to the young end of the eviction order.
                 if let Ok(file) = std::fs::OpenOptions::new().append(true).open(&path) {
                     let _ = file.set_modified(SystemTime::now());
                 }
-                Some(object.to_vec())
+                // The object is the entry's start: dropping the trailer saves copying it
+                // (megabytes, for a prelinked image).
+                bytes.truncate(len);
+                Some(bytes)
             }
             Err(defect) => {
                 self.reject(key, &path, &defect);

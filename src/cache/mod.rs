@@ -11,7 +11,9 @@
 mod directory;
 pub mod entry;
 mod eviction;
+pub mod image;
 mod key;
+pub mod maintenance;
 mod object_dir;
 mod object_dir_index;
 pub mod sha256;

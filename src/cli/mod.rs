@@ -1,7 +1,9 @@
 //! `jitld run | check | graph`.
 
+mod cache_command;
 mod check;
 mod executor;
+mod image_cache;
 mod inputs;
 mod open;
 mod output;
@@ -31,12 +33,25 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Show or empty a cache directory (default: $XDG_CACHE_HOME/jitld or ~/.cache/jitld).
+    Cache {
+        #[command(subcommand)]
+        action: CacheAction,
+    },
     /// Print the link graph of an object, as built from the file.
     Graph {
         /// Relocatable object files.
         #[arg(required = true)]
         inputs: Vec<String>,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum CacheAction {
+    /// How many entries (prelinked images, compiled objects) and bytes the directory holds.
+    Stats { dir: Option<String> },
+    /// Remove every entry.
+    Clear { dir: Option<String> },
 }
 
 #[derive(clap::Args, Debug)]
@@ -111,6 +126,13 @@ pub struct RunArgs {
     /// Print every fix-up of every linked graph.
     #[arg(long)]
     pub dump_relocs: bool,
+    /// Keep the linked image in DIR (default: $XDG_CACHE_HOME/jitld or ~/.cache/jitld) and
+    /// start from it when the inputs, flags, libraries and jitld are the same.
+    #[arg(long, value_name = "DIR", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    pub cache: Option<String>,
+    /// With --cache: the most bytes the directory's entries may take (least recently used go).
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 30)]
+    pub cache_limit: u64,
     /// Arguments for the program, after `--`.
     #[arg(last = true)]
     pub args: Vec<String>,
@@ -177,8 +199,12 @@ pub fn main() -> i32 {
             let run_matches = matches.subcommand_matches("run").expect("run subcommand");
             args.ordered = ordered_inputs(run_matches);
             reexec::ensure_tls_surplus(&raw, args);
-            run::run(args)
+            match args.cache {
+                Some(_) => image_cache::run(args),
+                None => run::run(args),
+            }
         }
+        Command::Cache { action } => cache_command::run(action),
         Command::Check { args } => Ok(run_checker(args)),
         Command::Graph { inputs } => run::graph(inputs),
     };

@@ -259,7 +259,14 @@ pub(super) struct RunHooks {
     pub before_link: Option<Box<BeforeLink>>,
     /// Runs once the program is linked; `Some(code)` ends the run with that exit code.
     pub after_link: Option<Box<dyn FnOnce() -> Option<i32>>>,
+    /// Wraps the memory the program is linked into (when it runs in this process).
+    pub memory: Option<Box<WrapMemory>>,
+    /// Sees the linked program (the platform, the entry) before any of its code runs.
+    pub before_run: Option<Box<BeforeRun>>,
 }
+
+pub(super) type WrapMemory = dyn FnOnce(Arc<dyn MemoryManager>) -> Arc<dyn MemoryManager>;
+pub(super) type BeforeRun = dyn FnOnce(&Arc<Platform>, Option<u64>);
 
 pub(super) type BeforeLink =
     dyn FnOnce(&ExecutionSession, &ObjectLinkingLayer, DylibId) -> Result<Vec<SymbolName>, JitError>;
@@ -273,7 +280,9 @@ pub(super) fn run_with(args: &RunArgs, hooks: RunHooks) -> Result<i32, Errors> {
     // The command line's objects say which architecture the program is for, and so where
     // it runs and where `-l` looks.
     let arch = super::target::program_arch(&args.ordered).map_err(one)?;
-    let chosen = super::executor::executor_for(args, arch, || memory_for(args)).map_err(one)?;
+    let wrap = hooks.memory;
+    let memory = move || memory_for(args).map(|memory| if let Some(wrap) = wrap { wrap(memory) } else { memory });
+    let chosen = super::executor::executor_for(args, arch, memory).map_err(one)?;
     let stack = Stack::new(chosen.executor, args.threads);
     let (session, layer, platform) = (stack.session.clone(), stack.layer.clone(), stack.platform.clone());
     // A failed `jitld run` ends; nothing would link a failed object again.
@@ -340,6 +349,9 @@ pub(super) fn run_with(args: &RunArgs, hooks: RunHooks) -> Result<i32, Errors> {
     }
     if args.noexec {
         return Ok(0);
+    }
+    if let Some(before_run) = hooks.before_run {
+        before_run(&platform, found);
     }
     let status = run_entry(&platform, found, args);
     match chosen.process {
@@ -479,14 +491,14 @@ fn run_entry(platform: &Arc<Platform>, entry: Option<u64>, args: &RunArgs) -> Re
     executor.run_main(entry, program_args)
 }
 
-fn first_input(args: &RunArgs) -> Option<String> {
+pub(super) fn first_input(args: &RunArgs) -> Option<String> {
     args.ordered.iter().find_map(|input| match input {
         InputArg::Path(path) | InputArg::Lazy(path) | InputArg::WholeArchive(path) => Some(path.clone()),
         _ => None,
     })
 }
 
-fn print_stats_at_exit(layer: ObjectLinkingLayer, lazy: Arc<LazyStats>) {
+pub(super) fn print_stats_at_exit(layer: ObjectLinkingLayer, lazy: Arc<LazyStats>) {
     crate::platform::at_exit(Box::new(move || {
         use std::sync::atomic::Ordering::Relaxed;
         let stats = layer.stats();

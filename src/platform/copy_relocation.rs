@@ -32,6 +32,14 @@ pub fn define(layer: &ObjectLinkingLayer, dylib: DylibId, name: SymbolName, symb
     layer.session().define(dylib, Box::new(unit))
 }
 
+/// The copies made in this process: (name, copy, size). A prelinked image makes them again.
+static MADE: std::sync::Mutex<Vec<(String, u64, u64)>> = std::sync::Mutex::new(Vec::new());
+
+/// Every copy made in this process so far: (name, where the copy is, its size).
+pub fn made() -> Vec<(String, u64, u64)> {
+    MADE.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
 struct CopyUnit {
     data: DataUnit,
     source: u64,
@@ -71,6 +79,9 @@ impl MaterializationUnit for CopyUnit {
             if let (true, Some(addr)) = (real, copy) {
                 if let Err(e) = executor.interpose(&name, addr) {
                     eprintln!("error: copy of {name}: {e}");
+                }
+                if executor.in_this_process() {
+                    MADE.lock().unwrap_or_else(|e| e.into_inner()).push((name.to_string(), addr, size));
                 }
             }
             Box::new(())

@@ -31,6 +31,12 @@ pub fn check(graph: &mut LinkGraph) -> jitld_linker::Result<()> {
     Ok(())
 }
 
+/// Whether some linked code asked for executable stacks (which a prelinked image does not
+/// record).
+pub fn made_executable() -> bool {
+    STATE.lock().unwrap_or_else(|e| e.into_inner()).0
+}
+
 /// Loads a generated object with an executable `PT_GNU_STACK`; it stays loaded.
 fn make_stacks_executable(name: &str) -> Result<()> {
     let object = dso::build(&DsoSpec { arch: jitld_linker::arch::Arch::host(), tls: None, executable_stack: true });

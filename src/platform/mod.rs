@@ -19,6 +19,9 @@ pub mod tls;
 mod unwind;
 
 pub use entry::call_main;
+pub(crate) use exec_stack::made_executable as stack_made_executable;
+pub(crate) use unwind::eh_frame_start;
+pub mod prelinked;
 pub use runtime::at_exit;
 pub(crate) use runtime::in_this_process as runtime_in_this_process;
 
@@ -193,6 +196,18 @@ impl Platform {
                 false
             }
         }
+    }
+
+    /// The addresses of the initializers not run yet, in the order `run_initializers` would
+    /// run them, and of the finalizers in the order they would run at exit: what a prelinked
+    /// image replays.
+    pub fn startup_order(&self) -> (Vec<u64>, Vec<u64>) {
+        let mut init: Vec<Entry> = self.pending.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        init.sort_by(|a, b| (a.phase, &a.key).cmp(&(b.phase, &b.key)));
+        let mut fini: Vec<Entry> = self.staged.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        fini.extend(self.finalizers.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned());
+        fini.sort_by(|a, b| a.key.cmp(&b.key));
+        (init.iter().map(|e| e.addr).collect(), fini.iter().rev().map(|e| e.addr).collect())
     }
 
     /// Runs finalizers of ready code, last-registered order first, each once.

@@ -81,6 +81,51 @@ pub fn edge_value(
     })
 }
 
+/// Writes one edge again for a new target address `s`, with the place `p` and addend `a`
+/// it had: how a cached image follows symbols that moved (a library under ASLR). Only
+/// kinds whose value is computed from the target, addend and place qualify; `None` for
+/// the others, which a cached image must not hold for a moving target.
+pub fn refit(
+    arch: super::Arch,
+    kind: crate::graph::EdgeKind,
+    s: u64,
+    a: i64,
+    p: u64,
+    field: &mut [u8],
+) -> Option<Result<()>> {
+    let info = arch.edge_info(kind)?;
+    let (s, a, p) = (i128::from(s), i128::from(a), i128::from(p));
+    let value = match info.formula {
+        Formula::Absolute => sum(&[s, a]),
+        Formula::Relative => sum(&[s, a, p.saturating_neg()]),
+        Formula::PageRelative => sum(&[page(sum(&[s, a])), page(p).saturating_neg()]),
+        Formula::NegRelative => sum(&[p, s.saturating_neg(), a]),
+        _ => return None,
+    };
+    let value = i128::from(value as i64);
+    let out_of_range = || LinkError::Memory(format!("{} at {p:#x}: {value:#x} out of range", info.name));
+    if !info.accepts(value) {
+        return Some(Err(out_of_range()));
+    }
+    let field = field.get_mut(..usize::from(info.width));
+    Some(match field {
+        Some(field) => arch.write_field(kind, value, field).map_err(|_| out_of_range()),
+        None => Err(out_of_range()),
+    })
+}
+
+/// Whether `refit` can rewrite edges of `kind`.
+pub fn refittable(arch: super::Arch, kind: crate::graph::EdgeKind) -> bool {
+    arch.edge_info(kind).is_some_and(|info| {
+        matches!(info.formula, Formula::Absolute | Formula::Relative | Formula::PageRelative | Formula::NegRelative)
+    })
+}
+
+/// The width in bytes of `kind`'s field.
+pub fn field_width(arch: super::Arch, kind: crate::graph::EdgeKind) -> usize {
+    arch.edge_info(kind).map_or(0, |info| usize::from(info.width))
+}
+
 /// The sum of 64-bit quantities widened to i128, which can't overflow for the few terms of a
 /// fix-up; saturating all the same, so that a wrong sum fails the range check, never panics.
 fn sum(terms: &[i128]) -> i128 {

@@ -17,7 +17,7 @@ mod reach;
 pub mod tables;
 pub mod x86_64;
 
-pub use fixup::apply_fixups;
+pub use fixup::{apply_fixups, field_width, refit, refittable};
 
 use crate::graph::{BlockId, EdgeKind, LinkGraph, SectionId, SymbolId};
 use crate::passes::PassConfig;

@@ -193,6 +193,8 @@ fn run_args(args: flags::CheckArgs) -> RunArgs {
         perf_map: false,
         gdb: false,
         dump_relocs: false,
+        cache: None,
+        cache_limit: 0,
         args: args.program_args,
         slab_size: args.slab_size,
         slab_page_size: args.slab_page_size,

@@ -1,0 +1,87 @@
+//! Prelinked images: a linked program kept whole, so that the next run with the same inputs
+//! maps it back at its addresses and starts it without parsing or linking anything.
+//!
+//! An image holds what a cold link left in memory (every segment's fixed-up bytes, at their
+//! addresses) and what depends on this run's process rather than on the inputs: the fix-ups
+//! whose targets lie outside the image (library functions, jitld's runtime pieces — their
+//! addresses change with ASLR), the library variables copied into it, thread-local blocks,
+//! indirect functions, unwind tables, and the order of initializers and finalizers.
+//!
+//! - `codec`: the image as bytes (stored in a `DirectoryCache`, which checksums them).
+//! - `recorder`: what a cold link records, and the image it makes of it.
+//! - `symbols`: resolving an external name the way the cold link did.
+//! - `mapping`: placing the image's pages at their exact addresses, and protecting them.
+//! - `key`: the key of a command line (inputs, flags, jitld's build, the libraries);
+//!   `digests` remembers the inputs' content digests by file identity.
+
+pub mod codec;
+pub mod digests;
+pub mod key;
+pub mod mapping;
+pub mod recorder;
+pub mod symbols;
+
+use jitld_linker::graph::MemProt;
+use std::borrow::Cow;
+
+/// One segment of linked memory, as it was before any of the program's code ran. A
+/// decoded image borrows the bytes from the entry it was read from (they are copied once,
+/// into place).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Segment<'a> {
+    pub addr: u64,
+    pub prot: MemProt,
+    pub bytes: Cow<'a, [u8]>,
+}
+
+/// A fix-up whose target lies outside the image: written again once `name` is resolved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExternalFixup {
+    pub place: u64,
+    /// The edge kind of the image's architecture.
+    pub kind: u8,
+    pub addend: i64,
+    /// Index into `PrelinkedImage::names`.
+    pub name: u32,
+}
+
+/// A library variable copied into the image (a copy relocation): copied again from the
+/// library, whose GOT slots are pointed at the copy again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CopiedVariable {
+    pub addr: u64,
+    pub size: u64,
+    pub name: String,
+}
+
+/// A thread-local block: reserved again, which must give the same offset from the thread
+/// pointer (the code holds it), and given its initial content.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsBlock {
+    pub tp_offset: i64,
+    pub init_size: u64,
+    pub size: u64,
+    pub align: u64,
+    pub image: Vec<u8>,
+}
+
+/// Everything needed to start a linked program again.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PrelinkedImage<'a> {
+    /// The address the platform calls as `main`.
+    pub entry: u64,
+    pub segments: Vec<Segment<'a>>,
+    pub names: Vec<String>,
+    pub externals: Vec<ExternalFixup>,
+    pub copies: Vec<CopiedVariable>,
+    pub tls: Vec<TlsBlock>,
+    /// GNU indirect functions: (slot, resolver), called again at start.
+    pub ifuncs: Vec<(u64, u64)>,
+    /// Starts of `.eh_frame` sections, in registration order.
+    pub eh_frames: Vec<u64>,
+    /// The program's own `__register_frame` (an unwinder linked into it), if any.
+    pub unwinder: Option<u64>,
+    /// In the order they run.
+    pub initializers: Vec<u64>,
+    pub finalizers: Vec<u64>,
+}

@@ -1,0 +1,273 @@
+//! `jitld run --cache[=DIR]`: start from a prelinked image when one was stored for the same
+//! command line, else link cold, record the image, store it, and run.
+//!
+//! What cannot be an image (another executor, lazy objects, debugging output made at link
+//! time) runs as without `--cache`, and `--stats` says why. A warm start that cannot place
+//! the image (its range is taken) links cold; a bad entry is reported by the cache and
+//! linked cold over.
+
+use super::inputs::{compiler_runtime_archive, expand_linker_script, find_library, InputArg, LibraryPath};
+use super::open::member_spec;
+use super::run::{run_with, RunHooks};
+use super::RunArgs;
+use crate::cache::image::digests::DigestMemo;
+use crate::cache::image::key::ImageKey;
+use crate::cache::image::recorder::ImageRecorder;
+use crate::cache::image::symbols::ExternalResolver;
+use crate::cache::image::{codec, CopiedVariable};
+use crate::cache::{CacheKey, DirectoryCache, ObjectCache};
+use crate::error::JitError;
+use crate::executor::{Executor, InProcessExecutor};
+use crate::platform::prelinked::{self, StartError};
+use jitld_linker::arch::Arch;
+use jitld_linker::format::{self, FileKind};
+use jitld_linker::InputBuffer;
+use std::io::{Read, Write};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+type Errors = Vec<JitError>;
+
+/// What a command line's image is stored under, and the shared libraries to load for it.
+struct Keyed {
+    key: CacheKey,
+    /// In command-line order, spelled as the cold link opens them.
+    libraries: Vec<String>,
+}
+
+pub fn run(args: &RunArgs) -> Result<i32, Errors> {
+    let started = Instant::now();
+    let note = |why: &str| {
+        if args.stats {
+            eprintln!("jitld stats: image cache: not used: {why}");
+        }
+    };
+    if let Err(why) = representable(args) {
+        note(&why);
+        return super::run::run(args);
+    }
+    let dir = super::cache_command::directory(args.cache.as_deref()).map_err(|e| vec![e])?;
+    let cache = Arc::new(DirectoryCache::open(dir.clone(), args.cache_limit));
+    let digests = DigestMemo::new(cache.disabled().is_none().then_some(dir));
+    let keyed = match key(args, digests) {
+        Ok(keyed) => keyed,
+        Err(why) => {
+            note(&why);
+            return super::run::run(args);
+        }
+    };
+    if let Some(bytes) = cache.get_object(&keyed.key) {
+        match codec::decode(&bytes) {
+            Some(image) => match warm_start(args, &image, &keyed, started) {
+                Ok(status) => {
+                    let _ = std::io::stdout().flush();
+                    // Leave as a returning `main` does: atexit handlers, finalizers, stdio.
+                    unsafe { libc::exit(status) }
+                }
+                Err(StartError::Fallback(why)) => note(&format!("the image cannot start here ({why}); linking")),
+                Err(StartError::Failed(e)) => return Err(vec![e]),
+            },
+            None => eprintln!("jitld: warning: cache entry {} is not an image this jitld reads; linking", keyed.key),
+        }
+    }
+    cold_link(args, keyed, cache)
+}
+
+/// Why `args` cannot be kept as an image, if so.
+fn representable(args: &RunArgs) -> Result<(), String> {
+    if args.oop || args.executor.is_some() || args.connect.is_some() {
+        return Err("the program runs in another process".into());
+    }
+    if args.noexec || args.slab_address.is_some() {
+        return Err("the program does not run".into());
+    }
+    if args.perf_map || args.gdb || args.dump_relocs || crate::debug::debugger_attached() {
+        return Err("debugging output is made while linking".into());
+    }
+    if super::target::program_arch(&args.ordered).map_err(|e| e.to_string())? != Arch::host() {
+        return Err("the program is for another architecture".into());
+    }
+    Ok(())
+}
+
+fn key(args: &RunArgs, digests: DigestMemo) -> Result<Keyed, String> {
+    let search = LibraryPath::host(&args.search);
+    let mut key = ImageKey::new().process_libraries();
+    key = key.flag("entry", &args.entry);
+    for (name, addr) in &args.absolutes {
+        key = key.flag("abs", format!("{name}={addr:#x}"));
+    }
+    for list in [&args.aliases, &args.link_orders, &args.search] {
+        key = key.flag("list", list.join("\n"));
+    }
+    let mut walk = Walk { key, digests, libraries: Vec::new(), search };
+    for input in &args.ordered {
+        walk.input(input)?;
+    }
+    if let Some(libgcc) = compiler_runtime_archive(&walk.search) {
+        walk.bytes(&libgcc)?;
+    }
+    Ok(Keyed { key: walk.key.finish(), libraries: walk.libraries })
+}
+
+/// The inputs, as `run` loads them, feeding the key.
+struct Walk {
+    key: ImageKey,
+    digests: DigestMemo,
+    libraries: Vec<String>,
+    search: LibraryPath,
+}
+
+impl Walk {
+    fn input(&mut self, input: &InputArg) -> Result<(), String> {
+        match input {
+            InputArg::Dylib(name) => {
+                self.flag("jd", name);
+                Ok(())
+            }
+            InputArg::Path(path) => match member_spec(Path::new(path)) {
+                Some((archive, member)) => {
+                    self.flag("member", member);
+                    self.bytes(archive)
+                }
+                None => self.path(Path::new(path)),
+            },
+            InputArg::Library(name) => self.path(&find_library(name, &self.search).map_err(|e| e.to_string())?),
+            InputArg::WholeArchive(path) => {
+                self.flag("whole-archive", path);
+                self.bytes(Path::new(path))
+            }
+            InputArg::HiddenArchive(inner) => {
+                self.flag("hidden", "");
+                match &**inner {
+                    InputArg::Library(name) => {
+                        self.bytes(&find_library(name, &self.search).map_err(|e| e.to_string())?)
+                    }
+                    InputArg::Path(path) => self.bytes(Path::new(path)),
+                    _ => Err("a hidden archive that is not a file".into()),
+                }
+            }
+            InputArg::Lazy(_) | InputArg::LazyObjectDir(_) => Err("lazy objects link while the program runs".into()),
+            InputArg::ObjectDir(_) => Err("an object directory's contents are not in the key".into()),
+        }
+    }
+
+    fn flag(&mut self, name: &str, value: &str) {
+        self.key = std::mem::take(&mut self.key).flag(name, value);
+    }
+
+    /// An input by path: shared libraries by identity, linker scripts with what they name,
+    /// everything else by its contents.
+    fn path(&mut self, path: &Path) -> Result<(), String> {
+        let cannot = |e: std::io::Error| format!("{}: {e}", path.display());
+        // The kind is in the first bytes; only a linker script is read whole here.
+        let mut head = Vec::with_capacity(4096);
+        std::fs::File::open(path).and_then(|f| f.take(4096).read_to_end(&mut head)).map_err(cannot)?;
+        match format::sniff(&InputBuffer::from_vec(path.display().to_string().as_str(), head)) {
+            FileKind::SharedLibrary => {
+                self.key = std::mem::take(&mut self.key).library(path);
+                let text = path.display().to_string();
+                self.libraries.push(if text.contains('/') { text } else { format!("./{text}") });
+            }
+            FileKind::LinkerScript => {
+                self.bytes(path)?;
+                let text = std::fs::read_to_string(path).map_err(cannot)?;
+                for named in expand_linker_script(path, &text, &self.search).map_err(|e| e.to_string())? {
+                    self.path(&named)?;
+                }
+            }
+            _ => self.bytes(path)?,
+        }
+        Ok(())
+    }
+
+    fn bytes(&mut self, path: &Path) -> Result<(), String> {
+        let digest = self.digests.digest(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        self.key = std::mem::take(&mut self.key).contents(path, &digest);
+        Ok(())
+    }
+}
+
+fn warm_start(
+    args: &RunArgs,
+    image: &crate::cache::image::PrelinkedImage<'_>,
+    keyed: &Keyed,
+    started: Instant,
+) -> Result<i32, StartError> {
+    let executor: Arc<dyn Executor> = Arc::new(InProcessExecutor::new());
+    let resolver = ExternalResolver::new(executor.clone(), &args.absolutes, &keyed.libraries)
+        .map_err(|e| StartError::Fallback(e.to_string()))?;
+    crate::debug::install_fault_reporter();
+    let argv0 = args.argv0.clone().or_else(|| super::run::first_input(args)).unwrap_or_default();
+    let argv: Vec<String> = std::iter::once(argv0).chain(args.args.iter().cloned()).collect();
+    if args.stats {
+        let (segments, fixups) = (image.segments.len(), image.externals.len());
+        let bytes: usize = image.segments.iter().map(|s| s.bytes.len()).sum();
+        let ready = started.elapsed();
+        crate::platform::at_exit(Box::new(move || {
+            let mut err = std::io::stderr().lock();
+            let _ = writeln!(
+                err,
+                "jitld stats: linked 0 objects, 0 archive members, 0 synthesized graphs; lazy stubs: 0 created, 0 hit"
+            );
+            let _ = writeln!(
+                err,
+                "jitld stats: image cache: hit: no graph built; {segments} segments ({bytes} bytes), {fixups} external fix-ups redone"
+            );
+            let _ = writeln!(err, "jitld stats: {:<18} {:>9.3} ms", "image start", ready.as_secs_f64() * 1e3);
+        }));
+    }
+    prelinked::start(image, &resolver, &executor, &argv)
+}
+
+/// Links as without `--cache`, recording the image; stores it before the program runs.
+fn cold_link(args: &RunArgs, keyed: Keyed, cache: Arc<DirectoryCache>) -> Result<i32, Errors> {
+    let recorder = ImageRecorder::new(Arch::host());
+    let memory_recorder = recorder.clone();
+    let (stats, absolutes) = (args.stats, args.absolutes.clone());
+    let hooks = RunHooks {
+        plugins: vec![Arc::new(recorder.clone())],
+        memory: Some(Box::new(move |memory| memory_recorder.memory(memory))),
+        before_run: Some(Box::new(move |platform, entry| {
+            let said = match store(&recorder, platform, entry, &keyed, &absolutes, &cache) {
+                Ok(()) => format!("miss: stored {}", keyed.key),
+                Err(why) => format!("miss: not stored: {why}"),
+            };
+            if stats {
+                eprintln!("jitld stats: image cache: {said}");
+            }
+        })),
+        ..RunHooks::default()
+    };
+    run_with(args, hooks)
+}
+
+fn store(
+    recorder: &ImageRecorder,
+    platform: &Arc<crate::platform::Platform>,
+    entry: Option<u64>,
+    keyed: &Keyed,
+    absolutes: &[(String, u64)],
+    cache: &DirectoryCache,
+) -> Result<(), String> {
+    if let Some(why) = cache.disabled() {
+        return Err(format!("the cache directory is off ({why})"));
+    }
+    let entry = entry.ok_or("no entry")?;
+    if crate::platform::stack_made_executable() {
+        return Err("the program needs executable stacks".into());
+    }
+    let executor = platform.session().executor().clone();
+    let resolver = ExternalResolver::new(executor, absolutes, &keyed.libraries).map_err(|e| e.to_string())?;
+    let copies = crate::platform::copy_relocation::made()
+        .into_iter()
+        .map(|(name, addr, size)| CopiedVariable { addr, size, name })
+        .collect();
+    let image = recorder.snapshot(entry, copies, platform.startup_order(), &resolver)?;
+    cache.notify_object_compiled(&keyed.key, &codec::encode(&image));
+    match cache.disabled() {
+        Some(why) => Err(why),
+        None => Ok(()),
+    }
+}
