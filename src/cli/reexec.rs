@@ -85,6 +85,8 @@ fn inputs_may_use_static_tls(args: &RunArgs) -> bool {
     };
     args.ordered.iter().any(|input| match input {
         InputArg::Dylib(_) => false,
+        // A directory's objects are not read before the run: assume the worst.
+        InputArg::ObjectDir(_) | InputArg::LazyObjectDir(_) => true,
         InputArg::Path(path) | InputArg::Lazy(path) | InputArg::WholeArchive(path) => path_may(path),
         InputArg::Library(name) => find_library(name, &search).map_or(true, |p| file_may_use_static_tls(&p, &search)),
         InputArg::HiddenArchive(inner) => match &**inner {
