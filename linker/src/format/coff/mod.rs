@@ -301,7 +301,7 @@ fn section_places(obj: &CoffObject, symbol: &ImageSymbol, name: &[u8]) -> Vec<(V
     if !thread_local || symbol.storage_class() != IMAGE_SYM_CLASS_EXTERNAL {
         return Vec::new();
     }
-    let places = [(Of::SectionOffset, u64::from(symbol.value())), (Of::SectionIndex, section as u64 + 1)];
+    let places = [(Of::SectionOffset, u64::from(symbol.value())), (Of::SectionIndex, (section as u64).wrapping_add(1))];
     places.iter().filter_map(|&(of, value)| Some((of.published_name(name)?, value))).collect()
 }
 
