@@ -44,16 +44,20 @@ pub enum Of {
 }
 
 impl Of {
+    /// What the name under which an object publishes this value of its symbol starts with.
+    fn published_prefix(self) -> Option<&'static str> {
+        match self {
+            Of::Address => None,
+            Of::SectionOffset => Some("$jitld$secrel$"),
+            Of::SectionIndex => Some("$jitld$section$"),
+        }
+    }
+
     /// The name under which the object that defines `name` publishes this value of it, for
     /// objects that ask for it across objects: thread-local variables (`x@SECREL32` is how
-    /// Windows code reaches one), see `publishes_section_places`.
+    /// Windows code reaches one), see `section_places`.
     fn published_name(self, name: &[u8]) -> Option<Vec<u8>> {
-        let prefix: &[u8] = match self {
-            Of::Address => return None,
-            Of::SectionOffset => b"$jitld$secrel$",
-            Of::SectionIndex => b"$jitld$section$",
-        };
-        Some([prefix, name].concat())
+        Some([self.published_prefix()?.as_bytes(), name].concat())
     }
 }
 
@@ -285,12 +289,14 @@ pub fn interface(input: &InputBuffer, names: &NamePool) -> Result<Interface> {
 /// `$jitld$secrel$x` in words: an undefined one means `x` is defined nowhere, or not as a
 /// thread-local variable.
 pub fn describe_published(name: &str) -> Option<String> {
-    let (what, of) = [("the section offset", Of::SectionOffset), ("the section number", Of::SectionIndex)]
-        .into_iter()
-        .find(|(_, of)| of.published_name(b"").is_some_and(|p| name.as_bytes().starts_with(&p)))?;
-    let prefix = of.published_name(b"")?;
-    let variable = name.get(prefix.len()..)?;
-    Some(format!("{what} of {variable} (SECREL/SECTION), which objects publish for thread-local variables only"))
+    [("the section offset", Of::SectionOffset), ("the section number", Of::SectionIndex)].into_iter().find_map(
+        |(what, of)| {
+            let variable = name.strip_prefix(of.published_prefix()?)?;
+            Some(format!(
+                "{what} of {variable} (SECREL/SECTION), which objects publish for thread-local variables only"
+            ))
+        },
+    )
 }
 
 /// Thread-local variables are what other objects ask the section offset (and number) of:
