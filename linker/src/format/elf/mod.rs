@@ -372,6 +372,9 @@ pub fn build_graph(input: &InputBuffer, names: &Arc<NamePool>) -> Result<LinkGra
     let obj = ElfObject::open(input)?;
     let mut graph = LinkGraph::new(input.clone(), names.clone(), obj.arch);
     graph.format = Some(Format::Elf);
+    // A section and a block per section at most, sized once.
+    graph.sections.reserve(obj.sections.len());
+    graph.blocks.reserve(obj.sections.len());
     let blocks = add_sections(&obj, &mut graph)?;
     // `.eh_frame` becomes a block and a symbol per record: room for them now, so that
     // splitting it does not move every block and symbol built before.
