@@ -93,16 +93,21 @@ impl NamePool {
 
 impl Names {
     /// The name's index, adding it if it is new (another thread may have added it since a
-    /// lookup under the read lock missed it).
+    /// lookup under the read lock missed it). The text is stored first and taken back if
+    /// the name was known: one hash and one probe, where most names are new.
     fn add(&mut self, name: &[u8]) -> SymbolName {
-        if let Some(index) = self.index.get_index_of(&NameBytes(name)) {
-            return SymbolName(index as u32);
-        }
         let text = match std::str::from_utf8(name) {
             Ok(text) => self.store(text),
             Err(_) => self.store(&String::from_utf8_lossy(name)),
         };
-        SymbolName(self.index.insert_full(text).0 as u32)
+        let (index, new) = self.index.insert_full(text);
+        if !new {
+            // The copy is the last thing in the last chunk.
+            if let Some(chunk) = self.chunks.last_mut() {
+                chunk.truncate(chunk.len() - text.len);
+            }
+        }
+        SymbolName(index as u32)
     }
 
     /// Copies `text` into a chunk with room for it.
