@@ -41,7 +41,7 @@ fn session() -> ExecutionSession {
 
 /// The address a fake unit gives `name`: distinct and checkable.
 fn addr_of(session: &ExecutionSession, name: SymbolName) -> u64 {
-    0x1000 + 16 * session.names().resolve(name).len() as u64 + fnv(&session.names().resolve(name))
+    0x1000 + 16 * session.names().resolve(name).len() as u64 + fnv(session.names().resolve(name))
 }
 
 fn fnv(text: &str) -> u64 {

@@ -210,9 +210,7 @@ impl std::hash::Hasher for NameHasher {
         }
         let rest = words.remainder();
         if !rest.is_empty() {
-            let mut buf = [0u8; 8];
-            buf[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(buf));
+            self.add(tail_word(rest));
         }
     }
 
@@ -230,6 +228,21 @@ impl std::hash::Hasher for NameHasher {
 
     fn write_usize(&mut self, value: usize) {
         self.add(value as u64);
+    }
+}
+
+/// The last 1 to 7 bytes of a name as one word, read in fixed-size pieces (a copy of a
+/// length known only at run time is a call to memcpy, on every name hashed): four bytes from
+/// each end, overlapping, or the first, middle and last byte. Names that share a word still
+/// differ in the table's comparison.
+fn tail_word(rest: &[u8]) -> u64 {
+    let n = rest.len();
+    let four = |at: usize| rest.get(at..at + 4).map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+    if n >= 4 {
+        u64::from(four(0)) | u64::from(four(n - 4)) << 32
+    } else {
+        let byte = |at: usize| u64::from(rest.get(at).copied().unwrap_or(0));
+        byte(0) | byte(n / 2) << 8 | byte(n.saturating_sub(1)) << 16 | (n as u64) << 24
     }
 }
 

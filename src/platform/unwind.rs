@@ -37,7 +37,7 @@ impl JitUnwinder {
 
     /// Notices a graph that defines the unwinder's registration functions.
     pub fn notice(&mut self, graph: &LinkGraph, instance: InstanceId) {
-        let find = |wanted: &str| graph.defined_globals().find(|(_, name, _)| &*graph.names.resolve(*name) == wanted);
+        let find = |wanted: &str| graph.defined_globals().find(|(_, name, _)| graph.names.resolve(*name) == wanted);
         if let Some((_, _, register)) = find("__register_frame") {
             let deregister = find("__deregister_frame").map(|(_, _, s)| s.addr);
             self.functions = Some((instance, register.addr, deregister));

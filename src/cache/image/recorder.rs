@@ -153,7 +153,7 @@ impl LinkPlugin for ImageRecorder {
             let image = jitld_linker::tls::tls_image(graph, &layout).ok()?;
             Some(TlsBlock { tp_offset, init_size: layout.init_size, size: layout.size, align: layout.align, image })
         });
-        let find = |wanted: &str| graph.defined_globals().find(|(_, name, _)| &*graph.names.resolve(*name) == wanted);
+        let find = |wanted: &str| graph.defined_globals().find(|(_, name, _)| graph.names.resolve(*name) == wanted);
         let mut recorded = self.lock();
         recorded.externals.extend(externals);
         recorded.tls.extend(tls);

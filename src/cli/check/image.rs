@@ -61,7 +61,7 @@ impl Image {
                 Definition::External { .. } => false,
             };
             if live {
-                self.define(&graph.names.resolve(name), symbol.addr, symbol.flags.scope != Scope::Local);
+                self.define(graph.names.resolve(name), symbol.addr, symbol.flags.scope != Scope::Local);
             }
         }
         // The graph's GOT base is anonymous to us; llvm-jitlink names it.

@@ -379,8 +379,8 @@ pub fn build_graph(input: &InputBuffer, names: &Arc<NamePool>) -> Result<LinkGra
     // `.eh_frame` becomes a block and a symbol per record: room for them now, so that
     // splitting it does not move every block and symbol built before.
     let records = unwind_records(&graph);
-    graph.blocks.reserve(records + 1);
-    graph.symbols.reserve(obj.symbols.len() + records);
+    graph.blocks.reserve(records.saturating_add(1));
+    graph.symbols.reserve(obj.symbols.len().saturating_add(records));
     let mut symbols = add_symbols(&obj, &mut graph, &blocks)?;
     for (index, sym) in obj.symbols.iter().enumerate() {
         if let (STT_GNU_IFUNC, Some(id)) = (sym.st_type(), symbols.get(index).copied().flatten()) {
@@ -535,7 +535,7 @@ fn add_relocations(
         // One edge per relocation, mostly, and one per unwind record: grow once, not once
         // per doubling.
         let records = unwind.get(target).copied().unwrap_or(0);
-        graph.block_mut(block).edges.reserve(relas.len() + records);
+        graph.block_mut(block).edges.reserve(relas.len().saturating_add(records));
         for rela in relas {
             let offset = rela.r_offset(LE);
             let at = || obj.at().section(&*target_name).offset(offset);
@@ -595,13 +595,14 @@ fn unwind_references(obj: &ElfObject, graph: &mut LinkGraph, blocks: &[Option<Bl
             *flag = true;
         }
         let block = blocks.get(target).copied().flatten();
-        let unwind = block.is_some_and(|b| graph.sections[graph.block(b).section.index()].role == SectionRole::EhFrame);
+        let section_of = |b: BlockId| graph.sections.get(graph.block(b).section.index());
+        let unwind = block.and_then(section_of).is_some_and(|s| s.role == SectionRole::EhFrame);
         let Some((relas, _)) = unwind.then(|| section.rela(LE, obj.data).ok().flatten()).flatten() else { continue };
         for rela in relas {
             let symbol = obj.symbols.symbol(object::SymbolIndex(rela.r_sym(LE, false) as usize));
             let shndx = symbol.map_or(0, |sym| usize::from(sym.st_shndx(LE)));
             if let Some(count) = counts.get_mut(shndx) {
-                *count += 1;
+                *count = count.saturating_add(1);
             }
         }
     }
