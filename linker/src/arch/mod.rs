@@ -156,7 +156,7 @@ impl Arch {
     }
 
     /// The row of `kind` in this architecture's table; `None` for a kind it doesn't have.
-    pub fn edge_info(self, kind: EdgeKind) -> Option<EdgeInfo> {
+    pub fn edge_info(self, kind: EdgeKind) -> Option<&'static EdgeInfo> {
         match self {
             Arch::X86_64 => x86_64::Kind::from_edge(kind).map(x86_64::Kind::info),
             Arch::AArch64 => aarch64::Kind::from_edge(kind).map(aarch64::Kind::info),

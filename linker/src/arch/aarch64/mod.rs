@@ -180,8 +180,8 @@ impl Kind {
     }
 
     /// The kind's row (read from a table built at compile time by `row`).
-    pub fn info(self) -> EdgeInfo {
-        ROWS[self as usize - 1]
+    pub fn info(self) -> &'static EdgeInfo {
+        &ROWS[self as usize - 1]
     }
 
     /// The one place that says what each kind computes and accepts.
