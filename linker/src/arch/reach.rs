@@ -41,7 +41,7 @@ pub fn use_stubs_where_far(graph: &mut LinkGraph) -> Result<()> {
             let site = graph.block(b).addr.wrapping_add(u64::from(edge.offset));
             // An address taken of code may use the stub as the function's address (as a
             // non-PIE executable's PLT entry is); data has no stand-in.
-            if (branch || target.flags.callable) && !reaches(&info, target.addr, edge.addend, site) {
+            if (branch || target.flags.callable) && !reaches(info, target.addr, edge.addend, site) {
                 if let Some(e) = graph.block_mut(b).edges.get_mut(i) {
                     e.target = stub;
                 }

@@ -270,7 +270,7 @@ fn edges_needing_tables(graph: &LinkGraph) -> (Vec<(BlockId, usize)>, bool) {
                         && graph
                             .arch
                             .edge_info(edge.kind)
-                            .is_some_and(|info| reaches_across(graph, edge, &info, &mut span_reach)))
+                            .is_some_and(|info| reaches_across(graph, edge, info, &mut span_reach)))
             } else {
                 c & ACT != 0
             };

@@ -32,7 +32,7 @@ pub fn relax(graph: &mut LinkGraph) -> Result<()> {
                 Some(Kind::GotPage21) => {
                     let site = graph.block(b).addr.wrapping_add(u64::from(edge.offset));
                     got_entry_target(graph, edge.target).is_some_and(|target| {
-                        edge.addend == 0 && reaches(&Kind::Page21.info(), graph.symbol(target).addr, 0, site)
+                        edge.addend == 0 && reaches(Kind::Page21.info(), graph.symbol(target).addr, 0, site)
                     })
                 }
                 Some(Kind::GotPageOffset12) => {
@@ -83,7 +83,7 @@ fn addresses_of_far_functions_through_stubs(graph: &mut LinkGraph) {
             let Some(&stub) = graph.stubs.plt.get(&edge.target) else { continue };
             let target = graph.symbol(edge.target);
             let site = graph.block(b).addr.wrapping_add(u64::from(edge.offset));
-            if target.flags.callable && !reaches(&Kind::Page21.info(), target.addr, edge.addend, site) {
+            if target.flags.callable && !reaches(Kind::Page21.info(), target.addr, edge.addend, site) {
                 far.insert(edge.target, stub);
             }
         }

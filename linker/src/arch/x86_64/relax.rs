@@ -35,7 +35,7 @@ fn relax_got_load(graph: &mut LinkGraph, b: BlockId, i: usize) -> Result<()> {
     let Some(&edge) = graph.block(b).edges.get(i) else { return Ok(()) };
     let Some(target) = got_entry_target(graph, edge.target) else { return Ok(()) };
     let site = graph.block(b).addr.wrapping_add(u64::from(edge.offset));
-    if !reaches(&Kind::Delta32.info(), graph.symbol(target).addr, edge.addend, site) {
+    if !reaches(Kind::Delta32.info(), graph.symbol(target).addr, edge.addend, site) {
         return Ok(());
     }
     let at = edge.offset as usize;
