@@ -304,3 +304,81 @@ fn drectve_alternate_names_includes_and_unknown_directives() {
     let out = jitld(&["run", &main, &library]);
     assert_eq!(out.status.code(), Some(7), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// Compiles C `text` with `compiler` and `flags` into `dir/name.o` and returns its bytes.
+fn compiled(dir: &Path, name: &str, compiler: &str, flags: &[&str], text: &str) -> Vec<u8> {
+    let c = dir.join(format!("{name}.c"));
+    std::fs::write(&c, text).unwrap();
+    let o = c.with_extension("o");
+    let status = Command::new(compiler).args(flags).args(["-O2", "-c"]).arg(&c).arg("-o").arg(&o).status();
+    assert!(status.unwrap_or_else(|e| panic!("{compiler}: {e}")).success(), "{compiler} {flags:?} failed on {name}");
+    std::fs::read(&o).unwrap()
+}
+
+/// Weak definitions and weak references as the compilers write them (a weak external whose
+/// default is in its own object: a function, or an absolute 0): alone, the weak definition
+/// is called and the reference is null; with another object's strong definitions, both go
+/// there. The same C built for Linux gives the same answers.
+#[test]
+fn weak_definitions_and_references_agree_with_elf() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("coff-tests/weak");
+    std::fs::create_dir_all(&dir).unwrap();
+    let weak = "__attribute__((weak)) int weak_def(void) { return 1; }\n\
+        extern int weak_ref(void) __attribute__((weak));\n\
+        int use_weak(void) { return weak_def() * 100 + (weak_ref ? weak_ref() : 7); }\n";
+    let strong = "int weak_def(void) { return 2; }\nint weak_ref(void) { return 3; }\n";
+    let elf = |with_strong: bool| {
+        let jit = Jit::new().unwrap();
+        jit.add_object("weak-linux.o", compiled(&dir, "weak-linux", "clang-19", &[], weak)).unwrap();
+        if with_strong {
+            jit.add_object("strong-linux.o", compiled(&dir, "strong-linux", "clang-19", &[], strong)).unwrap();
+        }
+        // SAFETY: `int use_weak(void)`, the host's convention.
+        unsafe { jit.get::<extern "C" fn() -> i32>("use_weak").unwrap()() }
+    };
+    let expected = [elf(false), elf(true)];
+    assert_eq!(expected, [107, 203]);
+    let compilers: [(&str, &str, &[&str]); 3] = [
+        ("msvc", "clang-19", &["--target=x86_64-pc-windows-msvc"]),
+        ("clang-mingw", "clang-19", &["--target=x86_64-w64-mingw32"]),
+        ("gcc-mingw", "x86_64-w64-mingw32-gcc", &[]),
+    ];
+    for (tag, compiler, flags) in compilers {
+        let coff = |with_strong: bool| {
+            let jit = Jit::new().unwrap();
+            jit.add_object("weak.o", compiled(&dir, &format!("weak-{tag}"), compiler, flags, weak)).unwrap();
+            if with_strong {
+                jit.add_object("strong.o", compiled(&dir, &format!("strong-{tag}"), compiler, flags, strong)).unwrap();
+            }
+            // SAFETY: `int use_weak(void)`, compiled for Windows.
+            unsafe { jit.get::<extern "win64" fn() -> i32>("use_weak").unwrap()() }
+        };
+        assert_eq!([coff(false), coff(true)], expected, "{tag}");
+    }
+}
+
+/// A weak external whose default is another object's (`#pragma weak` style, written here
+/// with llvm-mc) means the default for every object and JITDylib that refers to its name,
+/// unless something defines the name; when neither is defined, the error names both.
+#[test]
+fn weak_external_defaults_in_other_objects_and_jitdylibs() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("coff-tests/weak-alias");
+    std::fs::create_dir_all(&dir).unwrap();
+    let alias = windows_assembly(&dir, "alias", "\t.weak\tanswer\n\t.set\tanswer, default_answer\n");
+    let default =
+        windows_assembly(&dir, "default", "\t.text\n\t.globl\tdefault_answer\ndefault_answer:\n\tmovl\t$5, %eax\n\tretq\n");
+    let user = windows_assembly(&dir, "user", "\t.text\n\t.globl\tmain\nmain:\n\tjmp\tanswer\n");
+    let real = windows_assembly(&dir, "real", "\t.text\n\t.globl\tanswer\nanswer:\n\tmovl\t$9, %eax\n\tretq\n");
+    let run = |args: &[&str]| {
+        let out = jitld(&[&["run"], args].concat());
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    assert_eq!(run(&[&user, &alias, &default]).0, Some(5));
+    assert_eq!(run(&[&user, &alias, &default, &real]).0, Some(9));
+    // The real definition in an earlier JITDylib wins; the stand-in serves a later one.
+    assert_eq!(run(&["--jd", "lib", &real, "--jd", "main", &user, &alias, &default]).0, Some(9));
+    assert_eq!(run(&["--jd", "lib", &alias, &default, "--jd", "main", &user]).0, Some(5));
+    let (code, stderr) = run(&[&user, &alias]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("default_answer") && stderr.contains("standing in for answer"), "{stderr}");
+}
