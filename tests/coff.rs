@@ -382,3 +382,39 @@ fn weak_external_defaults_in_other_objects_and_jitdylibs() {
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("default_answer") && stderr.contains("standing in for answer"), "{stderr}");
 }
+
+/// Grouped sections (`X$suffix`) are laid out together in the order of their suffixes,
+/// whatever the source's order: a table whose start marker is in `.table$a` and end marker in
+/// `.table$z` holds the entries of `.table$b`, `$c`, `$m` and `$n` between them, in that
+/// order, and code walks it (the idiom of MSVC's own `.CRT$XCA`..`$XCZ`). Nothing refers to
+/// the entries: sections that are not COMDAT are kept whole, as link.exe keeps them.
+#[test]
+fn grouped_sections_are_sorted_by_suffix_and_walked() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("coff-tests/grouped");
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = "#define IN(s) __attribute__((section(\".table$\" s), used))\n\
+        IN(\"z\") static const long long table_end = 0;\n\
+        IN(\"m\") static const long long third = 3;\n\
+        IN(\"a\") static const long long table_start = 0;\n\
+        IN(\"n\") static const long long fourth = 4;\n\
+        IN(\"c\") static const long long second = 2;\n\
+        IN(\"b\") static const long long first = 1;\n\
+        long long walk_table(void) {\n\
+            long long digits = 0;\n\
+            for (const long long *volatile p = &table_start + 1; p < &table_end; p++)\n\
+                if (*p) digits = digits * 10 + *p;\n\
+            return digits;\n\
+        }\n";
+    let compilers: [(&str, &str, &[&str]); 3] = [
+        ("msvc", "clang-19", &["--target=x86_64-pc-windows-msvc"]),
+        ("clang-mingw", "clang-19", &["--target=x86_64-w64-mingw32"]),
+        ("gcc-mingw", "x86_64-w64-mingw32-gcc", &[]),
+    ];
+    for (tag, compiler, flags) in compilers {
+        let jit = Jit::new().unwrap();
+        jit.add_object("grouped.o", compiled(&dir, &format!("grouped-{tag}"), compiler, flags, text)).unwrap();
+        // SAFETY: `long long walk_table(void)`, compiled for Windows.
+        let walked = unsafe { jit.get::<extern "win64" fn() -> i64>("walk_table").unwrap()() };
+        assert_eq!(walked, 1234, "{tag}");
+    }
+}

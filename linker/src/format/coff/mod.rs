@@ -526,6 +526,16 @@ pub fn build_graph(input: &InputBuffer, names: &Arc<NamePool>) -> Result<LinkGra
     let mut graph = LinkGraph::new(input.clone(), names.clone(), obj.arch);
     graph.format = Some(Format::Coff);
     let blocks = add_sections(&obj, &mut graph)?;
+    // A section that is not COMDAT is kept whole, referenced or not, as link.exe keeps it
+    // (a table walked between markers is referenced by nothing); unwind tables live with the
+    // functions they describe.
+    for (index, block) in blocks.iter().enumerate() {
+        let Some(block) = *block else { continue };
+        let unwind = matches!(obj.section_name(index).split('$').next(), Some(".pdata" | ".xdata"));
+        if obj.comdats.get(index).is_some_and(Option::is_none) && !unwind {
+            graph.block_mut(block).live = true;
+        }
+    }
     let mut symbols = add_symbols(&obj, &mut graph, &blocks)?;
     add_relocations(&obj, &mut graph, &blocks, &mut symbols)?;
     call_table_entries_through_thunks(&mut graph);
@@ -541,9 +551,26 @@ pub fn build_graph(input: &InputBuffer, names: &Arc<NamePool>) -> Result<LinkGra
     Ok(graph)
 }
 
+/// The order sections are laid out in: grouped sections (`X$suffix`, and plain `X` with
+/// them) together where the group's first one is, sorted by the part after `$` (the plain
+/// one first; input order among equal suffixes), as link.exe and lld do. A table bounded by
+/// markers in `X$a` and `X$z` then holds what `X$m` sections put between them.
+fn layout_order(obj: &CoffObject) -> Vec<usize> {
+    let names: Vec<String> = (0..obj.sections.len()).map(|i| obj.section_name(i)).collect();
+    let group = |i: usize| names.get(i).map_or("", |n| n.split_once('$').map_or(n.as_str(), |(g, _)| g));
+    let suffix = |i: usize| names.get(i).and_then(|n| n.split_once('$')).map_or("", |(_, s)| s);
+    let mut first_of_group: HashMap<&str, usize> = HashMap::new();
+    for index in 0..names.len() {
+        first_of_group.entry(group(index)).or_insert(index);
+    }
+    let mut order: Vec<usize> = (0..names.len()).collect();
+    order.sort_by_key(|&i| (first_of_group.get(group(i)).copied().unwrap_or(i), suffix(i), i));
+    order
+}
+
 fn add_sections(obj: &CoffObject, graph: &mut LinkGraph) -> Result<Vec<Option<BlockId>>> {
     let mut blocks = vec![None; obj.sections.len()];
-    for (index, slot) in blocks.iter_mut().enumerate() {
+    for index in layout_order(obj) {
         let Some(header) = obj.header(index).filter(|_| obj.is_loaded(index)) else { continue };
         let name = obj.section_name(index);
         let at = || obj.at().section(&*name);
@@ -571,7 +598,9 @@ fn add_sections(obj: &CoffObject, graph: &mut LinkGraph) -> Result<Vec<Option<Bl
         };
         let id = graph.add_section(&name, prot, section_role(&name));
         graph.section_mut(id).input_index = u32::try_from(index).ok();
-        *slot = Some(graph.add_block(id, content, header.coff_alignment()));
+        if let Some(slot) = blocks.get_mut(index) {
+            *slot = Some(graph.add_block(id, content, header.coff_alignment()));
+        }
     }
     Ok(blocks)
 }
