@@ -275,7 +275,8 @@ fn coff_archives_in_both_layouts_and_import_libraries() {
 
 /// `.drectve` directives from `#pragma comment(linker, ...)`: `/alternatename:a=b` sends the
 /// object's references to its undefined `a` to `b`; `/include:sym` makes linking the object
-/// link `sym` (pulling the archive member that defines it, an error when nothing does); an
+/// link `sym` (pulling the archive member that defines it, an error when nothing does);
+/// `/defaultlib:` and `/merge:` are reported once and ignored, `/export:` accepted; an
 /// unknown directive is a warning.
 #[test]
 fn drectve_alternate_names_includes_and_unknown_directives() {
@@ -289,6 +290,9 @@ fn drectve_alternate_names_includes_and_unknown_directives() {
         "#pragma comment(linker, \"/alternatename:wanted=fallback\")\n\
          #pragma comment(linker, \"/include:forced\")\n\
          #pragma comment(linker, \"/frobnicate\")\n\
+         #pragma comment(lib, \"kernel32\")\n\
+         #pragma comment(linker, \"/merge:.rdata=.text\")\n\
+         #pragma comment(linker, \"/export:fallback\")\n\
          int fallback(void) { return 7; }\nint wanted(void);\nint main(void) { return wanted(); }\n",
     );
     let out = jitld(&["run", &main]);
@@ -296,6 +300,11 @@ fn drectve_alternate_names_includes_and_unknown_directives() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("undefined symbol: forced"), "{stderr}");
     assert!(stderr.contains("unknown directive /frobnicate"), "{stderr}");
+    // Libraries to search and sections to merge are reported, once, naming the object.
+    let reported: Vec<&str> = stderr.lines().filter(|l| l.contains("ignored (jitld links")).collect();
+    assert_eq!(reported.len(), 1, "{stderr}");
+    assert!(reported[0].contains(&format!("{main}: .drectve:")), "{stderr}");
+    assert!(reported[0].contains("/DEFAULTLIB:kernel32.lib") && reported[0].contains("/merge:.rdata=.text"), "{stderr}");
     let forced = windows_object(&dir, "forced", target, "int forced = 1;");
     let library = dir.join("forced.lib").display().to_string();
     let _ = std::fs::remove_file(&library);
