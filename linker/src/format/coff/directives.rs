@@ -13,6 +13,9 @@ pub struct Directives {
     /// Symbols linking this object must link.
     pub includes: Vec<String>,
     pub exports: Vec<String>,
+    /// `-aligncomm:name,n` (what MinGW toolchains write for an aligned common): the common
+    /// symbol `name` needs 2^n alignment.
+    pub common_alignments: Vec<(String, u32)>,
     /// Directives jitld understands and does not follow, as written: libraries to search
     /// (`/defaultlib:`) and sections to merge (`/merge:`).
     pub ignored: Vec<String>,
@@ -72,6 +75,10 @@ pub fn parse(text: &str) -> Directives {
                 None => directives.unknown.push(word.clone()),
             },
             "include" => directives.includes.push(value.to_string()),
+            "aligncomm" => match value.rsplit_once(',').map(|(n, log2)| (n, log2.parse::<u32>())) {
+                Some((name, Ok(log2))) => directives.common_alignments.push((name.to_string(), log2)),
+                _ => directives.unknown.push(word.clone()),
+            },
             "export" => directives.exports.push(value.split(',').next().unwrap_or(value).to_string()),
             // Libraries to search (the command line says what to link) and section merging
             // (no image is laid out): a program that counts on them should hear of it.
@@ -91,13 +98,14 @@ mod tests {
     fn reads_what_compilers_write() {
         let text = " /DEFAULTLIB:\"LIBCMT\" /alternatename:wanted=fallback /include:forced \
                     -export:f,DATA /FAILIFMISMATCH:\"_MSC_VER=1900\" /frobnicate /merge:.rdata=.text \
-                    /alternatename:broken /nodefaultlib:oldnames";
+                    /alternatename:broken /nodefaultlib:oldnames -aligncomm:\"big\",5 -aligncomm:bad";
         let d = parse(text);
         assert_eq!(d.ignored, ["/DEFAULTLIB:LIBCMT", "/merge:.rdata=.text"]);
         assert_eq!(d.alternate_names, [("wanted".to_string(), "fallback".to_string())]);
         assert_eq!(d.includes, ["forced"]);
         assert_eq!(d.exports, ["f"]);
-        assert_eq!(d.unknown, ["/frobnicate", "/alternatename:broken"]);
+        assert_eq!(d.unknown, ["/frobnicate", "/alternatename:broken", "-aligncomm:bad"]);
+        assert_eq!(d.common_alignments, [("big".to_string(), 5)]);
         assert_eq!(parse("plain"), Directives { unknown: vec!["plain".into()], ..Directives::default() });
     }
 }

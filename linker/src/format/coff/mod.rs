@@ -99,6 +99,8 @@ struct CoffObject<'a> {
     symbols: SymbolTable<'a>,
     /// Section index (0-based) → its COMDAT selection, if it is a COMDAT section.
     comdats: Vec<Option<Comdat>>,
+    /// Alignments `.drectve` gives common symbols (`-aligncomm:`).
+    common_alignments: HashMap<Vec<u8>, u64>,
 }
 
 /// The architecture of a COFF object, from its header alone.
@@ -128,8 +130,14 @@ impl<'a> CoffObject<'a> {
         let arch = header_arch(input, header.machine.get(object::LittleEndian))?;
         let sections = header.sections(data, offset).map_err(bad)?;
         let symbols = header.symbols(data).map_err(bad)?;
-        let mut obj = CoffObject { input, arch, data, sections, symbols, comdats: Vec::new() };
+        let mut obj =
+            CoffObject { input, arch, data, sections, symbols, comdats: Vec::new(), common_alignments: HashMap::new() };
         obj.comdats = obj.read_comdats()?;
+        let directives = directives::parse(&directive_text(&obj));
+        for (name, log2) in directives.common_alignments {
+            // 2^15 is more than any section may ask for (IMAGE_SCN_ALIGN_8192BYTES).
+            obj.common_alignments.insert(name.into_bytes(), 1 << log2.min(15));
+        }
         Ok(obj)
     }
 
@@ -207,9 +215,10 @@ impl<'a> CoffObject<'a> {
         };
         let strength = if symbol.section_number() == 0 && symbol.value() != 0 {
             // Common: the value is the size; the alignment is the largest power of two
-            // that divides it, up to 32.
+            // that divides it, up to 32, or what `-aligncomm:` asks if that is stricter.
             let size = u64::from(symbol.value());
-            Strength::Common { size, align: 1 << size.trailing_zeros().min(5) }
+            let asked = self.symbol_name(symbol).ok().and_then(|n| self.common_alignments.get(n)).copied();
+            Strength::Common { size, align: asked.unwrap_or(1).max(1 << size.trailing_zeros().min(5)) }
         } else if symbol.storage_class() == IMAGE_SYM_CLASS_WEAK_EXTERNAL {
             Strength::Weak
         } else {
