@@ -427,3 +427,23 @@ fn grouped_sections_are_sorted_by_suffix_and_walked() {
         assert_eq!(walked, 1234, "{tag}");
     }
 }
+
+/// A second copy of a `NODUPLICATES` COMDAT is an error naming both objects.
+#[test]
+fn noduplicates_comdat_copies_are_an_error_naming_both_objects() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("coff-tests/noduplicates");
+    std::fs::create_dir_all(&dir).unwrap();
+    let copy = |name: &str| {
+        let text = format!(
+            "\t.section .text$only,\"xr\",one_only,only\n\t.globl only\nonly:\n\tmovl $3, %eax\n\tretq\n\
+             \t.text\n\t.globl main_{name}\nmain_{name}:\n\tjmp only\n"
+        );
+        windows_assembly(&dir, name, &text)
+    };
+    let (a, b) = (copy("a"), copy("b"));
+    assert_eq!(jitld(&["run", "--entry", "main_a", &a]).status.code(), Some(3));
+    let out = jitld(&["run", "--entry", "main_a", &a, &b]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("only") && stderr.contains(&a) && stderr.contains(&b), "{stderr}");
+}
