@@ -447,3 +447,61 @@ fn noduplicates_comdat_copies_are_an_error_naming_both_objects() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("only") && stderr.contains(&a) && stderr.contains(&b), "{stderr}");
 }
+
+/// Two objects from the same compiler: a COMDAT variable and a COMDAT inline function
+/// both use (kept once: the counter is shared, the function's address is one), an array one
+/// defines and the other reads, and a function the other calls through `__imp_` (what
+/// `dllimport` compiles to), all agreeing with the same code built for Linux. C++ (`inline`)
+/// from clang; C from MinGW's GCC (`selectany` data, `weak` functions).
+#[test]
+fn objects_share_comdat_copies_data_and_imports_and_agree_with_elf() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("coff-tests/two-objects");
+    std::fs::create_dir_all(&dir).unwrap();
+    let common = "#if defined(_WIN32)\n#define IMPORT __declspec(dllimport)\n#else\n#define IMPORT\n#endif\n\
+        #ifdef __cplusplus\n#define SHARED inline\n#define SHARED_FN inline\n#define C extern \"C\"\n\
+        #else\n#define SHARED __attribute__((selectany))\n#define SHARED_FN __attribute__((weak))\n#define C\n#endif\n\
+        SHARED long long shared_counter = 0;\n\
+        SHARED_FN const void *inline_address(void) { return (const void *)&inline_address; }\n";
+    let one = format!(
+        "{common}C IMPORT long long imported_value(void);\nC extern long long table_in_two[3];\n\
+         C long long bump_one(void) {{ return ++shared_counter; }}\n\
+         C const void *address_in_two(void);\n\
+         C int same_inline_copy(void) {{ return inline_address() == address_in_two(); }}\n\
+         C long long sum_table(void) {{ return table_in_two[0] + table_in_two[1] * 10 + table_in_two[2] * 100; }}\n\
+         C long long call_imported(void) {{ return imported_value() * 2; }}\n"
+    );
+    let two = format!(
+        "{common}C long long table_in_two[3] = {{5, 7, 11}};\n\
+         C long long imported_value(void) {{ return 21; }}\n\
+         C long long bump_two(void) {{ return shared_counter += 10; }}\n\
+         C const void *address_in_two(void) {{ return inline_address(); }}\n"
+    );
+    macro_rules! answers {
+        ($abi:literal, $jit:expr) => {{
+            let jit: &Jit = $jit;
+            // SAFETY: the signatures are the source's, in the convention of its target.
+            unsafe {
+                let bump_one = jit.get::<extern $abi fn() -> i64>("bump_one").unwrap();
+                let bump_two = jit.get::<extern $abi fn() -> i64>("bump_two").unwrap();
+                let same = jit.get::<extern $abi fn() -> i32>("same_inline_copy").unwrap();
+                let sum = jit.get::<extern $abi fn() -> i64>("sum_table").unwrap();
+                let imported = jit.get::<extern $abi fn() -> i64>("call_imported").unwrap();
+                vec![bump_one(), bump_two(), bump_one(), i64::from(same()), sum(), imported()]
+            }
+        }};
+    }
+    let build = |tag: &str, compiler: &str, flags: &[&str]| {
+        let jit = Jit::new().unwrap();
+        jit.add_object("one.o", compiled(&dir, &format!("one-{tag}"), compiler, flags, &one)).unwrap();
+        jit.add_object("two.o", compiled(&dir, &format!("two-{tag}"), compiler, flags, &two)).unwrap();
+        jit
+    };
+    let cxx = ["-x", "c++", "-std=c++17", "-fno-exceptions"];
+    let expected = answers!("C", &build("linux", "clang-19", &cxx));
+    assert_eq!(expected, [1, 11, 12, 1, 1175, 42]);
+    for (tag, target) in [("msvc", "--target=x86_64-pc-windows-msvc"), ("clang-mingw", "--target=x86_64-w64-mingw32")] {
+        let flags = [&cxx[..], &[target]].concat();
+        assert_eq!(answers!("win64", &build(tag, "clang-19", &flags)), expected, "{tag}");
+    }
+    assert_eq!(answers!("win64", &build("gcc-mingw", "x86_64-w64-mingw32-gcc", &[])), expected, "gcc-mingw");
+}
