@@ -505,3 +505,76 @@ fn objects_share_comdat_copies_data_and_imports_and_agree_with_elf() {
     }
     assert_eq!(answers!("win64", &build("gcc-mingw", "x86_64-w64-mingw32-gcc", &[])), expected, "gcc-mingw");
 }
+
+/// What the initializer and terminator tables called, in order (`record_event`).
+static EVENTS: std::sync::Mutex<Vec<i64>> = std::sync::Mutex::new(Vec::new());
+
+extern "win64" fn record_event(value: i64) {
+    EVENTS.lock().unwrap().push(value);
+}
+
+/// Links `objects` (clang for `target`) in this process with `record_event`, calls `touch`
+/// (which records its own event), runs the finalizers, and returns every event in order.
+fn table_events(dir: &Path, target: &str, compiler: &str, objects: &[(&str, &str)]) -> Vec<i64> {
+    let jit = Jit::new().unwrap();
+    let name = jit.session().intern("record_event");
+    let flags = SymbolFlags { strength: Strength::Strong, scope: Scope::Default, callable: true };
+    let callback = record_event as *const () as u64;
+    jit.session().define_absolute(jit.main_dylib(), &[(name, callback, flags)]).unwrap();
+    for (name, text) in objects {
+        let flags: &[&str] = if target.is_empty() { &[] } else { &[target] };
+        jit.add_object(&format!("{name}.o"), compiled(dir, name, compiler, flags, text)).unwrap();
+    }
+    EVENTS.lock().unwrap().clear();
+    // SAFETY: `long long touch(void)`, compiled for Windows.
+    unsafe { jit.get::<extern "win64" fn() -> i64>("touch").unwrap()() };
+    jit.platform().run_finalizers();
+    std::mem::take(&mut *EVENTS.lock().unwrap())
+}
+
+/// MSVC's tables across two objects: C initializers (`.CRT$XI*`) before C++ ones
+/// (`.CRT$XC*`), each in the order of the whole section name (`$XCU00200` before
+/// `$XCU00300`, though the object with the latter comes first); after the entry,
+/// pre-terminators (`.CRT$XP*`) before terminators (`.CRT$XT*`), in name order. MinGW's
+/// `.ctors.N` by priority and `.dtors` at exit, from clang and GCC.
+#[test]
+fn initializer_and_terminator_tables_run_in_order() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("coff-tests/tables");
+    std::fs::create_dir_all(&dir).unwrap();
+    let entry = |section: &str, name: &str, event: i64| {
+        format!(
+            "static void {name}(void) {{ record_event({event}); }}\n\
+             __attribute__((section(\"{section}\"), used)) static void (*const {name}_entry)(void) = {name};\n"
+        )
+    };
+    let first = [
+        "void record_event(long long);\nlong long touch_second(void);\n".to_string(),
+        entry(".CRT$XTB", "term_b", 9),
+        entry(".CRT$XCU00300", "cxx_300", 4),
+        entry(".CRT$XPU", "pre_term", 7),
+        entry(".CRT$XCU", "cxx_plain", 2),
+        entry(".CRT$XTA", "term_a", 8),
+        "long long touch(void) { record_event(6); return touch_second(); }\n".to_string(),
+    ]
+    .concat();
+    let second = [
+        "void record_event(long long);\n".to_string(),
+        entry(".CRT$XIU", "c_init", 1),
+        entry(".CRT$XCU00200", "cxx_200", 3),
+        entry(".CRT$XCV", "cxx_later", 5),
+        "long long touch_second(void) { return 0; }\n".to_string(),
+    ]
+    .concat();
+    let objects = [("first-msvc", first.as_str()), ("second-msvc", second.as_str())];
+    let events = table_events(&dir, "--target=x86_64-pc-windows-msvc", "clang-19", &objects);
+    assert_eq!(events, [1, 2, 3, 4, 5, 6, 7, 8, 9], "msvc");
+    let mingw = "void record_event(long long);\n\
+        __attribute__((constructor(300))) static void late(void) { record_event(2); }\n\
+        __attribute__((constructor(200))) static void early(void) { record_event(1); }\n\
+        __attribute__((destructor)) static void gone(void) { record_event(4); }\n\
+        long long touch(void) { record_event(3); return 0; }\n";
+    let clang = table_events(&dir, "--target=x86_64-w64-mingw32", "clang-19", &[("ctors-clang", mingw)]);
+    assert_eq!(clang, [1, 2, 3, 4], "clang mingw");
+    let gcc = table_events(&dir, "", "x86_64-w64-mingw32-gcc", &[("ctors-gcc", mingw)]);
+    assert_eq!(gcc, [1, 2, 3, 4], "gcc mingw");
+}

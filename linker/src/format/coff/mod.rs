@@ -242,20 +242,23 @@ fn hash(bytes: &[u8]) -> u64 {
 /// `.CRT$XI*`/`.CRT$XC*` and `.CRT$XP*`/`.CRT$XT*`, run in the order of the part after `$`;
 /// MinGW's `.ctors`/`.dtors`, run as ELF's), or plain content.
 fn section_role(name: &str) -> SectionRole {
-    let crt_order = |suffix: &str| {
-        // "XCU" < "XCV" < ...: the letters after the group, read as a number.
-        suffix.bytes().skip(2).take(3).fold(0u32, |n, b| n.wrapping_mul(256).wrapping_add(u32::from(b)))
-    };
     if let Some(suffix) = name.strip_prefix(".CRT$") {
         return match suffix.get(..2) {
-            Some("XI") | Some("XC") => {
-                // C initializers (XI) run before C++ ones (XC).
-                let group = if suffix.starts_with("XI") { 0 } else { 1 << 24 };
-                SectionRole::Init { priority: group | crt_order(suffix), reversed: false }
-            }
+            // Initializers: C ones (XI) before C++ ones (XC), each table in the order of its
+            // sections' whole names across objects (the platform orders priorities below
+            // 65536 by section name), so `.CRT$XCU00200` runs before `.CRT$XCU00300`.
+            Some("XI") => SectionRole::Init { priority: 0, reversed: false },
+            Some("XC") => SectionRole::Init { priority: 1, reversed: false },
+            // Terminators run after the entry, pre-terminators (XP) first, each table in the
+            // order of the letters after its group and each section's entries forwards. The
+            // platform runs finalizers from the highest key down: the order counts down.
             Some("XP") | Some("XT") => {
                 let group = if suffix.starts_with("XP") { 0 } else { 1 << 24 };
-                SectionRole::Fini { priority: group | crt_order(suffix), reversed: true }
+                // "XTA" < "XTAB" < "XTB": three letters after the group (missing ones 0), read
+                // as a number.
+                let letters = suffix.bytes().skip(2).chain([0; 3]).take(3);
+                let order = letters.fold(0u32, |n, b| (n << 8) | u32::from(b));
+                SectionRole::Fini { priority: u32::MAX - (group | order), reversed: true }
             }
             _ => SectionRole::Plain,
         };
