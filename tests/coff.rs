@@ -304,7 +304,10 @@ fn drectve_alternate_names_includes_and_unknown_directives() {
     let reported: Vec<&str> = stderr.lines().filter(|l| l.contains("ignored (jitld links")).collect();
     assert_eq!(reported.len(), 1, "{stderr}");
     assert!(reported[0].contains(&format!("{main}: .drectve:")), "{stderr}");
-    assert!(reported[0].contains("/DEFAULTLIB:kernel32.lib") && reported[0].contains("/merge:.rdata=.text"), "{stderr}");
+    assert!(
+        reported[0].contains("/DEFAULTLIB:kernel32.lib") && reported[0].contains("/merge:.rdata=.text"),
+        "{stderr}"
+    );
     let forced = windows_object(&dir, "forced", target, "int forced = 1;");
     let library = dir.join("forced.lib").display().to_string();
     let _ = std::fs::remove_file(&library);
@@ -374,8 +377,11 @@ fn weak_external_defaults_in_other_objects_and_jitdylibs() {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("coff-tests/weak-alias");
     std::fs::create_dir_all(&dir).unwrap();
     let alias = windows_assembly(&dir, "alias", "\t.weak\tanswer\n\t.set\tanswer, default_answer\n");
-    let default =
-        windows_assembly(&dir, "default", "\t.text\n\t.globl\tdefault_answer\ndefault_answer:\n\tmovl\t$5, %eax\n\tretq\n");
+    let default = windows_assembly(
+        &dir,
+        "default",
+        "\t.text\n\t.globl\tdefault_answer\ndefault_answer:\n\tmovl\t$5, %eax\n\tretq\n",
+    );
     let user = windows_assembly(&dir, "user", "\t.text\n\t.globl\tmain\nmain:\n\tjmp\tanswer\n");
     let real = windows_assembly(&dir, "real", "\t.text\n\t.globl\tanswer\nanswer:\n\tmovl\t$9, %eax\n\tretq\n");
     let run = |args: &[&str]| {

@@ -221,7 +221,11 @@ impl ObjectLinkingLayer {
         }
         let defined = interface.symbols.iter().map(|s| s.name).collect();
         for stand_in in &interface.stand_ins {
-            let flags = SymbolFlags { strength: Strength::Weak, scope: jitld_linker::Scope::Default, callable: stand_in.callable };
+            let flags = SymbolFlags {
+                strength: Strength::Weak,
+                scope: jitld_linker::Scope::Default,
+                callable: stand_in.callable,
+            };
             let origin = format!("{}, standing in for {}", input.name, session.names().resolve(stand_in.name));
             session.add_stand_in(tracker.dylib(), stand_in.name, stand_in.target, scope(flags), &origin);
         }

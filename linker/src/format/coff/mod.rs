@@ -1,14 +1,17 @@
 //! COFF relocatable objects (what MSVC, clang for Windows and MinGW GCC write) →
 //! `LinkGraph`: the COFF row of the format × architecture grid.
 //!
-//! Every loaded section is one block. Symbols are external (defined, undefined, or common:
-//! undefined with a size), static (file-local; a section's own symbol names its start),
-//! labels, absolute, or weak externals that fall back to a default symbol. COMDAT sections
-//! compete as weak definitions (`NODUPLICATES` ones as strong, so a second copy is an error
-//! naming both files), and an `ASSOCIATIVE` section (`.pdata`, `.xdata` of a function) is
-//! kept alive by its leader and dropped with it. `__imp_NAME` (a `dllimport` reference)
-//! becomes a slot in the graph holding NAME's address. Relocations keep their addend in the
-//! bytes they fix up; what a type means is the architecture's cell (`x86_64.rs`).
+//! Every loaded section is one block, laid out with the other parts of its group (`X$a`,
+//! `X$m`, ... sorted by suffix); a section that is not COMDAT is kept whole. Symbols are
+//! external (defined, undefined, or common: undefined with a size), static (file-local; a
+//! section's own symbol names its start), labels, absolute, or weak externals (see `Weak`:
+//! weak definitions, or stand-ins the session takes when nothing defines the name). COMDAT
+//! sections compete as weak definitions (`NODUPLICATES` ones as strong, so a second copy is
+//! an error naming both files), and an `ASSOCIATIVE` section (`.pdata`, `.xdata` of a
+//! function) is kept alive by its leader and dropped with it. `__imp_NAME` (a `dllimport`
+//! reference) becomes a slot in the graph holding NAME's address. Relocations keep their
+//! addend in the bytes they fix up; what a type means is the architecture's cell
+//! (`x86_64.rs`).
 
 mod directives;
 mod x86_64;
@@ -258,7 +261,7 @@ fn section_role(name: &str) -> SectionRole {
                 // as a number.
                 let letters = suffix.bytes().skip(2).chain([0; 3]).take(3);
                 let order = letters.fold(0u32, |n, b| (n << 8) | u32::from(b));
-                SectionRole::Fini { priority: u32::MAX - (group | order), reversed: true }
+                SectionRole::Fini { priority: !(group | order), reversed: true }
             }
             _ => SectionRole::Plain,
         };
