@@ -131,7 +131,8 @@ impl ExecutionSession {
                 search_dylib(&self.lock(), dylib, flags, names, &mut found);
             }
         }
-        if found.iter().any(Option::is_none) {
+        let stand_ins = self.inner.has_stand_ins.load(std::sync::atomic::Ordering::Relaxed);
+        if stand_ins && found.iter().any(Option::is_none) {
             self.take_stand_ins(order, names, &mut found)?;
         }
         Ok(found)

@@ -211,6 +211,9 @@ struct Inner {
     executor: Arc<dyn Executor>,
     state: Mutex<State>,
     changed: Condvar,
+    /// Some JITDylib has a stand-in (`add_stand_in`): only then does a lookup that misses a
+    /// name look for one.
+    has_stand_ins: std::sync::atomic::AtomicBool,
 }
 
 /// Hears which instances are about to be removed (see `add_removal_listener`).
@@ -259,6 +262,7 @@ impl ExecutionSession {
                 executor,
                 state: Mutex::new(State::default()),
                 changed: Condvar::new(),
+                has_stand_ins: std::sync::atomic::AtomicBool::new(false),
             }),
         }
     }
@@ -360,6 +364,7 @@ impl ExecutionSession {
         let mut state = self.lock();
         let record = &mut state.dylibs[dylib.0 as usize];
         record.stand_ins.entry(name).or_insert_with(|| StandIn { target, flags, origin: origin.to_string() });
+        self.inner.has_stand_ins.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Root causes of every failed materialization so far.
