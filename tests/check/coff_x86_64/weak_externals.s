@@ -65,7 +65,9 @@ jd_weak:
 	.long	0x77778888
 
 # The flavours (weak_flavours.yaml): `searched` (LIBRARY) pulls the archive member that
-# defines it; `not_searched` (NOLIBRARY) takes its default, though a member defines it.
+# defines it; `not_searched` (NOLIBRARY) takes its default, though a member defines it; a
+# weak external without a default that nothing defines is null.
+# jitlink-check: *{8}(flavour_pointers + 16) = 0
 # jitlink-check: *{4}(*{8}flavour_pointers) = 0x11112222
 # jitlink-check: *{4}(*{8}(flavour_pointers + 8)) = 0x33334444
 # jitlink-check: *{8}(flavour_pointers + 8) = flavour_default
