@@ -396,6 +396,14 @@ fn weak_external_defaults_in_other_objects_and_jitdylibs() {
     let (code, stderr) = run(&[&user, &alias]);
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("default_answer") && stderr.contains("standing in for answer"), "{stderr}");
+    // Stand-ins that lead back to themselves are not taken (aliases waiting for each other
+    // would never resolve): the name is undefined.
+    let back = windows_assembly(&dir, "back", "\t.weak\tdefault_answer\n\t.set\tdefault_answer, answer\n");
+    let out = Command::new("timeout").args(["60", env!("CARGO_BIN_EXE_jitld"), "run", &user, &alias, &back]).output();
+    let out = out.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("undefined symbol: answer"), "{stderr}");
 }
 
 /// Grouped sections (`X$suffix`) are laid out together in the order of their suffixes,
