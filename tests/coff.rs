@@ -592,3 +592,25 @@ fn initializer_and_terminator_tables_run_in_order() {
     let gcc = table_events(&dir, "", "x86_64-w64-mingw32-gcc", &[("ctors-gcc", mingw)]);
     assert_eq!(gcc, [1, 2, 3, 4], "gcc mingw");
 }
+
+/// `__imp_NAME` (what `dllimport` code loads) holds NAME's address wherever NAME is defined:
+/// here another JITDylib's object, which a static link of DLLs would have reached through
+/// an import library.
+#[test]
+fn dllimport_reaches_a_definition_in_another_jitdylib() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("coff-tests/dllimport");
+    std::fs::create_dir_all(&dir).unwrap();
+    let target = "x86_64-pc-windows-msvc";
+    let lib = windows_object(&dir, "lib", target, "__declspec(dllexport) int exported_twice(int x) { return 2 * x; }");
+    let main = windows_object(
+        &dir,
+        "main",
+        target,
+        "__declspec(dllimport) int exported_twice(int);\nint main(void) { return exported_twice(21); }",
+    );
+    let out = jitld(&["run", "--jd", "lib", &lib, "--jd", "main", &main]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(42), "{stderr}");
+    // dllexport's `/EXPORT:` directive is accepted silently.
+    assert!(!stderr.contains("warning"), "{stderr}");
+}
