@@ -235,12 +235,10 @@ fn note_reach(graph: &mut LinkGraph, ctx: &mut dyn LinkContext) -> Result<()> {
 
 /// The external symbols that survived pruning: what the link must look up.
 fn live_externals(graph: &LinkGraph) -> Vec<(SymbolId, SymbolName, bool)> {
-    graph
-        .externals
-        .iter()
-        .filter_map(|(&name, &id)| match graph.symbols[id.index()].def {
-            Definition::External { weak_ref } if graph.symbols[id.index()].live => Some((id, name, weak_ref)),
-            _ => None,
-        })
-        .collect()
+    let mut live = Vec::with_capacity(graph.externals.len());
+    live.extend(graph.externals.iter().filter_map(|(&name, &id)| match graph.symbols[id.index()].def {
+        Definition::External { weak_ref } if graph.symbols[id.index()].live => Some((id, name, weak_ref)),
+        _ => None,
+    }));
+    live
 }

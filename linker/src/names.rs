@@ -5,7 +5,8 @@
 
 use indexmap::IndexSet;
 use std::hash::BuildHasherDefault;
-use std::sync::{Arc, RwLock};
+use std::ptr::NonNull;
+use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 /// An interned symbol name. Only meaningful together with the pool that produced it.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
@@ -14,8 +15,20 @@ pub struct SymbolName(u32);
 /// The string pool. Interning takes a write lock only the first time a name is seen.
 #[derive(Default)]
 pub struct NamePool {
-    names: RwLock<IndexSet<Arc<str>, BuildHasherDefault<NameHasher>>>,
+    names: RwLock<Names>,
 }
+
+#[derive(Default)]
+struct Names {
+    index: IndexSet<Text, BuildHasherDefault<NameHasher>>,
+    /// The text of every name, back to back, in chunks that are never reallocated or freed
+    /// while the pool lives: each `Text` points into one. (A name of its own allocation
+    /// each was thousands of allocations per link, and as many frees.)
+    chunks: Vec<Vec<u8>>,
+}
+
+/// Bytes of text per chunk (a longer name gets a chunk of its own size).
+const CHUNK: usize = 64 << 10;
 
 impl NamePool {
     pub fn new() -> Arc<NamePool> {
@@ -23,68 +36,129 @@ impl NamePool {
     }
 
     pub fn intern(&self, name: &str) -> SymbolName {
-        if let Some(index) = self.read().get_index_of(name) {
-            return SymbolName(index as u32);
-        }
-        self.insert(Arc::from(name))
+        self.intern_bytes(name.as_bytes())
     }
 
     /// Interns a name as it appears in an object file: bytes, nearly always UTF-8 (anything
     /// else is interned in its lossy form). A name seen before is found by its bytes, so
     /// only a new name is checked for UTF-8.
     pub fn intern_bytes(&self, name: &[u8]) -> SymbolName {
-        if let Some(index) = self.read().get_index_of(&NameBytes(name)) {
+        if let Some(index) = self.read().index.get_index_of(&NameBytes(name)) {
             return SymbolName(index as u32);
         }
-        self.insert(text_of(name))
+        self.write().add(name)
     }
 
     /// Interns every name of `names` under one lock (an archive's symbol index: thousands
     /// of names, nearly all new), in order.
     pub fn intern_all_bytes<'a>(&self, names: impl IntoIterator<Item = &'a [u8]>) -> Vec<SymbolName> {
         let names = names.into_iter();
-        let mut pool = self.names.write().unwrap_or_else(|e| e.into_inner());
-        pool.reserve(names.size_hint().0);
-        names
-            .map(|name| match pool.get_index_of(&NameBytes(name)) {
-                Some(index) => SymbolName(index as u32),
-                None => SymbolName(pool.insert_full(text_of(name)).0 as u32),
-            })
-            .collect()
-    }
-
-    /// Adds a name not found under the read lock (another thread may have added it since:
-    /// `insert_full` then finds it).
-    fn insert(&self, text: Arc<str>) -> SymbolName {
-        let mut names = self.names.write().unwrap_or_else(|e| e.into_inner());
-        SymbolName(names.insert_full(text).0 as u32)
+        let mut pool = self.write();
+        pool.index.reserve(names.size_hint().0);
+        names.map(|name| pool.add(name)).collect()
     }
 
     /// The name if it was ever interned, without interning it.
     pub fn get(&self, name: &str) -> Option<SymbolName> {
-        self.read().get_index_of(name).map(|i| SymbolName(i as u32))
+        self.read().index.get_index_of(&NameBytes(name.as_bytes())).map(|i| SymbolName(i as u32))
     }
 
-    pub fn resolve(&self, name: SymbolName) -> Arc<str> {
-        self.read().get_index(name.0 as usize).cloned().unwrap_or_else(|| Arc::from("<unknown name>"))
+    pub fn resolve(&self, name: SymbolName) -> &str {
+        Self::text(&self.read(), name)
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, IndexSet<Arc<str>, BuildHasherDefault<NameHasher>>> {
+    /// `resolve`, unless another thread is adding a name right now (for a signal handler,
+    /// which must not wait for a lock the interrupted thread may hold).
+    pub fn try_resolve(&self, name: SymbolName) -> Option<&str> {
+        self.names.try_read().ok().map(|names| Self::text(&names, name))
+    }
+
+    fn text<'a>(names: &Names, name: SymbolName) -> &'a str {
+        match names.index.get_index(name.0 as usize) {
+            // SAFETY: the text lives in a chunk of this pool, which outlives `'a` (the
+            // pool's borrow), and was UTF-8 when it was stored.
+            Some(text) => unsafe { std::str::from_utf8_unchecked(text.bytes()) },
+            None => "<unknown name>",
+        }
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, Names> {
         self.names.read().unwrap_or_else(|e| e.into_inner())
     }
-}
 
-/// A name's text: its bytes if they are UTF-8, else their lossy form.
-fn text_of(name: &[u8]) -> Arc<str> {
-    match std::str::from_utf8(name) {
-        Ok(text) => Arc::from(text),
-        Err(_) => Arc::from(String::from_utf8_lossy(name).as_ref()),
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Names> {
+        self.names.write().unwrap_or_else(|e| e.into_inner())
     }
 }
 
-/// A name's bytes, found in the pool as the `str` with those bytes would be: hashed as
-/// `str` hashes (its bytes, then `0xff`), equal to the entry with the same bytes. Bytes
-/// that are not UTF-8 equal no entry, since every entry is a `str`.
+impl Names {
+    /// The name's index, adding it if it is new (another thread may have added it since a
+    /// lookup under the read lock missed it). The text is stored first and taken back if
+    /// the name was known: one hash and one probe, where most names are new.
+    fn add(&mut self, name: &[u8]) -> SymbolName {
+        let text = match std::str::from_utf8(name) {
+            Ok(text) => self.store(text),
+            Err(_) => self.store(&String::from_utf8_lossy(name)),
+        };
+        let (index, new) = self.index.insert_full(text);
+        if !new {
+            // The copy is the last thing in the last chunk.
+            if let Some(chunk) = self.chunks.last_mut() {
+                chunk.truncate(chunk.len() - text.len);
+            }
+        }
+        SymbolName(index as u32)
+    }
+
+    /// Copies `text` into a chunk with room for it.
+    fn store(&mut self, text: &str) -> Text {
+        let room = self.chunks.last().is_some_and(|c| c.capacity() - c.len() >= text.len());
+        if !room {
+            self.chunks.push(Vec::with_capacity(CHUNK.max(text.len())));
+        }
+        let chunk = self.chunks.last_mut().expect("a chunk with room was just ensured");
+        let start = chunk.len();
+        // Within capacity: the chunk's buffer does not move.
+        chunk.extend_from_slice(text.as_bytes());
+        let ptr = NonNull::new(chunk[start..].as_mut_ptr()).expect("a vector's buffer is never null");
+        Text { ptr, len: text.len() }
+    }
+}
+
+/// A name's text in one of the pool's chunks.
+#[derive(Clone, Copy)]
+struct Text {
+    ptr: NonNull<u8>,
+    len: usize,
+}
+
+// SAFETY: a `Text` is a shared, immutable view of bytes the pool owns and never changes.
+unsafe impl Send for Text {}
+unsafe impl Sync for Text {}
+
+impl Text {
+    fn bytes<'a>(self) -> &'a [u8] {
+        // SAFETY: `ptr..ptr + len` was written once, in a chunk that outlives the pool's
+        // users (see `NamePool::text`).
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl std::hash::Hash for Text {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        NameBytes(self.bytes()).hash(state)
+    }
+}
+
+impl PartialEq for Text {
+    fn eq(&self, other: &Text) -> bool {
+        self.bytes() == other.bytes()
+    }
+}
+
+impl Eq for Text {}
+
+/// A name's bytes, to look an entry up by: hashed and compared as the entry's text is.
 struct NameBytes<'a>(&'a [u8]);
 
 impl std::hash::Hash for NameBytes<'_> {
@@ -94,9 +168,9 @@ impl std::hash::Hash for NameBytes<'_> {
     }
 }
 
-impl indexmap::Equivalent<Arc<str>> for NameBytes<'_> {
-    fn equivalent(&self, key: &Arc<str>) -> bool {
-        key.as_bytes() == self.0
+impl indexmap::Equivalent<Text> for NameBytes<'_> {
+    fn equivalent(&self, key: &Text) -> bool {
+        key.bytes() == self.0
     }
 }
 
@@ -174,7 +248,7 @@ mod tests {
         // Not UTF-8: interned in its lossy form, and found again by the same bytes.
         let lossy = pool.intern_bytes(b"bad\xffname");
         assert_eq!(pool.intern_bytes(b"bad\xffname"), lossy);
-        assert_eq!(&*pool.resolve(lossy), "bad\u{fffd}name");
+        assert_eq!(pool.resolve(lossy), "bad\u{fffd}name");
         let all = pool.intern_all_bytes([&b"only_as_bytes"[..], b"fresh", b"fresh", b"bad\xffname"]);
         assert_eq!(all, [new, pool.intern("fresh"), pool.intern("fresh"), lossy]);
     }

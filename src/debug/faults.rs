@@ -61,7 +61,8 @@ fn describe(out: &mut impl std::fmt::Write, signal: i32, pc: u64, fault_addr: u6
     let _ = write!(out, "jitld: {name} at {pc:#x}");
     match code.map(|code| code.iter().find(|r| (r.start..r.end).contains(&pc))) {
         Some(Some(r)) => {
-            let _ = write!(out, " in JIT'd code: {}+{:#x} ({})", r.name, pc - r.start, r.file);
+            let name = r.try_name().unwrap_or("<name pool busy>");
+            let _ = write!(out, " in JIT'd code: {name}+{:#x} ({})", pc - r.start, r.file);
         }
         Some(None) => {
             let _ = write!(out, " (not in JIT'd code)");

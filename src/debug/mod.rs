@@ -16,18 +16,31 @@ use crate::layers::LinkPlugin;
 use crate::session::InstanceId;
 use jitld_linker::graph::{Definition, SectionRole};
 use jitld_linker::memory::Allocation;
+use jitld_linker::names::{NamePool, SymbolName};
 use jitld_linker::LinkGraph;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// A linked function: `[start, end)`, its name and where it came from.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct CodeRange {
     pub start: u64,
     pub end: u64,
-    /// Shared with the name pool and the graph: recording a function copies no text.
-    pub name: std::sync::Arc<str>,
-    pub file: std::sync::Arc<str>,
+    /// The name, in the pool it was interned in: recording a function copies no text.
+    name: SymbolName,
+    names: Arc<NamePool>,
+    pub file: Arc<str>,
     pub instance: InstanceId,
+}
+
+impl CodeRange {
+    pub fn name(&self) -> &str {
+        self.names.resolve(self.name)
+    }
+
+    /// The name, unless the pool is busy (see `NamePool::try_resolve`).
+    pub fn try_name(&self) -> Option<&str> {
+        self.names.try_resolve(self.name)
+    }
 }
 
 /// Every function of every linked graph, in link order; the fault reporter searches it only
@@ -47,7 +60,8 @@ pub fn functions(graph: &LinkGraph, instance: InstanceId) -> Vec<CodeRange> {
             (code && graph.blocks[block.index()].live).then(|| CodeRange {
                 start: symbol.addr,
                 end: symbol.addr + symbol.size.max(1),
-                name: graph.names.resolve(name),
+                name,
+                names: graph.names.clone(),
                 file: graph.name.clone(),
                 instance,
             })

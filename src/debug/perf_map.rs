@@ -26,7 +26,7 @@ impl LinkPlugin for PerfMap {
     fn notify_finalized(&self, instance: InstanceId, _: u64, graph: &LinkGraph, _: &Allocation) -> Result<()> {
         let mut text = String::new();
         for f in functions(graph, instance) {
-            text.push_str(&format!("{:x} {:x} {}\n", f.start, f.end - f.start, f.name));
+            text.push_str(&format!("{:x} {:x} {}\n", f.start, f.end - f.start, f.name()));
         }
         let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
         file.write_all(text.as_bytes()).map_err(|e| JitError::other(format!("perf map: {e}")))

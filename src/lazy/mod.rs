@@ -126,7 +126,7 @@ impl MaterializationUnit for LazyReexportsUnit {
                 session: session.clone(),
                 source: self.source.clone(),
                 body,
-                name: session.names().resolve(new),
+                name: session.names().resolve(new).into(),
                 slot: AtomicU64::new(0),
                 stats: self.stats.clone(),
             });

@@ -68,7 +68,7 @@ impl MaterializationUnit for CopyUnit {
             Ok(bytes) => bytes,
             Err(e) => return mr.fail(e),
         };
-        let name = layer.session().names().resolve(data.name);
+        let name = layer.session().names().resolve(data.name).to_string();
         // Only a copy that really exists where the code runs may stand in for the library's.
         let real = executor.runs_code();
         let graph = data.graph();
@@ -81,7 +81,7 @@ impl MaterializationUnit for CopyUnit {
                     eprintln!("error: copy of {name}: {e}");
                 }
                 if executor.in_this_process() {
-                    MADE.lock().unwrap_or_else(|e| e.into_inner()).push((name.to_string(), addr, size));
+                    MADE.lock().unwrap_or_else(|e| e.into_inner()).push((name, addr, size));
                 }
             }
             Box::new(())

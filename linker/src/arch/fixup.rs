@@ -126,8 +126,8 @@ pub fn field_width(arch: super::Arch, kind: crate::graph::EdgeKind) -> usize {
     arch.edge_info(kind).map_or(0, |info| usize::from(info.width))
 }
 
-/// The sum of 64-bit quantities widened to i128, which can't overflow for the few terms of a
-/// fix-up; saturating all the same, so that a wrong sum fails the range check, never panics.
+/// The sum of 64-bit quantities widened to i128: a few of them cannot overflow it, so the
+/// additions wrap (never, in fact) rather than check, on every fix-up.
 fn sum(terms: &[i128]) -> i128 {
-    terms.iter().fold(0i128, |total, &term| total.saturating_add(term))
+    terms.iter().fold(0i128, |total, &term| total.wrapping_add(term))
 }

@@ -69,14 +69,16 @@ pub enum Range {
 }
 
 impl Range {
+    /// Whether `value` fits in `bits` bits (1 to 64) read this way. On every fix-up, so
+    /// in 64-bit arithmetic: a value no `i64` or `u64` holds fits no field.
     pub fn contains(self, value: i128, bits: u8) -> bool {
         let bits = u32::from(bits);
-        let (min_signed, max_signed) = (-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1);
-        let max_unsigned = (1i128 << bits) - 1;
+        let signed = || i64::try_from(value).is_ok_and(|v| bits >= 64 || matches!(v >> (bits - 1), 0 | -1));
+        let unsigned = || u64::try_from(value).is_ok_and(|v| bits >= 64 || v >> bits == 0);
         match self {
-            Range::Signed => (min_signed..=max_signed).contains(&value),
-            Range::Unsigned => (0..=max_unsigned).contains(&value),
-            Range::SignedOrUnsigned => (min_signed..=max_unsigned).contains(&value),
+            Range::Signed => signed(),
+            Range::Unsigned => unsigned(),
+            Range::SignedOrUnsigned => signed() || unsigned(),
         }
     }
 }
@@ -294,5 +296,21 @@ mod tests {
         assert!(!Range::SignedOrUnsigned.contains(0x100, 8));
         assert!(Range::SignedOrUnsigned.contains(u64::MAX as i128, 64) && Range::Signed.contains(i64::MIN as i128, 64));
         assert!(Range::Signed.contains(-(1 << 27), 28) && !Range::Signed.contains(1 << 27, 28));
+    }
+
+    /// The bounds, as the ABIs state them, at and around every edge of every width.
+    #[test]
+    fn ranges_agree_with_their_bounds() {
+        for bits in 1..=64u8 {
+            let (min, max, umax) = (-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1, (1i128 << bits) - 1);
+            for edge in [min, max, umax, 0, -1, i128::from(i64::MIN), i128::from(u64::MAX)] {
+                for value in [edge - 1, edge, edge + 1] {
+                    assert_eq!(Range::Signed.contains(value, bits), (min..=max).contains(&value), "{value} in {bits}");
+                    assert_eq!(Range::Unsigned.contains(value, bits), (0..=umax).contains(&value), "{value} in {bits}");
+                    let either = (min..=umax).contains(&value);
+                    assert_eq!(Range::SignedOrUnsigned.contains(value, bits), either, "{value} in {bits}");
+                }
+            }
+        }
     }
 }

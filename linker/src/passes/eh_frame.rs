@@ -120,8 +120,9 @@ fn split_block(graph: &mut LinkGraph, block: BlockId, kinds: &EhFrameKinds) -> R
 }
 
 /// How many records the section holds, by their lengths (up to a terminator or a length
-/// that does not fit; `split_block` reports those).
-fn record_count(bytes: &[u8]) -> usize {
+/// that does not fit; `split_block` reports those). A builder that knows its graph will be
+/// split sizes the graph's vectors with it.
+pub fn record_count(bytes: &[u8]) -> usize {
     let mut count = 0;
     let mut offset = 0usize;
     while let Some(length) = bytes.get(offset..offset + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])) {

@@ -6,7 +6,8 @@ use crate::graph::{BlockId, Definition, LinkGraph};
 use crate::Result;
 
 pub fn mark_live(graph: &mut LinkGraph) {
-    let mut work: Vec<BlockId> = Vec::new();
+    // Every block is pushed once at least (more when several edges reach it first).
+    let mut work: Vec<BlockId> = Vec::with_capacity(graph.blocks.len());
     for symbol in &mut graph.symbols {
         if symbol.live {
             if let Definition::Block { block, .. } = symbol.def {

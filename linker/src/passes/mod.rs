@@ -11,7 +11,7 @@
 mod eh_frame;
 mod live;
 
-pub use eh_frame::split_eh_frame;
+pub use eh_frame::{record_count as eh_frame_records, split_eh_frame};
 pub use live::{mark_live, prune};
 
 use crate::graph::LinkGraph;

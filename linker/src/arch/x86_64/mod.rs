@@ -233,9 +233,15 @@ impl Kind {
 
 /// A field holds its value's low bytes, little-endian (the range was checked).
 pub fn write_field(value: i128, field: &mut [u8]) -> Result<(), String> {
-    let bytes = (value as u64).to_le_bytes();
-    let low = bytes.get(..field.len()).ok_or("field wider than 8 bytes")?;
-    field.copy_from_slice(low);
+    // The common widths as single stores (a copy of unknown length is a call to memcpy).
+    match field.len() {
+        4 => field.copy_from_slice(&(value as u32).to_le_bytes()),
+        8 => field.copy_from_slice(&(value as u64).to_le_bytes()),
+        len => {
+            let bytes = (value as u64).to_le_bytes();
+            field.copy_from_slice(bytes.get(..len).ok_or("field wider than 8 bytes")?);
+        }
+    }
     Ok(())
 }
 

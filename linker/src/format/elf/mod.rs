@@ -372,7 +372,15 @@ pub fn build_graph(input: &InputBuffer, names: &Arc<NamePool>) -> Result<LinkGra
     let obj = ElfObject::open(input)?;
     let mut graph = LinkGraph::new(input.clone(), names.clone(), obj.arch);
     graph.format = Some(Format::Elf);
+    // A section and a block per section at most, sized once.
+    graph.sections.reserve(obj.sections.len());
+    graph.blocks.reserve(obj.sections.len());
     let blocks = add_sections(&obj, &mut graph)?;
+    // `.eh_frame` becomes a block and a symbol per record: room for them now, so that
+    // splitting it does not move every block and symbol built before.
+    let records = unwind_records(&graph);
+    graph.blocks.reserve(records + 1);
+    graph.symbols.reserve(obj.symbols.len() + records);
     let mut symbols = add_symbols(&obj, &mut graph, &blocks)?;
     for (index, sym) in obj.symbols.iter().enumerate() {
         if let (STT_GNU_IFUNC, Some(id)) = (sym.st_type(), symbols.get(index).copied().flatten()) {
@@ -381,6 +389,12 @@ pub fn build_graph(input: &InputBuffer, names: &Arc<NamePool>) -> Result<LinkGra
     }
     add_relocations(&obj, &mut graph, &blocks, &mut symbols)?;
     Ok(graph)
+}
+
+/// How many records the graph's `.eh_frame` sections hold.
+fn unwind_records(graph: &LinkGraph) -> usize {
+    let unwind = graph.sections.iter().filter(|s| s.role == SectionRole::EhFrame);
+    unwind.flat_map(|s| &s.blocks).map(|&b| crate::passes::eh_frame_records(graph.block_bytes(graph.block(b)))).sum()
 }
 
 fn add_sections(obj: &ElfObject, graph: &mut LinkGraph) -> Result<Vec<Option<BlockId>>> {
@@ -434,7 +448,6 @@ fn add_sections(obj: &ElfObject, graph: &mut LinkGraph) -> Result<Vec<Option<Blo
 /// relocation first uses them; section symbols become anonymous symbols at the section start.
 fn add_symbols(obj: &ElfObject, graph: &mut LinkGraph, blocks: &[Option<BlockId>]) -> Result<Vec<Option<SymbolId>>> {
     let mut ids = vec![None; obj.symbols.len()];
-    graph.symbols.reserve(obj.symbols.len());
     let mut common: Option<crate::graph::SectionId> = None;
     for (index, sym) in obj.symbols.iter().enumerate().skip(1) {
         if sym.is_undefined(LE) || sym.st_type() == STT_FILE {
@@ -493,6 +506,7 @@ fn add_relocations(
     blocks: &[Option<BlockId>],
     symbols: &mut [Option<SymbolId>],
 ) -> Result<()> {
+    let unwind = unwind_references(obj, graph, blocks);
     for (index, section) in obj.sections.iter().enumerate() {
         let kind = section.sh_type(LE);
         if kind == SHT_REL {
@@ -518,8 +532,10 @@ fn add_relocations(
             .map_err(|e| bad_section(obj.input, index, e))?
             .ok_or_else(|| LinkError::malformed(obj.at().section(obj.section_name(index)), "unreadable relocations"))?;
         let size = graph.block(block).size();
-        // One edge per relocation, mostly: grow once, not once per doubling.
-        graph.block_mut(block).edges.reserve(relas.len());
+        // One edge per relocation, mostly, and one per unwind record: grow once, not once
+        // per doubling.
+        let records = unwind.get(target).copied().unwrap_or(0);
+        graph.block_mut(block).edges.reserve(relas.len() + records);
         for rela in relas {
             let offset = rela.r_offset(LE);
             let at = || obj.at().section(&*target_name).offset(offset);
@@ -563,6 +579,40 @@ fn add_relocations(
         }
     }
     Ok(())
+}
+
+/// Per section index, about how many `.eh_frame` records describe code in it: splitting
+/// `.eh_frame` gives the block of each described function one keep-alive edge per record,
+/// and a block's edges are sized for those up front (re-growing the edges of a large
+/// `.text` is a copy of all of them). Counts every relocation of `.eh_frame` by the section
+/// of its symbol, so LSDA and personality references count too: an estimate from above.
+fn unwind_references(obj: &ElfObject, graph: &mut LinkGraph, blocks: &[Option<BlockId>]) -> Vec<usize> {
+    let mut counts = vec![0usize; obj.sections.len()];
+    let mut relocated = vec![false; obj.sections.len()];
+    for section in obj.sections.iter().filter(|s| s.sh_type(LE) == SHT_RELA) {
+        let target = section.sh_info(LE) as usize;
+        if let Some(flag) = relocated.get_mut(target) {
+            *flag = true;
+        }
+        let block = blocks.get(target).copied().flatten();
+        let unwind = block.is_some_and(|b| graph.sections[graph.block(b).section.index()].role == SectionRole::EhFrame);
+        let Some((relas, _)) = unwind.then(|| section.rela(LE, obj.data).ok().flatten()).flatten() else { continue };
+        for rela in relas {
+            let symbol = obj.symbols.symbol(object::SymbolIndex(rela.r_sym(LE, false) as usize));
+            let shndx = symbol.map_or(0, |sym| usize::from(sym.st_shndx(LE)));
+            if let Some(count) = counts.get_mut(shndx) {
+                *count += 1;
+            }
+        }
+    }
+    // Sections without relocations of their own get their room here.
+    for (index, (&count, relocated)) in counts.iter().zip(relocated).enumerate() {
+        match blocks.get(index).copied().flatten() {
+            Some(block) if count > 0 && !relocated => graph.block_mut(block).edges.reserve_exact(count),
+            _ => {}
+        }
+    }
+    counts
 }
 
 /// The graph symbol a relocation refers to. An undefined symbol becomes an external the
