@@ -359,7 +359,8 @@ impl ExecutionSession {
     /// whole search order, generators included: the JITDylib then defines `name` with
     /// `flags`, as an alias of `target` looked up in its own search order (see
     /// `lookup::take_stand_ins`). `origin` names who asked, for errors. A name's first stand-in
-    /// counts; later ones are ignored.
+    /// counts; later ones are ignored. It lasts as long as the JITDylib: removing the code of
+    /// the object that asked for it does not take it back.
     pub fn add_stand_in(&self, dylib: DylibId, name: SymbolName, target: SymbolName, flags: SymbolFlags, origin: &str) {
         let mut state = self.lock();
         let record = &mut state.dylibs[dylib.0 as usize];
