@@ -275,7 +275,8 @@ fn coff_archives_in_both_layouts_and_import_libraries() {
 
 /// `.drectve` directives from `#pragma comment(linker, ...)`: `/alternatename:a=b` sends the
 /// object's references to its undefined `a` to `b`; `/include:sym` makes linking the object
-/// link `sym` (pulling the archive member that defines it, an error when nothing does); an
+/// link `sym` (pulling the archive member that defines it, an error when nothing does);
+/// `/defaultlib:` and `/merge:` are reported once and ignored, `/export:` accepted; an
 /// unknown directive is a warning.
 #[test]
 fn drectve_alternate_names_includes_and_unknown_directives() {
@@ -289,6 +290,9 @@ fn drectve_alternate_names_includes_and_unknown_directives() {
         "#pragma comment(linker, \"/alternatename:wanted=fallback\")\n\
          #pragma comment(linker, \"/include:forced\")\n\
          #pragma comment(linker, \"/frobnicate\")\n\
+         #pragma comment(lib, \"kernel32\")\n\
+         #pragma comment(linker, \"/merge:.rdata=.text\")\n\
+         #pragma comment(linker, \"/export:fallback\")\n\
          int fallback(void) { return 7; }\nint wanted(void);\nint main(void) { return wanted(); }\n",
     );
     let out = jitld(&["run", &main]);
@@ -296,6 +300,14 @@ fn drectve_alternate_names_includes_and_unknown_directives() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("undefined symbol: forced"), "{stderr}");
     assert!(stderr.contains("unknown directive /frobnicate"), "{stderr}");
+    // Libraries to search and sections to merge are reported, once, naming the object.
+    let reported: Vec<&str> = stderr.lines().filter(|l| l.contains("ignored (jitld links")).collect();
+    assert_eq!(reported.len(), 1, "{stderr}");
+    assert!(reported[0].contains(&format!("{main}: .drectve:")), "{stderr}");
+    assert!(
+        reported[0].contains("/DEFAULTLIB:kernel32.lib") && reported[0].contains("/merge:.rdata=.text"),
+        "{stderr}"
+    );
     let forced = windows_object(&dir, "forced", target, "int forced = 1;");
     let library = dir.join("forced.lib").display().to_string();
     let _ = std::fs::remove_file(&library);
@@ -303,4 +315,302 @@ fn drectve_alternate_names_includes_and_unknown_directives() {
     assert!(lib.unwrap().success());
     let out = jitld(&["run", &main, &library]);
     assert_eq!(out.status.code(), Some(7), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Compiles C `text` with `compiler` and `flags` into `dir/name.o` and returns its bytes.
+fn compiled(dir: &Path, name: &str, compiler: &str, flags: &[&str], text: &str) -> Vec<u8> {
+    let c = dir.join(format!("{name}.c"));
+    std::fs::write(&c, text).unwrap();
+    let o = c.with_extension("o");
+    let status = Command::new(compiler).args(flags).args(["-O2", "-c"]).arg(&c).arg("-o").arg(&o).status();
+    assert!(status.unwrap_or_else(|e| panic!("{compiler}: {e}")).success(), "{compiler} {flags:?} failed on {name}");
+    std::fs::read(&o).unwrap()
+}
+
+/// Weak definitions and weak references as the compilers write them (a weak external whose
+/// default is in its own object: a function, or an absolute 0): alone, the weak definition
+/// is called and the reference is null; with another object's strong definitions, both go
+/// there. The same C built for Linux gives the same answers.
+#[test]
+fn weak_definitions_and_references_agree_with_elf() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("coff-tests/weak");
+    std::fs::create_dir_all(&dir).unwrap();
+    let weak = "__attribute__((weak)) int weak_def(void) { return 1; }\n\
+        extern int weak_ref(void) __attribute__((weak));\n\
+        int use_weak(void) { return weak_def() * 100 + (weak_ref ? weak_ref() : 7); }\n";
+    let strong = "int weak_def(void) { return 2; }\nint weak_ref(void) { return 3; }\n";
+    let elf = |with_strong: bool| {
+        let jit = Jit::new().unwrap();
+        jit.add_object("weak-linux.o", compiled(&dir, "weak-linux", "clang-19", &[], weak)).unwrap();
+        if with_strong {
+            jit.add_object("strong-linux.o", compiled(&dir, "strong-linux", "clang-19", &[], strong)).unwrap();
+        }
+        // SAFETY: `int use_weak(void)`, the host's convention.
+        unsafe { jit.get::<extern "C" fn() -> i32>("use_weak").unwrap()() }
+    };
+    let expected = [elf(false), elf(true)];
+    assert_eq!(expected, [107, 203]);
+    let compilers: [(&str, &str, &[&str]); 3] = [
+        ("msvc", "clang-19", &["--target=x86_64-pc-windows-msvc"]),
+        ("clang-mingw", "clang-19", &["--target=x86_64-w64-mingw32"]),
+        ("gcc-mingw", "x86_64-w64-mingw32-gcc", &[]),
+    ];
+    for (tag, compiler, flags) in compilers {
+        let coff = |with_strong: bool| {
+            let jit = Jit::new().unwrap();
+            jit.add_object("weak.o", compiled(&dir, &format!("weak-{tag}"), compiler, flags, weak)).unwrap();
+            if with_strong {
+                jit.add_object("strong.o", compiled(&dir, &format!("strong-{tag}"), compiler, flags, strong)).unwrap();
+            }
+            // SAFETY: `int use_weak(void)`, compiled for Windows.
+            unsafe { jit.get::<extern "win64" fn() -> i32>("use_weak").unwrap()() }
+        };
+        assert_eq!([coff(false), coff(true)], expected, "{tag}");
+    }
+}
+
+/// A weak external whose default is another object's (`#pragma weak` style, written here
+/// with llvm-mc) means the default for every object and JITDylib that refers to its name,
+/// unless something defines the name; when neither is defined, the error names both.
+#[test]
+fn weak_external_defaults_in_other_objects_and_jitdylibs() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("coff-tests/weak-alias");
+    std::fs::create_dir_all(&dir).unwrap();
+    let alias = windows_assembly(&dir, "alias", "\t.weak\tanswer\n\t.set\tanswer, default_answer\n");
+    let default = windows_assembly(
+        &dir,
+        "default",
+        "\t.text\n\t.globl\tdefault_answer\ndefault_answer:\n\tmovl\t$5, %eax\n\tretq\n",
+    );
+    let user = windows_assembly(&dir, "user", "\t.text\n\t.globl\tmain\nmain:\n\tjmp\tanswer\n");
+    let real = windows_assembly(&dir, "real", "\t.text\n\t.globl\tanswer\nanswer:\n\tmovl\t$9, %eax\n\tretq\n");
+    let run = |args: &[&str]| {
+        let out = jitld(&[&["run"], args].concat());
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    assert_eq!(run(&[&user, &alias, &default]).0, Some(5));
+    assert_eq!(run(&[&user, &alias, &default, &real]).0, Some(9));
+    // The real definition in an earlier JITDylib wins; the stand-in serves a later one.
+    assert_eq!(run(&["--jd", "lib", &real, "--jd", "main", &user, &alias, &default]).0, Some(9));
+    assert_eq!(run(&["--jd", "lib", &alias, &default, "--jd", "main", &user]).0, Some(5));
+    let (code, stderr) = run(&[&user, &alias]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("default_answer") && stderr.contains("standing in for answer"), "{stderr}");
+    // Stand-ins that lead back to themselves are not taken (aliases waiting for each other
+    // would never resolve): the name is undefined.
+    let back = windows_assembly(&dir, "back", "\t.weak\tdefault_answer\n\t.set\tdefault_answer, answer\n");
+    let out = Command::new("timeout").args(["60", env!("CARGO_BIN_EXE_jitld"), "run", &user, &alias, &back]).output();
+    let out = out.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("undefined symbol: answer"), "{stderr}");
+}
+
+/// Grouped sections (`X$suffix`) are laid out together in the order of their suffixes,
+/// whatever the source's order: a table whose start marker is in `.table$a` and end marker in
+/// `.table$z` holds the entries of `.table$b`, `$c`, `$m` and `$n` between them, in that
+/// order, and code walks it (the idiom of MSVC's own `.CRT$XCA`..`$XCZ`). Nothing refers to
+/// the entries: sections that are not COMDAT are kept whole, as link.exe keeps them.
+#[test]
+fn grouped_sections_are_sorted_by_suffix_and_walked() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("coff-tests/grouped");
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = "#define IN(s) __attribute__((section(\".table$\" s), used))\n\
+        IN(\"z\") static const long long table_end = 0;\n\
+        IN(\"m\") static const long long third = 3;\n\
+        IN(\"a\") static const long long table_start = 0;\n\
+        IN(\"n\") static const long long fourth = 4;\n\
+        IN(\"c\") static const long long second = 2;\n\
+        IN(\"b\") static const long long first = 1;\n\
+        long long walk_table(void) {\n\
+            long long digits = 0;\n\
+            for (const long long *volatile p = &table_start + 1; p < &table_end; p++)\n\
+                if (*p) digits = digits * 10 + *p;\n\
+            return digits;\n\
+        }\n";
+    let compilers: [(&str, &str, &[&str]); 3] = [
+        ("msvc", "clang-19", &["--target=x86_64-pc-windows-msvc"]),
+        ("clang-mingw", "clang-19", &["--target=x86_64-w64-mingw32"]),
+        ("gcc-mingw", "x86_64-w64-mingw32-gcc", &[]),
+    ];
+    for (tag, compiler, flags) in compilers {
+        let jit = Jit::new().unwrap();
+        jit.add_object("grouped.o", compiled(&dir, &format!("grouped-{tag}"), compiler, flags, text)).unwrap();
+        // SAFETY: `long long walk_table(void)`, compiled for Windows.
+        let walked = unsafe { jit.get::<extern "win64" fn() -> i64>("walk_table").unwrap()() };
+        assert_eq!(walked, 1234, "{tag}");
+    }
+}
+
+/// A second copy of a `NODUPLICATES` COMDAT is an error naming both objects.
+#[test]
+fn noduplicates_comdat_copies_are_an_error_naming_both_objects() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("coff-tests/noduplicates");
+    std::fs::create_dir_all(&dir).unwrap();
+    let copy = |name: &str| {
+        let text = format!(
+            "\t.section .text$only,\"xr\",one_only,only\n\t.globl only\nonly:\n\tmovl $3, %eax\n\tretq\n\
+             \t.text\n\t.globl main_{name}\nmain_{name}:\n\tjmp only\n"
+        );
+        windows_assembly(&dir, name, &text)
+    };
+    let (a, b) = (copy("a"), copy("b"));
+    assert_eq!(jitld(&["run", "--entry", "main_a", &a]).status.code(), Some(3));
+    let out = jitld(&["run", "--entry", "main_a", &a, &b]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("only") && stderr.contains(&a) && stderr.contains(&b), "{stderr}");
+}
+
+/// Two objects from the same compiler: a COMDAT variable and a COMDAT inline function
+/// both use (kept once: the counter is shared, the function's address is one), an array one
+/// defines and the other reads, and a function the other calls through `__imp_` (what
+/// `dllimport` compiles to), all agreeing with the same code built for Linux. C++ (`inline`)
+/// from clang; C from MinGW's GCC (`selectany` data, `weak` functions).
+#[test]
+fn objects_share_comdat_copies_data_and_imports_and_agree_with_elf() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("coff-tests/two-objects");
+    std::fs::create_dir_all(&dir).unwrap();
+    let common = "#if defined(_WIN32)\n#define IMPORT __declspec(dllimport)\n#else\n#define IMPORT\n#endif\n\
+        #ifdef __cplusplus\n#define SHARED inline\n#define SHARED_FN inline\n#define C extern \"C\"\n\
+        #else\n#define SHARED __attribute__((selectany))\n#define SHARED_FN __attribute__((weak))\n#define C\n#endif\n\
+        SHARED long long shared_counter = 0;\n\
+        SHARED_FN const void *inline_address(void) { return (const void *)&inline_address; }\n";
+    let one = format!(
+        "{common}C IMPORT long long imported_value(void);\nC extern long long table_in_two[3];\n\
+         C long long bump_one(void) {{ return ++shared_counter; }}\n\
+         C const void *address_in_two(void);\n\
+         C int same_inline_copy(void) {{ return inline_address() == address_in_two(); }}\n\
+         C long long sum_table(void) {{ return table_in_two[0] + table_in_two[1] * 10 + table_in_two[2] * 100; }}\n\
+         C long long call_imported(void) {{ return imported_value() * 2; }}\n"
+    );
+    let two = format!(
+        "{common}C long long table_in_two[3] = {{5, 7, 11}};\n\
+         C long long imported_value(void) {{ return 21; }}\n\
+         C long long bump_two(void) {{ return shared_counter += 10; }}\n\
+         C const void *address_in_two(void) {{ return inline_address(); }}\n"
+    );
+    macro_rules! answers {
+        ($abi:literal, $jit:expr) => {{
+            let jit: &Jit = $jit;
+            // SAFETY: the signatures are the source's, in the convention of its target.
+            unsafe {
+                let bump_one = jit.get::<extern $abi fn() -> i64>("bump_one").unwrap();
+                let bump_two = jit.get::<extern $abi fn() -> i64>("bump_two").unwrap();
+                let same = jit.get::<extern $abi fn() -> i32>("same_inline_copy").unwrap();
+                let sum = jit.get::<extern $abi fn() -> i64>("sum_table").unwrap();
+                let imported = jit.get::<extern $abi fn() -> i64>("call_imported").unwrap();
+                vec![bump_one(), bump_two(), bump_one(), i64::from(same()), sum(), imported()]
+            }
+        }};
+    }
+    let build = |tag: &str, compiler: &str, flags: &[&str]| {
+        let jit = Jit::new().unwrap();
+        jit.add_object("one.o", compiled(&dir, &format!("one-{tag}"), compiler, flags, &one)).unwrap();
+        jit.add_object("two.o", compiled(&dir, &format!("two-{tag}"), compiler, flags, &two)).unwrap();
+        jit
+    };
+    let cxx = ["-x", "c++", "-std=c++17", "-fno-exceptions"];
+    let expected = answers!("C", &build("linux", "clang-19", &cxx));
+    assert_eq!(expected, [1, 11, 12, 1, 1175, 42]);
+    for (tag, target) in [("msvc", "--target=x86_64-pc-windows-msvc"), ("clang-mingw", "--target=x86_64-w64-mingw32")] {
+        let flags = [&cxx[..], &[target]].concat();
+        assert_eq!(answers!("win64", &build(tag, "clang-19", &flags)), expected, "{tag}");
+    }
+    assert_eq!(answers!("win64", &build("gcc-mingw", "x86_64-w64-mingw32-gcc", &[])), expected, "gcc-mingw");
+}
+
+/// What the initializer and terminator tables called, in order (`record_event`).
+static EVENTS: std::sync::Mutex<Vec<i64>> = std::sync::Mutex::new(Vec::new());
+
+extern "win64" fn record_event(value: i64) {
+    EVENTS.lock().unwrap().push(value);
+}
+
+/// Links `objects` (clang for `target`) in this process with `record_event`, calls `touch`
+/// (which records its own event), runs the finalizers, and returns every event in order.
+fn table_events(dir: &Path, target: &str, compiler: &str, objects: &[(&str, &str)]) -> Vec<i64> {
+    let jit = Jit::new().unwrap();
+    let name = jit.session().intern("record_event");
+    let flags = SymbolFlags { strength: Strength::Strong, scope: Scope::Default, callable: true };
+    let callback = record_event as *const () as u64;
+    jit.session().define_absolute(jit.main_dylib(), &[(name, callback, flags)]).unwrap();
+    for (name, text) in objects {
+        let flags: &[&str] = if target.is_empty() { &[] } else { &[target] };
+        jit.add_object(&format!("{name}.o"), compiled(dir, name, compiler, flags, text)).unwrap();
+    }
+    EVENTS.lock().unwrap().clear();
+    // SAFETY: `long long touch(void)`, compiled for Windows.
+    unsafe { jit.get::<extern "win64" fn() -> i64>("touch").unwrap()() };
+    jit.platform().run_finalizers();
+    std::mem::take(&mut *EVENTS.lock().unwrap())
+}
+
+/// MSVC's tables across two objects: C initializers (`.CRT$XI*`) before C++ ones
+/// (`.CRT$XC*`), each in the order of the whole section name (`$XCU00200` before
+/// `$XCU00300`, though the object with the latter comes first); after the entry,
+/// pre-terminators (`.CRT$XP*`) before terminators (`.CRT$XT*`), in name order. MinGW's
+/// `.ctors.N` by priority and `.dtors` at exit, from clang and GCC.
+#[test]
+fn initializer_and_terminator_tables_run_in_order() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("coff-tests/tables");
+    std::fs::create_dir_all(&dir).unwrap();
+    let entry = |section: &str, name: &str, event: i64| {
+        format!(
+            "static void {name}(void) {{ record_event({event}); }}\n\
+             __attribute__((section(\"{section}\"), used)) static void (*const {name}_entry)(void) = {name};\n"
+        )
+    };
+    let first = [
+        "void record_event(long long);\nlong long touch_second(void);\n".to_string(),
+        entry(".CRT$XTB", "term_b", 9),
+        entry(".CRT$XCU00300", "cxx_300", 4),
+        entry(".CRT$XPU", "pre_term", 7),
+        entry(".CRT$XCU", "cxx_plain", 2),
+        entry(".CRT$XTA", "term_a", 8),
+        "long long touch(void) { record_event(6); return touch_second(); }\n".to_string(),
+    ]
+    .concat();
+    let second = [
+        "void record_event(long long);\n".to_string(),
+        entry(".CRT$XIU", "c_init", 1),
+        entry(".CRT$XCU00200", "cxx_200", 3),
+        entry(".CRT$XCV", "cxx_later", 5),
+        "long long touch_second(void) { return 0; }\n".to_string(),
+    ]
+    .concat();
+    let objects = [("first-msvc", first.as_str()), ("second-msvc", second.as_str())];
+    let events = table_events(&dir, "--target=x86_64-pc-windows-msvc", "clang-19", &objects);
+    assert_eq!(events, [1, 2, 3, 4, 5, 6, 7, 8, 9], "msvc");
+    let mingw = "void record_event(long long);\n\
+        __attribute__((constructor(300))) static void late(void) { record_event(2); }\n\
+        __attribute__((constructor(200))) static void early(void) { record_event(1); }\n\
+        __attribute__((destructor)) static void gone(void) { record_event(4); }\n\
+        long long touch(void) { record_event(3); return 0; }\n";
+    let clang = table_events(&dir, "--target=x86_64-w64-mingw32", "clang-19", &[("ctors-clang", mingw)]);
+    assert_eq!(clang, [1, 2, 3, 4], "clang mingw");
+    let gcc = table_events(&dir, "", "x86_64-w64-mingw32-gcc", &[("ctors-gcc", mingw)]);
+    assert_eq!(gcc, [1, 2, 3, 4], "gcc mingw");
+}
+
+/// `__imp_NAME` (what `dllimport` code loads) holds NAME's address wherever NAME is defined:
+/// here another JITDylib's object, which a static link of DLLs would have reached through
+/// an import library.
+#[test]
+fn dllimport_reaches_a_definition_in_another_jitdylib() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("coff-tests/dllimport");
+    std::fs::create_dir_all(&dir).unwrap();
+    let target = "x86_64-pc-windows-msvc";
+    let lib = windows_object(&dir, "lib", target, "__declspec(dllexport) int exported_twice(int x) { return 2 * x; }");
+    let main = windows_object(
+        &dir,
+        "main",
+        target,
+        "__declspec(dllimport) int exported_twice(int);\nint main(void) { return exported_twice(21); }",
+    );
+    let out = jitld(&["run", "--jd", "lib", &lib, "--jd", "main", &main]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(42), "{stderr}");
+    // dllexport's `/EXPORT:` directive is accepted silently.
+    assert!(!stderr.contains("warning"), "{stderr}");
 }

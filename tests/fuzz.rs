@@ -326,7 +326,8 @@ fn object_seeds() -> Vec<Vec<u8>> {
         .get_or_init(|| {
             let dir = scratch("fuzz-seeds");
             let fixtures = root().join("fixtures");
-            let builds: [(&str, PathBuf, &[&str]); 14] = [
+            let coff = root().join("tests/check/coff_x86_64");
+            let builds: [(&str, PathBuf, &[&str]); 19] = [
                 ("gcc", fixtures.join("malformed/small.c"), &["-O1", "-fPIE"]),
                 ("clang-19", fixtures.join("malformed/small.c"), &["-O0", "-fno-pic"]),
                 ("gcc", fixtures.join("run/common/a.c"), &["-O2", "-fcommon", "-fPIC"]),
@@ -342,6 +343,13 @@ fn object_seeds() -> Vec<Vec<u8>> {
                 ("clang-19", fixtures.join("macho/freestanding.c"), &["--target=aarch64-linux-gnu", "-O2", "-fPIC"]),
                 ("clang-19", fixtures.join("macho/freestanding.c"), &["--target=x86_64-pc-windows-msvc", "-O1"]),
                 ("clang-19", fixtures.join("macho/freestanding.c"), &["--target=x86_64-w64-mingw32", "-O2"]),
+                ("x86_64-w64-mingw32-gcc", fixtures.join("macho/freestanding.c"), &["-O1", "-DNO_THREAD_LOCALS"]),
+                // COFF assembly: every relocation kind, COMDAT selections, weak externals,
+                // SECREL/SECTION, `.drectve`.
+                ("clang-19", coff.join("relocations.s"), &["--target=x86_64-pc-windows-msvc"]),
+                ("clang-19", coff.join("comdat_selections.s"), &["--target=x86_64-pc-windows-msvc"]),
+                ("clang-19", coff.join("section_relative.s"), &["--target=x86_64-pc-windows-msvc"]),
+                ("clang-19", coff.join("alternatename.s"), &["--target=x86_64-pc-windows-msvc"]),
             ];
             let mut seeds: Vec<Vec<u8>> = builds
                 .iter()
@@ -381,6 +389,28 @@ fn archive_seeds() -> Vec<Vec<u8>> {
         tool("ar", &args);
         seeds.push(read(&archive));
     }
+    // COFF archives: the Microsoft layout (two linker members) and an import library.
+    let coff: Vec<String> = objects
+        .iter()
+        .filter(|o| o.starts_with(&[0x64, 0x86]))
+        .take(3)
+        .enumerate()
+        .map(|(i, bytes)| {
+            let path = dir.join(format!("coff{i}.obj"));
+            std::fs::write(&path, bytes).unwrap();
+            path.display().to_string()
+        })
+        .collect();
+    let microsoft = dir.join("microsoft.lib");
+    let _ = std::fs::remove_file(&microsoft);
+    tool("llvm-lib-19", &[[format!("/out:{}", microsoft.display())].as_slice(), &coff].concat());
+    seeds.push(read(&microsoft));
+    let def = dir.join("imports.def");
+    std::fs::write(&def, "LIBRARY user32.dll\nEXPORTS\nMessageBoxA\nwsprintfA DATA\n").unwrap();
+    let imports = dir.join("imports.lib");
+    let (def, imports) = (def.display().to_string(), imports.display().to_string());
+    tool("llvm-dlltool-19", &["-d".into(), def, "-l".into(), imports.clone(), "-m".into(), "i386:x86-64".into()]);
+    seeds.push(read(Path::new(&imports)));
     seeds.extend(files_in(&root().join("fuzz/corpus/archives")).iter().map(|p| read(p)));
     seeds
 }

@@ -530,4 +530,21 @@ fn malformed_coff_objects_get_one_line_errors() {
     outside[20 + 20..20 + 24].copy_from_slice(&0x00ff_0000u32.to_le_bytes());
     let file = object(&dir, "coff-outside.o", &outside);
     assert_rejected(&file, &["section .text", "lies outside the file"]);
+    let word = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+    // The first relocation of .text names a symbol past the end of the table: the error
+    // names the section and the offset of the relocation.
+    let relocations = word(20 + 24);
+    let site = word(relocations);
+    let mut bad_index = bytes.clone();
+    bad_index[relocations + 4..relocations + 8].copy_from_slice(&0x00ff_fff0u32.to_le_bytes());
+    let file = object(&dir, "coff-bad-symbol-index.o", &bad_index);
+    assert_rejected(&file, &[&format!("section .text+{site:#x}"), "symbol index 16777200 out of range"]);
+    // A function's value past the end of its section: the error names the symbol, its
+    // section and the offset.
+    let (table, count) = (word(8), word(12));
+    let apply = (0..count).map(|i| table + 18 * i).find(|&at| &bytes[at..at + 8] == b"apply\0\0\0").unwrap();
+    let mut past_end = bytes.clone();
+    past_end[apply + 8..apply + 12].copy_from_slice(&0x0001_0000u32.to_le_bytes());
+    let file = object(&dir, "coff-symbol-past-end.o", &past_end);
+    assert_rejected(&file, &["section .text+0x10000 (in apply)", "past the end of its section"]);
 }

@@ -128,3 +128,28 @@ fn relocations_of_macho_arm64_object() {
 fn relocations_of_elf_aarch64_object() {
     snapshot!("relocs_reloc_mix_elf_aarch64_pic", dump_relocs("reloc_mix.elf-aarch64-pic.o", "0x10000000"));
 }
+
+/// COFF x86-64 (the same C, from clang for MSVC and from MinGW's GCC): the graph as built and
+/// the fix-ups at a low slab (`shared_value` near it, as MSVC code reaches extern data with
+/// 32-bit displacements; `puts` far, through a stub).
+#[test]
+fn graph_of_coff_msvc_object() {
+    snapshot!("graph_reloc_mix_coff_msvc", jitld(&["graph", "reloc_mix.coff-msvc.o"]));
+}
+
+#[test]
+fn graph_of_coff_gcc_mingw_object() {
+    snapshot!("graph_reloc_mix_coff_gcc_mingw", jitld(&["graph", "reloc_mix.coff-gcc-mingw.o"]));
+}
+
+#[test]
+fn relocations_of_coff_msvc_object() {
+    let dump = dump_relocs_with("reloc_mix.coff-msvc.o", "0x10000000", LOW_DATA_EXTERNALS);
+    snapshot!("relocs_reloc_mix_coff_msvc", dump);
+}
+
+#[test]
+fn relocations_of_coff_gcc_mingw_object() {
+    let dump = dump_relocs_with("reloc_mix.coff-gcc-mingw.o", "0x10000000", LOW_DATA_EXTERNALS);
+    snapshot!("relocs_reloc_mix_coff_gcc_mingw", dump);
+}

@@ -138,20 +138,12 @@ impl PendingLink {
     /// Completes the link with what each of `externals` resolved to (`None`: a weak
     /// reference nobody defines, which is null as in a static link).
     pub fn finish(mut self, ctx: &mut dyn LinkContext, found: Vec<Option<ResolvedSymbol>>) -> Result<()> {
-        let mut missing = Vec::new();
         for (&(id, _, _), result) in self.wanted.iter().zip(found) {
             let symbol = &mut self.graph.symbols[id.index()];
-            if result.is_none() {
-                missing.push(id);
-            }
             let resolved = result.unwrap_or(ResolvedSymbol { addr: 0, callable: false, size: 0 });
             symbol.addr = resolved.addr;
             symbol.flags.callable = resolved.callable;
             symbol.size = resolved.size;
-        }
-        if let Err(e) = take_fallbacks(&mut self.graph, &missing) {
-            ctx.memory().deallocate(self.alloc);
-            return Err(e);
         }
         match fix_up(&mut self.graph, ctx, &mut self.config, &self.layout, &mut self.alloc) {
             Ok(()) => ctx.notify_finalized(self.graph, self.alloc, self.layout),
@@ -166,34 +158,6 @@ impl PendingLink {
     pub fn abandon(self, memory: &dyn MemoryManager) {
         memory.deallocate(self.alloc);
     }
-}
-
-/// A missing reference with a fallback takes the fallback's value; both missing is an error.
-fn take_fallbacks(graph: &mut LinkGraph, missing: &[SymbolId]) -> Result<()> {
-    for i in 0..graph.fallbacks.len() {
-        let (reference, fallback) = graph.fallbacks[i];
-        if !missing.contains(&reference) {
-            continue;
-        }
-        let name = |id: SymbolId| graph.symbols[id.index()].name.map(|n| graph.names.resolve(n).to_string());
-        if missing.contains(&fallback) {
-            return Err(LinkError::Undefined {
-                at: Box::new(crate::Location::file(&*graph.name)),
-                message: format!(
-                    "{} (nor its stand-in {})",
-                    name(reference).unwrap_or_default(),
-                    name(fallback).unwrap_or_default()
-                ),
-            });
-        }
-        let stand_in = &graph.symbols[fallback.index()];
-        let (addr, callable, size) = (stand_in.addr, stand_in.flags.callable, stand_in.size);
-        let symbol = &mut graph.symbols[reference.index()];
-        symbol.addr = addr;
-        symbol.flags.callable = callable;
-        symbol.size = size;
-    }
-    Ok(())
 }
 
 /// Assigns addresses, runs post-allocation passes and publishes the addresses.

@@ -220,6 +220,15 @@ impl ObjectLinkingLayer {
             }
         }
         let defined = interface.symbols.iter().map(|s| s.name).collect();
+        for stand_in in &interface.stand_ins {
+            let flags = SymbolFlags {
+                strength: Strength::Weak,
+                scope: jitld_linker::Scope::Default,
+                callable: stand_in.callable,
+            };
+            let origin = format!("{}, standing in for {}", input.name, session.names().resolve(stand_in.name));
+            session.add_stand_in(tracker.dylib(), stand_in.name, stand_in.target, scope(flags), &origin);
+        }
         let unit = ObjectUnit { layer: self.clone(), input, format, symbols, init_symbol, ordinal };
         session.define_tracked(tracker.id(), Box::new(unit))?;
         Ok(AddedObject { init_symbol, defined })

@@ -131,7 +131,42 @@ impl ExecutionSession {
                 search_dylib(&self.lock(), dylib, flags, names, &mut found);
             }
         }
+        let stand_ins = self.inner.has_stand_ins.load(std::sync::atomic::Ordering::Relaxed);
+        if stand_ins && found.iter().any(Option::is_none) {
+            self.take_stand_ins(order, names, &mut found)?;
+        }
         Ok(found)
+    }
+
+    /// Names nothing along `order` defines take the stand-in of the first JITDylib in it that
+    /// has one: that JITDylib defines the name as an alias of the stand-in's target.
+    fn take_stand_ins(
+        &self,
+        order: &[(DylibId, LookupFlags)],
+        names: &[LookupName],
+        found: &mut [Option<(DylibId, SymbolName)>],
+    ) -> Result<()> {
+        for &(dylib, flags) in order {
+            let taken: Vec<(SymbolName, StandIn)> = {
+                let state = self.lock();
+                let record = &state.dylibs[dylib.0 as usize];
+                let missing = names.iter().zip(found.iter()).filter(|(_, f)| f.is_none());
+                let taken = missing.filter_map(|(w, _)| Some((w.name, record.stand_ins.get(&w.name)?.clone())));
+                taken.filter(|(name, _)| !stands_for_itself(record, *name)).collect()
+            };
+            if taken.is_empty() {
+                continue;
+            }
+            for (name, stand_in) in taken {
+                let aliases = vec![(name, stand_in.target, stand_in.flags)];
+                let unit = ReexportsUnit::new(self.search_order(dylib), aliases, stand_in.origin);
+                self.define(dylib, Box::new(unit))?;
+            }
+            if search_dylib(&self.lock(), dylib, flags, names, found) {
+                break;
+            }
+        }
+        Ok(())
     }
 
     /// Turns a pending unit into a materializing instance and queues its materialization.
@@ -172,6 +207,20 @@ impl ExecutionSession {
         let unit = pending.unit;
         self.push_job(state, JobKind::Materialization, Box::new(move || unit.materialize(mr)));
     }
+}
+
+/// Whether `name`'s stand-ins lead back to it through names the JITDylib does not define:
+/// taking it would make aliases that wait for each other, so it stays undefined.
+fn stands_for_itself(record: &Dylib, name: SymbolName) -> bool {
+    let mut target = name;
+    for _ in 0..=record.stand_ins.len() {
+        match record.stand_ins.get(&target) {
+            Some(next) if next.target == name => return true,
+            Some(next) if !record.symbols.contains_key(&next.target) => target = next.target,
+            _ => return false,
+        }
+    }
+    false
 }
 
 /// Fills the names `dylib` defines into `found`; true once every name is found.

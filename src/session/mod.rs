@@ -140,6 +140,9 @@ struct Dylib {
     symbols: NameMap<Entry>,
     link_order: Vec<(DylibId, LookupFlags)>,
     generators: Vec<Arc<dyn DefinitionGenerator>>,
+    /// Names that mean another name should nothing along a lookup's whole search order
+    /// define them (`add_stand_in`); the first one added for a name counts.
+    stand_ins: NameMap<StandIn>,
     /// Generators of one JITDylib run one lookup at a time, so two threads missing the same
     /// name don't both define it.
     generating: Arc<Mutex<()>>,
@@ -149,6 +152,14 @@ struct Dylib {
     searches_itself: bool,
     /// Removed from the session: its name is free again and lookups in it fail.
     removed: bool,
+}
+
+/// What a name means when nothing defines it (`ExecutionSession::add_stand_in`).
+#[derive(Clone)]
+struct StandIn {
+    target: SymbolName,
+    flags: SymbolFlags,
+    origin: String,
 }
 
 struct PendingUnit {
@@ -200,6 +211,9 @@ struct Inner {
     executor: Arc<dyn Executor>,
     state: Mutex<State>,
     changed: Condvar,
+    /// Some JITDylib has a stand-in (`add_stand_in`): only then does a lookup that misses a
+    /// name look for one.
+    has_stand_ins: std::sync::atomic::AtomicBool,
 }
 
 /// Hears which instances are about to be removed (see `add_removal_listener`).
@@ -248,6 +262,7 @@ impl ExecutionSession {
                 executor,
                 state: Mutex::new(State::default()),
                 changed: Condvar::new(),
+                has_stand_ins: std::sync::atomic::AtomicBool::new(false),
             }),
         }
     }
@@ -300,6 +315,7 @@ impl ExecutionSession {
             symbols: NameMap::default(),
             link_order: Vec::new(),
             generators: Vec::new(),
+            stand_ins: NameMap::default(),
             generating: Arc::new(Mutex::new(())),
             default_tracker,
             searches_itself: true,
@@ -337,6 +353,19 @@ impl ExecutionSession {
     /// Generators run, in the order added, for names the JITDylib does not define.
     pub fn add_generator(&self, dylib: DylibId, generator: Arc<dyn DefinitionGenerator>) {
         self.lock().dylibs[dylib.0 as usize].generators.push(generator);
+    }
+
+    /// Makes `name` mean `target` in `dylib` when a lookup finds no definition of it along its
+    /// whole search order, generators included: the JITDylib then defines `name` with
+    /// `flags`, as an alias of `target` looked up in its own search order (see
+    /// `lookup::take_stand_ins`). `origin` names who asked, for errors. A name's first stand-in
+    /// counts; later ones are ignored. It lasts as long as the JITDylib: removing the code of
+    /// the object that asked for it does not take it back.
+    pub fn add_stand_in(&self, dylib: DylibId, name: SymbolName, target: SymbolName, flags: SymbolFlags, origin: &str) {
+        let mut state = self.lock();
+        let record = &mut state.dylibs[dylib.0 as usize];
+        record.stand_ins.entry(name).or_insert_with(|| StandIn { target, flags, origin: origin.to_string() });
+        self.inner.has_stand_ins.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Root causes of every failed materialization so far.

@@ -150,6 +150,16 @@ pub struct GatheredSection {
     pub align: u64,
 }
 
+/// A name that means another one when nothing along the whole search order defines it: the
+/// JITDylib then defines `name` (weak) as `target`, looked up from there. COFF's weak
+/// externals whose default is another object's, and `/alternatename:name=target`.
+#[derive(Clone, Debug)]
+pub struct StandIn {
+    pub name: SymbolName,
+    pub target: SymbolName,
+    pub callable: bool,
+}
+
 /// What an object provides, read from its symbol table alone.
 #[derive(Clone, Debug, Default)]
 pub struct Interface {
@@ -159,6 +169,8 @@ pub struct Interface {
     pub has_initializers: bool,
     /// Its gathered sections, in section order.
     pub gathered: Vec<GatheredSection>,
+    /// Names it gives a meaning to should nothing define them.
+    pub stand_ins: Vec<StandIn>,
 }
 
 /// What kind of file some bytes are.

@@ -246,10 +246,6 @@ pub struct LinkGraph {
     pub tls_base: Option<SymbolId>,
     /// GNU indirect functions: (slot their stub jumps through, resolver that fills it).
     pub ifuncs: Vec<(SymbolId, SymbolId)>,
-    /// Weak external references that take another symbol's value when nothing defines
-    /// them: (reference, fallback) — a COFF weak external's default, `/alternatename`.
-    /// Whatever refers to the reference keeps the fallback alive.
-    pub fallbacks: Vec<(SymbolId, SymbolId)>,
 }
 
 impl LinkGraph {
@@ -270,7 +266,6 @@ impl LinkGraph {
             image_base: None,
             tls_base: None,
             ifuncs: Vec::new(),
-            fallbacks: Vec::new(),
         }
     }
 

@@ -68,7 +68,9 @@ impl Image {
         if let Some(base) = graph.got_base {
             self.define("_GLOBAL_OFFSET_TABLE_", graph.symbol(base).addr, false);
         }
-        for (start, end) in alloc.ranges() {
+        // An empty segment (a section of empty blocks) may start where the next graph's
+        // memory does: it must not hide those bytes.
+        for (start, end) in alloc.ranges().filter(|(start, end)| end > start) {
             if let Some(bytes) = alloc.bytes_at(start, end - start) {
                 self.memory.insert(start, bytes.to_vec());
             }

@@ -1,9 +1,10 @@
 //! `.drectve`: the linker options a COFF object carries (`#pragma comment(linker, ...)`,
 //! `__declspec(dllexport)`, MSVC's default libraries). What a JIT link can honour it does:
 //! `/alternatename:a=b` (references to an undefined `a` go to `b`) and `/include:sym`
-//! (linking the object links `sym`). `/export:` is recorded, `/defaultlib:`, `/merge:` and
-//! the bookkeeping ones MSVC writes are accepted and otherwise ignored; anything else is
-//! returned as unknown, for a warning.
+//! (linking the object links `sym`). `/export:` is recorded; `/defaultlib:` and `/merge:`
+//! are returned to be reported (jitld links what it is given and lays out no image) and are
+//! otherwise ignored; the bookkeeping ones MSVC writes are accepted silently; anything else
+//! is returned as unknown, for a warning.
 
 #[derive(Default, Debug, PartialEq, Eq)]
 pub struct Directives {
@@ -12,16 +13,20 @@ pub struct Directives {
     /// Symbols linking this object must link.
     pub includes: Vec<String>,
     pub exports: Vec<String>,
+    /// `-aligncomm:name,n` (what MinGW toolchains write for an aligned common): the common
+    /// symbol `name` needs 2^n alignment.
+    pub common_alignments: Vec<(String, u32)>,
+    /// Directives jitld understands and does not follow, as written: libraries to search
+    /// (`/defaultlib:`) and sections to merge (`/merge:`).
+    pub ignored: Vec<String>,
     /// Directives jitld does not know.
     pub unknown: Vec<String>,
 }
 
-/// Ignored on purpose: libraries to search (the command line says what to link), section
-/// merging (sections are not laid out as an image), and checks and hints for MSVC's linker.
-const IGNORED: &[&str] = &[
-    "defaultlib",
+/// Accepted silently: checks and hints for MSVC's linker, and image settings that mean
+/// nothing to code linked into a running process.
+const BOOKKEEPING: &[&str] = &[
     "nodefaultlib",
-    "merge",
     "failifmismatch",
     "editandcontinue",
     "guardsym",
@@ -70,8 +75,15 @@ pub fn parse(text: &str) -> Directives {
                 None => directives.unknown.push(word.clone()),
             },
             "include" => directives.includes.push(value.to_string()),
+            "aligncomm" => match value.rsplit_once(',').map(|(n, log2)| (n, log2.parse::<u32>())) {
+                Some((name, Ok(log2))) => directives.common_alignments.push((name.to_string(), log2)),
+                _ => directives.unknown.push(word.clone()),
+            },
             "export" => directives.exports.push(value.split(',').next().unwrap_or(value).to_string()),
-            lower if IGNORED.contains(&lower) => {}
+            // Libraries to search (the command line says what to link) and section merging
+            // (no image is laid out): a program that counts on them should hear of it.
+            "defaultlib" | "merge" => directives.ignored.push(word.clone()),
+            lower if BOOKKEEPING.contains(&lower) => {}
             _ => directives.unknown.push(word.clone()),
         }
     }
@@ -85,11 +97,15 @@ mod tests {
     #[test]
     fn reads_what_compilers_write() {
         let text = " /DEFAULTLIB:\"LIBCMT\" /alternatename:wanted=fallback /include:forced \
-                    -export:f,DATA /FAILIFMISMATCH:\"_MSC_VER=1900\" /frobnicate";
+                    -export:f,DATA /FAILIFMISMATCH:\"_MSC_VER=1900\" /frobnicate /merge:.rdata=.text \
+                    /alternatename:broken /nodefaultlib:oldnames -aligncomm:\"big\",5 -aligncomm:bad";
         let d = parse(text);
+        assert_eq!(d.ignored, ["/DEFAULTLIB:LIBCMT", "/merge:.rdata=.text"]);
         assert_eq!(d.alternate_names, [("wanted".to_string(), "fallback".to_string())]);
         assert_eq!(d.includes, ["forced"]);
         assert_eq!(d.exports, ["f"]);
-        assert_eq!(d.unknown, ["/frobnicate"]);
+        assert_eq!(d.unknown, ["/frobnicate", "/alternatename:broken", "-aligncomm:bad"]);
+        assert_eq!(d.common_alignments, [("big".to_string(), 5)]);
+        assert_eq!(parse("plain"), Directives { unknown: vec!["plain".into()], ..Directives::default() });
     }
 }

@@ -1,19 +1,22 @@
 //! COFF relocatable objects (what MSVC, clang for Windows and MinGW GCC write) →
 //! `LinkGraph`: the COFF row of the format × architecture grid.
 //!
-//! Every loaded section is one block. Symbols are external (defined, undefined, or common:
-//! undefined with a size), static (file-local; a section's own symbol names its start),
-//! labels, absolute, or weak externals that fall back to a default symbol. COMDAT sections
-//! compete as weak definitions (`NODUPLICATES` ones as strong, so a second copy is an error
-//! naming both files), and an `ASSOCIATIVE` section (`.pdata`, `.xdata` of a function) is
-//! kept alive by its leader and dropped with it. `__imp_NAME` (a `dllimport` reference)
-//! becomes a slot in the graph holding NAME's address. Relocations keep their addend in the
-//! bytes they fix up; what a type means is the architecture's cell (`x86_64.rs`).
+//! Every loaded section is one block, laid out with the other parts of its group (`X$a`,
+//! `X$m`, ... sorted by suffix); a section that is not COMDAT is kept whole. Symbols are
+//! external (defined, undefined, or common: undefined with a size), static (file-local; a
+//! section's own symbol names its start), labels, absolute, or weak externals (see `Weak`:
+//! weak definitions, or stand-ins the session takes when nothing defines the name). COMDAT
+//! sections compete as weak definitions (`NODUPLICATES` ones as strong, so a second copy is
+//! an error naming both files), and an `ASSOCIATIVE` section (`.pdata`, `.xdata` of a
+//! function) is kept alive by its leader and dropped with it. `__imp_NAME` (a `dllimport`
+//! reference) becomes a slot in the graph holding NAME's address. Relocations keep their
+//! addend in the bytes they fix up; what a type means is the architecture's cell
+//! (`x86_64.rs`).
 
 mod directives;
 mod x86_64;
 
-use super::{Format, Interface, InterfaceSymbol, Strength};
+use super::{Format, Interface, InterfaceSymbol, StandIn, Strength};
 use crate::arch::Arch;
 use crate::flags::{Selection, SymbolFlags};
 use crate::graph::{
@@ -23,6 +26,7 @@ use crate::names::NamePool;
 use crate::{LinkError, Location, Result};
 use object::pe::*;
 use object::read::coff::{CoffHeader as _, ImageSymbol as _, SectionTable, SymbolTable};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// What a cell makes of one relocation: an edge of this kind, its addend, and what of the
@@ -98,6 +102,8 @@ struct CoffObject<'a> {
     symbols: SymbolTable<'a>,
     /// Section index (0-based) → its COMDAT selection, if it is a COMDAT section.
     comdats: Vec<Option<Comdat>>,
+    /// Alignments `.drectve` gives common symbols (`-aligncomm:`).
+    common_alignments: HashMap<Vec<u8>, u64>,
 }
 
 /// The architecture of a COFF object, from its header alone.
@@ -127,8 +133,14 @@ impl<'a> CoffObject<'a> {
         let arch = header_arch(input, header.machine.get(object::LittleEndian))?;
         let sections = header.sections(data, offset).map_err(bad)?;
         let symbols = header.symbols(data).map_err(bad)?;
-        let mut obj = CoffObject { input, arch, data, sections, symbols, comdats: Vec::new() };
+        let mut obj =
+            CoffObject { input, arch, data, sections, symbols, comdats: Vec::new(), common_alignments: HashMap::new() };
         obj.comdats = obj.read_comdats()?;
+        let directives = directives::parse(&directive_text(&obj));
+        for (name, log2) in directives.common_alignments {
+            // 2^15 is more than any section may ask for (IMAGE_SCN_ALIGN_8192BYTES).
+            obj.common_alignments.insert(name.into_bytes(), 1 << log2.min(15));
+        }
         Ok(obj)
     }
 
@@ -206,9 +218,10 @@ impl<'a> CoffObject<'a> {
         };
         let strength = if symbol.section_number() == 0 && symbol.value() != 0 {
             // Common: the value is the size; the alignment is the largest power of two
-            // that divides it, up to 32.
+            // that divides it, up to 32, or what `-aligncomm:` asks if that is stricter.
             let size = u64::from(symbol.value());
-            Strength::Common { size, align: 1 << size.trailing_zeros().min(5) }
+            let asked = self.symbol_name(symbol).ok().and_then(|n| self.common_alignments.get(n)).copied();
+            Strength::Common { size, align: asked.unwrap_or(1).max(1 << size.trailing_zeros().min(5)) }
         } else if symbol.storage_class() == IMAGE_SYM_CLASS_WEAK_EXTERNAL {
             Strength::Weak
         } else {
@@ -232,20 +245,23 @@ fn hash(bytes: &[u8]) -> u64 {
 /// `.CRT$XI*`/`.CRT$XC*` and `.CRT$XP*`/`.CRT$XT*`, run in the order of the part after `$`;
 /// MinGW's `.ctors`/`.dtors`, run as ELF's), or plain content.
 fn section_role(name: &str) -> SectionRole {
-    let crt_order = |suffix: &str| {
-        // "XCU" < "XCV" < ...: the letters after the group, read as a number.
-        suffix.bytes().skip(2).take(3).fold(0u32, |n, b| n.wrapping_mul(256).wrapping_add(u32::from(b)))
-    };
     if let Some(suffix) = name.strip_prefix(".CRT$") {
         return match suffix.get(..2) {
-            Some("XI") | Some("XC") => {
-                // C initializers (XI) run before C++ ones (XC).
-                let group = if suffix.starts_with("XI") { 0 } else { 1 << 24 };
-                SectionRole::Init { priority: group | crt_order(suffix), reversed: false }
-            }
+            // Initializers: C ones (XI) before C++ ones (XC), each table in the order of its
+            // sections' whole names across objects (the platform orders priorities below
+            // 65536 by section name), so `.CRT$XCU00200` runs before `.CRT$XCU00300`.
+            Some("XI") => SectionRole::Init { priority: 0, reversed: false },
+            Some("XC") => SectionRole::Init { priority: 1, reversed: false },
+            // Terminators run after the entry, pre-terminators (XP) first, each table in the
+            // order of the letters after its group and each section's entries forwards. The
+            // platform runs finalizers from the highest key down: the order counts down.
             Some("XP") | Some("XT") => {
                 let group = if suffix.starts_with("XP") { 0 } else { 1 << 24 };
-                SectionRole::Fini { priority: group | crt_order(suffix), reversed: true }
+                // "XTA" < "XTAB" < "XTB": three letters after the group (missing ones 0), read
+                // as a number.
+                let letters = suffix.bytes().skip(2).chain([0; 3]).take(3);
+                let order = letters.fold(0u32, |n, b| (n << 8) | u32::from(b));
+                SectionRole::Fini { priority: !(group | order), reversed: true }
             }
             _ => SectionRole::Plain,
         };
@@ -283,6 +299,7 @@ pub fn interface(input: &InputBuffer, names: &NamePool) -> Result<Interface> {
             iface.symbols.push(InterfaceSymbol { name: names.intern_bytes(&published), flags });
         }
     }
+    iface.stand_ins = stand_ins(&obj, names)?;
     Ok(iface)
 }
 
@@ -312,7 +329,7 @@ fn section_places(obj: &CoffObject, symbol: &ImageSymbol, name: &[u8]) -> Vec<(V
 }
 
 /// A global the object defines: in a loaded section, absolute, common, or a weak external
-/// (whose default is the definition).
+/// whose default it defines (`Weak::Definition`).
 fn is_export(obj: &CoffObject, index: usize, symbol: &ImageSymbol) -> bool {
     match symbol.storage_class() {
         IMAGE_SYM_CLASS_EXTERNAL => match symbol.section_number() {
@@ -321,23 +338,91 @@ fn is_export(obj: &CoffObject, index: usize, symbol: &ImageSymbol) -> bool {
             n if n > 0 => obj.is_loaded((n as usize).wrapping_sub(1)),
             _ => false,
         },
-        IMAGE_SYM_CLASS_WEAK_EXTERNAL => weak_default(obj, index).is_some_and(|d| d.section_number() > 0),
+        IMAGE_SYM_CLASS_WEAK_EXTERNAL => matches!(weak(obj, index), Weak::Definition(_)),
         _ => false,
     }
 }
 
-/// The default symbol of the weak external at `index`.
-fn weak_default<'a>(obj: &CoffObject<'a>, index: usize) -> Option<&'a ImageSymbol> {
-    obj.symbols.symbol(object::SymbolIndex(weak_default_index(obj, index)?)).ok()
+/// What a weak external (`IMAGE_SYM_CLASS_WEAK_EXTERNAL`) links as. Its name binds to a
+/// definition of that name if anything has one, else to its default symbol's.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Weak {
+    /// A weak definition at the default (symbol index), which this object defines: what
+    /// compilers write for `__attribute__((weak))` definitions and, with an absolute 0
+    /// default, for weak references. No library member is pulled for the name (lld's rule,
+    /// and link.exe's for `NOLIBRARY` and `ALIAS`).
+    Definition(usize),
+    /// Every object's name for the default, another global (symbol index), when nothing else
+    /// defines the name: a `StandIn`. References from this object search libraries for the
+    /// name only if the flavour says so (`LIBRARY`); a `LIBRARY` weak external whose default
+    /// is a global of this object is one too, so that a library member can still win.
+    StandIn { default: usize, searches_libraries: bool },
+    /// No usable default (none, itself, or a static symbol defined nowhere): a weak
+    /// reference, null when nothing defines the name.
+    Reference,
 }
 
-fn weak_default_index(obj: &CoffObject, index: usize) -> Option<usize> {
+fn weak(obj: &CoffObject, index: usize) -> Weak {
+    let Some((default, search)) = weak_record(obj, index) else { return Weak::Reference };
+    let Some(symbol) = obj.symbols.symbol(object::SymbolIndex(default)).ok().filter(|_| default != index) else {
+        return Weak::Reference;
+    };
+    let searches_libraries = search == u32::from(IMAGE_WEAK_EXTERN_SEARCH_LIBRARY);
+    let global = matches!(symbol.storage_class(), IMAGE_SYM_CLASS_EXTERNAL | IMAGE_SYM_CLASS_WEAK_EXTERNAL);
+    let defined_here = match symbol.section_number() {
+        IMAGE_SYM_ABSOLUTE => true,
+        n if n > 0 => obj.is_loaded((n as usize).wrapping_sub(1)),
+        _ => false,
+    };
+    match (defined_here, global) {
+        (true, true) if searches_libraries => Weak::StandIn { default, searches_libraries },
+        (true, _) => Weak::Definition(default),
+        (false, true) => Weak::StandIn { default, searches_libraries },
+        (false, false) => Weak::Reference,
+    }
+}
+
+/// The weak external at `index`'s default symbol index and search flavour.
+fn weak_record(obj: &CoffObject, index: usize) -> Option<(usize, u32)> {
     let symbol = obj.symbols.symbol(object::SymbolIndex(index)).ok()?;
     if symbol.storage_class() != IMAGE_SYM_CLASS_WEAK_EXTERNAL || symbol.number_of_aux_symbols() == 0 {
         return None;
     }
     let aux: &ImageAuxSymbolWeak = obj.symbols.get(object::SymbolIndex(index), 1).ok()?;
-    usize::try_from(aux.weak_default_sym_index.get(object::LittleEndian)).ok()
+    let default = usize::try_from(aux.weak_default_sym_index.get(object::LittleEndian)).ok()?;
+    Some((default, aux.weak_search_type.get(object::LittleEndian)))
+}
+
+/// Names the object gives a meaning to should nothing define them: weak externals whose
+/// default is another global (`Weak::StandIn`), and `/alternatename:a=b` for an `a` it does
+/// not define.
+fn stand_ins(obj: &CoffObject, names: &NamePool) -> Result<Vec<StandIn>> {
+    let mut stand_ins = Vec::new();
+    for (index, symbol) in obj.symbols.iter() {
+        let Weak::StandIn { default, .. } = weak(obj, index.0) else { continue };
+        let Ok(target) = obj.symbols.symbol(object::SymbolIndex(default)) else { continue };
+        let name = names.intern_bytes(obj.symbol_name(symbol)?);
+        let callable = obj.flags(symbol).callable || obj.flags(target).callable;
+        stand_ins.push(StandIn { name, target: names.intern_bytes(obj.symbol_name(target)?), callable });
+    }
+    let directives = directives::parse(&directive_text(obj));
+    if directives.alternate_names.is_empty() {
+        return Ok(stand_ins);
+    }
+    let mut defined: HashMap<&[u8], bool> = HashMap::new();
+    for (index, symbol) in obj.symbols.iter() {
+        if is_export(obj, index.0, symbol) {
+            defined.insert(obj.symbol_name(symbol)?, obj.flags(symbol).callable);
+        }
+    }
+    for (from, to) in &directives.alternate_names {
+        if from == to || defined.contains_key(from.as_bytes()) {
+            continue;
+        }
+        let callable = defined.get(to.as_bytes()).copied().unwrap_or(false);
+        stand_ins.push(StandIn { name: names.intern(from), target: names.intern(to), callable });
+    }
+    Ok(stand_ins)
 }
 
 /// The object's `.drectve` text.
@@ -356,27 +441,22 @@ fn directive_text(obj: &CoffObject) -> String {
     text
 }
 
-/// `/alternatename:a=b`: the object's references to `a`, which it does not define, go to
-/// `a` if anything defines it, else to `b`. `/include:sym`: a live block keeps `sym` alive,
-/// so linking the object looks it up. Unknown directives are reported on stderr, not
-/// dropped silently.
+/// `/include:sym`: a live block keeps `sym` alive, so linking the object looks it up.
+/// (`/alternatename` makes stand-ins, see `stand_ins`.) Directives jitld does not follow
+/// (`/defaultlib:`, `/merge:`) and unknown ones are reported on stderr, once per object,
+/// not dropped silently.
 fn apply_directives(obj: &CoffObject, graph: &mut LinkGraph) {
     let directives = directives::parse(&directive_text(obj));
-    for unknown in &directives.unknown {
-        eprintln!("warning: {}: .drectve: unknown directive {unknown} (ignored)", obj.input.name);
+    if !directives.ignored.is_empty() {
+        eprintln!(
+            "warning: {}: .drectve: {} ignored (jitld links the inputs it is given and lays out no image)",
+            obj.input.name,
+            directives.ignored.join(" ")
+        );
     }
-    for (from, to) in &directives.alternate_names {
-        let from = graph.names.intern(from);
-        let Some(&reference) = graph.externals.get(&from) else { continue };
-        let to = graph.names.intern(to);
-        let defined =
-            graph.symbols.iter().position(|s| s.name == Some(to) && !matches!(s.def, Definition::External { .. }));
-        let fallback = match defined {
-            Some(index) => SymbolId(index as u32),
-            None => graph.external(to, true),
-        };
-        graph.symbol_mut(reference).def = Definition::External { weak_ref: true };
-        graph.fallbacks.push((reference, fallback));
+    if !directives.unknown.is_empty() {
+        let which = if directives.unknown.len() == 1 { "directive" } else { "directives" };
+        eprintln!("warning: {}: .drectve: unknown {which} {} (ignored)", obj.input.name, directives.unknown.join(" "));
     }
     if directives.includes.is_empty() {
         return;
@@ -390,23 +470,6 @@ fn apply_directives(obj: &CoffObject, graph: &mut LinkGraph) {
             graph.symbols.iter().position(|s| s.name == Some(name) && matches!(s.def, Definition::Block { .. }));
         let target = defined.map_or_else(|| graph.external(name, false), |i| SymbolId(i as u32));
         graph.block_mut(block).edges.push(Edge { kind: EdgeKind::KEEP_ALIVE, offset: 0, target, addend: 0 });
-    }
-}
-
-/// A block that refers to a reference with a fallback keeps the fallback alive, so that it
-/// is there (or looked up) should nothing define the reference.
-fn keep_fallbacks_alive(graph: &mut LinkGraph) {
-    if graph.fallbacks.is_empty() {
-        return;
-    }
-    let fallbacks = graph.fallbacks.clone();
-    for block in &mut graph.blocks {
-        let targets: Vec<SymbolId> = block.edges.iter().map(|e| e.target).collect();
-        for &(reference, fallback) in &fallbacks {
-            if targets.contains(&reference) {
-                block.edges.push(Edge { kind: EdgeKind::KEEP_ALIVE, offset: 0, target: fallback, addend: 0 });
-            }
-        }
     }
 }
 
@@ -478,11 +541,20 @@ pub fn build_graph(input: &InputBuffer, names: &Arc<NamePool>) -> Result<LinkGra
     let mut graph = LinkGraph::new(input.clone(), names.clone(), obj.arch);
     graph.format = Some(Format::Coff);
     let blocks = add_sections(&obj, &mut graph)?;
+    // A section that is not COMDAT is kept whole, referenced or not, as link.exe keeps it
+    // (a table walked between markers is referenced by nothing); unwind tables live with the
+    // functions they describe.
+    for (index, block) in blocks.iter().enumerate() {
+        let Some(block) = *block else { continue };
+        let unwind = matches!(obj.section_name(index).split('$').next(), Some(".pdata" | ".xdata"));
+        if obj.comdats.get(index).is_some_and(Option::is_none) && !unwind {
+            graph.block_mut(block).live = true;
+        }
+    }
     let mut symbols = add_symbols(&obj, &mut graph, &blocks)?;
     add_relocations(&obj, &mut graph, &blocks, &mut symbols)?;
     call_table_entries_through_thunks(&mut graph);
     apply_directives(&obj, &mut graph);
-    keep_fallbacks_alive(&mut graph);
     // An associative section lives and dies with its leader.
     for (index, comdat) in obj.comdats.iter().enumerate() {
         let Some(Comdat::Associative(leader)) = comdat else { continue };
@@ -494,9 +566,26 @@ pub fn build_graph(input: &InputBuffer, names: &Arc<NamePool>) -> Result<LinkGra
     Ok(graph)
 }
 
+/// The order sections are laid out in: grouped sections (`X$suffix`, and plain `X` with
+/// them) together where the group's first one is, sorted by the part after `$` (the plain
+/// one first; input order among equal suffixes), as link.exe and lld do. A table bounded by
+/// markers in `X$a` and `X$z` then holds what `X$m` sections put between them.
+fn layout_order(obj: &CoffObject) -> Vec<usize> {
+    let names: Vec<String> = (0..obj.sections.len()).map(|i| obj.section_name(i)).collect();
+    let group = |i: usize| names.get(i).map_or("", |n| n.split_once('$').map_or(n.as_str(), |(g, _)| g));
+    let suffix = |i: usize| names.get(i).and_then(|n| n.split_once('$')).map_or("", |(_, s)| s);
+    let mut first_of_group: HashMap<&str, usize> = HashMap::new();
+    for index in 0..names.len() {
+        first_of_group.entry(group(index)).or_insert(index);
+    }
+    let mut order: Vec<usize> = (0..names.len()).collect();
+    order.sort_by_key(|&i| (first_of_group.get(group(i)).copied().unwrap_or(i), suffix(i), i));
+    order
+}
+
 fn add_sections(obj: &CoffObject, graph: &mut LinkGraph) -> Result<Vec<Option<BlockId>>> {
     let mut blocks = vec![None; obj.sections.len()];
-    for (index, slot) in blocks.iter_mut().enumerate() {
+    for index in layout_order(obj) {
         let Some(header) = obj.header(index).filter(|_| obj.is_loaded(index)) else { continue };
         let name = obj.section_name(index);
         let at = || obj.at().section(&*name);
@@ -524,7 +613,9 @@ fn add_sections(obj: &CoffObject, graph: &mut LinkGraph) -> Result<Vec<Option<Bl
         };
         let id = graph.add_section(&name, prot, section_role(&name));
         graph.section_mut(id).input_index = u32::try_from(index).ok();
-        *slot = Some(graph.add_block(id, content, header.coff_alignment()));
+        if let Some(slot) = blocks.get_mut(index) {
+            *slot = Some(graph.add_block(id, content, header.coff_alignment()));
+        }
     }
     Ok(blocks)
 }
@@ -593,17 +684,13 @@ fn add_symbols(obj: &CoffObject, graph: &mut LinkGraph, blocks: &[Option<BlockId
             });
         }
     }
-    // A weak external defined here is a weak definition at its default's place; one whose
-    // default is undefined stays a reference with the default as its fallback (see
-    // `relocation_target`).
+    // A weak external whose default is defined here is a weak definition at its default's
+    // place; the others are references, made on first use (see `relocation_target`).
     for index in weak {
+        let Weak::Definition(default) = self::weak(obj, index) else { continue };
         let Some(symbol) = obj.symbols.symbol(object::SymbolIndex(index)).ok() else { continue };
-        let Some(default) = weak_default_index(obj, index) else { continue };
         let Some(target) = ids.get(default).copied().flatten() else { continue };
         let def = graph.symbol(target).def;
-        if !matches!(def, Definition::Block { .. } | Definition::Absolute) {
-            continue;
-        }
         let name = obj.symbol_name(symbol)?;
         let flags = SymbolFlags { strength: Strength::Weak, ..obj.flags(symbol) };
         let callable = graph.symbol(target).flags.callable;
@@ -695,17 +782,11 @@ fn relocation_target(
     } else if let Some(imported) = name.strip_prefix(b"__imp_") {
         import_slot(graph, imported)
     } else if symbol.storage_class() == IMAGE_SYM_CLASS_WEAK_EXTERNAL {
-        // A weak external whose default is undefined too: its own name if anything defines
-        // it, else the default's.
+        // Its name: whatever defines it, else its stand-in (see `Weak`). Only a `LIBRARY`
+        // one pulls a library member for it, as a strong reference does.
+        let searches_libraries = matches!(weak(obj, index), Weak::StandIn { searches_libraries: true, .. });
         let interned = graph.names.intern_bytes(name);
-        let reference = graph.external(interned, true);
-        let default = weak_default(obj, index).map(|d| obj.symbol_name(d)).transpose().map_err(|e| e.to_string())?;
-        if let Some(default) = default {
-            let default = graph.names.intern_bytes(default);
-            let fallback = graph.external(default, true);
-            graph.fallbacks.push((reference, fallback));
-        }
-        reference
+        graph.external(interned, !searches_libraries)
     } else {
         let interned = graph.names.intern_bytes(name);
         graph.external(interned, false)

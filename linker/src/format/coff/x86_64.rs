@@ -45,9 +45,10 @@ pub fn decode(r_type: u16, bytes: &[u8], offset: usize) -> Result<Option<Decoded
     match r_type {
         IMAGE_REL_AMD64_ABSOLUTE => Ok(None),
         IMAGE_REL_AMD64_ADDR64 => edge(Kind::Pointer64, value(8)?),
-        // Zero-extended 32-bit addresses.
-        IMAGE_REL_AMD64_ADDR32 => edge(Kind::Pointer32, i64::from(value(4)? as u32)),
-        IMAGE_REL_AMD64_ADDR32NB => edge(Kind::ImageRelative32, i64::from(value(4)? as u32)),
+        // 32-bit addresses (zero-extended where they are used); the addend is signed, as in
+        // `.long x-8`: link.exe adds it modulo 2^32, which only a signed one keeps in range.
+        IMAGE_REL_AMD64_ADDR32 => edge(Kind::Pointer32, value(4)?),
+        IMAGE_REL_AMD64_ADDR32NB => edge(Kind::ImageRelative32, value(4)?),
         IMAGE_REL_AMD64_REL32..=IMAGE_REL_AMD64_REL32_5 => {
             let trailing = i64::from(r_type.wrapping_sub(IMAGE_REL_AMD64_REL32));
             let addend = value(4)?.wrapping_sub(4).wrapping_sub(trailing);

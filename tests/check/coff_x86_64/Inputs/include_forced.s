@@ -1,0 +1,4 @@
+	.data
+	.globl	forced
+forced:
+	.long	0xf0f0f0f0

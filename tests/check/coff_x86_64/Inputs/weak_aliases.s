@@ -1,0 +1,4 @@
+	.weak	aliased
+	.set	aliased, default_func
+	.weak	overridden
+	.set	overridden, default_func

@@ -1,0 +1,2 @@
+	.weak	jd_weak
+	.set	jd_weak, jd_default

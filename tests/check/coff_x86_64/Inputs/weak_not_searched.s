@@ -1,0 +1,4 @@
+	.data
+	.globl	not_searched
+not_searched:
+	.long	0x55556666

@@ -1,0 +1,4 @@
+	.data
+	.globl	searched
+searched:
+	.long	0x11112222
