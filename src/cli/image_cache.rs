@@ -14,8 +14,10 @@ use crate::cache::image::digests::DigestMemo;
 use crate::cache::image::key::ImageKey;
 use crate::cache::image::recorder::ImageRecorder;
 use crate::cache::image::symbols::ExternalResolver;
-use crate::cache::image::{codec, CopiedVariable};
-use crate::cache::{CacheKey, DirectoryCache, ObjectCache};
+use crate::cache::image::file::{self, OpenError};
+use crate::cache::image::mapping::{MapError, MappedImage};
+use crate::cache::image::CopiedVariable;
+use crate::cache::{CacheKey, DirectoryCache};
 use crate::error::JitError;
 use crate::executor::{Executor, InProcessExecutor};
 use crate::platform::prelinked::{self, StartError};
@@ -36,42 +38,65 @@ struct Keyed {
     libraries: Vec<String>,
 }
 
-pub fn run(args: &RunArgs) -> Result<i32, Errors> {
+/// `raw` is the command line, for starting again with room for thread-locals
+/// (`reexec`): a warm start whose image needs none, or fits in what glibc gave this
+/// process, does not start twice.
+pub fn run(raw: &[String], args: &RunArgs) -> Result<i32, Errors> {
     let started = Instant::now();
     let note = |why: &str| {
         if args.stats {
             eprintln!("jitld stats: image cache: not used: {why}");
         }
     };
+    let cold = |args: &RunArgs| {
+        super::reexec::ensure_tls_surplus(raw, args);
+        super::run::run(args)
+    };
     if let Err(why) = representable(args) {
         note(&why);
-        return super::run::run(args);
+        return cold(args);
     }
     let dir = super::cache_command::directory(args.cache.as_deref()).map_err(|e| vec![e])?;
-    let cache = Arc::new(DirectoryCache::open(dir.clone(), args.cache_limit));
-    let digests = DigestMemo::new(cache.disabled().is_none().then_some(dir));
-    let keyed = match key(args, digests) {
+    let keyed = match key(args, DigestMemo::new(Some(dir.clone()))) {
         Ok(keyed) => keyed,
         Err(why) => {
             note(&why);
-            return super::run::run(args);
+            return cold(args);
         }
     };
-    if let Some(bytes) = cache.get_object(&keyed.key) {
-        match codec::decode(&bytes) {
-            Some(image) => match warm_start(args, &image, &keyed, started) {
-                Ok(status) => {
-                    let _ = std::io::stdout().flush();
-                    // Leave as a returning `main` does: atexit handlers, finalizers, stdio.
-                    unsafe { libc::exit(status) }
-                }
-                Err(StartError::Fallback(why)) => note(&format!("the image cannot start here ({why}); linking")),
-                Err(StartError::Failed(e)) => return Err(vec![e]),
-            },
-            None => eprintln!("jitld: warning: cache entry {} is not an image this jitld reads; linking", keyed.key),
+    // A warm start reads the entry itself: the directory is opened (and probed for
+    // writing) only to store one.
+    let path = dir.join(format!("{}.o", keyed.key.to_hex()));
+    let damaged = |defect: &file::Defect| {
+        eprintln!("jitld: warning: cache entry {} is {defect}; ignoring it and linking again", path.display());
+        let _ = std::fs::remove_file(&path);
+    };
+    match file::open(&path, &keyed.key) {
+        Ok(entry) => match warm_start(args, &entry, &keyed, started) {
+            Ok(status) => {
+                let _ = std::io::stdout().flush();
+                // Leave as a returning `main` does: atexit handlers, finalizers, stdio.
+                unsafe { libc::exit(status) }
+            }
+            Err(WarmError::Fallback(why)) => note(&format!("the image cannot start here ({why}); linking")),
+            Err(WarmError::Damaged(defect)) => damaged(&defect),
+            Err(WarmError::Failed(e)) => return Err(vec![e]),
+        },
+        Err(OpenError::Missing) => {}
+        Err(OpenError::Unreadable(e)) => {
+            eprintln!("jitld: warning: cache entry {}: cannot read it ({e}); linking", path.display())
         }
+        Err(OpenError::Damaged(defect)) => damaged(&defect),
     }
+    super::reexec::ensure_tls_surplus(raw, args);
+    let cache = Arc::new(DirectoryCache::open(dir, args.cache_limit));
     cold_link(args, keyed, cache)
+}
+
+enum WarmError {
+    Fallback(String),
+    Damaged(file::Defect),
+    Failed(JitError),
 }
 
 /// Why `args` cannot be kept as an image, if so.
@@ -189,21 +214,22 @@ impl Walk {
     }
 }
 
-fn warm_start(
-    args: &RunArgs,
-    image: &crate::cache::image::PrelinkedImage<'_>,
-    keyed: &Keyed,
-    started: Instant,
-) -> Result<i32, StartError> {
+fn warm_start(args: &RunArgs, entry: &file::Entry, keyed: &Keyed, started: Instant) -> Result<i32, WarmError> {
+    let mapped = MappedImage::map(entry).map_err(|e| match e {
+        MapError::Unavailable(why) => WarmError::Fallback(why),
+        MapError::Damaged(defect) => WarmError::Damaged(defect),
+    })?;
+    let image = &entry.image;
     let executor: Arc<dyn Executor> = Arc::new(InProcessExecutor::new());
     let resolver = ExternalResolver::new(executor.clone(), &args.absolutes, &keyed.libraries)
-        .map_err(|e| StartError::Fallback(e.to_string()))?;
+        .map_err(|e| WarmError::Fallback(e.to_string()))?;
     crate::debug::install_fault_reporter();
     let argv0 = args.argv0.clone().or_else(|| super::run::first_input(args)).unwrap_or_default();
     let argv: Vec<String> = std::iter::once(argv0).chain(args.args.iter().cloned()).collect();
     if args.stats {
-        let (segments, fixups) = (image.segments.len(), image.externals.len());
-        let bytes: usize = image.segments.iter().map(|s| s.bytes.len()).sum();
+        let (runs, fixups) = (entry.runs.len(), image.externals.len());
+        let bytes: u64 = entry.runs.iter().map(|r| r.len).sum();
+        let tls: u64 = image.tls.iter().map(|b| b.size).sum();
         let ready = started.elapsed();
         crate::platform::at_exit(Box::new(move || {
             let mut err = std::io::stderr().lock();
@@ -213,12 +239,16 @@ fn warm_start(
             );
             let _ = writeln!(
                 err,
-                "jitld stats: image cache: hit: no graph built; {segments} segments ({bytes} bytes), {fixups} external fix-ups redone"
+                "jitld stats: image cache: hit: no graph built; {runs} page runs ({bytes} bytes) mapped, \
+                 {fixups} external fix-ups redone, {tls} bytes of thread-locals"
             );
             let _ = writeln!(err, "jitld stats: {:<18} {:>9.3} ms", "image start", ready.as_secs_f64() * 1e3);
         }));
     }
-    prelinked::start(image, &resolver, &executor, &argv)
+    prelinked::start(image, &entry.runs, mapped, &resolver, &executor, &argv).map_err(|e| match e {
+        StartError::Fallback(why) => WarmError::Fallback(why),
+        StartError::Failed(e) => WarmError::Failed(e),
+    })
 }
 
 /// Links as without `--cache`, recording the image; stores it before the program runs.
@@ -265,7 +295,7 @@ fn store(
         .map(|(name, addr, size)| CopiedVariable { addr, size, name })
         .collect();
     let image = recorder.snapshot(entry, copies, platform.startup_order(), &resolver)?;
-    cache.notify_object_compiled(&keyed.key, &codec::encode(&image));
+    cache.store_entry(&keyed.key, &file::encode(&keyed.key, &image)?);
     match cache.disabled() {
         Some(why) => Err(why),
         None => Ok(()),

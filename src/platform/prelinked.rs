@@ -11,7 +11,7 @@
 use super::tls::{self, StaticTls, TlsAllocator};
 use crate::cache::image::mapping::MappedImage;
 use crate::cache::image::symbols::ExternalResolver;
-use crate::cache::image::PrelinkedImage;
+use crate::cache::image::{PageRun, PrelinkedImage};
 use crate::error::JitError;
 use crate::executor::Executor;
 use jitld_linker::arch::{self, Arch};
@@ -27,15 +27,17 @@ pub enum StartError {
     Failed(JitError),
 }
 
-/// Maps, fixes and runs `image`; returns `main`'s status.
+/// Fixes and runs `image`, whose pages `mapped` holds at their addresses (read-write, as
+/// stored); returns `main`'s status.
 pub fn start(
     image: &PrelinkedImage<'_>,
+    runs: &[PageRun],
+    mapped: MappedImage,
     resolver: &ExternalResolver,
     executor: &Arc<dyn Executor>,
     argv: &[String],
 ) -> Result<i32, StartError> {
     let fallback = StartError::Fallback;
-    let mapped = MappedImage::map(&image.segments).map_err(fallback)?;
     tls::register_thread();
     let blocks = reserve_tls(image).map_err(fallback)?;
     if let Err(why) = fix_externals(image, resolver, &mapped) {
@@ -54,7 +56,7 @@ pub fn start(
         unsafe { std::ptr::copy_nonoverlapping(source as *const u8, copy.addr as *mut u8, size as usize) };
         executor.interpose(&copy.name, copy.addr).map_err(failed)?;
     }
-    mapped.protect(&image.segments).map_err(|e| failed(JitError::other(e)))?;
+    mapped.protect(runs).map_err(|e| failed(JitError::other(e)))?;
     mapped.keep();
     for &(slot, resolver) in &image.ifuncs {
         let chosen = executor.call(resolver, &[]).map_err(failed)?;
