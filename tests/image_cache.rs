@@ -243,13 +243,12 @@ fn an_image_whose_range_is_taken_links_cold() {
     assert!(was_stored(&cached(e, &dir, &[])));
     let path = entries(&dir).pop().unwrap();
     let bytes = std::fs::read(&path).unwrap();
-    let (key, payload) = jitld::cache::entry::unseal(&bytes).unwrap();
-    let mut image = jitld::cache::image::codec::decode(payload).unwrap();
+    let (key, mut image) = jitld::cache::image::file::decode(&bytes).unwrap();
     // Without address randomization a PIE jitld sits here: one more segment over it.
     let taken = 0x5555_5555_4000;
     let prot = jitld_linker::graph::MemProt::ReadWrite;
     image.segments.push(jitld::cache::image::Segment { addr: taken, prot, bytes: vec![0; 16].into() });
-    std::fs::write(&path, jitld::cache::entry::seal(&key, &jitld::cache::image::codec::encode(&image))).unwrap();
+    std::fs::write(&path, jitld::cache::image::file::encode(&key, &image).unwrap()).unwrap();
 
     let mut cmd = Command::new("setarch");
     cmd.args(["x86_64", "-R", JITLD, "run", &cache_flag(&dir), "--stats", "--argv0"]).arg(&e.native);
