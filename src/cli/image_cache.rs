@@ -71,8 +71,10 @@ pub fn run(raw: &[String], args: &RunArgs) -> Result<i32, Errors> {
         eprintln!("jitld: warning: cache entry {} is {defect}; ignoring it and linking again", path.display());
         let _ = std::fs::remove_file(&path);
     };
+    let keyed_at = Instant::now();
+    let faults_at_key = minor_faults();
     match file::open(&path, &keyed.key) {
-        Ok(entry) => match warm_start(args, &entry, &keyed, started) {
+        Ok(entry) => match warm_start(args, &entry, &keyed, [started, keyed_at], faults_at_key) {
             Ok(status) => {
                 let _ = std::io::stdout().flush();
                 // Leave as a returning `main` does: atexit handlers, finalizers, stdio.
@@ -214,15 +216,28 @@ impl Walk {
     }
 }
 
-fn warm_start(args: &RunArgs, entry: &file::Entry, keyed: &Keyed, started: Instant) -> Result<i32, WarmError> {
+/// `[started, keyed]`: when `jitld run` started, and when the key was known (for `--stats`).
+fn warm_start(
+    args: &RunArgs,
+    entry: &file::Entry,
+    keyed: &Keyed,
+    times: [Instant; 2],
+    faults_at_key: u64,
+) -> Result<i32, WarmError> {
+    let opened = Instant::now();
+    let faults_at_open = minor_faults();
     let mapped = MappedImage::map(entry).map_err(|e| match e {
         MapError::Unavailable(why) => WarmError::Fallback(why),
         MapError::Damaged(defect) => WarmError::Damaged(defect),
     })?;
     let image = &entry.image;
+    let checked = Instant::now();
+    let faults_at_check = minor_faults();
     let executor: Arc<dyn Executor> = Arc::new(InProcessExecutor::new());
     let resolver = ExternalResolver::new(executor.clone(), &args.absolutes, &keyed.libraries)
         .map_err(|e| WarmError::Fallback(e.to_string()))?;
+    let loaded = Instant::now();
+    let faults_at_load = minor_faults();
     crate::debug::install_fault_reporter();
     let argv0 = args.argv0.clone().or_else(|| super::run::first_input(args)).unwrap_or_default();
     let argv: Vec<String> = std::iter::once(argv0).chain(args.args.iter().cloned()).collect();
@@ -230,8 +245,11 @@ fn warm_start(args: &RunArgs, entry: &file::Entry, keyed: &Keyed, started: Insta
         let (runs, fixups) = (entry.runs.len(), image.externals.len());
         let bytes: u64 = entry.runs.iter().map(|r| r.len).sum();
         let tls: u64 = image.tls.iter().map(|b| b.size).sum();
-        let ready = started.elapsed();
+        let [started, keyed] = times;
         crate::platform::at_exit(Box::new(move || {
+            let (ready, cpu, faults_at_ready) =
+                prelinked::READY.get().copied().unwrap_or((loaded, Default::default(), faults_at_load));
+            let ms = |from: Instant, to: Instant| to.saturating_duration_since(from).as_secs_f64() * 1e3;
             let mut err = std::io::stderr().lock();
             let _ = writeln!(
                 err,
@@ -242,13 +260,36 @@ fn warm_start(args: &RunArgs, entry: &file::Entry, keyed: &Keyed, started: Insta
                 "jitld stats: image cache: hit: no graph built; {runs} page runs ({bytes} bytes) mapped, \
                  {fixups} external fix-ups redone, {tls} bytes of thread-locals"
             );
-            let _ = writeln!(err, "jitld stats: {:<18} {:>9.3} ms", "image start", ready.as_secs_f64() * 1e3);
+            let _ = writeln!(err, "jitld stats: {:<18} {:>9.3} ms", "image start", ms(started, ready));
+            let _ = writeln!(
+                err,
+                "jitld stats: image start: key {:.3} ms, entry read {:.3} ms, pages mapped and checked {:.3} ms, \
+                 libraries loaded {:.3} ms, fixed up and protected {:.3} ms; process CPU time before the program {:.3} ms; \
+                 page faults: {} before the key, then {} {} {} {} {}",
+                ms(started, keyed),
+                ms(keyed, opened),
+                ms(opened, checked),
+                ms(checked, loaded),
+                ms(loaded, ready),
+                cpu.as_secs_f64() * 1e3,
+                faults_at_key,
+                faults_at_open - faults_at_key,
+                faults_at_check - faults_at_open,
+                faults_at_load - faults_at_check,
+                faults_at_ready - faults_at_load,
+                minor_faults() - faults_at_ready,
+            );
         }));
     }
     prelinked::start(image, &entry.runs, mapped, &resolver, &executor, &argv).map_err(|e| match e {
         StartError::Fallback(why) => WarmError::Fallback(why),
         StartError::Failed(e) => WarmError::Failed(e),
     })
+}
+
+/// Minor page faults so far (for `--stats`).
+fn minor_faults() -> u64 {
+    prelinked::minor_faults()
 }
 
 /// Links as without `--cache`, recording the image; stores it before the program runs.

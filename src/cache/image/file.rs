@@ -141,12 +141,29 @@ pub fn open(path: &Path, key: &CacheKey) -> Result<Entry, OpenError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(OpenError::Missing),
         Err(e) => return Err(OpenError::Unreadable(e)),
     };
-    let len = file.metadata().map_err(OpenError::Unreadable)?.len();
+    let meta = file.metadata().map_err(OpenError::Unreadable)?;
+    let len = meta.len();
+    touch_if_stale(&file, &meta);
     let mut head = vec![0u8; FIRST_READ.min(len as usize)];
     read_at(&file, &mut head, 0).map_err(OpenError::Unreadable)?;
     let more = |buf: &mut [u8], offset: u64| file.read_exact_at(buf, offset).is_ok();
     let (image, runs) = describe(&head, len, key, &more).map_err(OpenError::Damaged)?;
     Ok(Entry { file, image, runs })
+}
+
+/// An entry's modification time is its last use, for eviction (`cache::eviction`); a use
+/// within the last hour leaves it as it is (the order needs no finer grain, and changing
+/// it costs a write of the inode).
+fn touch_if_stale(file: &File, meta: &std::fs::Metadata) {
+    const FRESH: std::time::Duration = std::time::Duration::from_secs(3600);
+    let age = meta.modified().ok().and_then(|m| std::time::SystemTime::now().duration_since(m).ok());
+    if age.is_some_and(|age| age < FRESH) {
+        return;
+    }
+    let now = libc::timespec { tv_sec: 0, tv_nsec: libc::UTIME_NOW };
+    // SAFETY: an open descriptor and two timestamps. Best effort: a directory shared
+    // read-only just keeps its order.
+    unsafe { libc::futimens(std::os::fd::AsRawFd::as_raw_fd(file), [now, now].as_ptr()) };
 }
 
 fn read_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
