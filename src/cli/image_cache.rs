@@ -15,6 +15,7 @@ use crate::cache::image::key::ImageKey;
 use crate::cache::image::recorder::ImageRecorder;
 use crate::cache::image::symbols::ExternalResolver;
 use crate::cache::image::file::{self, OpenError};
+use crate::cache::image::manifest::{self, Identity, Manifest};
 use crate::cache::image::mapping::{MapError, MappedImage};
 use crate::cache::image::CopiedVariable;
 use crate::cache::{CacheKey, DirectoryCache};
@@ -25,7 +26,7 @@ use jitld_linker::arch::Arch;
 use jitld_linker::format::{self, FileKind};
 use jitld_linker::InputBuffer;
 use std::io::{Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -36,6 +37,10 @@ struct Keyed {
     key: CacheKey,
     /// In command-line order, spelled as the cold link opens them.
     libraries: Vec<String>,
+    /// The entry whose pages were checked in full (from the manifest).
+    checked: Option<Identity>,
+    /// Whether the key came from the command line's manifest (not computed from the files).
+    from_manifest: bool,
 }
 
 /// `raw` is the command line, for starting again with room for thread-locals
@@ -57,11 +62,35 @@ pub fn run(raw: &[String], args: &RunArgs) -> Result<i32, Errors> {
         return cold(args);
     }
     let dir = super::cache_command::directory(args.cache.as_deref()).map_err(|e| vec![e])?;
-    let keyed = match key(args, DigestMemo::new(Some(dir.clone()))) {
-        Ok(keyed) => keyed,
-        Err(why) => {
-            note(&why);
-            return cold(args);
+    // The command line's manifest says what its key is while nothing it was computed
+    // from has changed (it was written only for a program of this architecture).
+    let began = std::time::SystemTime::now();
+    let manifest_path = manifest::path_for(&dir, command_line(args));
+    let mut manifest = Manifest::read_valid(&manifest_path);
+    let keyed = match &manifest {
+        Some(m) => Keyed {
+            key: m.key.unwrap_or(CacheKey([0; 32])),
+            libraries: m.libraries.clone(),
+            checked: m.checked,
+            from_manifest: true,
+        },
+        None => {
+            let computed = program_arch_is_host(args).and_then(|()| key(args, DigestMemo::new(Some(dir.clone()))));
+            match computed {
+                Ok((keyed, mut files)) => {
+                    files.extend(std::env::current_exe().ok());
+                    files.extend(crate::cache::image::key::loaded_objects().into_iter().map(PathBuf::from));
+                    manifest = Manifest::new(keyed.key, keyed.libraries.clone(), &files, began);
+                    if let Some(m) = &manifest {
+                        m.write(&manifest_path);
+                    }
+                    keyed
+                }
+                Err(why) => {
+                    note(&why);
+                    return cold(args);
+                }
+            }
         }
     };
     // A warm start reads the entry itself: the directory is opened (and probed for
@@ -74,7 +103,14 @@ pub fn run(raw: &[String], args: &RunArgs) -> Result<i32, Errors> {
     let keyed_at = Instant::now();
     let faults_at_key = minor_faults();
     match file::open(&path, &keyed.key) {
-        Ok(entry) => match warm_start(args, &entry, &keyed, [started, keyed_at], faults_at_key) {
+        Ok(entry) => match warm_start(args, &entry, &keyed, [started, keyed_at], faults_at_key, &mut |checked| {
+            // Checked in full: the next start need not check the pages again, while the
+            // entry stays as it is (see `manifest`).
+            if let Some(m) = manifest.as_mut().filter(|_| checked.settled(std::time::SystemTime::now())) {
+                m.checked = Some(checked);
+                m.write(&manifest_path);
+            }
+        }) {
             Ok(status) => {
                 let _ = std::io::stdout().flush();
                 // Leave as a returning `main` does: atexit handlers, finalizers, stdio.
@@ -101,7 +137,27 @@ enum WarmError {
     Failed(JitError),
 }
 
-/// Why `args` cannot be kept as an image, if so.
+/// What names a command line's manifest: everything `key` reads from the command line,
+/// the directory relative paths start from, jitld's executable and the libraries loaded.
+fn command_line(args: &RunArgs) -> crate::cache::KeyBuilder {
+    let mut parts = CacheKey::builder().part("manifest", "1");
+    parts = parts.part("cwd", std::env::current_dir().unwrap_or_default().as_os_str().as_encoded_bytes());
+    parts = parts.part("exe", std::env::current_exe().unwrap_or_default().as_os_str().as_encoded_bytes());
+    for loaded in crate::cache::image::key::loaded_objects() {
+        parts = parts.part("loaded", loaded);
+    }
+    parts = parts.part("entry", &args.entry);
+    for (name, addr) in &args.absolutes {
+        parts = parts.part("abs", format!("{name}={addr:#x}"));
+    }
+    for list in [&args.aliases, &args.link_orders, &args.search] {
+        parts = parts.part("list", list.join("\n"));
+    }
+    parts.part("inputs", format!("{:?}", args.ordered))
+}
+
+/// Why `args` cannot be kept as an image, if so (the architecture is checked with the key:
+/// it reads the inputs).
 fn representable(args: &RunArgs) -> Result<(), String> {
     if args.oop || args.executor.is_some() || args.connect.is_some() {
         return Err("the program runs in another process".into());
@@ -112,13 +168,18 @@ fn representable(args: &RunArgs) -> Result<(), String> {
     if args.perf_map || args.gdb || args.dump_relocs || crate::debug::debugger_attached() {
         return Err("debugging output is made while linking".into());
     }
+    Ok(())
+}
+
+fn program_arch_is_host(args: &RunArgs) -> Result<(), String> {
     if super::target::program_arch(&args.ordered).map_err(|e| e.to_string())? != Arch::host() {
         return Err("the program is for another architecture".into());
     }
     Ok(())
 }
 
-fn key(args: &RunArgs, digests: DigestMemo) -> Result<Keyed, String> {
+/// The key, and every file and directory it was computed from.
+fn key(args: &RunArgs, digests: DigestMemo) -> Result<(Keyed, Vec<PathBuf>), String> {
     let search = LibraryPath::host(&args.search);
     let mut key = ImageKey::new().process_libraries();
     key = key.flag("entry", &args.entry);
@@ -128,14 +189,16 @@ fn key(args: &RunArgs, digests: DigestMemo) -> Result<Keyed, String> {
     for list in [&args.aliases, &args.link_orders, &args.search] {
         key = key.flag("list", list.join("\n"));
     }
-    let mut walk = Walk { key, digests, libraries: Vec::new(), search };
+    let files = search.directories().cloned().collect();
+    let mut walk = Walk { key, digests, libraries: Vec::new(), search, files };
     for input in &args.ordered {
         walk.input(input)?;
     }
     if let Some(libgcc) = compiler_runtime_archive(&walk.search) {
         walk.bytes(&libgcc)?;
     }
-    Ok(Keyed { key: walk.key.finish(), libraries: walk.libraries })
+    let keyed = Keyed { key: walk.key.finish(), libraries: walk.libraries, checked: None, from_manifest: false };
+    Ok((keyed, walk.files))
 }
 
 /// The inputs, as `run` loads them, feeding the key.
@@ -144,6 +207,8 @@ struct Walk {
     digests: DigestMemo,
     libraries: Vec<String>,
     search: LibraryPath,
+    /// What was read or looked at.
+    files: Vec<PathBuf>,
 }
 
 impl Walk {
@@ -187,6 +252,7 @@ impl Walk {
     /// An input by path: shared libraries by identity, linker scripts with what they name,
     /// everything else by its contents.
     fn path(&mut self, path: &Path) -> Result<(), String> {
+        self.files.push(path.to_path_buf());
         let cannot = |e: std::io::Error| format!("{}: {e}", path.display());
         // The kind is in the first bytes; only a linker script is read whole here.
         let mut head = Vec::with_capacity(4096);
@@ -210,6 +276,7 @@ impl Walk {
     }
 
     fn bytes(&mut self, path: &Path) -> Result<(), String> {
+        self.files.push(path.to_path_buf());
         let digest = self.digests.digest(path).map_err(|e| format!("{}: {e}", path.display()))?;
         self.key = std::mem::take(&mut self.key).contents(path, &digest);
         Ok(())
@@ -217,19 +284,26 @@ impl Walk {
 }
 
 /// `[started, keyed]`: when `jitld run` started, and when the key was known (for `--stats`).
+/// `checked` hears of an entry whose pages were checked in full (not needed again while
+/// the entry keeps its identity: `manifest.checked`).
 fn warm_start(
     args: &RunArgs,
     entry: &file::Entry,
     keyed: &Keyed,
     times: [Instant; 2],
     faults_at_key: u64,
+    checked: &mut dyn FnMut(Identity),
 ) -> Result<i32, WarmError> {
     let opened = Instant::now();
     let faults_at_open = minor_faults();
-    let mapped = MappedImage::map(entry).map_err(|e| match e {
+    let check_pages = keyed.checked != Some(entry.identity);
+    let mapped = MappedImage::map(entry, check_pages).map_err(|e| match e {
         MapError::Unavailable(why) => WarmError::Fallback(why),
         MapError::Damaged(defect) => WarmError::Damaged(defect),
     })?;
+    if check_pages {
+        checked(entry.identity);
+    }
     let image = &entry.image;
     let checked = Instant::now();
     let faults_at_check = minor_faults();
@@ -245,6 +319,8 @@ fn warm_start(
         let (runs, fixups) = (entry.runs.len(), image.externals.len());
         let bytes: u64 = entry.runs.iter().map(|r| r.len).sum();
         let tls: u64 = image.tls.iter().map(|b| b.size).sum();
+        let key_from = if keyed.from_manifest { "the command line's manifest" } else { "the inputs" };
+        let pages = if check_pages { "checked" } else { "checked before, unchanged since" };
         let [started, keyed] = times;
         crate::platform::at_exit(Box::new(move || {
             let (ready, cpu, faults_at_ready) =
@@ -257,8 +333,8 @@ fn warm_start(
             );
             let _ = writeln!(
                 err,
-                "jitld stats: image cache: hit: no graph built; {runs} page runs ({bytes} bytes) mapped, \
-                 {fixups} external fix-ups redone, {tls} bytes of thread-locals"
+                "jitld stats: image cache: hit: no graph built; key from {key_from}; {runs} page runs ({bytes} bytes) \
+                 mapped, {pages}; {fixups} external fix-ups redone, {tls} bytes of thread-locals"
             );
             let _ = writeln!(err, "jitld stats: {:<18} {:>9.3} ms", "image start", ms(started, ready));
             let _ = writeln!(

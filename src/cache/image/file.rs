@@ -34,8 +34,9 @@ pub const MAGIC_STEM: &[u8; 6] = b"jitldI";
 pub const MAGIC: &[u8; 8] = b"jitldI\x00\x02";
 const HEADER: usize = 80;
 const PAGE: u64 = jitld_linker::arch::Arch::host().page_size();
-/// What a warm start reads first: the header and, for most images, the whole description.
-const FIRST_READ: usize = 64 << 10;
+/// What a warm start reads first (on the stack): the header and, for small images, the
+/// whole description.
+const FIRST_READ: usize = 16 << 10;
 
 /// Why an entry cannot be used.
 #[derive(Debug, PartialEq, Eq)]
@@ -124,6 +125,8 @@ pub fn page_runs(segments: &[Segment<'_>]) -> Result<Vec<PageRun>, String> {
 /// checked as they are mapped (`mapping::MappedImage::map`).
 pub struct Entry {
     pub file: File,
+    /// The file's identity when it was opened.
+    pub identity: super::manifest::Identity,
     pub image: PrelinkedImage<'static>,
     pub runs: Vec<PageRun>,
 }
@@ -144,11 +147,13 @@ pub fn open(path: &Path, key: &CacheKey) -> Result<Entry, OpenError> {
     let meta = file.metadata().map_err(OpenError::Unreadable)?;
     let len = meta.len();
     touch_if_stale(&file, &meta);
-    let mut head = vec![0u8; FIRST_READ.min(len as usize)];
-    read_at(&file, &mut head, 0).map_err(OpenError::Unreadable)?;
+    // Most descriptions fit in the first read; a bigger one is read whole after it.
+    let mut first = [0u8; FIRST_READ];
+    let head = &mut first[..FIRST_READ.min(len as usize)];
+    read_at(&file, head, 0).map_err(OpenError::Unreadable)?;
     let more = |buf: &mut [u8], offset: u64| file.read_exact_at(buf, offset).is_ok();
-    let (image, runs) = describe(&head, len, key, &more).map_err(OpenError::Damaged)?;
-    Ok(Entry { file, image, runs })
+    let (image, runs) = describe(head, len, key, &more).map_err(OpenError::Damaged)?;
+    Ok(Entry { file, identity: super::manifest::Identity::of(&meta), image, runs })
 }
 
 /// An entry's modification time is its last use, for eviction (`cache::eviction`); a use

@@ -29,9 +29,10 @@ pub enum MapError {
 }
 
 impl MappedImage {
-    /// Maps every run of `entry` read-write at its address and checks its bytes. Nothing
-    /// stays mapped after an error.
-    pub fn map(entry: &Entry) -> Result<MappedImage, MapError> {
+    /// Maps every run of `entry` read-write at its address and, with `check`, checks its
+    /// bytes (without, the caller knows they were checked and have not changed since).
+    /// Nothing stays mapped after an error.
+    pub fn map(entry: &Entry, check: bool) -> Result<MappedImage, MapError> {
         let mut mapped = MappedImage { runs: Vec::with_capacity(entry.runs.len()), kept: false };
         let fd = entry.file.as_raw_fd();
         let copy = on_noexec_file_system(fd);
@@ -76,7 +77,7 @@ impl MappedImage {
             }
             // The check reads every page: read faults on a file map the page cache's pages
             // sixteen at a time, which costs less than MADV_POPULATE_READ's page by page.
-            if checksum(pages) != run.checksum {
+            if check && checksum(pages) != run.checksum {
                 return Err(MapError::Damaged(Defect::Corrupt("pages")));
             }
         }
@@ -182,7 +183,7 @@ mod tests {
         let addr = taken.as_ptr() as u64 / PAGE * PAGE;
         let segments = vec![Segment { addr, prot: MemProt::ReadWrite, bytes: vec![1; 8].into() }];
         let (entry, path) = entry_for(segments, "taken");
-        assert!(matches!(MappedImage::map(&entry), Err(MapError::Unavailable(_))));
+        assert!(matches!(MappedImage::map(&entry, true), Err(MapError::Unavailable(_))));
         assert_eq!(taken[0], 7);
         let _ = std::fs::remove_file(path);
     }
@@ -201,7 +202,7 @@ mod tests {
             Segment { addr: addr + 0x2000, prot: MemProt::ReadWrite, bytes: vec![6; 10].into() },
         ];
         let (entry, path) = entry_for(segments, "maps");
-        let mapped = MappedImage::map(&entry).ok().expect("mapped");
+        let mapped = MappedImage::map(&entry, true).ok().expect("mapped");
         assert!(mapped.contains(addr + 0x2000, 8) && !mapped.contains(addr + 0x1000, 8));
         mapped.protect(&entry.runs).unwrap();
         assert_eq!(unsafe { *((addr + 99) as *const u8) }, 5);

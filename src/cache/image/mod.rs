@@ -14,13 +14,16 @@
 //! - `symbols`: resolving an external name the way the cold link did.
 //! - `mapping`: placing the image's pages at their exact addresses, and protecting them.
 //! - `key`: the key of a command line (inputs, flags, jitld's build, the libraries);
-//!   `digests` remembers the inputs' content digests by file identity.
+//!   `digests` remembers the inputs' content digests by file identity, and `manifest` a
+//!   command line's key by the identities of everything it was computed from (and which
+//!   entry was checked in full).
 
 pub mod checksum;
 pub mod codec;
 pub mod digests;
 pub mod file;
 pub mod key;
+pub mod manifest;
 pub mod mapping;
 pub mod recorder;
 pub mod symbols;
