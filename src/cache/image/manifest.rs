@@ -201,7 +201,8 @@ mod tests {
         let old = SystemTime::now() - Duration::from_secs(60);
         std::fs::File::options().write(true).open(&input).unwrap().set_modified(old).unwrap();
         let key = CacheKey::builder().part("x", "y").finish();
-        let path = dir.join(".manifest-test");
+        // Not in `dir`: writing it changes its directory's times.
+        let path = std::env::temp_dir().join(format!(".manifest-test-{}", std::process::id()));
         // The change time is now: not settled yet.
         assert_eq!(Manifest::new(key, vec![], std::slice::from_ref(&input), SystemTime::now()), None);
         let later = SystemTime::now() + SETTLED;
@@ -229,5 +230,6 @@ mod tests {
         std::fs::File::options().write(true).open(&input).unwrap().set_modified(old).unwrap();
         assert_eq!(Manifest::read_valid(&path), None);
         let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::remove_file(&path);
     }
 }
