@@ -186,7 +186,8 @@ mod tests {
     }
 
     fn runs() -> Vec<PageRun> {
-        let run = PageRun { addr: 0x1000_0000, len: 0x2000, prot: MemProt::ReadExec, offset: 0x1000, checksum: [7; 16] };
+        let run =
+            PageRun { addr: 0x1000_0000, len: 0x2000, prot: MemProt::ReadExec, offset: 0x1000, checksum: [7; 16] };
         vec![run]
     }
 

@@ -41,7 +41,10 @@ const FIRST_READ: usize = 16 << 10;
 /// Why an entry cannot be used.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Defect {
-    Truncated { len: u64, expected: u64 },
+    Truncated {
+        len: u64,
+        expected: u64,
+    },
     /// The description or a run's pages do not match their checksum.
     Corrupt(&'static str),
     /// A whole entry, stored for another key (a file renamed by hand).
@@ -231,7 +234,7 @@ fn describe(
     let (image, runs) = codec::decode(&checked[HEADER..]).ok_or(Defect::Corrupt("description's fields"))?;
     // Runs whole pages, inside the pages part of the file, at page-aligned addresses.
     let fits = |r: &PageRun| {
-        let aligned = r.addr % PAGE == 0 && r.len % PAGE == 0 && r.offset % PAGE == 0 && r.len > 0;
+        let aligned = [r.addr, r.len, r.offset].iter().all(|n| n.is_multiple_of(PAGE)) && r.len > 0;
         aligned && r.offset >= pages_offset && r.offset.checked_add(r.len).is_some_and(|e| e <= expected)
     };
     if !runs.iter().all(fits) {
