@@ -46,7 +46,7 @@ const STIR: u64 = 0x9fb2_1c65_1e98_df25;
 pub fn checksum(bytes: &[u8]) -> [u8; 16] {
     let mut lanes = START;
     let whole = bytes.len() / STRIPE * STRIPE;
-    absorb_dispatch(&mut lanes, &bytes[..whole]);
+    absorb(&mut lanes, &bytes[..whole]);
     let mut tail = [0u8; STRIPE];
     tail[..bytes.len() - whole].copy_from_slice(&bytes[whole..]);
     // The tail continues the block the whole stripes ended in, with that stripe's keys.
@@ -82,8 +82,10 @@ fn stir(lanes: &mut [u64; LANES]) {
     }
 }
 
-/// Whole stripes (`bytes.len()` is a multiple of `STRIPE`).
-#[inline(always)]
+/// Whole stripes (`bytes.len()` is a multiple of `STRIPE`). Compilers vectorize it for the
+/// baseline instruction set (SSE2 on x86-64, two lanes per multiply). An AVX2 build of it
+/// was ~1.5x faster, but held instructions Valgrind cannot run, and `jitld run --cache`
+/// must run under callgrind like everything else.
 fn absorb(lanes: &mut [u64; LANES], bytes: &[u8]) {
     let mut blocks = bytes.chunks_exact(BLOCK);
     for block in &mut blocks {
@@ -103,27 +105,6 @@ fn absorb(lanes: &mut [u64; LANES], bytes: &[u8]) {
             *key = key.wrapping_add(KEY_STEP);
         }
     }
-}
-
-#[cfg(target_arch = "x86_64")]
-fn absorb_dispatch(lanes: &mut [u64; LANES], bytes: &[u8]) {
-    #[target_feature(enable = "avx2")]
-    unsafe fn absorb_avx2(lanes: &mut [u64; LANES], bytes: &[u8]) {
-        absorb(lanes, bytes)
-    }
-    // Asking the CPU costs more (~10 µs under a hypervisor, which traps CPUID) than a few
-    // KiB take either way.
-    if bytes.len() >= 16 * BLOCK && std::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2.
-        unsafe { absorb_avx2(lanes, bytes) }
-    } else {
-        absorb(lanes, bytes)
-    }
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-fn absorb_dispatch(lanes: &mut [u64; LANES], bytes: &[u8]) {
-    absorb(lanes, bytes)
 }
 
 fn avalanche(mut x: u64) -> u64 {
@@ -197,14 +178,11 @@ mod tests {
     }
 
     #[test]
-    fn the_vector_path_agrees_with_the_plain_one() {
-        for len in [0, 1, 63, 64, 65, BLOCK - 1, BLOCK, BLOCK + 64, 5 * BLOCK + 17, 40 * BLOCK + 3] {
-            let bytes = sample(len);
-            let whole = len / STRIPE * STRIPE;
-            let (mut plain, mut dispatched) = (START, START);
-            absorb(&mut plain, &bytes[..whole]);
-            absorb_dispatch(&mut dispatched, &bytes[..whole]);
-            assert_eq!(plain, dispatched, "length {len}");
-        }
+    fn known_values() {
+        // The format's checksums: an entry written by one build is read by another.
+        assert_eq!(checksum(b""), checksum(&[]));
+        let a = checksum(&sample(5 * BLOCK + 17));
+        assert_eq!(a, checksum(&sample(5 * BLOCK + 17)));
+        assert_ne!(a, checksum(&sample(5 * BLOCK + 16)));
     }
 }
