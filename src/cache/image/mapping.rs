@@ -5,8 +5,9 @@
 //! the caller link cold) instead of mapping over it. Every run is checked against its
 //! checksum before anything is written to it or run from it.
 //!
-//! A cache directory on a file system mounted `noexec` cannot give executable pages: there
-//! the runs are read into fresh anonymous pages instead.
+//! A cache directory on a file system mounted `noexec` cannot give executable pages, and
+//! some file systems cannot be mapped at all: there the runs are read into fresh anonymous
+//! pages instead.
 
 use super::checksum::checksum;
 use super::file::{Defect, Entry};
@@ -33,26 +34,40 @@ impl MappedImage {
     /// bytes (without, the caller knows they were checked and have not changed since).
     /// Nothing stays mapped after an error.
     pub fn map(entry: &Entry, check: bool) -> Result<MappedImage, MapError> {
+        Self::map_with(entry, check, on_noexec_file_system(entry.file.as_raw_fd()))
+    }
+
+    /// As `map`; with `noexec`, every run is read into fresh pages.
+    fn map_with(entry: &Entry, check: bool, noexec: bool) -> Result<MappedImage, MapError> {
         let mut mapped = MappedImage { runs: Vec::with_capacity(entry.runs.len()), kept: false };
         let fd = entry.file.as_raw_fd();
-        let copy = on_noexec_file_system(fd);
         for run in &entry.runs {
             let len = run.len as usize;
-            let (flags, from) = match copy {
-                true => (libc::MAP_ANONYMOUS, -1),
-                false => (0, fd),
-            };
-            let offset = if copy { 0 } else { run.offset as libc::off_t };
-            // SAFETY: MAP_FIXED_NOREPLACE never replaces an existing mapping.
-            let ptr = unsafe {
-                libc::mmap(
-                    run.addr as *mut libc::c_void,
-                    len,
-                    libc::PROT_READ | libc::PROT_WRITE,
-                    libc::MAP_PRIVATE | libc::MAP_NORESERVE | libc::MAP_FIXED_NOREPLACE | flags,
-                    from,
-                    offset,
-                )
+            // From the file; or read into fresh pages where the file system cannot give
+            // executable (noexec) or any (no mmap) mappings of it.
+            let mut copy = noexec;
+            let ptr = loop {
+                let (flags, from, offset) = match copy {
+                    true => (libc::MAP_ANONYMOUS, -1, 0),
+                    false => (0, fd, run.offset as libc::off_t),
+                };
+                // SAFETY: MAP_FIXED_NOREPLACE never replaces an existing mapping.
+                let ptr = unsafe {
+                    libc::mmap(
+                        run.addr as *mut libc::c_void,
+                        len,
+                        libc::PROT_READ | libc::PROT_WRITE,
+                        libc::MAP_PRIVATE | libc::MAP_NORESERVE | libc::MAP_FIXED_NOREPLACE | flags,
+                        from,
+                        offset,
+                    )
+                };
+                let error = std::io::Error::last_os_error().raw_os_error();
+                if ptr == libc::MAP_FAILED && !copy && !matches!(error, Some(libc::EEXIST) | Some(libc::ENOMEM)) {
+                    copy = true;
+                    continue;
+                }
+                break ptr;
             };
             if ptr == libc::MAP_FAILED || ptr as u64 != run.addr {
                 let error = std::io::Error::last_os_error();
@@ -190,6 +205,12 @@ mod tests {
 
     #[test]
     fn maps_and_checks_the_pages() {
+        for copy in [false, true] {
+            maps_and_checks(copy);
+        }
+    }
+
+    fn maps_and_checks(copy: bool) {
         // A free range: reserve one, give it back, map the image there.
         let probe = unsafe {
             libc::mmap(std::ptr::null_mut(), 0x3000, libc::PROT_NONE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0)
@@ -201,13 +222,21 @@ mod tests {
             Segment { addr, prot: MemProt::Read, bytes: vec![5; 100].into() },
             Segment { addr: addr + 0x2000, prot: MemProt::ReadWrite, bytes: vec![6; 10].into() },
         ];
-        let (entry, path) = entry_for(segments, "maps");
-        let mapped = MappedImage::map(&entry, true).ok().expect("mapped");
+        let (entry, path) = entry_for(segments, &format!("maps-{copy}"));
+        let mapped = MappedImage::map_with(&entry, true, copy).ok().expect("mapped");
         assert!(mapped.contains(addr + 0x2000, 8) && !mapped.contains(addr + 0x1000, 8));
         mapped.protect(&entry.runs).unwrap();
         assert_eq!(unsafe { *((addr + 99) as *const u8) }, 5);
         assert_eq!(unsafe { *((addr + 0x2009) as *const u8) }, 6);
         drop(mapped);
+        // A damaged page is found whichever way the pages came.
+        let mut bytes = std::fs::read(&path).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        std::fs::write(&path, bytes).unwrap();
+        let key = crate::cache::CacheKey::builder().part("mapping test", format!("maps-{copy}")).finish();
+        let Ok(entry) = file::open(&path, &key) else { panic!("the description is intact") };
+        assert!(matches!(MappedImage::map_with(&entry, true, copy), Err(MapError::Damaged(_))));
         let _ = std::fs::remove_file(path);
     }
 }
