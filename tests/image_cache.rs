@@ -243,13 +243,12 @@ fn an_image_whose_range_is_taken_links_cold() {
     assert!(was_stored(&cached(e, &dir, &[])));
     let path = entries(&dir).pop().unwrap();
     let bytes = std::fs::read(&path).unwrap();
-    let (key, payload) = jitld::cache::entry::unseal(&bytes).unwrap();
-    let mut image = jitld::cache::image::codec::decode(payload).unwrap();
+    let (key, mut image) = jitld::cache::image::file::decode(&bytes).unwrap();
     // Without address randomization a PIE jitld sits here: one more segment over it.
     let taken = 0x5555_5555_4000;
     let prot = jitld_linker::graph::MemProt::ReadWrite;
     image.segments.push(jitld::cache::image::Segment { addr: taken, prot, bytes: vec![0; 16].into() });
-    std::fs::write(&path, jitld::cache::entry::seal(&key, &jitld::cache::image::codec::encode(&image))).unwrap();
+    std::fs::write(&path, jitld::cache::image::file::encode(&key, &image).unwrap()).unwrap();
 
     let mut cmd = Command::new("setarch");
     cmd.args(["x86_64", "-R", JITLD, "run", &cache_flag(&dir), "--stats", "--argv0"]).arg(&e.native);
@@ -298,4 +297,71 @@ fn cache_stats_and_clear() {
     let home = scratch("xdg");
     let stats = Command::new(JITLD).args(["cache", "stats"]).env("XDG_CACHE_HOME", &home).output().unwrap();
     assert!(String::from_utf8_lossy(&stats.stdout).contains(&format!("{}: 0 entries", home.join("jitld").display())));
+}
+
+fn stats_line(out: &Output) -> String {
+    stderr(out).lines().find(|l| l.contains("image cache: hit")).unwrap_or_default().to_string()
+}
+
+#[test]
+fn the_manifest_skips_the_key_and_checked_pages_until_anything_changes() {
+    let e = sqlite();
+    let dir = scratch("manifest");
+    let inputs_dir = scratch("manifest-inputs");
+    let driver = inputs_dir.join("driver.o");
+    std::fs::copy(&e.inputs[0], &driver).unwrap();
+    // Inputs written just now are not trusted by their times: make this one old.
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::options().write(true).open(&driver).unwrap().set_modified(old).unwrap();
+    let mut inputs: Vec<String> = e.inputs.clone();
+    inputs[0] = driver.display().to_string();
+    let run = || cached_with_inputs(e, &dir, &[], &inputs);
+    let settle = || std::thread::sleep(std::time::Duration::from_millis(2100));
+
+    settle();
+    assert!(was_stored(&run()));
+    settle();
+    // The entry is settled now: this start checks its pages, and says so in the manifest.
+    let first = run();
+    assert!(was_hit(&first) && stats_line(&first).contains("mapped, checked;"), "{}", stderr(&first));
+    assert!(stats_line(&first).contains("key from the command line's manifest"), "{}", stderr(&first));
+    let second = run();
+    assert!(stats_line(&second).contains("checked before, unchanged since"), "{}", stderr(&second));
+    assert_native(e, &second, "pages checked before");
+
+    // A byte of the entry's pages changed in place, its size and times put back: the
+    // change time still moves, so the pages are checked again and found corrupt.
+    let entry = entries(&dir).pop().unwrap();
+    let mut bytes = std::fs::read(&entry).unwrap();
+    let modified = std::fs::metadata(&entry).unwrap().modified().unwrap();
+    let at = bytes.len() - 100;
+    bytes[at] ^= 0x40;
+    std::fs::write(&entry, &bytes).unwrap();
+    std::fs::File::options().write(true).open(&entry).unwrap().set_modified(modified).unwrap();
+    let damaged = run();
+    assert!(stderr(&damaged).contains("corrupt"), "{}", stderr(&damaged));
+    assert!(was_stored(&damaged));
+    assert_native(e, &damaged, "corrupt pages");
+
+    // An input rewritten with other bytes of the same length and its times put back: the
+    // manifest no longer matches (change time), and the key, computed again, differs.
+    let mut object = std::fs::read(&driver).unwrap();
+    let last = object.len() - 1;
+    object[last] ^= 0x01;
+    std::fs::write(&driver, &object).unwrap();
+    std::fs::File::options().write(true).open(&driver).unwrap().set_modified(old).unwrap();
+    let changed = run();
+    assert!(was_stored(&changed), "same size and mtime, other bytes\n{}", stderr(&changed));
+    assert_native(e, &changed, "changed input");
+    // A library directory gaining a file: the key is computed again (the same key here).
+    std::fs::write(inputs_dir.join("unrelated.txt"), b"x").unwrap();
+    let mut with_dir = inputs.clone();
+    with_dir.insert(1, format!("-L{}", inputs_dir.display()));
+    settle();
+    assert!(was_stored(&cached_with_inputs(e, &dir, &[], &with_dir)));
+    let from_manifest = cached_with_inputs(e, &dir, &[], &with_dir);
+    assert!(stats_line(&from_manifest).contains("key from the command line's manifest"), "{}", stderr(&from_manifest));
+    std::fs::write(inputs_dir.join("another.txt"), b"y").unwrap();
+    let again = cached_with_inputs(e, &dir, &[], &with_dir);
+    assert!(was_hit(&again) && stats_line(&again).contains("key from the inputs"), "{}", stderr(&again));
 }

@@ -131,12 +131,12 @@ impl DirectoryCache {
         let _ = std::fs::remove_file(path);
     }
 
-    /// Writes the entry under a temporary name and renames it into place.
-    fn store(&self, key: &CacheKey, object: &[u8]) -> std::io::Result<()> {
+    /// Writes the entry's bytes under a temporary name and renames it into place.
+    fn store(&self, key: &CacheKey, sealed: &[u8]) -> std::io::Result<()> {
         let temp = self.temp_path(&key.to_hex());
         let written = (|| {
             let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(&temp)?;
-            file.write_all(&entry::seal(key, object))?;
+            file.write_all(sealed)?;
             // Nanosecond precision: the file system's own clock ticks too coarsely to order
             // stores made in quick succession.
             file.set_modified(SystemTime::now())?;
@@ -194,7 +194,22 @@ impl ObjectCache for DirectoryCache {
         if (object.len() + TRAILER_LEN) as u64 > self.limit {
             return;
         }
-        if let Err(e) = self.store(key, object) {
+        self.store_and_evict(key, &entry::seal(key, object));
+    }
+}
+
+impl DirectoryCache {
+    /// Stores `bytes` as `key`'s entry as they are: for entries of a format with checks of
+    /// its own (prelinked images, `image::file`). Written and bounded as every entry is.
+    pub fn store_entry(&self, key: &CacheKey, bytes: &[u8]) {
+        if self.is_off() || bytes.len() as u64 > self.limit {
+            return;
+        }
+        self.store_and_evict(key, bytes);
+    }
+
+    fn store_and_evict(&self, key: &CacheKey, bytes: &[u8]) {
+        if let Err(e) = self.store(key, bytes) {
             return self.turn_off(format!("cannot store an entry ({e})"));
         }
         self.stats.stored.fetch_add(1, Relaxed);

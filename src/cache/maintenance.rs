@@ -56,7 +56,7 @@ fn starts_as_image(path: &Path) -> bool {
     read.is_ok() && super::image::codec::is_image(&head)
 }
 
-/// Removes every entry, leftover temporary file and remembered digest; returns how many
+/// Removes every entry, leftover temporary file, remembered digest and manifest; returns how many
 /// entries went.
 pub fn clear(dir: &Path) -> std::io::Result<u64> {
     let mut removed = 0;
@@ -68,7 +68,8 @@ pub fn clear(dir: &Path) -> std::io::Result<u64> {
     for item in std::fs::read_dir(dir)?.flatten() {
         let name = item.file_name();
         let Some(name) = name.to_str() else { continue };
-        if name.starts_with(TEMP_PREFIX) || name.starts_with(super::image::digests::DIGEST_PREFIX) {
+        let remembered = [super::image::digests::DIGEST_PREFIX, super::image::manifest::MANIFEST_PREFIX];
+        if name.starts_with(TEMP_PREFIX) || remembered.iter().any(|prefix| name.starts_with(prefix)) {
             let _ = std::fs::remove_file(item.path());
         }
     }

@@ -11,11 +11,14 @@ use super::open::member_spec;
 use super::run::{run_with, RunHooks};
 use super::RunArgs;
 use crate::cache::image::digests::DigestMemo;
+use crate::cache::image::file::{self, OpenError};
 use crate::cache::image::key::ImageKey;
+use crate::cache::image::manifest::{self, Identity, Manifest};
+use crate::cache::image::mapping::{MapError, MappedImage};
 use crate::cache::image::recorder::ImageRecorder;
 use crate::cache::image::symbols::ExternalResolver;
-use crate::cache::image::{codec, CopiedVariable};
-use crate::cache::{CacheKey, DirectoryCache, ObjectCache};
+use crate::cache::image::CopiedVariable;
+use crate::cache::{CacheKey, DirectoryCache};
 use crate::error::JitError;
 use crate::executor::{Executor, InProcessExecutor};
 use crate::platform::prelinked::{self, StartError};
@@ -23,7 +26,7 @@ use jitld_linker::arch::Arch;
 use jitld_linker::format::{self, FileKind};
 use jitld_linker::InputBuffer;
 use std::io::{Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -34,47 +37,127 @@ struct Keyed {
     key: CacheKey,
     /// In command-line order, spelled as the cold link opens them.
     libraries: Vec<String>,
+    /// The entry whose pages were checked in full (from the manifest).
+    checked: Option<Identity>,
+    /// Whether the key came from the command line's manifest (not computed from the files).
+    from_manifest: bool,
 }
 
-pub fn run(args: &RunArgs) -> Result<i32, Errors> {
+/// `raw` is the command line, for starting again with room for thread-locals
+/// (`reexec`): a warm start whose image needs none, or fits in what glibc gave this
+/// process, does not start twice.
+pub fn run(raw: &[String], args: &RunArgs) -> Result<i32, Errors> {
     let started = Instant::now();
     let note = |why: &str| {
         if args.stats {
             eprintln!("jitld stats: image cache: not used: {why}");
         }
     };
+    let cold = |args: &RunArgs| {
+        super::reexec::ensure_tls_surplus(raw, args);
+        super::run::run(args)
+    };
     if let Err(why) = representable(args) {
         note(&why);
-        return super::run::run(args);
+        return cold(args);
     }
     let dir = super::cache_command::directory(args.cache.as_deref()).map_err(|e| vec![e])?;
-    let cache = Arc::new(DirectoryCache::open(dir.clone(), args.cache_limit));
-    let digests = DigestMemo::new(cache.disabled().is_none().then_some(dir));
-    let keyed = match key(args, digests) {
-        Ok(keyed) => keyed,
-        Err(why) => {
-            note(&why);
-            return super::run::run(args);
+    // The command line's manifest says what its key is while nothing it was computed
+    // from has changed (it was written only for a program of this architecture).
+    let began = std::time::SystemTime::now();
+    let manifest_path = manifest::path_for(&dir, command_line(args));
+    let mut manifest = Manifest::read_valid(&manifest_path);
+    let keyed = match &manifest {
+        Some(m) => Keyed {
+            key: m.key.unwrap_or(CacheKey([0; 32])),
+            libraries: m.libraries.clone(),
+            checked: m.checked,
+            from_manifest: true,
+        },
+        None => {
+            let computed = program_arch_is_host(args).and_then(|()| key(args, DigestMemo::new(Some(dir.clone()))));
+            match computed {
+                Ok((keyed, mut files)) => {
+                    files.extend(std::env::current_exe().ok());
+                    files.extend(crate::cache::image::key::loaded_objects().into_iter().map(PathBuf::from));
+                    manifest = Manifest::new(keyed.key, keyed.libraries.clone(), &files, began);
+                    if let Some(m) = &manifest {
+                        m.write(&manifest_path);
+                    }
+                    keyed
+                }
+                Err(why) => {
+                    note(&why);
+                    return cold(args);
+                }
+            }
         }
     };
-    if let Some(bytes) = cache.get_object(&keyed.key) {
-        match codec::decode(&bytes) {
-            Some(image) => match warm_start(args, &image, &keyed, started) {
-                Ok(status) => {
-                    let _ = std::io::stdout().flush();
-                    // Leave as a returning `main` does: atexit handlers, finalizers, stdio.
-                    unsafe { libc::exit(status) }
-                }
-                Err(StartError::Fallback(why)) => note(&format!("the image cannot start here ({why}); linking")),
-                Err(StartError::Failed(e)) => return Err(vec![e]),
-            },
-            None => eprintln!("jitld: warning: cache entry {} is not an image this jitld reads; linking", keyed.key),
+    // A warm start reads the entry itself: the directory is opened (and probed for
+    // writing) only to store one.
+    let path = dir.join(format!("{}.o", keyed.key.to_hex()));
+    let damaged = |defect: &file::Defect| {
+        eprintln!("jitld: warning: cache entry {} is {defect}; ignoring it and linking again", path.display());
+        let _ = std::fs::remove_file(&path);
+    };
+    let keyed_at = Instant::now();
+    let faults_at_key = minor_faults();
+    match file::open(&path, &keyed.key) {
+        Ok(entry) => match warm_start(args, &entry, &keyed, [started, keyed_at], faults_at_key, &mut |checked| {
+            // Checked in full: the next start need not check the pages again, while the
+            // entry stays as it is (see `manifest`).
+            if let Some(m) = manifest.as_mut().filter(|_| checked.settled(std::time::SystemTime::now())) {
+                m.checked = Some(checked);
+                m.write(&manifest_path);
+            }
+        }) {
+            Ok(status) => {
+                let _ = std::io::stdout().flush();
+                // Leave as a returning `main` does: atexit handlers, finalizers, stdio.
+                unsafe { libc::exit(status) }
+            }
+            Err(WarmError::Fallback(why)) => note(&format!("the image cannot start here ({why}); linking")),
+            Err(WarmError::Damaged(defect)) => damaged(&defect),
+            Err(WarmError::Failed(e)) => return Err(vec![e]),
+        },
+        Err(OpenError::Missing) => {}
+        Err(OpenError::Unreadable(e)) => {
+            eprintln!("jitld: warning: cache entry {}: cannot read it ({e}); linking", path.display())
         }
+        Err(OpenError::Damaged(defect)) => damaged(&defect),
     }
+    super::reexec::ensure_tls_surplus(raw, args);
+    let cache = Arc::new(DirectoryCache::open(dir, args.cache_limit));
     cold_link(args, keyed, cache)
 }
 
-/// Why `args` cannot be kept as an image, if so.
+enum WarmError {
+    Fallback(String),
+    Damaged(file::Defect),
+    Failed(JitError),
+}
+
+/// What names a command line's manifest: everything `key` reads from the command line,
+/// the directory relative paths start from, jitld's executable and the libraries loaded.
+fn command_line(args: &RunArgs) -> crate::cache::KeyBuilder {
+    let mut parts = CacheKey::builder().part("manifest", "1");
+    parts = parts.part("cwd", std::env::current_dir().unwrap_or_default().as_os_str().as_encoded_bytes());
+    parts = parts.part("exe", std::env::current_exe().unwrap_or_default().as_os_str().as_encoded_bytes());
+    for loaded in crate::cache::image::key::loaded_objects() {
+        parts = parts.part("loaded", loaded);
+    }
+    parts = parts.part("entry", &args.entry);
+    for (name, addr) in &args.absolutes {
+        parts = parts.part("abs", format!("{name}={addr:#x}"));
+    }
+    for list in [&args.aliases, &args.link_orders, &args.search] {
+        parts = parts.part("list", list.join("\n"));
+    }
+    parts.part("inputs", format!("{:?}", args.ordered))
+}
+
+/// Why `args` cannot be kept as an image, if so (the architecture is checked with the key:
+/// it reads the inputs).
 fn representable(args: &RunArgs) -> Result<(), String> {
     if args.oop || args.executor.is_some() || args.connect.is_some() {
         return Err("the program runs in another process".into());
@@ -85,13 +168,18 @@ fn representable(args: &RunArgs) -> Result<(), String> {
     if args.perf_map || args.gdb || args.dump_relocs || crate::debug::debugger_attached() {
         return Err("debugging output is made while linking".into());
     }
+    Ok(())
+}
+
+fn program_arch_is_host(args: &RunArgs) -> Result<(), String> {
     if super::target::program_arch(&args.ordered).map_err(|e| e.to_string())? != Arch::host() {
         return Err("the program is for another architecture".into());
     }
     Ok(())
 }
 
-fn key(args: &RunArgs, digests: DigestMemo) -> Result<Keyed, String> {
+/// The key, and every file and directory it was computed from.
+fn key(args: &RunArgs, digests: DigestMemo) -> Result<(Keyed, Vec<PathBuf>), String> {
     let search = LibraryPath::host(&args.search);
     let mut key = ImageKey::new().process_libraries();
     key = key.flag("entry", &args.entry);
@@ -101,14 +189,16 @@ fn key(args: &RunArgs, digests: DigestMemo) -> Result<Keyed, String> {
     for list in [&args.aliases, &args.link_orders, &args.search] {
         key = key.flag("list", list.join("\n"));
     }
-    let mut walk = Walk { key, digests, libraries: Vec::new(), search };
+    let files = search.directories().cloned().collect();
+    let mut walk = Walk { key, digests, libraries: Vec::new(), search, files };
     for input in &args.ordered {
         walk.input(input)?;
     }
     if let Some(libgcc) = compiler_runtime_archive(&walk.search) {
         walk.bytes(&libgcc)?;
     }
-    Ok(Keyed { key: walk.key.finish(), libraries: walk.libraries })
+    let keyed = Keyed { key: walk.key.finish(), libraries: walk.libraries, checked: None, from_manifest: false };
+    Ok((keyed, walk.files))
 }
 
 /// The inputs, as `run` loads them, feeding the key.
@@ -117,6 +207,8 @@ struct Walk {
     digests: DigestMemo,
     libraries: Vec<String>,
     search: LibraryPath,
+    /// What was read or looked at.
+    files: Vec<PathBuf>,
 }
 
 impl Walk {
@@ -160,6 +252,7 @@ impl Walk {
     /// An input by path: shared libraries by identity, linker scripts with what they name,
     /// everything else by its contents.
     fn path(&mut self, path: &Path) -> Result<(), String> {
+        self.files.push(path.to_path_buf());
         let cannot = |e: std::io::Error| format!("{}: {e}", path.display());
         // The kind is in the first bytes; only a linker script is read whole here.
         let mut head = Vec::with_capacity(4096);
@@ -183,29 +276,56 @@ impl Walk {
     }
 
     fn bytes(&mut self, path: &Path) -> Result<(), String> {
+        self.files.push(path.to_path_buf());
         let digest = self.digests.digest(path).map_err(|e| format!("{}: {e}", path.display()))?;
         self.key = std::mem::take(&mut self.key).contents(path, &digest);
         Ok(())
     }
 }
 
+/// `[started, keyed]`: when `jitld run` started, and when the key was known (for `--stats`).
+/// `checked` hears of an entry whose pages were checked in full (not needed again while
+/// the entry keeps its identity: `manifest.checked`).
 fn warm_start(
     args: &RunArgs,
-    image: &crate::cache::image::PrelinkedImage<'_>,
+    entry: &file::Entry,
     keyed: &Keyed,
-    started: Instant,
-) -> Result<i32, StartError> {
+    times: [Instant; 2],
+    faults_at_key: u64,
+    checked: &mut dyn FnMut(Identity),
+) -> Result<i32, WarmError> {
+    let opened = Instant::now();
+    let faults_at_open = minor_faults();
+    let check_pages = keyed.checked != Some(entry.identity);
+    let mapped = MappedImage::map(entry, check_pages).map_err(|e| match e {
+        MapError::Unavailable(why) => WarmError::Fallback(why),
+        MapError::Damaged(defect) => WarmError::Damaged(defect),
+    })?;
+    if check_pages {
+        checked(entry.identity);
+    }
+    let image = &entry.image;
+    let checked = Instant::now();
+    let faults_at_check = minor_faults();
     let executor: Arc<dyn Executor> = Arc::new(InProcessExecutor::new());
     let resolver = ExternalResolver::new(executor.clone(), &args.absolutes, &keyed.libraries)
-        .map_err(|e| StartError::Fallback(e.to_string()))?;
+        .map_err(|e| WarmError::Fallback(e.to_string()))?;
+    let loaded = Instant::now();
+    let faults_at_load = minor_faults();
     crate::debug::install_fault_reporter();
     let argv0 = args.argv0.clone().or_else(|| super::run::first_input(args)).unwrap_or_default();
     let argv: Vec<String> = std::iter::once(argv0).chain(args.args.iter().cloned()).collect();
     if args.stats {
-        let (segments, fixups) = (image.segments.len(), image.externals.len());
-        let bytes: usize = image.segments.iter().map(|s| s.bytes.len()).sum();
-        let ready = started.elapsed();
+        let (runs, fixups) = (entry.runs.len(), image.externals.len());
+        let bytes: u64 = entry.runs.iter().map(|r| r.len).sum();
+        let tls: u64 = image.tls.iter().map(|b| b.size).sum();
+        let key_from = if keyed.from_manifest { "the command line's manifest" } else { "the inputs" };
+        let pages = if check_pages { "checked" } else { "checked before, unchanged since" };
+        let [started, keyed] = times;
         crate::platform::at_exit(Box::new(move || {
+            let (ready, cpu, faults_at_ready) =
+                prelinked::READY.get().copied().unwrap_or((loaded, Default::default(), faults_at_load));
+            let ms = |from: Instant, to: Instant| to.saturating_duration_since(from).as_secs_f64() * 1e3;
             let mut err = std::io::stderr().lock();
             let _ = writeln!(
                 err,
@@ -213,12 +333,39 @@ fn warm_start(
             );
             let _ = writeln!(
                 err,
-                "jitld stats: image cache: hit: no graph built; {segments} segments ({bytes} bytes), {fixups} external fix-ups redone"
+                "jitld stats: image cache: hit: no graph built; key from {key_from}; {runs} page runs ({bytes} bytes) \
+                 mapped, {pages}; {fixups} external fix-ups redone, {tls} bytes of thread-locals"
             );
-            let _ = writeln!(err, "jitld stats: {:<18} {:>9.3} ms", "image start", ready.as_secs_f64() * 1e3);
+            let _ = writeln!(err, "jitld stats: {:<18} {:>9.3} ms", "image start", ms(started, ready));
+            let _ = writeln!(
+                err,
+                "jitld stats: image start: key {:.3} ms, entry read {:.3} ms, pages mapped and checked {:.3} ms, \
+                 libraries loaded {:.3} ms, fixed up and protected {:.3} ms; process CPU time before the program {:.3} ms; \
+                 page faults: {} before the key, then {} {} {} {} {}",
+                ms(started, keyed),
+                ms(keyed, opened),
+                ms(opened, checked),
+                ms(checked, loaded),
+                ms(loaded, ready),
+                cpu.as_secs_f64() * 1e3,
+                faults_at_key,
+                faults_at_open - faults_at_key,
+                faults_at_check - faults_at_open,
+                faults_at_load - faults_at_check,
+                faults_at_ready - faults_at_load,
+                minor_faults() - faults_at_ready,
+            );
         }));
     }
-    prelinked::start(image, &resolver, &executor, &argv)
+    prelinked::start(image, &entry.runs, mapped, &resolver, &executor, &argv).map_err(|e| match e {
+        StartError::Fallback(why) => WarmError::Fallback(why),
+        StartError::Failed(e) => WarmError::Failed(e),
+    })
+}
+
+/// Minor page faults so far (for `--stats`).
+fn minor_faults() -> u64 {
+    prelinked::minor_faults()
 }
 
 /// Links as without `--cache`, recording the image; stores it before the program runs.
@@ -265,7 +412,7 @@ fn store(
         .map(|(name, addr, size)| CopiedVariable { addr, size, name })
         .collect();
     let image = recorder.snapshot(entry, copies, platform.startup_order(), &resolver)?;
-    cache.notify_object_compiled(&keyed.key, &codec::encode(&image));
+    cache.store_entry(&keyed.key, &file::encode(&keyed.key, &image)?);
     match cache.disabled() {
         Some(why) => Err(why),
         None => Ok(()),

@@ -41,6 +41,8 @@ pub enum InputArg {
 pub struct LibraryPath {
     dirs: Vec<PathBuf>,
     gcc: Vec<PathBuf>,
+    /// Where GCC's version directories are.
+    gcc_root: PathBuf,
 }
 
 impl LibraryPath {
@@ -60,9 +62,11 @@ impl LibraryPath {
             .collect()
         };
         let gcc_root = if arch == Arch::host() { "gcc" } else { "gcc-cross" };
+        let gcc_root = Path::new("/usr/lib").join(gcc_root).join(&triple);
         LibraryPath {
             dirs: search.iter().map(PathBuf::from).chain(system).collect(),
-            gcc: gcc_dirs(&Path::new("/usr/lib").join(gcc_root).join(&triple)),
+            gcc: gcc_dirs(&gcc_root),
+            gcc_root,
         }
     }
 
@@ -73,6 +77,12 @@ impl LibraryPath {
 
     fn all(&self) -> impl Iterator<Item = &PathBuf> {
         self.dirs.iter().chain(&self.gcc)
+    }
+
+    /// Every directory a search reads (for the image cache's manifest: a library added to
+    /// one of them changes its times).
+    pub fn directories(&self) -> impl Iterator<Item = &PathBuf> {
+        self.all().chain([&self.gcc_root])
     }
 }
 

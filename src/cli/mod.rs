@@ -198,10 +198,13 @@ pub fn main() -> i32 {
         Command::Run(args) => {
             let run_matches = matches.subcommand_matches("run").expect("run subcommand");
             args.ordered = ordered_inputs(run_matches);
-            reexec::ensure_tls_surplus(&raw, args);
             match args.cache {
-                Some(_) => image_cache::run(args),
-                None => run::run(args),
+                // It starts again for thread-locals only when it links.
+                Some(_) => image_cache::run(&raw, args),
+                None => {
+                    reexec::ensure_tls_surplus(&raw, args);
+                    run::run(args)
+                }
             }
         }
         Command::Cache { action } => cache_command::run(action),

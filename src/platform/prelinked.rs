@@ -11,7 +11,7 @@
 use super::tls::{self, StaticTls, TlsAllocator};
 use crate::cache::image::mapping::MappedImage;
 use crate::cache::image::symbols::ExternalResolver;
-use crate::cache::image::PrelinkedImage;
+use crate::cache::image::{PageRun, PrelinkedImage};
 use crate::error::JitError;
 use crate::executor::Executor;
 use jitld_linker::arch::{self, Arch};
@@ -27,17 +27,20 @@ pub enum StartError {
     Failed(JitError),
 }
 
-/// Maps, fixes and runs `image`; returns `main`'s status.
+/// Fixes and runs `image`, whose pages `mapped` holds at their addresses (read-write, as
+/// stored); returns `main`'s status.
 pub fn start(
     image: &PrelinkedImage<'_>,
+    runs: &[PageRun],
+    mapped: MappedImage,
     resolver: &ExternalResolver,
     executor: &Arc<dyn Executor>,
     argv: &[String],
 ) -> Result<i32, StartError> {
     let fallback = StartError::Fallback;
-    let mapped = MappedImage::map(&image.segments).map_err(fallback)?;
     tls::register_thread();
     let blocks = reserve_tls(image).map_err(fallback)?;
+    mapped.prepare_writes(image.externals.iter().map(|f| f.place));
     if let Err(why) = fix_externals(image, resolver, &mapped) {
         blocks.give_back();
         return Err(fallback(why));
@@ -54,7 +57,7 @@ pub fn start(
         unsafe { std::ptr::copy_nonoverlapping(source as *const u8, copy.addr as *mut u8, size as usize) };
         executor.interpose(&copy.name, copy.addr).map_err(failed)?;
     }
-    mapped.protect(&image.segments).map_err(|e| failed(JitError::other(e)))?;
+    mapped.protect(runs).map_err(|e| failed(JitError::other(e)))?;
     mapped.keep();
     for &(slot, resolver) in &image.ifuncs {
         let chosen = executor.call(resolver, &[]).map_err(failed)?;
@@ -68,11 +71,33 @@ pub fn start(
     }
     let args = executor.program_args(argv).map_err(failed)?;
     run_finalizers_at_exit(image.finalizers.clone());
+    let _ = READY.set((std::time::Instant::now(), process_cpu_time(), minor_faults()));
     super::signals::restore_start_state();
     for &init in &image.initializers {
         executor.call(init, &[args.argc, args.argv, args.envp]).map_err(failed)?;
     }
     executor.run_main(image.entry, args).map_err(failed)
+}
+
+/// When the image was ready to run (initializers next), and the process's CPU time then:
+/// for `--stats`.
+pub static READY: std::sync::OnceLock<(std::time::Instant, std::time::Duration, u64)> = std::sync::OnceLock::new();
+
+/// Minor page faults this process has taken so far.
+pub fn minor_faults() -> u64 {
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: a buffer of the right type.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    usage.ru_minflt as u64
+}
+
+/// The CPU time this process has used so far (its start included: the kernel's `exec`,
+/// the dynamic loader).
+pub fn process_cpu_time() -> std::time::Duration {
+    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: a clock every Linux has, and a place for its value.
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut now) };
+    std::time::Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
 }
 
 /// The image's thread-local blocks, reserved in the order the cold link reserved them

@@ -1,27 +1,28 @@
-//! A `PrelinkedImage` as bytes: a magic word with the format's version, then each field,
-//! little-endian, lists and byte strings prefixed by their length. Decoding checks every
-//! length against what is left, so bad bytes give `None`, never a panic or a huge allocation.
+//! An image's description as bytes (the part of an entry before its pages, see `file`):
+//! each field little-endian, lists and byte strings prefixed by their length. The segments'
+//! bytes are not here: the pages they lie in follow in the entry file, described by the
+//! page runs. Decoding checks every length against what is left, so bad bytes give `None`,
+//! never a panic or a huge allocation.
 
-use super::{CopiedVariable, ExternalFixup, PrelinkedImage, Segment, TlsBlock};
+use super::{CopiedVariable, ExternalFixup, PageRun, PrelinkedImage, TlsBlock};
 use jitld_linker::graph::MemProt;
 
-/// Changes whenever the layout below does: an older entry then fails to decode.
-const MAGIC: &[u8; 8] = b"jitldI\x00\x01";
-
-/// Whether `head` (an entry's first bytes) starts an image.
+/// Whether `head` (an entry's first bytes) starts an image, of any format version.
 pub fn is_image(head: &[u8]) -> bool {
-    head.starts_with(MAGIC)
+    head.starts_with(super::file::MAGIC_STEM)
 }
 
-pub fn encode(image: &PrelinkedImage<'_>) -> Vec<u8> {
-    let mut out = Writer(Vec::with_capacity(image.segments.iter().map(|s| s.bytes.len() + 32).sum::<usize>() + 4096));
-    out.0.extend_from_slice(MAGIC);
+/// `image` without its segments, and the page runs that hold them.
+pub fn encode(image: &PrelinkedImage<'_>, runs: &[PageRun]) -> Vec<u8> {
+    let mut out = Writer(Vec::with_capacity(4096));
     out.u64(image.entry);
-    out.u64(image.segments.len() as u64);
-    for segment in &image.segments {
-        out.u64(segment.addr);
-        out.u64(prot_tag(segment.prot));
-        out.bytes(&segment.bytes);
+    out.u64(runs.len() as u64);
+    for run in runs {
+        out.u64(run.addr);
+        out.u64(run.len);
+        out.u64(prot_tag(run.prot));
+        out.u64(run.offset);
+        out.0.extend_from_slice(&run.checksum);
     }
     out.u64(image.names.len() as u64);
     for name in &image.names {
@@ -60,12 +61,15 @@ pub fn encode(image: &PrelinkedImage<'_>) -> Vec<u8> {
     out.0
 }
 
-pub fn decode(bytes: &[u8]) -> Option<PrelinkedImage<'_>> {
-    let mut r = Reader(bytes.strip_prefix(MAGIC)?);
+/// An image (without segments) and its page runs.
+pub fn decode(bytes: &[u8]) -> Option<(PrelinkedImage<'static>, Vec<PageRun>)> {
+    let mut r = Reader(bytes);
     let mut image = PrelinkedImage { entry: r.u64()?, ..Default::default() };
-    for _ in 0..r.count(16)? {
-        let (addr, prot) = (r.u64()?, prot_from_tag(r.u64()?)?);
-        image.segments.push(Segment { addr, prot, bytes: r.bytes()?.into() });
+    let mut runs = Vec::new();
+    for _ in 0..r.count(48)? {
+        let (addr, len, prot, offset) = (r.u64()?, r.u64()?, prot_from_tag(r.u64()?)?, r.u64()?);
+        let checksum = r.take(16)?.try_into().ok()?;
+        runs.push(PageRun { addr, len, prot, offset, checksum });
     }
     for _ in 0..r.count(8)? {
         image.names.push(String::from_utf8(r.bytes()?.to_vec()).ok()?);
@@ -93,7 +97,7 @@ pub fn decode(bytes: &[u8]) -> Option<PrelinkedImage<'_>> {
     image.unwinder = r.words()?.first().copied();
     image.initializers = r.words()?;
     image.finalizers = r.words()?;
-    r.0.is_empty().then_some(image)
+    r.0.is_empty().then_some((image, runs))
 }
 
 fn prot_tag(prot: MemProt) -> u64 {
@@ -168,7 +172,7 @@ mod tests {
     fn sample() -> PrelinkedImage<'static> {
         PrelinkedImage {
             entry: 0x1000_0040,
-            segments: vec![Segment { addr: 0x1000_0000, prot: MemProt::ReadExec, bytes: vec![0xc3; 70].into() }],
+            segments: Vec::new(),
             names: vec!["puts".into()],
             externals: vec![ExternalFixup { place: 0x1400_0000, kind: 1, addend: -4, name: 0 }],
             copies: vec![CopiedVariable { addr: 0x1800_0000, size: 8, name: "stdout".into() }],
@@ -181,20 +185,26 @@ mod tests {
         }
     }
 
+    fn runs() -> Vec<PageRun> {
+        let run =
+            PageRun { addr: 0x1000_0000, len: 0x2000, prot: MemProt::ReadExec, offset: 0x1000, checksum: [7; 16] };
+        vec![run]
+    }
+
     #[test]
     fn round_trip() {
-        assert_eq!(decode(&encode(&sample())), Some(sample()));
+        assert_eq!(decode(&encode(&sample(), &runs())), Some((sample(), runs())));
         let empty = PrelinkedImage::default();
-        assert_eq!(decode(&encode(&empty)), Some(empty));
+        assert_eq!(decode(&encode(&empty, &[])), Some((empty, Vec::new())));
     }
 
     #[test]
     fn every_cut_and_every_flipped_count_fails_cleanly() {
-        let bytes = encode(&sample());
+        let bytes = encode(&sample(), &runs());
         for len in 0..bytes.len() {
             assert_eq!(decode(&bytes[..len]), None, "cut at {len}");
         }
-        for at in (8..bytes.len() - 8).step_by(8) {
+        for at in (0..bytes.len() - 8).step_by(8) {
             let mut bad = bytes.clone();
             bad[at + 7] ^= 0x80;
             let _ = decode(&bad);

@@ -66,7 +66,13 @@ fn read_digest(memo: &Path) -> Option<[u8; 32]> {
 /// Best effort: a directory that cannot be written only means hashing again next time.
 fn remember(memo: &Path, digest: &[u8; 32]) {
     let temp = memo.with_extension(format!("tmp{}", std::process::id()));
-    let written = std::fs::File::create(&temp).and_then(|mut f| f.write_all(digest));
+    let create = || std::fs::File::create(&temp);
+    // The first run keys its command line before the cache directory exists.
+    let created = create().or_else(|e| match (e.kind(), memo.parent()) {
+        (std::io::ErrorKind::NotFound, Some(dir)) => std::fs::create_dir_all(dir).and_then(|()| create()),
+        _ => Err(e),
+    });
+    let written = created.and_then(|mut f| f.write_all(digest));
     if written.and_then(|()| std::fs::rename(&temp, memo)).is_err() {
         let _ = std::fs::remove_file(&temp);
     }

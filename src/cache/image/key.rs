@@ -74,7 +74,7 @@ fn identity(path: &Path) -> Vec<u8> {
 }
 
 /// The paths of the objects the dynamic loader has loaded (the main program has none).
-fn loaded_objects() -> Vec<String> {
+pub fn loaded_objects() -> Vec<String> {
     unsafe extern "C" fn visit(info: *mut libc::dl_phdr_info, _: usize, out: *mut libc::c_void) -> libc::c_int {
         // SAFETY: glibc passes a valid entry and our vector.
         let (info, out) = unsafe { (&*info, &mut *(out as *mut Vec<String>)) };

@@ -7,16 +7,23 @@
 //! addresses change with ASLR), the library variables copied into it, thread-local blocks,
 //! indirect functions, unwind tables, and the order of initializers and finalizers.
 //!
-//! - `codec`: the image as bytes (stored in a `DirectoryCache`, which checksums them).
+//! - `file`: an entry file: a header, the image's description (`codec`), then its pages,
+//!   each run of them page-aligned in the file so that a warm start maps them straight
+//!   from it; everything checked against checksums (`checksum`) before it runs.
 //! - `recorder`: what a cold link records, and the image it makes of it.
 //! - `symbols`: resolving an external name the way the cold link did.
 //! - `mapping`: placing the image's pages at their exact addresses, and protecting them.
 //! - `key`: the key of a command line (inputs, flags, jitld's build, the libraries);
-//!   `digests` remembers the inputs' content digests by file identity.
+//!   `digests` remembers the inputs' content digests by file identity, and `manifest` a
+//!   command line's key by the identities of everything it was computed from (and which
+//!   entry was checked in full).
 
+pub mod checksum;
 pub mod codec;
 pub mod digests;
+pub mod file;
 pub mod key;
+pub mod manifest;
 pub mod mapping;
 pub mod recorder;
 pub mod symbols;
@@ -32,6 +39,19 @@ pub struct Segment<'a> {
     pub addr: u64,
     pub prot: MemProt,
     pub bytes: Cow<'a, [u8]>,
+}
+
+/// Pages of the image with one protection, in address order: `len` bytes (whole pages) at
+/// `addr`, stored at `offset` in the entry file. The segments lie in them; the bytes
+/// between segments are zero.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PageRun {
+    pub addr: u64,
+    pub len: u64,
+    pub prot: MemProt,
+    pub offset: u64,
+    /// `checksum::checksum` of the run's bytes as stored.
+    pub checksum: [u8; 16],
 }
 
 /// A fix-up whose target lies outside the image: written again once `name` is resolved.
@@ -70,6 +90,8 @@ pub struct TlsBlock {
 pub struct PrelinkedImage<'a> {
     /// The address the platform calls as `main`.
     pub entry: u64,
+    /// What the cold link left in memory. Empty in an image read back from its entry, whose
+    /// pages are mapped from the file instead (`file::Entry::runs`).
     pub segments: Vec<Segment<'a>>,
     pub names: Vec<String>,
     pub externals: Vec<ExternalFixup>,

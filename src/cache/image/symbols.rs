@@ -28,6 +28,9 @@ impl ExternalResolver {
 
     /// Each name's address, `None` where nothing defines it.
     pub fn resolve(&self, names: &[&str]) -> Result<Vec<Option<u64>>> {
+        if self.executor.in_this_process() {
+            return Ok(names.iter().map(|name| self.resolve_here(name)).collect());
+        }
         let mut found: Vec<Option<u64>> =
             names.iter().map(|name| self.fixed.iter().find(|(n, _)| n == name).map(|&(_, addr)| addr)).collect();
         for library in self.libraries.iter().copied().chain([LibraryHandle::PROCESS]) {
@@ -41,6 +44,23 @@ impl ExternalResolver {
             }
         }
         Ok(found)
+    }
+
+    /// One name in this process: `dlsym` straight (the executor's lookup also finds each
+    /// symbol's size and kind, which a fix-up does not need), in the same order.
+    fn resolve_here(&self, name: &str) -> Option<u64> {
+        if let Some(&(_, addr)) = self.fixed.iter().find(|(n, _)| n == name) {
+            return Some(addr);
+        }
+        let c_name = std::ffi::CString::new(name).ok()?;
+        let handles = self.libraries.iter().map(|h| h.0 as *mut libc::c_void).chain([libc::RTLD_DEFAULT]);
+        handles
+            .map(|handle| {
+                // SAFETY: dlsym with a handle dlopen gave the executor (or RTLD_DEFAULT).
+                unsafe { libc::dlsym(handle, c_name.as_ptr()) }
+            })
+            .find(|addr| !addr.is_null())
+            .map(|addr| addr as u64)
     }
 
     /// The address and size of a library variable (for copies), searched as `resolve` does
