@@ -22,6 +22,16 @@ pub use directory::{CacheStats, DirectoryCache, WarningSink};
 pub use key::{CacheKey, KeyBuilder};
 pub use object_dir::ObjectDir;
 
+/// Replaces `path` with `bytes` whole, through `temp` and a rename, so that a reader sees
+/// the old file or the new one, never part of one; a failed write leaves no `temp` behind.
+fn replace_file(temp: &std::path::Path, path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    let replaced = std::fs::write(temp, bytes).and_then(|()| std::fs::rename(temp, path));
+    if replaced.is_err() {
+        let _ = std::fs::remove_file(temp);
+    }
+    replaced
+}
+
 /// Objects compiled before, by key. A layer that compiles calls `get_object` before
 /// compiling, and `notify_object_compiled` with what it compiled after a miss.
 ///

@@ -174,9 +174,5 @@ fn index_symbols(objects: &[IndexedObject], names: &NamePool) -> HashMap<SymbolN
 fn save_index(dir: &Path, objects: &[IndexedObject]) {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
     let temp = dir.join(format!(".tmp-{}-{nanos}-index", std::process::id()));
-    let saved = std::fs::write(&temp, object_dir_index::encode(objects))
-        .and_then(|()| std::fs::rename(&temp, dir.join(INDEX_FILE)));
-    if saved.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
+    let _ = super::replace_file(&temp, &dir.join(INDEX_FILE), &object_dir_index::encode(objects));
 }

@@ -9,7 +9,7 @@
 //! written by rename as entries are; `jitld cache clear` removes them.
 
 use crate::cache::sha256::{hex, Sha256};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -66,16 +66,12 @@ fn read_digest(memo: &Path) -> Option<[u8; 32]> {
 /// Best effort: a directory that cannot be written only means hashing again next time.
 fn remember(memo: &Path, digest: &[u8; 32]) {
     let temp = memo.with_extension(format!("tmp{}", std::process::id()));
-    let create = || std::fs::File::create(&temp);
+    let replace = || crate::cache::replace_file(&temp, memo, digest);
     // The first run keys its command line before the cache directory exists.
-    let created = create().or_else(|e| match (e.kind(), memo.parent()) {
-        (std::io::ErrorKind::NotFound, Some(dir)) => std::fs::create_dir_all(dir).and_then(|()| create()),
+    let _ = replace().or_else(|e| match (e.kind(), memo.parent()) {
+        (std::io::ErrorKind::NotFound, Some(dir)) => std::fs::create_dir_all(dir).and_then(|()| replace()),
         _ => Err(e),
     });
-    let written = created.and_then(|mut f| f.write_all(digest));
-    if written.and_then(|()| std::fs::rename(&temp, memo)).is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
 }
 
 #[cfg(test)]

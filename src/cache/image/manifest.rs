@@ -182,9 +182,7 @@ impl Manifest {
     pub fn write(&self, path: &Path) {
         let Some(text) = self.text() else { return };
         let temp = path.with_extension(format!("tmp{}", std::process::id()));
-        if std::fs::write(&temp, text).and_then(|()| std::fs::rename(&temp, path)).is_err() {
-            let _ = std::fs::remove_file(&temp);
-        }
+        let _ = crate::cache::replace_file(&temp, path, text.as_bytes());
     }
 }
 

@@ -211,19 +211,26 @@ mod tests {
     }
 
     fn maps_and_checks(copy: bool) {
-        // A free range: reserve one, give it back, map the image there.
-        let probe = unsafe {
-            libc::mmap(std::ptr::null_mut(), 0x3000, libc::PROT_NONE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0)
-        };
-        assert_ne!(probe, libc::MAP_FAILED);
-        let addr = probe as u64;
-        unsafe { libc::munmap(probe, 0x3000) };
-        let segments = vec![
-            Segment { addr, prot: MemProt::Read, bytes: vec![5; 100].into() },
-            Segment { addr: addr + 0x2000, prot: MemProt::ReadWrite, bytes: vec![6; 10].into() },
-        ];
-        let (entry, path) = entry_for(segments, &format!("maps-{copy}"));
-        let mapped = MappedImage::map_with(&entry, true, copy).ok().expect("mapped");
+        // A free range: reserve one, give it back, map the image there. Other tests' threads
+        // may take the range in between: then try another.
+        let (addr, entry, path, mapped) = (0..20)
+            .find_map(|_| {
+                let probe = unsafe {
+                    let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS;
+                    libc::mmap(std::ptr::null_mut(), 0x3000, libc::PROT_NONE, flags, -1, 0)
+                };
+                assert_ne!(probe, libc::MAP_FAILED);
+                let addr = probe as u64;
+                unsafe { libc::munmap(probe, 0x3000) };
+                let segments = vec![
+                    Segment { addr, prot: MemProt::Read, bytes: vec![5; 100].into() },
+                    Segment { addr: addr + 0x2000, prot: MemProt::ReadWrite, bytes: vec![6; 10].into() },
+                ];
+                let (entry, path) = entry_for(segments, &format!("maps-{copy}"));
+                let mapped = MappedImage::map_with(&entry, true, copy).ok()?;
+                Some((addr, entry, path, mapped))
+            })
+            .expect("mapped");
         assert!(mapped.contains(addr + 0x2000, 8) && !mapped.contains(addr + 0x1000, 8));
         mapped.protect(&entry.runs).unwrap();
         assert_eq!(unsafe { *((addr + 99) as *const u8) }, 5);
