@@ -825,8 +825,10 @@ static void handle_load_object(uint64_t id, struct cursor *c)
 
 /* ---- interposition (what copy relocations do to the loaded libraries) ------------------ */
 
+/* Slots are matched by what they hold, not by name, so a variable's aliases move with it
+ * (the C library writes environ as __environ). */
 struct interpose_request {
-    const char *name;
+    uint64_t original;
     uint64_t addr;
     int only_one;       /* restrict to the object with this load bias */
     uint64_t only_bias;
@@ -852,7 +854,7 @@ static void write_slot(uint64_t slot, uint64_t value, uint64_t relro_start, uint
 }
 
 static void interpose_table(struct interpose_request *rq, uint64_t base, const ElfW(Rela) *table, uint64_t bytes,
-                            const ElfW(Sym) *symtab, const char *strtab, uint64_t relro_start, uint64_t relro_end)
+                            uint64_t relro_start, uint64_t relro_end)
 {
     if (!table)
         return;
@@ -861,11 +863,11 @@ static void interpose_table(struct interpose_request *rq, uint64_t base, const E
         uint32_t kind = (uint32_t)ELF64_R_TYPE(r->r_info);
         if (kind != RELOC_ABS64 && kind != RELOC_GLOB_DAT && kind != RELOC_JUMP_SLOT)
             continue;
-        const ElfW(Sym) *sym = &symtab[ELF64_R_SYM(r->r_info)];
-        if (strcmp(strtab + sym->st_name, rq->name) != 0)
+        uint64_t addend = kind == RELOC_ABS64 ? (uint64_t)r->r_addend : 0, held;
+        memcpy(&held, (const void *)(uintptr_t)(base + r->r_offset), sizeof held);
+        if (held != rq->original + addend)
             continue;
-        uint64_t value = kind == RELOC_ABS64 ? rq->addr + (uint64_t)r->r_addend : rq->addr;
-        write_slot(base + r->r_offset, value, relro_start, relro_end);
+        write_slot(base + r->r_offset, rq->addr + addend, relro_start, relro_end);
         rq->rewritten++;
     }
 }
@@ -890,12 +892,10 @@ static int interpose_object(struct dl_phdr_info *info, size_t size, void *data)
     }
     if (!dyn)
         return 0;
-    uint64_t strtab = 0, symtab = 0, rela = 0, relasz = 0, jmprel = 0, pltrelsz = 0, pltrel = DT_RELA;
+    uint64_t rela = 0, relasz = 0, jmprel = 0, pltrelsz = 0, pltrel = DT_RELA;
     for (; dyn->d_tag != DT_NULL; dyn++) {
         uint64_t v = dyn->d_un.d_val;
         switch (dyn->d_tag) {
-        case DT_STRTAB: strtab = rebased(v, base); break;
-        case DT_SYMTAB: symtab = rebased(v, base); break;
         case DT_RELA: rela = rebased(v, base); break;
         case DT_RELASZ: relasz = v; break;
         case DT_JMPREL: jmprel = rebased(v, base); break;
@@ -903,28 +903,23 @@ static int interpose_object(struct dl_phdr_info *info, size_t size, void *data)
         case DT_PLTREL: pltrel = v; break;
         }
     }
-    if (!strtab || !symtab)
-        return 0;
-    const ElfW(Sym) *syms = (const ElfW(Sym) *)(uintptr_t)symtab;
-    const char *strs = (const char *)(uintptr_t)strtab;
-    interpose_table(rq, base, (const ElfW(Rela) *)(uintptr_t)rela, relasz, syms, strs, relro_start, relro_end);
+    interpose_table(rq, base, (const ElfW(Rela) *)(uintptr_t)rela, relasz, relro_start, relro_end);
     if (pltrel == DT_RELA)
-        interpose_table(rq, base, (const ElfW(Rela) *)(uintptr_t)jmprel, pltrelsz, syms, strs, relro_start, relro_end);
+        interpose_table(rq, base, (const ElfW(Rela) *)(uintptr_t)jmprel, pltrelsz, relro_start, relro_end);
     return 0;
 }
 
 static void handle_interpose(uint64_t id, struct cursor *c)
 {
     uint64_t h = get_u64(c);
-    char *name = get_str(c);
+    uint64_t original = get_u64(c);
     uint64_t addr = get_u64(c);
     expect_end(c, JITLD_OP_INTERPOSE);
-    struct interpose_request rq = {name, addr, 0, 0, 0};
+    struct interpose_request rq = {original, addr, 0, 0, 0};
     void *handle;
     if (h != 0) {
         struct link_map *map = NULL;
         if (!known_handle(h, &handle) || dlinfo(handle, RTLD_DI_LINKMAP, &map) != 0 || !map) {
-            free(name);
             reply_error(id, "interpose: unknown handle %#llx", (unsigned long long)h);
             return;
         }
@@ -932,7 +927,6 @@ static void handle_interpose(uint64_t id, struct cursor *c)
         rq.only_bias = (uint64_t)map->l_addr;
     }
     dl_iterate_phdr(interpose_object, &rq);
-    free(name);
     struct buf b = {0};
     put_u32(&b, rq.rewritten);
     reply_ok(id, &b);

@@ -10,7 +10,7 @@
 #define JITLD_EXECUTOR_PROTOCOL_H
 
 #define JITLD_PROTOCOL_MAGIC "jitldexe" /* 8 bytes, first in the hello body */
-#define JITLD_PROTOCOL_VERSION 1
+#define JITLD_PROTOCOL_VERSION 2
 #define JITLD_HEADER_SIZE 16
 /* Larger messages are refused; the JIT splits big writes and reads into chunks. */
 #define JITLD_MAX_BODY (64u << 20)

@@ -62,9 +62,9 @@ impl Executor for Recording {
         self.note("read".into());
         self.inner.read(addr, len)
     }
-    fn interpose(&self, name: &str, addr: u64) -> jitld::Result<()> {
-        self.note(format!("interpose {name}"));
-        self.inner.interpose(name, addr)
+    fn interpose(&self, original: u64, addr: u64) -> jitld::Result<()> {
+        self.note(format!("interpose {original:#x}"));
+        self.inner.interpose(original, addr)
     }
     fn program_args(&self, argv: &[String]) -> jitld::Result<ProgramArgs> {
         self.inner.program_args(argv)

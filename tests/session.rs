@@ -594,6 +594,33 @@ fn features_match_native(sources: &[&str], flags: &str, link: &str) -> String {
     out
 }
 
+/// Variables the C library writes and an executable's code reads from its own copy
+/// (`optind`, `optarg`, and `environ`, which the library writes as `__environ`): every
+/// library slot bound to a variable, under any name, follows it to the copy. In this
+/// process, in an executor process, and started again from a prelinked image.
+#[test]
+fn cli_copied_library_variables_follow_their_copies_under_every_name() {
+    for (flags, link) in [("-fno-pic", "-no-pie"), ("-fPIE", "")] {
+        let out = features_match_native(&["copied_variables.c"], flags, link);
+        assert!(out.ends_with("environ holds 64 of them; getenv says set\n"), "{out}");
+        let object = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("target/session-tests/features")
+            .join(format!("copied_variables.c{flags}.o"));
+        let cache = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("target/session-tests/copied-cache{flags}"));
+        let _ = std::fs::remove_dir_all(&cache);
+        let cache_flag = format!("--cache={}", cache.display());
+        for args in [&["run", "--oop"][..], &["run", &cache_flag], &["run", &cache_flag, "--stats"]] {
+            let mut args = args.to_vec();
+            args.push(path(&object));
+            let (code, again, err) = jitld(&args);
+            assert_eq!((code, again.as_str()), (4, out.as_str()), "{args:?}: {err}");
+            if args.contains(&"--stats") {
+                assert!(err.contains("image cache: hit"), "{err}");
+            }
+        }
+    }
+}
+
 /// GNU indirect functions (resolved once, when linked) and `.gnu.linkonce` sections (one
 /// copy kept), against the natively linked program.
 #[test]

@@ -156,8 +156,8 @@ impl Executor for InProcessExecutor {
         Ok(unsafe { std::slice::from_raw_parts(addr as *const u8, len) }.to_vec())
     }
 
-    fn interpose(&self, name: &str, addr: u64) -> Result<()> {
-        crate::platform::copy_relocation::interpose(name, addr);
+    fn interpose(&self, original: u64, addr: u64) -> Result<()> {
+        crate::platform::copy_relocation::interpose(original, addr);
         Ok(())
     }
 

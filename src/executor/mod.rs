@@ -85,9 +85,10 @@ pub trait Executor: Send + Sync {
     /// Reads `len` bytes of the executor's memory.
     fn read(&self, addr: u64, len: u64) -> Result<Vec<u8>>;
 
-    /// What a copy relocation does to the executor's libraries: every GOT slot they have for
-    /// `name` now holds `addr` (the program's copy of the variable).
-    fn interpose(&self, name: &str, addr: u64) -> Result<()>;
+    /// What a copy relocation does to the executor's libraries: every GOT or data slot they
+    /// bound to the variable at `original` (under any of its names) now holds `addr`, the
+    /// program's copy of it.
+    fn interpose(&self, original: u64, addr: u64) -> Result<()>;
 
     /// Places the program's `argv` (with `argv[0]` first) and the executor's environment.
     fn program_args(&self, argv: &[String]) -> Result<ProgramArgs>;

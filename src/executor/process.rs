@@ -128,8 +128,8 @@ impl Executor for ProcessExecutor {
         self.remote.read(addr, len)
     }
 
-    fn interpose(&self, name: &str, addr: u64) -> Result<()> {
-        self.remote.interpose(None, name, addr).map(|_| ())
+    fn interpose(&self, original: u64, addr: u64) -> Result<()> {
+        self.remote.interpose(None, original, addr).map(|_| ())
     }
 
     /// `argv` goes into executor memory of its own; the environment is the executor's.

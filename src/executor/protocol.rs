@@ -10,7 +10,7 @@ use crate::error::{JitError, Result};
 use std::io::{self, Read};
 
 pub const MAGIC: [u8; 8] = *b"jitldexe";
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 pub const HEADER_SIZE: usize = 16;
 /// Larger messages are refused by both sides; big writes and reads go in chunks.
 pub const MAX_BODY: u32 = 64 << 20;

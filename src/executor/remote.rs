@@ -428,10 +428,10 @@ impl RemoteExecutor {
     }
 
     /// Points every GOT, PLT and absolute slot of the executor's loaded objects (or only
-    /// of `library`) that refers to `name` at `addr`, as a copy relocation does; returns how
+    /// of `library`) that holds `original` at `addr`, as a copy relocation does; returns how
     /// many slots it rewrote.
-    pub fn interpose(&self, library: Option<u64>, name: &str, addr: u64) -> Result<u32> {
-        let body = Encoder::new().u64(library.unwrap_or(0)).str(name).u64(addr).finish();
+    pub fn interpose(&self, library: Option<u64>, original: u64, addr: u64) -> Result<u32> {
+        let body = Encoder::new().u64(library.unwrap_or(0)).u64(original).u64(addr).finish();
         let reply = self.request(protocol::OP_INTERPOSE, &body)?;
         let mut d = self.decoder(protocol::OP_INTERPOSE, &reply);
         let count = d.u32()?;

@@ -77,7 +77,7 @@ impl MaterializationUnit for CopyUnit {
         layer.emit_with(mr, graph, u64::MAX, None, move |graph| {
             let copy = graph.defined_globals().next().map(|(_, _, symbol)| symbol.addr);
             if let (true, Some(addr)) = (real, copy) {
-                if let Err(e) = executor.interpose(&name, addr) {
+                if let Err(e) = executor.interpose(source, addr) {
                     eprintln!("error: copy of {name}: {e}");
                 }
                 if executor.in_this_process() {
@@ -89,25 +89,46 @@ impl MaterializationUnit for CopyUnit {
     }
 }
 
-/// Points every library loaded in this process's GOT slot for `name` at `addr`.
-pub fn interpose(name: &str, addr: u64) {
-    let mut request = (name.as_bytes(), addr, None::<u64>);
+/// Points every slot that a library loaded in this process bound to the variable at
+/// `original` at `addr`. Matching by address, not by name, moves the variable's aliases
+/// with it, as a linker's copy relocation does: the C library writes `environ` as
+/// `__environ`.
+pub fn interpose(original: u64, addr: u64) {
+    let mut request = Request { addr, bound_to: original, only: None };
     // SAFETY: dl_iterate_phdr calls us with valid program headers of each loaded object.
     unsafe { libc::dl_iterate_phdr(Some(visit_object), &mut request as *mut _ as *mut libc::c_void) };
 }
 
 /// Points the GOT and PLT slots for function `name` of the library `handle` (from `dlopen`,
-/// bound with RTLD_NOW) at `addr`: how JIT'd code's replacements of C library functions
-/// (`pthread_create`) reach the calls a library such as libstdc++ makes for the program.
+/// bound with RTLD_NOW, so every slot holds what it was bound to) at `addr`: how JIT'd
+/// code's replacements of C library functions (`pthread_create`) reach the calls a library
+/// such as libstdc++ makes for the program.
 ///
 /// # Safety
 /// `handle` must be a live handle from `dlopen`.
 pub unsafe fn interpose_in_library(handle: *mut libc::c_void, name: &str, addr: u64) {
     // SAFETY: the caller gives a live handle.
     let Some(base) = (unsafe { load_bias(handle) }) else { return };
-    let mut request = (name.as_bytes(), addr, Some(base));
+    let Ok(c_name) = std::ffi::CString::new(name) else { return };
+    // What the library's slots were bound to (every version of glibc's functions is one
+    // address); a library that finds no definition has no slot to point elsewhere.
+    // SAFETY: a live handle and a C string.
+    let original = unsafe { libc::dlsym(handle, c_name.as_ptr()) } as u64;
+    if original == 0 {
+        return;
+    }
+    let mut request = Request { addr, bound_to: original, only: Some(base) };
     // SAFETY: as in `interpose`.
     unsafe { libc::dl_iterate_phdr(Some(visit_object), &mut request as *mut _ as *mut libc::c_void) };
+}
+
+/// Which slots to point at `addr`: the symbol slots holding `bound_to`, in the object
+/// loaded at `only` if given. Comparing values reads no names: a C++ library's thousands
+/// of names share long prefixes, and its string table's pages are otherwise never touched.
+struct Request {
+    addr: u64,
+    bound_to: u64,
+    only: Option<u64>,
 }
 
 const R_X86_64_64: u32 = 1;
@@ -115,9 +136,9 @@ const R_X86_64_GLOB_DAT: u32 = 6;
 const R_X86_64_JUMP_SLOT: u32 = 7;
 
 unsafe extern "C" fn visit_object(info: *mut libc::dl_phdr_info, _size: usize, data: *mut libc::c_void) -> libc::c_int {
-    let (name, addr, only) = *(data as *const (&[u8], u64, Option<u64>));
+    let request = &*(data as *const Request);
     let Some(dynamic) = DynamicSection::read(&*info) else { return 0 };
-    if only.is_some_and(|only| only != dynamic.base) || dynamic.strtab == 0 || dynamic.symtab == 0 {
+    if request.only.is_some_and(|only| only != dynamic.base) {
         return 0;
     }
     let table = |start: u64, size: u64| match start {
@@ -127,48 +148,39 @@ unsafe extern "C" fn visit_object(info: *mut libc::dl_phdr_info, _size: usize, d
     // The leading relative relocations (most of a library's) name no symbol.
     let rela = table(dynamic.rela, dynamic.relasz);
     let named = rela.get(dynamic.relacount as usize..).unwrap_or_default();
-    // PLT slots hold functions only, so data names never match there.
+    let mut writes: Vec<(u64, u64)> = Vec::new();
     for r in named.iter().chain(table(dynamic.jmprel, dynamic.pltrelsz)) {
         let kind = (r.r_info & 0xffff_ffff) as u32;
         if kind != R_X86_64_GLOB_DAT && kind != R_X86_64_64 && kind != R_X86_64_JUMP_SLOT {
             continue;
         }
-        let sym = &*((dynamic.symtab as *const libc::Elf64_Sym).add((r.r_info >> 32) as usize));
-        if !c_string_is((dynamic.strtab + sym.st_name as u64) as *const u8, name) {
-            continue;
-        }
         let slot = dynamic.base + r.r_offset;
-        let value = if kind == R_X86_64_64 { addr.wrapping_add(r.r_addend as u64) } else { addr };
-        write_slot(slot, value, dynamic.relro);
+        let addend = if kind == R_X86_64_64 { r.r_addend as u64 } else { 0 };
+        if (slot as *const u64).read_unaligned() == request.bound_to.wrapping_add(addend) {
+            writes.push((slot, request.addr.wrapping_add(addend)));
+        }
     }
+    write_slots(&writes, dynamic.relro);
     0
 }
 
-/// Whether the NUL-terminated string at `c` is `name`. Reads no further than the first
-/// difference: a library's relocations name thousands of symbols (long C++ names among
-/// them), and measuring each one's length first cost more than the rest of the scan.
-///
-/// # Safety
-/// `c` must point to a NUL-terminated string.
-unsafe fn c_string_is(c: *const u8, name: &[u8]) -> bool {
-    for (i, &byte) in name.iter().enumerate() {
-        // Stopping at a NUL in either reads nothing past the end of `c`.
-        if byte == 0 || *c.add(i) != byte {
-            return false;
+/// Writes GOT slots, lifting RELRO protection once around the writes that fall under it
+/// (one `mprotect` per slot cost a C++ program's start hundreds of system calls).
+unsafe fn write_slots(writes: &[(u64, u64)], relro: Option<(u64, u64)>) {
+    let protected = |slot: u64| relro.is_some_and(|(start, len)| (start..start + len).contains(&slot));
+    let pages =
+        writes.iter().filter(|&&(slot, _)| protected(slot)).fold(None, |span: Option<(u64, u64)>, &(slot, _)| {
+            let (first, last) = (slot & !4095, (slot + 7) & !4095);
+            Some(span.map_or((first, last), |(lo, hi)| (lo.min(first), hi.max(last))))
+        });
+    let lift = |prot| {
+        if let Some((first, last)) = pages {
+            libc::mprotect(first as *mut libc::c_void, (last - first + 4096) as usize, prot);
         }
+    };
+    lift(libc::PROT_READ | libc::PROT_WRITE);
+    for &(slot, value) in writes {
+        (slot as *mut u64).write_unaligned(value);
     }
-    *c.add(name.len()) == 0
-}
-
-/// Writes a GOT slot, lifting RELRO protection around the write if the slot is under it.
-unsafe fn write_slot(slot: u64, value: u64, relro: Option<(u64, u64)>) {
-    let page = slot & !4095;
-    let protected = relro.is_some_and(|(start, len)| (start..start + len).contains(&slot));
-    if protected {
-        libc::mprotect(page as *mut libc::c_void, 4096, libc::PROT_READ | libc::PROT_WRITE);
-    }
-    (slot as *mut u64).write_unaligned(value);
-    if protected {
-        libc::mprotect(page as *mut libc::c_void, 4096, libc::PROT_READ);
-    }
+    lift(libc::PROT_READ);
 }

@@ -55,7 +55,7 @@ pub fn start(
         };
         // SAFETY: `size` readable bytes of the library's variable; the copy lies in the image.
         unsafe { std::ptr::copy_nonoverlapping(source as *const u8, copy.addr as *mut u8, size as usize) };
-        executor.interpose(&copy.name, copy.addr).map_err(failed)?;
+        executor.interpose(source, copy.addr).map_err(failed)?;
     }
     mapped.protect(runs).map_err(|e| failed(JitError::other(e)))?;
     mapped.keep();
