@@ -62,9 +62,9 @@ impl Executor for Recording {
         self.note("read".into());
         self.inner.read(addr, len)
     }
-    fn interpose(&self, original: u64, addr: u64) -> jitld::Result<()> {
-        self.note(format!("interpose {original:#x}"));
-        self.inner.interpose(original, addr)
+    fn interpose(&self, moves: &[(u64, u64)]) -> jitld::Result<()> {
+        self.note(format!("interpose {} variables", moves.len()));
+        self.inner.interpose(moves)
     }
     fn program_args(&self, argv: &[String]) -> jitld::Result<ProgramArgs> {
         self.inner.program_args(argv)

@@ -104,7 +104,9 @@ impl Executor for InProcessExecutor {
         }
         let c_path = CString::new(path).map_err(|_| JitError::other(format!("{path}: path contains NUL")))?;
         // SAFETY: dlopen with a valid C string; the handle is kept for the process lifetime.
-        let handle = unsafe { libc::dlopen(c_path.as_ptr(), libc::RTLD_NOW | libc::RTLD_GLOBAL) };
+        // Bound lazily, as an executable's libraries are (unless LD_BIND_NOW is set): binding
+        // all of libstdc++'s functions up front costs a C++ program a million instructions.
+        let handle = unsafe { libc::dlopen(c_path.as_ptr(), libc::RTLD_LAZY | libc::RTLD_GLOBAL) };
         if handle.is_null() {
             return Err(JitError::other(format!("{path}: cannot load shared library: {}", dl_error())));
         }
@@ -156,8 +158,8 @@ impl Executor for InProcessExecutor {
         Ok(unsafe { std::slice::from_raw_parts(addr as *const u8, len) }.to_vec())
     }
 
-    fn interpose(&self, original: u64, addr: u64) -> Result<()> {
-        crate::platform::copy_relocation::interpose(original, addr);
+    fn interpose(&self, moves: &[(u64, u64)]) -> Result<()> {
+        crate::platform::copy_relocation::interpose(moves);
         Ok(())
     }
 

@@ -85,10 +85,10 @@ pub trait Executor: Send + Sync {
     /// Reads `len` bytes of the executor's memory.
     fn read(&self, addr: u64, len: u64) -> Result<Vec<u8>>;
 
-    /// What a copy relocation does to the executor's libraries: every GOT or data slot they
-    /// bound to the variable at `original` (under any of its names) now holds `addr`, the
-    /// program's copy of it.
-    fn interpose(&self, original: u64, addr: u64) -> Result<()>;
+    /// What copy relocations do to the executor's libraries: for each `(original, copy)` of
+    /// `moves`, every GOT or data slot they bound to the variable at `original` (under any
+    /// of its names) now holds `copy`, the program's copy of it.
+    fn interpose(&self, moves: &[(u64, u64)]) -> Result<()>;
 
     /// Places the program's `argv` (with `argv[0]` first) and the executor's environment.
     fn program_args(&self, argv: &[String]) -> Result<ProgramArgs>;

@@ -128,8 +128,11 @@ impl Executor for ProcessExecutor {
         self.remote.read(addr, len)
     }
 
-    fn interpose(&self, original: u64, addr: u64) -> Result<()> {
-        self.remote.interpose(None, original, addr).map(|_| ())
+    fn interpose(&self, moves: &[(u64, u64)]) -> Result<()> {
+        moves
+            .iter()
+            .try_for_each(|&(original, copy)| self.remote.interpose(None, original, copy).map(|_| ()))
+            .map(|_| ())
     }
 
     /// `argv` goes into executor memory of its own; the environment is the executor's.

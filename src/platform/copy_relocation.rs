@@ -77,7 +77,7 @@ impl MaterializationUnit for CopyUnit {
         layer.emit_with(mr, graph, u64::MAX, None, move |graph| {
             let copy = graph.defined_globals().next().map(|(_, _, symbol)| symbol.addr);
             if let (true, Some(addr)) = (real, copy) {
-                if let Err(e) = executor.interpose(source, addr) {
+                if let Err(e) = executor.interpose(&[(source, addr)]) {
                     eprintln!("error: copy of {name}: {e}");
                 }
                 if executor.in_this_process() {
@@ -89,20 +89,21 @@ impl MaterializationUnit for CopyUnit {
     }
 }
 
-/// Points every slot that a library loaded in this process bound to the variable at
-/// `original` at `addr`. Matching by address, not by name, moves the variable's aliases
-/// with it, as a linker's copy relocation does: the C library writes `environ` as
-/// `__environ`.
-pub fn interpose(original: u64, addr: u64) {
-    let mut request = Request { addr, bound_to: original, only: None };
+/// Points every slot that a library loaded in this process bound to a variable at
+/// `original` at `copy`, for each `(original, copy)` of `moves`, in one pass over the
+/// libraries. Matching by address, not by name, moves a variable's aliases with it, as a
+/// linker's copy relocation does: the C library writes `environ` as `__environ`.
+pub fn interpose(moves: &[(u64, u64)]) {
+    let mut moves = moves.to_vec();
+    moves.sort_unstable();
+    let mut request = Request { moves: &moves, function: None, only: None };
     // SAFETY: dl_iterate_phdr calls us with valid program headers of each loaded object.
     unsafe { libc::dl_iterate_phdr(Some(visit_object), &mut request as *mut _ as *mut libc::c_void) };
 }
 
-/// Points the GOT and PLT slots for function `name` of the library `handle` (from `dlopen`,
-/// bound with RTLD_NOW, so every slot holds what it was bound to) at `addr`: how JIT'd
-/// code's replacements of C library functions (`pthread_create`) reach the calls a library
-/// such as libstdc++ makes for the program.
+/// Points the GOT and PLT slots for function `name` of the library `handle` (from `dlopen`)
+/// at `addr`: how JIT'd code's replacements of C library functions (`pthread_create`)
+/// reach the calls a library such as libstdc++ makes for the program.
 ///
 /// # Safety
 /// `handle` must be a live handle from `dlopen`.
@@ -110,24 +111,29 @@ pub unsafe fn interpose_in_library(handle: *mut libc::c_void, name: &str, addr: 
     // SAFETY: the caller gives a live handle.
     let Some(base) = (unsafe { load_bias(handle) }) else { return };
     let Ok(c_name) = std::ffi::CString::new(name) else { return };
-    // What the library's slots were bound to (every version of glibc's functions is one
+    // What the library's bound slots hold (every version of glibc's functions is one
     // address); a library that finds no definition has no slot to point elsewhere.
     // SAFETY: a live handle and a C string.
     let original = unsafe { libc::dlsym(handle, c_name.as_ptr()) } as u64;
     if original == 0 {
         return;
     }
-    let mut request = Request { addr, bound_to: original, only: Some(base) };
+    let moves = [(original, addr)];
+    let mut request = Request { moves: &moves, function: Some((name.as_bytes(), addr)), only: Some(base) };
     // SAFETY: as in `interpose`.
     unsafe { libc::dl_iterate_phdr(Some(visit_object), &mut request as *mut _ as *mut libc::c_void) };
 }
 
-/// Which slots to point at `addr`: the symbol slots holding `bound_to`, in the object
-/// loaded at `only` if given. Comparing values reads no names: a C++ library's thousands
-/// of names share long prefixes, and its string table's pages are otherwise never touched.
-struct Request {
-    addr: u64,
-    bound_to: u64,
+/// Which slots to point where: a symbol slot holding the first of a pair of `moves`
+/// (sorted) gets the second, in the object loaded at `only` if given. Comparing values
+/// reads no names: a C++ library's thousands of names share long prefixes, and its string
+/// table's pages are otherwise never touched.
+struct Request<'a> {
+    moves: &'a [(u64, u64)],
+    /// A function replaced (its name, the replacement). PLT slots are matched by name: one a
+    /// library binds lazily holds no target until the first call. Without it, PLT slots
+    /// are left alone (variables have none).
+    function: Option<(&'a [u8], u64)>,
     only: Option<u64>,
 }
 
@@ -145,23 +151,52 @@ unsafe extern "C" fn visit_object(info: *mut libc::dl_phdr_info, _size: usize, d
         0 => &[][..],
         _ => std::slice::from_raw_parts(start as *const libc::Elf64_Rela, size as usize / 24),
     };
+    let moved = |held: u64, addend: u64| {
+        let original = held.wrapping_sub(addend);
+        let i = request.moves.binary_search_by_key(&original, |&(from, _)| from).ok()?;
+        Some(request.moves.get(i)?.1.wrapping_add(addend))
+    };
+    let mut writes: Vec<(u64, u64)> = Vec::new();
     // The leading relative relocations (most of a library's) name no symbol.
     let rela = table(dynamic.rela, dynamic.relasz);
-    let named = rela.get(dynamic.relacount as usize..).unwrap_or_default();
-    let mut writes: Vec<(u64, u64)> = Vec::new();
-    for r in named.iter().chain(table(dynamic.jmprel, dynamic.pltrelsz)) {
-        let kind = (r.r_info & 0xffff_ffff) as u32;
-        if kind != R_X86_64_GLOB_DAT && kind != R_X86_64_64 && kind != R_X86_64_JUMP_SLOT {
-            continue;
-        }
+    for r in rela.get(dynamic.relacount as usize..).unwrap_or_default() {
+        let addend = match (r.r_info & 0xffff_ffff) as u32 {
+            R_X86_64_GLOB_DAT => 0,
+            R_X86_64_64 => r.r_addend as u64,
+            _ => continue,
+        };
         let slot = dynamic.base + r.r_offset;
-        let addend = if kind == R_X86_64_64 { r.r_addend as u64 } else { 0 };
-        if (slot as *const u64).read_unaligned() == request.bound_to.wrapping_add(addend) {
-            writes.push((slot, request.addr.wrapping_add(addend)));
+        if let Some(value) = moved((slot as *const u64).read_unaligned(), addend) {
+            writes.push((slot, value));
+        }
+    }
+    if let Some((name, replacement)) = request.function.filter(|_| dynamic.symtab != 0 && dynamic.strtab != 0) {
+        for r in table(dynamic.jmprel, dynamic.pltrelsz) {
+            let sym = &*((dynamic.symtab as *const libc::Elf64_Sym).add((r.r_info >> 32) as usize));
+            if (r.r_info & 0xffff_ffff) as u32 == R_X86_64_JUMP_SLOT
+                && c_string_is((dynamic.strtab + sym.st_name as u64) as *const u8, name)
+            {
+                writes.push((dynamic.base + r.r_offset, replacement));
+            }
         }
     }
     write_slots(&writes, dynamic.relro);
     0
+}
+
+/// Whether the NUL-terminated string at `c` is `name`, reading no further than the first
+/// difference.
+///
+/// # Safety
+/// `c` must point to a NUL-terminated string.
+unsafe fn c_string_is(c: *const u8, name: &[u8]) -> bool {
+    for (i, &byte) in name.iter().enumerate() {
+        // Stopping at a NUL in either reads nothing past the end of `c`.
+        if byte == 0 || *c.add(i) != byte {
+            return false;
+        }
+    }
+    *c.add(name.len()) == 0
 }
 
 /// Writes GOT slots, lifting RELRO protection once around the writes that fall under it

@@ -48,6 +48,7 @@ pub fn start(
     // From here on the image is this process's program.
     blocks.keep();
     let failed = StartError::Failed;
+    let mut moves = Vec::with_capacity(image.copies.len());
     for copy in &image.copies {
         let source = resolver.variable(&copy.name).map_err(failed)?;
         let Some((source, size)) = source.filter(|&(_, size)| size == copy.size) else {
@@ -55,8 +56,9 @@ pub fn start(
         };
         // SAFETY: `size` readable bytes of the library's variable; the copy lies in the image.
         unsafe { std::ptr::copy_nonoverlapping(source as *const u8, copy.addr as *mut u8, size as usize) };
-        executor.interpose(source, copy.addr).map_err(failed)?;
+        moves.push((source, copy.addr));
     }
+    executor.interpose(&moves).map_err(failed)?;
     mapped.protect(runs).map_err(|e| failed(JitError::other(e)))?;
     mapped.keep();
     for &(slot, resolver) in &image.ifuncs {
