@@ -91,7 +91,7 @@ impl Executor for Recording {
         self.inner.set_lazy_handler(handler)
     }
     fn register_eh_frame(&self, start: u64) -> jitld::Result<()> {
-        self.note("register_eh_frame".into());
+        self.note(format!("register_eh_frame {start}"));
         self.inner.register_eh_frame(start)
     }
     fn deregister_eh_frame(&self, start: u64) -> jitld::Result<()> {
@@ -129,4 +129,62 @@ fn a_program_asks_its_executor_for_symbols_initializers_unwind_tables_and_finali
     // Dropping the JIT removes the code: its finalizer runs and its unwind table goes.
     assert_eq!(executor.saw("call/0"), 1);
     assert_eq!(executor.saw("deregister_eh_frame"), 1);
+}
+
+/// The start of each `.eh_frame` registered so far.
+fn registered_frames(executor: &Recording) -> Vec<u64> {
+    let log = executor.log.lock().unwrap();
+    log.iter().filter_map(|l| l.strip_prefix("register_eh_frame ")).map(|a| a.parse().unwrap()).collect()
+}
+
+/// Where each FDE of a registered `.eh_frame` in this process says its code starts (gcc's
+/// x86-64 encoding: 4-byte PC-relative).
+fn fde_starts(start: u64) -> Vec<u64> {
+    let mut starts = Vec::new();
+    let mut at = start;
+    loop {
+        // SAFETY: a registered, finalized `.eh_frame` in this process, ending in a terminator.
+        let (length, cie_pointer) = unsafe { (*(at as *const u32), *((at + 4) as *const u32)) };
+        if length == 0 {
+            return starts;
+        }
+        if cie_pointer != 0 {
+            let pc_field = at + 8;
+            // SAFETY: as above.
+            starts.push(pc_field.wrapping_add_signed(unsafe { *(pc_field as *const i32) } as i64));
+        }
+        at += 4 + length as u64;
+    }
+}
+
+/// Code split into hot and cold parts (gcc's `NAME.cold` in `.text.unlikely`) has FDEs
+/// alternating between two sections; the registered `.eh_frame` lists them in address
+/// order, so an unwinder that sorts on first use (libgcc) finds nothing to sort.
+#[test]
+fn registered_unwind_tables_list_functions_in_address_order() {
+    let dir = scratch("executor-seam-fde-order");
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/features/hot_cold_split.c");
+    let object = read(&compile("gcc", &source, &dir.join("split.o"), &["-O2", "-fPIC"]));
+    let input = tool("readelf", &["--debug-dump=frames", dir.join("split.o").to_str().unwrap()]);
+    let input_starts: Vec<u64> = input
+        .stdout
+        .lines()
+        .filter_map(|l| l.split(" pc=").nth(1))
+        .map(|pc| u64::from_str_radix(pc.split("..").next().unwrap(), 16).unwrap())
+        .collect();
+    assert_eq!(input_starts.len(), 10, "{}", input.stdout);
+    assert!(!input_starts.is_sorted(), "the input alternates between .text and .text.unlikely: {input_starts:?}");
+
+    let executor = Arc::new(Recording { inner: InProcessExecutor::new(), log: Mutex::new(Vec::new()) });
+    let jit = Jit::builder().executor(executor.clone()).build().unwrap();
+    jit.add_object("split.o", object).unwrap();
+    let answer = unsafe { jit.get::<extern "C" fn() -> i32>("answer") }.unwrap();
+    assert_eq!(answer(), 9);
+    let frames = registered_frames(&executor);
+    assert_eq!(frames.len(), 1);
+    let starts = fde_starts(frames[0]);
+    assert_eq!(starts.len(), 10);
+    assert!(starts.is_sorted() && starts.windows(2).all(|w| w[0] < w[1]), "{starts:x?}");
+    let f1 = jit.lookup("f1").unwrap();
+    assert!(starts.contains(&f1), "the FDEs describe the linked code: f1 at {f1:#x}, {starts:x?}");
 }

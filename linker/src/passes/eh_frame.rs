@@ -5,6 +5,8 @@
 //! stays alive only while the function it describes does: the function's block gets a
 //! `KeepAlive` edge to the FDE, and nothing else refers to it. A zero terminator closes the
 //! section, as unwinders expect.
+//!
+//! The records are then put in the order of the code they describe (see `order_records`).
 
 use crate::arch::EhFrameKinds;
 use crate::graph::{BlockId, Content, Definition, Edge, EdgeKind, LinkGraph, SectionRole};
@@ -15,16 +17,25 @@ pub fn split_eh_frame(graph: &mut LinkGraph, kinds: &EhFrameKinds) -> Result<()>
         (0..graph.sections.len()).filter(|&s| graph.sections[s].role == SectionRole::EhFrame).collect();
     for section in sections {
         let blocks = std::mem::take(&mut graph.sections[section].blocks);
+        let mut records = Vec::new();
         for block in blocks {
-            split_block(graph, block, kinds)?;
+            split_block(graph, block, kinds, &mut records)?;
         }
+        order_records(graph, section, records);
         let terminator = graph.add_block(crate::graph::SectionId(section as u32), Content::Owned(vec![0; 4]), 4);
         graph.blocks[terminator.index()].live = true;
     }
     Ok(())
 }
 
-fn split_block(graph: &mut LinkGraph, block: BlockId, kinds: &EhFrameKinds) -> Result<()> {
+/// A record split out of `.eh_frame`: a CIE, or an FDE and where the code it describes
+/// starts (its block and offset), when that is in this graph.
+enum Record {
+    Cie(BlockId),
+    Fde(BlockId, Option<(BlockId, u64)>),
+}
+
+fn split_block(graph: &mut LinkGraph, block: BlockId, kinds: &EhFrameKinds, split: &mut Vec<Record>) -> Result<()> {
     let bytes = graph.block_bytes(&graph.blocks[block.index()]).to_vec();
     let mut edges = std::mem::take(&mut graph.blocks[block.index()].edges);
     edges.sort_by_key(|e| e.offset);
@@ -94,10 +105,18 @@ fn split_block(graph: &mut LinkGraph, block: BlockId, kinds: &EhFrameKinds) -> R
                 target: cie,
                 addend: 0,
             });
-            let pc_begin = graph.blocks[record.index()].edges.iter().find(|e| e.offset == 8).map(|e| e.target);
-            if let Some(Definition::Block { block: function, .. }) = pc_begin.map(|t| graph.symbols[t.index()].def) {
-                keep_alive.push((function, symbol));
-            }
+            let pc_begin =
+                graph.blocks[record.index()].edges.iter().find(|e| e.offset == 8).map(|e| (e.target, e.addend));
+            let code = match pc_begin.map(|(t, addend)| (graph.symbols[t.index()].def, addend)) {
+                Some((Definition::Block { block: function, offset }, addend)) => {
+                    keep_alive.push((function, symbol));
+                    Some((function, offset.wrapping_add_signed(addend)))
+                }
+                _ => None,
+            };
+            split.push(Record::Fde(record, code));
+        } else {
+            split.push(Record::Cie(record));
         }
         records.push((offset, symbol));
         offset = end;
@@ -117,6 +136,48 @@ fn split_block(graph: &mut LinkGraph, block: BlockId, kinds: &EhFrameKinds) -> R
         }));
     }
     Ok(())
+}
+
+/// Puts a section's records in the order the code they describe is laid out: CIEs first
+/// (an FDE points back at its CIE), then FDEs by the block and offset of their code, which
+/// `memory::layout` places in section and block order; FDEs for code elsewhere go last.
+/// Unwinders that sort a registered `.eh_frame` on first use (libgcc) then find it sorted:
+/// in input order, a function split into hot and cold parts alternates between two
+/// sections, and half the FDEs were heap-sorted.
+fn order_records(graph: &mut LinkGraph, section: usize, records: Vec<Record>) {
+    let described: Vec<BlockId> = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Fde(_, Some((code, _))) => Some(*code),
+            _ => None,
+        })
+        .collect();
+    // Where each described block is laid out: (its section, its place in that section).
+    let mut place = vec![(u32::MAX, u32::MAX); graph.blocks.len()];
+    for code in &described {
+        place[code.index()] = (graph.blocks[code.index()].section.0, 0);
+    }
+    let sections: std::collections::BTreeSet<u32> = described.iter().map(|&c| place[c.index()].0).collect();
+    for &s in &sections {
+        for (i, block) in graph.sections[s as usize].blocks.iter().enumerate() {
+            place[block.index()].1 = i as u32;
+        }
+    }
+    let mut cies = Vec::new();
+    let mut fdes = Vec::with_capacity(records.len());
+    for record in records {
+        match record {
+            Record::Cie(block) => cies.push(block),
+            Record::Fde(block, Some((code, offset))) => fdes.push(((place[code.index()], offset), block)),
+            Record::Fde(block, None) => fdes.push((((u32::MAX, u32::MAX), u64::MAX), block)),
+        }
+    }
+    // Stable: records for one place keep their input order.
+    fdes.sort_by_key(|&(key, _)| key);
+    let blocks = &mut graph.sections[section].blocks;
+    blocks.clear();
+    blocks.extend(cies);
+    blocks.extend(fdes.into_iter().map(|(_, block)| block));
 }
 
 /// How many records the section holds, by their lengths (up to a terminator or a length
