@@ -84,6 +84,11 @@ def read_timing(out, case):
         return json.load(f)["commands"]
 
 
+def read_start_timing(out, case):
+    """The many-round pass of native against the warm start alone (BENCH_START_RUNS)."""
+    return read_timing(out, case + ".start")
+
+
 def read_stats(path):
     try:
         with open(path) as f:
@@ -393,17 +398,28 @@ def main():
 
     # ---------------------------------------------------------------- image cache
     print("== image cache: jitld run --cache, warm (after one filling run); paired medians")
-    print(f"  {'program':<{w}}{'warm ms':>9}{'native ms':>10}{'warm-native ms':>15}{'warm/native':>12}{'cold/warm':>10}")
+    print("  warm, native and warm-native come from the rounds of native against the warm start alone, where run;")
+    print("  link/start = (cold - native) / (warm - native): what the cold link costs over the native run, over what")
+    print("  the warm start costs (the program's own run is the same in all three); cold/warm compares whole runs")
+    print(f"  {'program':<{w}}{'warm ms':>9}{'native ms':>10}{'warm-native ms':>15}{'rounds':>7}{'warm/native':>12}"
+          f"{'link/start':>11}{'cold/warm':>10}")
     summary_warm = {}
     for c in programs:
         t = timing[c]
-        row = {"warm_s": med(t, "jitld-warm"), "native_s": med(t, "native"),
-               "warm_overhead_s": overhead(t, "jitld-warm"),
-               "warm/native": paired_ratio(t, "jitld-warm", "native"),
+        start = read_start_timing(out, c) or t
+        warm_overhead, cold_overhead = overhead(start, "jitld-warm"), overhead(t, "jitld")
+        row = {"warm_s": med(start, "jitld-warm"), "native_s": med(start, "native"),
+               "warm_overhead_s": warm_overhead, "cold_overhead_s": cold_overhead,
+               "rounds": len(start["native"]["wall_s"]) if "native" in start else None,
+               "warm/native": paired_ratio(start, "jitld-warm", "native"),
+               "link/start": (cold_overhead / warm_overhead
+                              if warm_overhead is not None and cold_overhead is not None and warm_overhead > 0
+                              else None),
                "cold/warm": paired_ratio(t, "jitld", "jitld-warm")}
         summary_warm[c] = row
         print(f"  {c:<{w}}{fmt_ms(row['warm_s'], 9)}{fmt_ms(row['native_s'], 10)}"
-              f"{fmt_ms(row['warm_overhead_s'], 15)}{fmt_r(row['warm/native'], 12)}{fmt_r(row['cold/warm'], 10)}")
+              f"{fmt_ms(row['warm_overhead_s'], 15)}{row['rounds'] or '-':>7}{fmt_r(row['warm/native'], 12)}"
+              f"{fmt_r(row['link/start'], 11, 1)}{fmt_r(row['cold/warm'], 10)}")
     print()
 
     # ---------------------------------------------------------------- threads
@@ -544,19 +560,26 @@ def main():
     for c in goal_programs:
         info = cases[c].get("jitld-warm", {})
         row = summary_warm.get(c, {})
-        if info.get("status") != "ok" or row.get("warm_overhead_s") is None or row.get("cold/warm") is None:
+        if info.get("status") != "ok" or row.get("warm_overhead_s") is None or row.get("cold_overhead_s") is None:
             det_near.append(f"{c}: jitld-warm {info.get('status', 'not run')}")
             det_fast.append(f"{c}: jitld-warm {info.get('status', 'not run')}")
             near = fast = False
             continue
-        det_near.append(f"{c} {row['warm_overhead_s'] * 1000:.2f} ms")
-        det_fast.append(f"{c} {row['cold/warm']:.1f}x")
+        det_near.append(f"{c} {row['warm_overhead_s'] * 1000:.2f} ms over {row['rounds']} rounds")
         near = near and row["warm_overhead_s"] <= WARM_OVERHEAD_GOAL
-        fast = fast and row["cold/warm"] >= WARM_SPEEDUP_GOAL
+        cold_ms, warm_ms = row["cold_overhead_s"] * 1000, row["warm_overhead_s"] * 1000
+        if row["link/start"] is None:
+            # No slower than native at all: the warm start costs nothing measurable.
+            det_fast.append(f"{c}: the warm start is not measurably slower than native ({warm_ms:.2f} ms), "
+                            f"the cold link costs {cold_ms:.1f} ms (whole runs: cold/warm {row['cold/warm']:.1f}x)")
+        else:
+            det_fast.append(f"{c} {row['link/start']:.1f}x ({cold_ms:.1f} / {warm_ms:.2f} ms; "
+                            f"whole runs: cold/warm {row['cold/warm']:.1f}x)")
+            fast = fast and row["link/start"] >= WARM_SPEEDUP_GOAL
     goal(f"(issue 14) a warm start within {WARM_OVERHEAD_GOAL * 1000:.0f} ms of the native executable "
          "(paired median of warm - native)", near, det_near)
-    goal(f"(issue 14) a warm start at least {WARM_SPEEDUP_GOAL:.0f}x faster than the cold link (jitld / jitld-warm)",
-         fast, det_fast)
+    goal(f"(issue 14) a warm start at least {WARM_SPEEDUP_GOAL:.0f}x faster than the cold link: "
+         "(jitld - native) / (jitld-warm - native), each a paired median", fast, det_fast)
 
     print("== goals (issues 7 and 14)")
     for g in goals:

@@ -77,6 +77,9 @@
 #   BENCH_WARMUP    untimed runs of each command first (default 2)
 #   BENCH_RSS_RUNS  runs of each command under /usr/bin/time -f %M, after the timed ones, for
 #                   the peak RSS median (default 3)
+#   BENCH_START_RUNS  paired rounds of the native executable against the warm start alone
+#                   (default 60): their difference is a millisecond or less, which the
+#                   rounds of every command together are too few to resolve
 #   BENCH_SCALE     object counts of the scaling table (default "10 100 1000 10000";
 #                   empty: no scaling table)
 #   BENCH_SCALE_RUNS        timed rounds per object count below 10,000 (default 10)
@@ -142,6 +145,7 @@ BENCH_CASES="${BENCH_CASES:-$FIXTURE_CASES $PROGRAM_CASES}"
 BENCH_RUNS="${BENCH_RUNS:-20}"
 BENCH_WARMUP="${BENCH_WARMUP:-2}"
 BENCH_RSS_RUNS="${BENCH_RSS_RUNS:-3}"
+BENCH_START_RUNS="${BENCH_START_RUNS:-60}"
 BENCH_SCALE="${BENCH_SCALE-10 100 1000 10000}"
 BENCH_SCALE_RUNS="${BENCH_SCALE_RUNS:-10}"
 BENCH_SCALE_RUNS_LARGE="${BENCH_SCALE_RUNS_LARGE:-3}"
@@ -725,6 +729,12 @@ run_case() {
     echo "  timing $BENCH_RUNS paired rounds: ${timed[*]}"
     python3 bench/timer.py --runs "$BENCH_RUNS" --warmup "$BENCH_WARMUP" --rss-runs "$BENCH_RSS_RUNS" --out "$BENCH_OUT/timing/$tag.json" \
         "${specs[@]}" >"$LOGS/$tag.timer.log" 2>&1 || warn "$c: bench/timer.py failed; see $LOGS/$tag.timer.log"
+    if [[ "${status[jitld-warm]}" == ok ]] && ((BENCH_START_RUNS > 0)); then
+        echo "  timing $BENCH_START_RUNS paired rounds: native jitld-warm"
+        python3 bench/timer.py --runs "$BENCH_START_RUNS" --warmup "$BENCH_WARMUP" --rss-runs 0 --out "$BENCH_OUT/timing/$tag.start.json" \
+            "native=$BENCH_OUT/timing/$tag.native.argv" "jitld-warm=$BENCH_OUT/timing/$tag.jitld-warm.argv" \
+            >"$LOGS/$tag.start.timer.log" 2>&1 || warn "$c: bench/timer.py failed; see $LOGS/$tag.start.timer.log"
+    fi
 }
 
 # ---------------------------------------------------------------- scaling
