@@ -139,45 +139,55 @@ fn split_block(graph: &mut LinkGraph, block: BlockId, kinds: &EhFrameKinds, spli
 }
 
 /// Puts a section's records in the order the code they describe is laid out: CIEs first
-/// (an FDE points back at its CIE), then FDEs by the block and offset of their code, which
-/// `memory::layout` places in section and block order; FDEs for code elsewhere go last.
-/// Unwinders that sort a registered `.eh_frame` on first use (libgcc) then find it sorted:
-/// in input order, a function split into hot and cold parts alternates between two
-/// sections, and half the FDEs were heap-sorted.
+/// (an FDE points back at its CIE), then FDEs by the section, block and offset of their
+/// code; FDEs for code elsewhere go last. `memory::layout` places sections in graph order
+/// and a section's blocks in its order, which is the order they were made in (block ids),
+/// so the key needs no lookup; were it ever off, only the unwinder's sorting would cost.
+/// Unwinders that sort a registered `.eh_frame` on first use (libgcc) find it sorted: in
+/// input order, a function split into hot and cold parts alternates between two sections,
+/// and half the FDEs were heap-sorted.
 fn order_records(graph: &mut LinkGraph, section: usize, records: Vec<Record>) {
-    let described: Vec<BlockId> = records
-        .iter()
-        .filter_map(|r| match r {
-            Record::Fde(_, Some((code, _))) => Some(*code),
-            _ => None,
-        })
-        .collect();
-    // Where each described block is laid out: (its section, its place in that section).
-    let mut place = vec![(u32::MAX, u32::MAX); graph.blocks.len()];
-    for code in &described {
-        place[code.index()] = (graph.blocks[code.index()].section.0, 0);
-    }
-    let sections: std::collections::BTreeSet<u32> = described.iter().map(|&c| place[c.index()].0).collect();
-    for &s in &sections {
-        for (i, block) in graph.sections[s as usize].blocks.iter().enumerate() {
-            place[block.index()].1 = i as u32;
-        }
-    }
+    let elsewhere = graph.sections.len();
     let mut cies = Vec::new();
-    let mut fdes = Vec::with_capacity(records.len());
+    // (code section, (block, offset, input position)): within a section the key is a total
+    // order, so the result is the same however a sort goes.
+    let mut fdes: Vec<(usize, (usize, u64, usize), BlockId)> = Vec::with_capacity(records.len());
     for record in records {
         match record {
             Record::Cie(block) => cies.push(block),
-            Record::Fde(block, Some((code, offset))) => fdes.push(((place[code.index()], offset), block)),
-            Record::Fde(block, None) => fdes.push((((u32::MAX, u32::MAX), u64::MAX), block)),
+            Record::Fde(block, code) => {
+                let (code_section, place) = code.map_or((elsewhere, (0, 0)), |(code, offset)| {
+                    (graph.blocks[code.index()].section.index(), (code.index(), offset))
+                });
+                fdes.push((code_section, (place.0, place.1, fdes.len()), block));
+            }
         }
     }
-    // Stable: records for one place keep their input order.
-    fdes.sort_by_key(|&(key, _)| key);
+    // By code section (a counting sort: an object has far fewer sections than FDEs), then
+    // within each section, where its FDEs are nearly always in order already.
+    // Bucket s (0..=elsewhere) counts at s + 2, then starts at s + 1.
+    let mut starts = vec![0usize; elsewhere + 3];
+    for &(code_section, ..) in &fdes {
+        starts[code_section + 2] += 1;
+    }
+    for s in 2..starts.len() {
+        starts[s] += starts[s - 1];
+    }
+    let mut by_section = vec![(0, (0, 0, 0), BlockId(0)); fdes.len()];
+    for fde in fdes {
+        let slot = &mut starts[fde.0 + 1];
+        by_section[*slot] = fde;
+        *slot += 1;
+    }
+    for run in by_section.chunk_by_mut(|a, b| a.0 == b.0) {
+        if !run.is_sorted_by_key(|fde| fde.1) {
+            run.sort_unstable_by_key(|fde| fde.1);
+        }
+    }
     let blocks = &mut graph.sections[section].blocks;
     blocks.clear();
     blocks.extend(cies);
-    blocks.extend(fdes.into_iter().map(|(_, block)| block));
+    blocks.extend(by_section.into_iter().map(|(.., block)| block));
 }
 
 /// How many records the section holds, by their lengths (up to a terminator or a length
