@@ -111,7 +111,7 @@ pub fn begin(mut graph: LinkGraph, ctx: &mut dyn LinkContext) -> Result<PendingL
         passes::run(&mut config.post_prune, &mut graph)
     })?;
 
-    let layout = layout(&graph, ctx.memory().page_size());
+    let layout = layout(&graph, ctx.memory().page_size(), ctx.memory().gathers_tables());
     let alloc = timed(ctx, "allocate", |ctx| ctx.memory().allocate(&layout))?;
     match place(&mut graph, ctx, &mut config, &layout, &alloc) {
         Ok(()) => {

@@ -92,7 +92,7 @@ impl GatheredSections {
             .ok_or_else(|| JitError::other(format!("section {section}: no object of this JITDylib has it")))?;
         if run.memory.is_none() {
             let size = run.size.max(1);
-            let segment = Segment { prot: MemProt::ReadWrite, offset: 0, size, align: run.align };
+            let segment = Segment { prot: MemProt::ReadWrite, offset: 0, size, align: run.align, tables: false };
             let layout = Layout { segments: vec![segment], size, align: run.align, block_offsets: Vec::new() };
             let mut alloc = memory.allocate(&layout)?;
             memory.finalize(&mut alloc)?;

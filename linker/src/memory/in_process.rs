@@ -32,8 +32,8 @@ const fn empty_arena() -> Mutex<Arena> {
     Mutex::new(Arena { free: FreeList::new(), chunks: Vec::new() })
 }
 
-/// Code, read-only data, read-write data.
-static ARENAS: [Mutex<Arena>; 3] = [empty_arena(), empty_arena(), empty_arena()];
+/// Code, read-only data, read-write data, GOTs.
+static ARENAS: [Mutex<Arena>; 4] = [empty_arena(), empty_arena(), empty_arena(), empty_arena()];
 
 /// Allocates from the process's low-memory arenas; everything it hands out goes back to
 /// them when deallocated.
@@ -71,8 +71,9 @@ impl InProcessMemoryManager {
         InProcessMemoryManager { deferred: Some(Mutex::new(BTreeMap::new())) }
     }
 
-    fn arena(&self, prot: MemProt) -> std::sync::MutexGuard<'static, Arena> {
+    fn arena(&self, prot: MemProt, tables: bool) -> std::sync::MutexGuard<'static, Arena> {
         let index = match prot {
+            _ if tables => 3,
             MemProt::ReadExec => 0,
             MemProt::Read => 1,
             MemProt::ReadWrite => 2,
@@ -177,10 +178,11 @@ impl MemoryManager for InProcessMemoryManager {
                 // Code and read-only data are writable until finalized, on pages of their own.
                 MemProt::ReadExec | MemProt::Read => segment.align.max(PAGE_SIZE),
             };
-            let placed = self.arena(segment.prot).take(size, align);
+            let placed = self.arena(segment.prot, segment.tables).take(size, align);
             match placed {
                 Ok(addr) => parts.push(Part {
                     prot: segment.prot,
+                    tables: segment.tables,
                     layout_offset: segment.offset,
                     size: segment.size,
                     addr,
@@ -266,7 +268,7 @@ impl MemoryManager for InProcessMemoryManager {
                     );
                 },
             }
-            let mut arena = self.arena(part.prot);
+            let mut arena = self.arena(part.prot, part.tables);
             arena.free.give_back(part.addr, size);
             arena.release_empty_chunks();
         }
@@ -275,6 +277,10 @@ impl MemoryManager for InProcessMemoryManager {
     /// Everything comes from the low 2 GiB (`LOW_START..LOW_END`).
     fn span(&self) -> Option<(u64, u64)> {
         Some((LOW_START, LOW_END))
+    }
+
+    fn gathers_tables(&self) -> bool {
+        true
     }
 
     fn executable(&self) -> bool {

@@ -48,6 +48,13 @@ pub trait MemoryManager: Send + Sync {
     fn span(&self) -> Option<(u64, u64)> {
         None
     }
+    /// Whether a graph's GOT gets a read-write segment of its own (`Segment::tables`), for
+    /// the manager to pack with every other graph's. The pointers to libraries, which a warm
+    /// start redoes, then share a few pages instead of dirtying one page per graph beside
+    /// its read-only data. The GOT stays writable, as a lazily bound executable's is.
+    fn gathers_tables(&self) -> bool {
+        false
+    }
 }
 
 /// Memory for one graph: where each segment went in the executor, and where we write it.
@@ -61,6 +68,8 @@ pub struct Allocation {
 /// One segment of an allocation.
 pub struct Part {
     pub prot: MemProt,
+    /// A GOT segment (`Segment::tables`).
+    pub tables: bool,
     /// Where the segment starts in the layout.
     pub layout_offset: u64,
     pub size: u64,
@@ -129,7 +138,14 @@ impl Allocation {
                         crate::LinkError::Memory(format!("cannot allocate {:#x} bytes", segment.size))
                     })?),
                 };
-            parts.push(Part { prot: segment.prot, layout_offset: segment.offset, size: segment.size, addr, working });
+            parts.push(Part {
+                prot: segment.prot,
+                tables: segment.tables,
+                layout_offset: segment.offset,
+                size: segment.size,
+                addr,
+                working,
+            });
         }
         let addr = parts.first().map_or(0, |p| p.addr);
         Ok(Allocation { addr, parts })

@@ -215,4 +215,8 @@ impl MemoryManager for RecordingMemory {
     fn span(&self) -> Option<(u64, u64)> {
         self.inner.span()
     }
+
+    fn gathers_tables(&self) -> bool {
+        self.inner.gathers_tables()
+    }
 }
