@@ -451,7 +451,9 @@ fn add_sections(obj: &ElfObject, graph: &mut LinkGraph) -> Result<Vec<Option<Blo
 fn add_symbols(obj: &ElfObject, graph: &mut LinkGraph, blocks: &[Option<BlockId>]) -> Result<Vec<Option<SymbolId>>> {
     let mut ids = vec![None; obj.symbols.len()];
     let mut common: Option<crate::graph::SectionId> = None;
-    let mut locals: Vec<(SymbolId, &[u8])> = Vec::new();
+    // ELF lists local symbols first.
+    let local_count = obj.symbols.symbols().partition_point(|sym| sym.st_bind() == STB_LOCAL);
+    let mut locals: Vec<(SymbolId, &[u8])> = Vec::with_capacity(local_count);
     for (index, sym) in obj.symbols.iter().enumerate().skip(1) {
         if sym.is_undefined(LE) || sym.st_type() == STT_FILE {
             continue;
