@@ -335,23 +335,28 @@ impl LinkGraph {
 
     /// The one external symbol for `name`, created on first use.
     pub fn external(&mut self, name: SymbolName, weak_ref: bool) -> SymbolId {
-        if let Some(&id) = self.externals.get(&name) {
-            // A strong reference anywhere makes the whole reference strong.
-            if let Definition::External { weak_ref: w } = &mut self.symbols[id.index()].def {
-                *w &= weak_ref;
+        // One hash of the name, found or not.
+        let entry = match self.externals.entry(name) {
+            indexmap::map::Entry::Occupied(entry) => {
+                let id = *entry.get();
+                // A strong reference anywhere makes the whole reference strong.
+                if let Definition::External { weak_ref: w } = &mut self.symbols[id.index()].def {
+                    *w &= weak_ref;
+                }
+                return id;
             }
-            return id;
-        }
-        let id = self.add_symbol(Symbol {
+            indexmap::map::Entry::Vacant(entry) => entry,
+        };
+        let id = SymbolId(self.symbols.len() as u32);
+        entry.insert(id);
+        self.add_symbol(Symbol {
             name: Some(name),
             def: Definition::External { weak_ref },
             size: 0,
             flags: SymbolFlags { scope: Scope::Default, ..SymbolFlags::local() },
             addr: 0,
             live: false,
-        });
-        self.externals.insert(name, id);
-        id
+        })
     }
 
     /// Turns a defined symbol into a reference to a definition elsewhere (a weak definition

@@ -454,8 +454,13 @@ fn add_symbols(obj: &ElfObject, graph: &mut LinkGraph, blocks: &[Option<BlockId>
     // ELF lists local symbols first.
     let local_count = obj.symbols.symbols().partition_point(|sym| sym.st_bind() == STB_LOCAL);
     let mut locals: Vec<(SymbolId, &[u8])> = Vec::with_capacity(local_count);
+    let mut undefined = 0usize;
     for (index, sym) in obj.symbols.iter().enumerate().skip(1) {
-        if sym.is_undefined(LE) || sym.st_type() == STT_FILE {
+        if sym.is_undefined(LE) {
+            undefined = undefined.saturating_add(1);
+            continue;
+        }
+        if sym.st_type() == STT_FILE {
             continue;
         }
         let raw_name = obj.symbol_name(sym)?;
@@ -505,6 +510,8 @@ fn add_symbols(obj: &ElfObject, graph: &mut LinkGraph, blocks: &[Option<BlockId>
             locals.push((id, raw_name));
         }
     }
+    // Each undefined symbol a relocation uses becomes an external: room for them all now.
+    graph.externals.reserve(undefined);
     let names = graph.names.store_unlisted(locals.iter().map(|&(_, name)| name));
     for (&(id, _), name) in locals.iter().zip(names) {
         graph.symbol_mut(id).name = Some(name);
