@@ -270,16 +270,17 @@ fn check_ident(data: &[u8]) -> std::result::Result<Option<Arch>, String> {
         Some(&ELFDATA2MSB) => u16::from_be_bytes([lo, hi]),
         _ => u16::from_le_bytes([lo, hi]),
     };
-    let what = match machine_name(machine) {
+    // Named only for a message: formatting it for every object opened was most of the cost.
+    let what = || match machine_name(machine) {
         Some(name) => format!("machine {machine}, {name}"),
         None => format!("machine {machine}"),
     };
     let supported = "x86-64 (machine 62) and AArch64 (machine 183) objects are supported";
     if class == ELFCLASS32 {
-        let what = if machine == EM_X86_64 { "machine 62, x86-64 with 32-bit pointers (x32)".into() } else { what };
+        let what = if machine == EM_X86_64 { "machine 62, x86-64 with 32-bit pointers (x32)".into() } else { what() };
         return Err(format!("a 32-bit ELF object ({what}); only 64-bit {supported}"));
     }
-    arch_for_machine(machine).map(Some).ok_or_else(|| format!("an object for {what}; only {supported}"))
+    arch_for_machine(machine).map(Some).ok_or_else(|| format!("an object for {}; only {supported}", what()))
 }
 
 /// The architecture of an ELF object, from its identification and `e_machine` alone.
