@@ -556,19 +556,30 @@ fn add_relocations(
         // per doubling.
         let records = unwind.get(target).copied().unwrap_or(0);
         graph.block_mut(block).edges.reserve(relas.len().saturating_add(records));
+        let zero_fill = graph.block(block).is_zero_fill();
+        // The previous relocation's type and what it maps to: runs of one type are common
+        // (a data section's pointers, a function's calls).
+        let mut last: Option<(u32, EdgeKind, bool, u64)> = None;
         for rela in relas {
             let offset = rela.r_offset(LE);
             let at = || obj.at().section(&*target_name).offset(offset);
             let r_type = rela.r_type(LE, false);
-            let (kind, to_got_base) = match relocation_edge(obj.arch, r_type) {
-                Ok(ElfEdge::Edge(kind)) => (kind, false),
-                Ok(ElfEdge::ToGotBase(kind)) => (kind, true),
-                Ok(ElfEdge::None) => continue,
-                // Unnamed types already read "relocation type N".
-                Err(name) if name.starts_with("relocation") => return Err(LinkError::unsupported(at(), name)),
-                Err(name) => return Err(LinkError::unsupported(at(), format!("relocation {name}"))),
+            let (kind, to_got_base, width) = match last {
+                Some((t, kind, to_got_base, width)) if t == r_type => (kind, to_got_base, width),
+                _ => {
+                    let (kind, to_got_base) = match relocation_edge(obj.arch, r_type) {
+                        Ok(ElfEdge::Edge(kind)) => (kind, false),
+                        Ok(ElfEdge::ToGotBase(kind)) => (kind, true),
+                        Ok(ElfEdge::None) => continue,
+                        // Unnamed types already read "relocation type N".
+                        Err(name) if name.starts_with("relocation") => return Err(LinkError::unsupported(at(), name)),
+                        Err(name) => return Err(LinkError::unsupported(at(), format!("relocation {name}"))),
+                    };
+                    let width = obj.arch.edge_info(kind).map_or(0, |info| u64::from(info.width));
+                    last = Some((r_type, kind, to_got_base, width));
+                    (kind, to_got_base, width)
+                }
             };
-            let width = obj.arch.edge_info(kind).map_or(0, |info| u64::from(info.width));
             if offset.checked_add(width).is_none_or(|end| end > size) {
                 return Err(LinkError::malformed(
                     at(),
@@ -580,7 +591,7 @@ fn add_relocations(
                 return Err(LinkError::unsupported(at(), "relocation at an offset beyond 4 GiB"));
             }
             // Zero-fill has no bytes to fix up (and passes would have to invent them).
-            if graph.block(block).is_zero_fill() {
+            if zero_fill {
                 return Err(LinkError::malformed(at(), "relocation in a section without content (SHT_NOBITS)"));
             }
             let sym_index = rela.r_sym(LE, false) as usize;
