@@ -17,7 +17,7 @@
 //! On any failure after allocation the memory is given back before the error is returned.
 
 use crate::flags::LookupName;
-use crate::graph::{Content, Definition, KnownReach, LinkGraph, SymbolId};
+use crate::graph::{Definition, KnownReach, LinkGraph, SymbolId};
 use crate::memory::{layout, Allocation, Layout, MemoryManager};
 use crate::names::SymbolName;
 use crate::passes::{self, PassConfig};
@@ -182,17 +182,16 @@ fn fix_up(
 ) -> Result<()> {
     let started = std::time::Instant::now();
     passes::run(&mut config.pre_fixup, graph)?;
+    graph.sort_patches();
 
     for (index, offset) in layout.block_offsets.iter().enumerate() {
         let Some(offset) = *offset else { continue };
-        let block = &graph.blocks[index];
-        let Some(dest) = alloc.working_at(offset, block.size()) else {
+        let block = crate::graph::BlockId(index as u32);
+        let Some(dest) = alloc.working_at(offset, graph.blocks[index].size()) else {
             return Err(LinkError::Memory(format!("block {index} lies outside its allocation")));
         };
-        if !matches!(block.content, Content::Zero(_)) {
-            dest.copy_from_slice(graph.block_bytes(block));
-        }
-        graph.arch.apply_fixups(graph, crate::graph::BlockId(index as u32), dest)?;
+        graph.write_block(block, dest);
+        graph.arch.apply_fixups(graph, block, dest)?;
     }
     passes::run(&mut config.post_fixup, graph)?;
     ctx.record_phase("fix up", started.elapsed());

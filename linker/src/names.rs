@@ -21,6 +21,9 @@ pub struct NamePool {
 #[derive(Default)]
 struct Names {
     index: IndexSet<Text, BuildHasherDefault<NameHasher>>,
+    /// Names nobody looks up by their text (a graph's local symbols, for messages and
+    /// backtraces only): stored, never hashed. Their `SymbolName`s carry `UNLISTED`.
+    unlisted: Vec<Text>,
     /// The text of every name, back to back, in chunks that are never reallocated or freed
     /// while the pool lives: each `Text` points into one. (A name of its own allocation
     /// each was thousands of allocations per link, and as many frees.)
@@ -29,6 +32,9 @@ struct Names {
 
 /// Bytes of text per chunk (a longer name gets a chunk of its own size).
 const CHUNK: usize = 64 << 10;
+
+/// The bit of a `SymbolName` that marks an unlisted name (an index into `Names::unlisted`).
+const UNLISTED: u32 = 1 << 31;
 
 impl NamePool {
     pub fn new() -> Arc<NamePool> {
@@ -58,6 +64,24 @@ impl NamePool {
         names.map(|name| pool.add(name)).collect()
     }
 
+    /// Stores names that are only ever displayed, never looked up (a graph's local
+    /// symbols), under one lock: their text is kept without hashing it, and `get` or
+    /// `intern` of the same text never finds them. Returns their names, in order.
+    pub fn store_unlisted<'a>(
+        &self,
+        names: impl ExactSizeIterator<Item = &'a [u8]>,
+    ) -> impl Iterator<Item = SymbolName> {
+        let mut pool = self.write();
+        let first = pool.unlisted.len();
+        pool.unlisted.reserve(names.len());
+        for name in names {
+            let text = pool.store_bytes(name);
+            pool.unlisted.push(text);
+        }
+        let last = pool.unlisted.len();
+        (first..last).map(|i| SymbolName(i as u32 | UNLISTED))
+    }
+
     /// The name if it was ever interned, without interning it.
     pub fn get(&self, name: &str) -> Option<SymbolName> {
         self.read().index.get_index_of(&NameBytes(name.as_bytes())).map(|i| SymbolName(i as u32))
@@ -74,7 +98,12 @@ impl NamePool {
     }
 
     fn text<'a>(names: &Names, name: SymbolName) -> &'a str {
-        match names.index.get_index(name.0 as usize) {
+        let text = if name.0 & UNLISTED != 0 {
+            names.unlisted.get((name.0 & !UNLISTED) as usize)
+        } else {
+            names.index.get_index(name.0 as usize)
+        };
+        match text {
             // SAFETY: the text lives in a chunk of this pool, which outlives `'a` (the
             // pool's borrow), and was UTF-8 when it was stored.
             Some(text) => unsafe { std::str::from_utf8_unchecked(text.bytes()) },
@@ -96,10 +125,7 @@ impl Names {
     /// lookup under the read lock missed it). The text is stored first and taken back if
     /// the name was known: one hash and one probe, where most names are new.
     fn add(&mut self, name: &[u8]) -> SymbolName {
-        let text = match std::str::from_utf8(name) {
-            Ok(text) => self.store(text),
-            Err(_) => self.store(&String::from_utf8_lossy(name)),
-        };
+        let text = self.store_bytes(name);
         let (index, new) = self.index.insert_full(text);
         if !new {
             // The copy is the last thing in the last chunk.
@@ -110,8 +136,21 @@ impl Names {
         SymbolName(index as u32)
     }
 
-    /// Copies `text` into a chunk with room for it.
-    fn store(&mut self, text: &str) -> Text {
+    /// Stores a name as read from a file: as it is when UTF-8, else in its lossy form.
+    /// Names are nearly always ASCII, which is checked a word at a time (`from_utf8` costs
+    /// several times as much on a short name).
+    fn store_bytes(&mut self, name: &[u8]) -> Text {
+        if name.is_ascii() {
+            return self.store(name);
+        }
+        match std::str::from_utf8(name) {
+            Ok(text) => self.store(text.as_bytes()),
+            Err(_) => self.store(String::from_utf8_lossy(name).as_bytes()),
+        }
+    }
+
+    /// Copies `text` (UTF-8) into a chunk with room for it.
+    fn store(&mut self, text: &[u8]) -> Text {
         let room = self.chunks.last().is_some_and(|c| c.capacity() - c.len() >= text.len());
         if !room {
             self.chunks.push(Vec::with_capacity(CHUNK.max(text.len())));
@@ -119,7 +158,7 @@ impl Names {
         let chunk = self.chunks.last_mut().expect("a chunk with room was just ensured");
         let start = chunk.len();
         // Within capacity: the chunk's buffer does not move.
-        chunk.extend_from_slice(text.as_bytes());
+        chunk.extend_from_slice(text);
         let ptr = NonNull::new(chunk[start..].as_mut_ptr()).expect("a vector's buffer is never null");
         Text { ptr, len: text.len() }
     }
@@ -264,5 +303,11 @@ mod tests {
         assert_eq!(pool.resolve(lossy), "bad\u{fffd}name");
         let all = pool.intern_all_bytes([&b"only_as_bytes"[..], b"fresh", b"fresh", b"bad\xffname"]);
         assert_eq!(all, [new, pool.intern("fresh"), pool.intern("fresh"), lossy]);
+        // Unlisted names read back, are never found by their text, and stay apart from listed ones.
+        let unlisted: Vec<_> = pool.store_unlisted([&b"fresh"[..], b"local\xff"].into_iter()).collect();
+        assert_eq!(pool.resolve(unlisted[0]), "fresh");
+        assert_eq!(pool.resolve(unlisted[1]), "local\u{fffd}");
+        assert_ne!(unlisted[0], pool.intern("fresh"));
+        assert_eq!(pool.get("local\u{fffd}"), None);
     }
 }

@@ -59,7 +59,7 @@ extern "C" fn report(signal: libc::c_int, info: *mut libc::siginfo_t, context: *
 fn describe(out: &mut impl std::fmt::Write, signal: i32, pc: u64, fault_addr: u64, code: Option<&[super::CodeRange]>) {
     let name = SIGNALS.iter().find(|(s, _)| *s == signal).map_or("signal", |(_, n)| *n);
     let _ = write!(out, "jitld: {name} at {pc:#x}");
-    match code.map(|code| code.iter().find(|r| (r.start..r.end).contains(&pc))) {
+    match code.map(|code| super::CodeRange::find(code, pc)) {
         Some(Some(r)) => {
             let name = r.try_name().unwrap_or("<name pool busy>");
             let _ = write!(out, " in JIT'd code: {name}+{:#x} ({})", pc - r.start, r.file);

@@ -189,7 +189,8 @@ impl ExecutionSession {
     /// Every slot is filled: the requester now depends on whatever it found not yet ready.
     fn finish(&self, state: &mut State, query: Query) {
         let mut results = Vec::with_capacity(query.slots.len());
-        let mut deps = Vec::new();
+        // Sized once: a link's query has a slot per external, most of them in other units.
+        let mut deps = Vec::with_capacity(query.slots.len());
         for slot in query.slots {
             match slot {
                 Slot::Missing => results.push(None),
@@ -203,6 +204,7 @@ impl ExecutionSession {
         if let Some(requester) = query.requester {
             deps.sort_unstable();
             deps.dedup();
+            state.instance(requester).deps.reserve(deps.len());
             for dep in deps {
                 let ready = matches!(state.instances[dep.0 as usize].state, InstanceState::Ready);
                 if dep != requester && !ready {

@@ -143,6 +143,16 @@ impl Block {
     }
 }
 
+/// A few bytes to write over a block's content when it is copied into memory: how a pass
+/// rewrites an instruction (relaxation) without a copy of the whole block to edit.
+#[derive(Clone, Copy, Debug)]
+pub struct Patch {
+    pub block: BlockId,
+    pub offset: u32,
+    len: u8,
+    bytes: [u8; 6],
+}
+
 /// What an edge computes: a number whose meaning is its graph's architecture's
 /// (`Arch::edge_info`), except for 0, the generic `KEEP_ALIVE`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -246,6 +256,8 @@ pub struct LinkGraph {
     pub tls_base: Option<SymbolId>,
     /// GNU indirect functions: (slot their stub jumps through, resolver that fills it).
     pub ifuncs: Vec<(SymbolId, SymbolId)>,
+    /// Rewrites of blocks' bytes, applied as they are copied (`write_block`).
+    pub patches: Vec<Patch>,
 }
 
 impl LinkGraph {
@@ -266,6 +278,7 @@ impl LinkGraph {
             image_base: None,
             tls_base: None,
             ifuncs: Vec::new(),
+            patches: Vec::new(),
         }
     }
 
@@ -322,23 +335,28 @@ impl LinkGraph {
 
     /// The one external symbol for `name`, created on first use.
     pub fn external(&mut self, name: SymbolName, weak_ref: bool) -> SymbolId {
-        if let Some(&id) = self.externals.get(&name) {
-            // A strong reference anywhere makes the whole reference strong.
-            if let Definition::External { weak_ref: w } = &mut self.symbols[id.index()].def {
-                *w &= weak_ref;
+        // One hash of the name, found or not.
+        let entry = match self.externals.entry(name) {
+            indexmap::map::Entry::Occupied(entry) => {
+                let id = *entry.get();
+                // A strong reference anywhere makes the whole reference strong.
+                if let Definition::External { weak_ref: w } = &mut self.symbols[id.index()].def {
+                    *w &= weak_ref;
+                }
+                return id;
             }
-            return id;
-        }
-        let id = self.add_symbol(Symbol {
+            indexmap::map::Entry::Vacant(entry) => entry,
+        };
+        let id = SymbolId(self.symbols.len() as u32);
+        entry.insert(id);
+        self.add_symbol(Symbol {
             name: Some(name),
             def: Definition::External { weak_ref },
             size: 0,
             flags: SymbolFlags { scope: Scope::Default, ..SymbolFlags::local() },
             addr: 0,
             live: false,
-        });
-        self.externals.insert(name, id);
-        id
+        })
     }
 
     /// Turns a defined symbol into a reference to a definition elsewhere (a weak definition
@@ -431,6 +449,39 @@ impl LinkGraph {
             Content::Input { start, len } => self.input.bytes().get(*start..start + len).unwrap_or(&[]),
             Content::Owned(bytes) => bytes,
             Content::Zero(_) => &[],
+        }
+    }
+
+    /// Writes `bytes` (at most 6) at `offset` in `block` when it is copied into memory,
+    /// over its content and before its fix-ups. `None` if they do not fit there.
+    pub fn patch(&mut self, block: BlockId, offset: usize, bytes: &[u8]) -> Option<()> {
+        let end = offset.checked_add(bytes.len())?;
+        let (Ok(at), Ok(len), true) =
+            (u32::try_from(offset), u8::try_from(bytes.len()), end as u64 <= self.block(block).size())
+        else {
+            return None;
+        };
+        let mut patch = Patch { block, offset: at, len, bytes: [0; 6] };
+        patch.bytes.get_mut(..bytes.len())?.copy_from_slice(bytes);
+        self.patches.push(patch);
+        Some(())
+    }
+
+    /// Puts the patches in block order, for `write_block` (once all are made).
+    pub fn sort_patches(&mut self) {
+        self.patches.sort_by_key(|p| (p.block, p.offset));
+    }
+
+    /// Copies `block`'s bytes into `dest` (exactly its size), patched (`sort_patches` first).
+    pub fn write_block(&self, block: BlockId, dest: &mut [u8]) {
+        let b = &self.blocks[block.index()];
+        if !b.is_zero_fill() {
+            dest.copy_from_slice(self.block_bytes(b));
+        }
+        let first = self.patches.partition_point(|p| p.block < block);
+        for patch in self.patches[first..].iter().take_while(|p| p.block == block) {
+            let start = patch.offset as usize;
+            dest[start..start + usize::from(patch.len)].copy_from_slice(&patch.bytes[..usize::from(patch.len)]);
         }
     }
 

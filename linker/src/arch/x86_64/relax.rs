@@ -39,7 +39,12 @@ fn relax_got_load(graph: &mut LinkGraph, b: BlockId, i: usize) -> Result<()> {
         return Ok(());
     }
     let at = edge.offset as usize;
-    let Some(new_offset) = rewrite_got_load(graph.make_owned(b), at) else { return Ok(()) };
+    let Some((new_offset, opcode_at, insn)) = got_load_rewrite(graph.block_bytes(graph.block(b)), at) else {
+        return Ok(());
+    };
+    if graph.patch(b, opcode_at, insn.as_slice()).is_none() {
+        return Ok(());
+    }
     if let Some(e) = graph.block_mut(b).edges.get_mut(i) {
         e.kind = Kind::Delta32.into();
         e.target = target;
@@ -48,28 +53,41 @@ fn relax_got_load(graph: &mut LinkGraph, b: BlockId, i: usize) -> Result<()> {
     Ok(())
 }
 
-/// Rewrites the instruction whose 32-bit displacement is at `at` to use its target directly;
-/// returns where the displacement is afterwards, or `None` if it is not one we relax.
-fn rewrite_got_load(bytes: &mut [u8], at: usize) -> Option<u32> {
+/// An instruction's new bytes, as many as changed (up to six).
+struct Rewritten {
+    bytes: [u8; 6],
+    len: usize,
+}
+
+impl Rewritten {
+    fn as_slice(&self) -> &[u8] {
+        self.bytes.get(..self.len).unwrap_or(&[])
+    }
+}
+
+/// How the instruction whose 32-bit displacement is at `at` is rewritten to use its target
+/// directly: where the displacement is afterwards, where the new bytes go and what they
+/// are (a patch, so the block's bytes are not copied to be edited); `None` if it is not one
+/// we relax.
+fn got_load_rewrite(bytes: &[u8], at: usize) -> Option<(u32, usize, Rewritten)> {
     let opcode_at = at.checked_sub(2)?;
     let end = at.checked_add(4)?;
-    let insn = bytes.get_mut(opcode_at..end)?;
+    let insn = bytes.get(opcode_at..end)?;
     let offset = u32::try_from(at).ok()?;
+    let short = |first: &[u8]| {
+        let mut bytes = [0; 6];
+        bytes.get_mut(..first.len())?.copy_from_slice(first);
+        Some(Rewritten { bytes, len: first.len() })
+    };
     match *insn {
         // mov disp(%rip), %reg  →  lea disp(%rip), %reg
-        [0x8b, _, ..] => {
-            *insn.first_mut()? = 0x8d;
-            Some(offset)
-        }
+        [0x8b, _, ..] => Some((offset, opcode_at, short(&[0x8d])?)),
         // call *disp(%rip)  →  addr32 call rel32
-        [0xff, 0x15, ..] => {
-            insn.get_mut(..2)?.copy_from_slice(&[0x67, 0xe8]);
-            Some(offset)
-        }
-        // jmp *disp(%rip)  →  jmp rel32; nop
+        [0xff, 0x15, ..] => Some((offset, opcode_at, short(&[0x67, 0xe8])?)),
+        // jmp *disp(%rip)  →  jmp rel32; nop (the displacement moves back a byte)
         [0xff, 0x25, d0, d1, d2, _] => {
-            insn.copy_from_slice(&[0xe9, d0, d1, d2, 0x90, 0x90]);
-            offset.checked_sub(1)
+            let jmp = Rewritten { bytes: [0xe9, d0, d1, d2, 0x90, 0x90], len: 6 };
+            Some((offset.checked_sub(1)?, opcode_at, jmp))
         }
         _ => None,
     }

@@ -270,16 +270,17 @@ fn check_ident(data: &[u8]) -> std::result::Result<Option<Arch>, String> {
         Some(&ELFDATA2MSB) => u16::from_be_bytes([lo, hi]),
         _ => u16::from_le_bytes([lo, hi]),
     };
-    let what = match machine_name(machine) {
+    // Named only for a message: formatting it for every object opened was most of the cost.
+    let what = || match machine_name(machine) {
         Some(name) => format!("machine {machine}, {name}"),
         None => format!("machine {machine}"),
     };
     let supported = "x86-64 (machine 62) and AArch64 (machine 183) objects are supported";
     if class == ELFCLASS32 {
-        let what = if machine == EM_X86_64 { "machine 62, x86-64 with 32-bit pointers (x32)".into() } else { what };
+        let what = if machine == EM_X86_64 { "machine 62, x86-64 with 32-bit pointers (x32)".into() } else { what() };
         return Err(format!("a 32-bit ELF object ({what}); only 64-bit {supported}"));
     }
-    arch_for_machine(machine).map(Some).ok_or_else(|| format!("an object for {what}; only {supported}"))
+    arch_for_machine(machine).map(Some).ok_or_else(|| format!("an object for {}; only {supported}", what()))
 }
 
 /// The architecture of an ELF object, from its identification and `e_machine` alone.
@@ -446,11 +447,21 @@ fn add_sections(obj: &ElfObject, graph: &mut LinkGraph) -> Result<Vec<Option<Blo
 
 /// Maps ELF symbol indices to graph symbols. Undefined symbols become externals when a
 /// relocation first uses them; section symbols become anonymous symbols at the section start.
+/// Local names are stored unlisted, all at once: nothing looks them up, and most of a
+/// library's names are local (CPython's: 18,000 of 21,000), so hashing them was wasted.
 fn add_symbols(obj: &ElfObject, graph: &mut LinkGraph, blocks: &[Option<BlockId>]) -> Result<Vec<Option<SymbolId>>> {
     let mut ids = vec![None; obj.symbols.len()];
     let mut common: Option<crate::graph::SectionId> = None;
+    // ELF lists local symbols first.
+    let local_count = obj.symbols.symbols().partition_point(|sym| sym.st_bind() == STB_LOCAL);
+    let mut locals: Vec<(SymbolId, &[u8])> = Vec::with_capacity(local_count);
+    let mut undefined = 0usize;
     for (index, sym) in obj.symbols.iter().enumerate().skip(1) {
-        if sym.is_undefined(LE) || sym.st_type() == STT_FILE {
+        if sym.is_undefined(LE) {
+            undefined = undefined.saturating_add(1);
+            continue;
+        }
+        if sym.st_type() == STT_FILE {
             continue;
         }
         let raw_name = obj.symbol_name(sym)?;
@@ -486,7 +497,7 @@ fn add_symbols(obj: &ElfObject, graph: &mut LinkGraph, blocks: &[Option<BlockId>
         };
         let named = sym.st_type() != STT_SECTION && !raw_name.is_empty();
         let id = graph.add_symbol(Symbol {
-            name: named.then(|| graph.names.intern_bytes(raw_name)),
+            name: (named && !local).then(|| graph.names.intern_bytes(raw_name)),
             def,
             size: sym.st_size(LE),
             flags: if local { SymbolFlags { strength: Strength::Strong, scope: Scope::Local, ..flags } } else { flags },
@@ -496,6 +507,15 @@ fn add_symbols(obj: &ElfObject, graph: &mut LinkGraph, blocks: &[Option<BlockId>
         if let Some(slot) = ids.get_mut(index) {
             *slot = Some(id);
         }
+        if named && local {
+            locals.push((id, raw_name));
+        }
+    }
+    // Each undefined symbol a relocation uses becomes an external: room for them all now.
+    graph.externals.reserve(undefined);
+    let names = graph.names.store_unlisted(locals.iter().map(|&(_, name)| name));
+    for (&(id, _), name) in locals.iter().zip(names) {
+        graph.symbol_mut(id).name = Some(name);
     }
     Ok(ids)
 }
@@ -536,19 +556,30 @@ fn add_relocations(
         // per doubling.
         let records = unwind.get(target).copied().unwrap_or(0);
         graph.block_mut(block).edges.reserve(relas.len().saturating_add(records));
+        let zero_fill = graph.block(block).is_zero_fill();
+        // The previous relocation's type and what it maps to: runs of one type are common
+        // (a data section's pointers, a function's calls).
+        let mut last: Option<(u32, EdgeKind, bool, u64)> = None;
         for rela in relas {
             let offset = rela.r_offset(LE);
             let at = || obj.at().section(&*target_name).offset(offset);
             let r_type = rela.r_type(LE, false);
-            let (kind, to_got_base) = match relocation_edge(obj.arch, r_type) {
-                Ok(ElfEdge::Edge(kind)) => (kind, false),
-                Ok(ElfEdge::ToGotBase(kind)) => (kind, true),
-                Ok(ElfEdge::None) => continue,
-                // Unnamed types already read "relocation type N".
-                Err(name) if name.starts_with("relocation") => return Err(LinkError::unsupported(at(), name)),
-                Err(name) => return Err(LinkError::unsupported(at(), format!("relocation {name}"))),
+            let (kind, to_got_base, width) = match last {
+                Some((t, kind, to_got_base, width)) if t == r_type => (kind, to_got_base, width),
+                _ => {
+                    let (kind, to_got_base) = match relocation_edge(obj.arch, r_type) {
+                        Ok(ElfEdge::Edge(kind)) => (kind, false),
+                        Ok(ElfEdge::ToGotBase(kind)) => (kind, true),
+                        Ok(ElfEdge::None) => continue,
+                        // Unnamed types already read "relocation type N".
+                        Err(name) if name.starts_with("relocation") => return Err(LinkError::unsupported(at(), name)),
+                        Err(name) => return Err(LinkError::unsupported(at(), format!("relocation {name}"))),
+                    };
+                    let width = obj.arch.edge_info(kind).map_or(0, |info| u64::from(info.width));
+                    last = Some((r_type, kind, to_got_base, width));
+                    (kind, to_got_base, width)
+                }
             };
-            let width = obj.arch.edge_info(kind).map_or(0, |info| u64::from(info.width));
             if offset.checked_add(width).is_none_or(|end| end > size) {
                 return Err(LinkError::malformed(
                     at(),
@@ -560,7 +591,7 @@ fn add_relocations(
                 return Err(LinkError::unsupported(at(), "relocation at an offset beyond 4 GiB"));
             }
             // Zero-fill has no bytes to fix up (and passes would have to invent them).
-            if graph.block(block).is_zero_fill() {
+            if zero_fill {
                 return Err(LinkError::malformed(at(), "relocation in a section without content (SHT_NOBITS)"));
             }
             let sym_index = rela.r_sym(LE, false) as usize;
