@@ -21,8 +21,10 @@ command -v valgrind >/dev/null || { echo "scripts/hot-text.sh: needs valgrind" >
 printf 'int main(void) { return 0; }\n' >"$OUT/empty.c"
 gcc -O2 -c "$OUT/empty.c" -o "$OUT/empty.o"
 # The empty program first: what every run executes comes first in the file.
+# A warm start (`--cache`) next: its first run fills the cache, the second is profiled.
 runs=(
     "empty $OUT/empty.o"
+    "warm --cache=$OUT/cache $FIX/sqlite/gcc-O2-pie/driver.o /usr/lib/x86_64-linux-gnu/libsqlite3.a -lm"
     "sqlite $FIX/sqlite/gcc-O2-pie/driver.o /usr/lib/x86_64-linux-gnu/libsqlite3.a -lm"
     "json $FIX/json/gxx-O2-pie/catalog.o $FIX/json/gxx-O2-pie/main.o $FIX/json/gxx-O2-pie/query.o -lstdc++"
     "lua $FIX/lua/gcc-O2-pie/driver.o /usr/lib/x86_64-linux-gnu/liblua5.4.a -lm -ldl"
@@ -30,6 +32,10 @@ runs=(
 profiles=()
 for run in "${runs[@]}"; do
     read -r -a words <<<"$run"
+    if [[ ${words[0]} == warm ]]; then
+        GLIBC_TUNABLES=glibc.rtld.optional_static_tls=262144 valgrind --tool=callgrind \
+            --callgrind-out-file="$OUT/fill.cg" "$JITLD" run "${words[@]:1}" >/dev/null 2>&1 || true
+    fi
     GLIBC_TUNABLES=glibc.rtld.optional_static_tls=262144 valgrind --tool=callgrind --demangle=no \
         --callgrind-out-file="$OUT/${words[0]}.cg" "$JITLD" run "${words[@]:1}" >/dev/null 2>&1 || true
     profiles+=("$OUT/${words[0]}.cg")
