@@ -211,9 +211,28 @@ mod tests {
     }
 
     fn maps_and_checks(copy: bool) {
-        // A free range: reserve one, give it back, map the image there. Other tests' threads
-        // may take the range in between: then try another.
-        let (addr, entry, path, mapped) = (0..20)
+        let (addr, entry, path, mapped) = map_at_a_free_range(copy, false);
+        let Ok(mapped) = mapped else { panic!("the pages are intact") };
+        assert!(mapped.contains(addr + 0x2000, 8) && !mapped.contains(addr + 0x1000, 8));
+        mapped.protect(&entry.runs).unwrap();
+        assert_eq!(unsafe { *((addr + 99) as *const u8) }, 5);
+        assert_eq!(unsafe { *((addr + 0x2009) as *const u8) }, 6);
+        drop(mapped);
+        let _ = std::fs::remove_file(path);
+        // A damaged page is found whichever way the pages came.
+        let (_, _, path, damaged) = map_at_a_free_range(copy, true);
+        assert!(matches!(damaged, Err(MapError::Damaged(_))));
+        let _ = std::fs::remove_file(path);
+    }
+
+    /// An entry of two runs at a free range (its last byte flipped if `damage`), and what
+    /// mapping it gave. A range is free when probed: other tests' threads may take it before
+    /// the image is mapped there, and then another is tried.
+    fn map_at_a_free_range(
+        copy: bool,
+        damage: bool,
+    ) -> (u64, Entry, std::path::PathBuf, Result<MappedImage, MapError>) {
+        (0..20)
             .find_map(|_| {
                 let probe = unsafe {
                     let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS;
@@ -226,24 +245,25 @@ mod tests {
                     Segment { addr, prot: MemProt::Read, bytes: vec![5; 100].into() },
                     Segment { addr: addr + 0x2000, prot: MemProt::ReadWrite, bytes: vec![6; 10].into() },
                 ];
-                let (entry, path) = entry_for(segments, &format!("maps-{copy}"));
-                let mapped = MappedImage::map_with(&entry, true, copy).ok()?;
-                Some((addr, entry, path, mapped))
+                let name = format!("maps-{copy}-{damage}");
+                let (entry, path) = entry_for(segments, &name);
+                let entry = match damage {
+                    false => entry,
+                    true => {
+                        let mut bytes = std::fs::read(&path).unwrap();
+                        let last = bytes.len() - 1;
+                        bytes[last] ^= 1;
+                        std::fs::write(&path, bytes).unwrap();
+                        let key = crate::cache::CacheKey::builder().part("mapping test", name).finish();
+                        let Ok(entry) = file::open(&path, &key) else { panic!("the description is intact") };
+                        entry
+                    }
+                };
+                match MappedImage::map_with(&entry, true, copy) {
+                    Err(MapError::Unavailable(_)) => None,
+                    mapped => Some((addr, entry, path, mapped)),
+                }
             })
-            .expect("mapped");
-        assert!(mapped.contains(addr + 0x2000, 8) && !mapped.contains(addr + 0x1000, 8));
-        mapped.protect(&entry.runs).unwrap();
-        assert_eq!(unsafe { *((addr + 99) as *const u8) }, 5);
-        assert_eq!(unsafe { *((addr + 0x2009) as *const u8) }, 6);
-        drop(mapped);
-        // A damaged page is found whichever way the pages came.
-        let mut bytes = std::fs::read(&path).unwrap();
-        let last = bytes.len() - 1;
-        bytes[last] ^= 1;
-        std::fs::write(&path, bytes).unwrap();
-        let key = crate::cache::CacheKey::builder().part("mapping test", format!("maps-{copy}")).finish();
-        let Ok(entry) = file::open(&path, &key) else { panic!("the description is intact") };
-        assert!(matches!(MappedImage::map_with(&entry, true, copy), Err(MapError::Damaged(_))));
-        let _ = std::fs::remove_file(path);
+            .expect("a free range within 20 tries")
     }
 }
