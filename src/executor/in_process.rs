@@ -210,10 +210,12 @@ impl Executor for InProcessExecutor {
     fn register_eh_frame(&self, start: u64) -> Result<()> {
         // SAFETY: the caller names a finalized `.eh_frame` ending in a terminator.
         unsafe { __register_frame(start as *const u8) };
+        crate::platform::frame_index::add(start);
         Ok(())
     }
 
     fn deregister_eh_frame(&self, start: u64) -> Result<()> {
+        crate::platform::frame_index::remove(start);
         // SAFETY: registered before, and its memory is still mapped.
         unsafe { __deregister_frame(start as *const u8) };
         Ok(())

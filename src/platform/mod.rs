@@ -12,6 +12,7 @@ mod dso;
 mod entry;
 mod exec_stack;
 mod exit_handlers;
+pub(crate) mod frame_index;
 mod init_gate;
 mod runtime;
 pub mod signals;
@@ -20,7 +21,7 @@ mod unwind;
 
 pub use entry::call_main;
 pub(crate) use exec_stack::made_executable as stack_made_executable;
-pub(crate) use unwind::eh_frame_start;
+pub(crate) use unwind::{eh_frame_start, unwinder_to_register};
 pub mod prelinked;
 pub use runtime::at_exit;
 pub(crate) use runtime::in_this_process as runtime_in_this_process;
@@ -458,7 +459,8 @@ impl LinkPlugin for Platform {
             self.jit_unwinder.lock().unwrap_or_else(|e| e.into_inner()).add_frame(start);
         }
         if self.session.executor().runs_code() {
-            self.jit_unwinder.lock().unwrap_or_else(|e| e.into_inner()).notice(graph, instance);
+            let runtime = || self.session.executor().runtime_symbols().unwrap_or_default();
+            self.jit_unwinder.lock().unwrap_or_else(|e| e.into_inner()).notice(graph, instance, runtime);
         }
         let (fini, init): (Vec<Entry>, Vec<Entry>) = found.into_iter().partition(|e| e.phase == Phase::Fini);
         self.pending.lock().unwrap_or_else(|e| e.into_inner()).extend(init);

@@ -48,6 +48,8 @@ pub fn in_this_process() -> Vec<(&'static str, u64)> {
         ("__tls_get_addr", super::tls::jitld_tls_get_addr as *const () as u64),
         // New threads get an alternate signal stack for the fault reporter.
         ("pthread_create", crate::debug::jitld_pthread_create as *const () as u64),
+        // A program's own unwinder finds JIT'd frames through the loader, as a native one does.
+        ("_dl_find_object", super::frame_index::jitld_dl_find_object as *const () as u64),
     ]
 }
 

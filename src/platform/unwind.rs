@@ -17,6 +17,27 @@ pub fn eh_frame_start(graph: &LinkGraph) -> Option<u64> {
     (section.blocks.len() > 1).then(|| graph.blocks[section.blocks[0].index()].addr)
 }
 
+/// The registration functions (`__register_frame`, `__deregister_frame`) of an unwinder
+/// that `graph` defines, if frames must be registered with it: one that looks frames up
+/// through `_dl_find_object` finds JIT'd ones there when the executor answers that call
+/// (see `frame_index`), and skips the sorting that registered frames cost at the first throw.
+/// `runtime` is what the executor's runtime answers (`Executor::runtime_symbols`), asked
+/// only of a graph that defines an unwinder.
+pub fn unwinder_to_register<'a>(
+    graph: &LinkGraph,
+    runtime: impl FnOnce() -> Vec<(&'a str, u64)>,
+) -> Option<(u64, Option<u64>)> {
+    let find = |wanted: &str| graph.defined_globals().find(|(_, name, _)| graph.names.resolve(*name) == wanted);
+    let (_, _, register) = find("__register_frame")?;
+    let asks_the_loader = graph.externals.keys().any(|&name| graph.names.resolve(name) == FIND_OBJECT);
+    if asks_the_loader && runtime().iter().any(|&(name, _)| name == FIND_OBJECT) {
+        return None;
+    }
+    Some((register.addr, find("__deregister_frame").map(|(_, _, s)| s.addr)))
+}
+
+const FIND_OBJECT: &str = "_dl_find_object";
+
 /// An unwinder linked into the JIT'd program (GCC's `libgcc_eh.a`, with `-static-libgcc`):
 /// it keeps its own list of frames and never sees the process unwinder's, so every JIT'd
 /// `.eh_frame` is registered with it too, once its code is ready to run.
@@ -36,11 +57,14 @@ impl JitUnwinder {
     }
 
     /// Notices a graph that defines the unwinder's registration functions.
-    pub fn notice(&mut self, graph: &LinkGraph, instance: InstanceId) {
-        let find = |wanted: &str| graph.defined_globals().find(|(_, name, _)| graph.names.resolve(*name) == wanted);
-        if let Some((_, _, register)) = find("__register_frame") {
-            let deregister = find("__deregister_frame").map(|(_, _, s)| s.addr);
-            self.functions = Some((instance, register.addr, deregister));
+    pub fn notice<'a>(
+        &mut self,
+        graph: &LinkGraph,
+        instance: InstanceId,
+        runtime: impl FnOnce() -> Vec<(&'a str, u64)>,
+    ) {
+        if let Some((register, deregister)) = unwinder_to_register(graph, runtime) {
+            self.functions = Some((instance, register, deregister));
         }
     }
 

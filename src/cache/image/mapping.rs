@@ -106,7 +106,8 @@ impl MappedImage {
         const PAGE: u64 = jitld_linker::arch::Arch::host().page_size();
         // A field may straddle into the next page: 8 bytes at most.
         let mut pages: Vec<u64> = places.flat_map(|p| [p / PAGE, p.saturating_add(7) / PAGE]).collect();
-        pages.sort_unstable();
+        // Fix-ups are recorded in address order, mostly: a run-merging sort is near linear.
+        pages.sort();
         pages.dedup();
         let mut i = 0;
         while i < pages.len() {

@@ -89,11 +89,13 @@ impl ImageRecorder {
             recorded.tls.iter().any(|b| offset >= b.tp_offset && offset < b.tp_offset.saturating_add(b.size as i64))
         };
         // Only edges written into the image whose targets lie outside it move between runs.
-        let moving: Vec<&ExternalEdge> = recorded
+        let mut moving: Vec<&ExternalEdge> = recorded
             .externals
             .iter()
             .filter(|e| inside(e.place) && e.target != 0 && !inside(e.target) && !thread_local(e.target))
             .collect();
+        // In address order: a warm start visits the pages they write in one sweep.
+        moving.sort_by_key(|e| e.place);
         let mut names: Vec<String> = moving.iter().map(|e| e.name.clone()).collect();
         names.sort_unstable();
         names.dedup();
@@ -153,7 +155,6 @@ impl LinkPlugin for ImageRecorder {
             let image = jitld_linker::tls::tls_image(graph, &layout).ok()?;
             Some(TlsBlock { tp_offset, init_size: layout.init_size, size: layout.size, align: layout.align, image })
         });
-        let find = |wanted: &str| graph.defined_globals().find(|(_, name, _)| graph.names.resolve(*name) == wanted);
         let mut recorded = self.lock();
         recorded.externals.extend(externals);
         recorded.tls.extend(tls);
@@ -161,8 +162,10 @@ impl LinkPlugin for ImageRecorder {
             graph.ifuncs.iter().map(|&(slot, resolver)| (graph.symbol_addr(slot), graph.symbol_addr(resolver))),
         );
         recorded.eh_frames.extend(crate::platform::eh_frame_start(graph));
-        if let Some((_, _, register)) = find("__register_frame") {
-            recorded.unwinder = Some(register.addr);
+        // Images start in this process.
+        let runtime = crate::platform::runtime_in_this_process;
+        if let Some((register, _)) = crate::platform::unwinder_to_register(graph, runtime) {
+            recorded.unwinder = Some(register);
         }
         Ok(())
     }
