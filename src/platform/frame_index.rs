@@ -83,12 +83,9 @@ impl FrameIndex {
     }
 
     fn read_pending(&mut self) {
-        let mut read = Vec::new();
         for start in std::mem::take(&mut self.pending) {
             // SAFETY: registered sections are finalized, mapped, and end with a terminator.
-            unsafe { read_section(start, &mut read) };
-            let mut entries = read.clone();
-            read.clear();
+            let mut entries = unsafe { read_section(start) };
             // The linker's eh_frame pass lists FDEs in the order of their code.
             if !entries.is_sorted_by_key(|e| e.begin) {
                 entries.sort_unstable_by_key(|e| (e.begin, e.fde));
@@ -101,45 +98,50 @@ impl FrameIndex {
     }
 }
 
-/// Appends the FDEs of the `.eh_frame` at `start` to `entries`.
+/// The FDEs of the `.eh_frame` at `start`.
 ///
 /// # Safety
 /// `start` must be a readable `.eh_frame` that ends with a zero-length record.
-unsafe fn read_section(start: u64, entries: &mut Vec<Entry>) {
-    let mut cie_encodings: Vec<(u64, Option<u8>)> = Vec::new();
-    let mut record = start;
-    loop {
-        // SAFETY (all reads): inside the section, whose records the linker laid out.
-        let length = unsafe { read_u32(record) } as u64;
-        if length == 0 || length == 0xffff_ffff {
-            return;
-        }
+unsafe fn read_section(start: u64) -> Vec<Entry> {
+    // SAFETY (all reads): inside the section, whose records the linker laid out.
+    let records = || {
+        std::iter::successors(Some(start), |&record| Some(record + 4 + unsafe { read_u32(record) } as u64))
+            .take_while(|&record| !matches!(unsafe { read_u32(record) }, 0 | 0xffff_ffff))
+    };
+    // Counted first (a hop per record), so the list is allocated once.
+    let mut entries = Vec::with_capacity(records().count());
+    // A section has a CIE or two (functions with and without exception tables).
+    let mut cies: Vec<(u64, Option<u8>)> = Vec::new();
+    for record in records() {
         let id_field = record + 4;
         let cie_pointer = unsafe { read_u32(id_field) } as u64;
-        let next = id_field + length;
-        if cie_pointer != 0 {
-            let cie = id_field - cie_pointer;
-            let encoding = match cie_encodings.iter().find(|&&(at, _)| at == cie) {
-                Some(&(_, encoding)) => encoding,
-                None => {
-                    let encoding = unsafe { fde_encoding(cie) };
-                    cie_encodings.push((cie, encoding));
-                    encoding
-                }
-            };
-            if let Some(encoding) = encoding {
-                let mut at = id_field + 4;
-                let begin = unsafe { read_pointer(&mut at, encoding) };
-                let range = unsafe { read_pointer(&mut at, encoding & 0x0f) };
-                if let (Some(begin), Some(range)) = (begin, range) {
-                    if begin != 0 && range != 0 {
-                        entries.push(Entry { begin, end: begin.wrapping_add(range), fde: record });
-                    }
-                }
+        if cie_pointer == 0 {
+            continue;
+        }
+        let cie = id_field - cie_pointer;
+        let known = cies.iter().find(|&&(at, _)| at == cie).map(|&(_, encoding)| encoding);
+        let Some(encoding) = known.unwrap_or_else(|| {
+            let encoding = unsafe { fde_encoding(cie) };
+            cies.push((cie, encoding));
+            encoding
+        }) else {
+            continue;
+        };
+        let mut at = id_field + 4;
+        let (begin, range) = if encoding == DW_EH_PE_PCREL | DW_EH_PE_SDATA4 {
+            // What every compiler here writes.
+            let begin = at.wrapping_add(unsafe { read_u32(at) } as i32 as i64 as u64);
+            (Some(begin), Some(unsafe { read_u32(at + 4) } as u64))
+        } else {
+            (unsafe { read_pointer(&mut at, encoding) }, unsafe { read_pointer(&mut at, encoding & 0x0f) })
+        };
+        if let (Some(begin), Some(range)) = (begin, range) {
+            if begin != 0 && range != 0 {
+                entries.push(Entry { begin, end: begin.wrapping_add(range), fde: record });
             }
         }
-        record = next;
     }
+    entries
 }
 
 /// The pointer encoding of the FDEs of the CIE at `cie` (its `R` augmentation), or `None`
@@ -150,18 +152,14 @@ unsafe fn read_section(start: u64, entries: &mut Vec<Entry>) {
 unsafe fn fde_encoding(cie: u64) -> Option<u8> {
     // SAFETY (all reads): inside the CIE.
     let version = unsafe { read_u8(cie + 8) };
-    let mut at = cie + 9;
-    let mut augmentation = Vec::new();
-    loop {
-        let c = unsafe { read_u8(at) };
+    let augmentation = cie + 9;
+    let mut at = augmentation;
+    while unsafe { read_u8(at) } != 0 {
         at += 1;
-        if c == 0 {
-            break;
-        }
-        augmentation.push(c);
     }
-    if augmentation.first() != Some(&b'z') {
-        return augmentation.is_empty().then_some(DW_EH_PE_ABSPTR);
+    at += 1;
+    if unsafe { read_u8(augmentation) } != b'z' {
+        return (at == augmentation + 1).then_some(DW_EH_PE_ABSPTR);
     }
     unsafe { read_uleb(&mut at) }; // code alignment
     unsafe { read_uleb(&mut at) }; // data alignment (its sign does not matter here)
@@ -171,8 +169,10 @@ unsafe fn fde_encoding(cie: u64) -> Option<u8> {
         unsafe { read_uleb(&mut at) };
     }
     unsafe { read_uleb(&mut at) }; // augmentation data length
-    for &c in &augmentation[1..] {
-        match c {
+    let mut letter = augmentation + 1;
+    loop {
+        match unsafe { read_u8(letter) } {
+            0 => break,
             b'R' => return Some(unsafe { read_u8(at) }),
             b'L' => at += 1,
             b'P' => {
@@ -183,11 +183,13 @@ unsafe fn fde_encoding(cie: u64) -> Option<u8> {
             b'S' | b'B' => {}
             _ => return None,
         }
+        letter += 1;
     }
     Some(DW_EH_PE_ABSPTR)
 }
 
 const DW_EH_PE_ABSPTR: u8 = 0x00;
+const DW_EH_PE_SDATA4: u8 = 0x0b;
 const DW_EH_PE_PCREL: u8 = 0x10;
 const DW_EH_PE_OMIT: u8 = 0xff;
 
