@@ -208,16 +208,38 @@ impl Executor for InProcessExecutor {
     fn set_lazy_handler(&self, _: Box<super::LazyHandler>) {}
 
     fn register_eh_frame(&self, start: u64) -> Result<()> {
-        // SAFETY: the caller names a finalized `.eh_frame` ending in a terminator.
-        unsafe { __register_frame(start as *const u8) };
         crate::platform::frame_index::add(start);
+        if !unwinder_asks_frame_index() {
+            // SAFETY: the caller names a finalized `.eh_frame` ending in a terminator.
+            unsafe { __register_frame(start as *const u8) };
+        }
         Ok(())
     }
 
     fn deregister_eh_frame(&self, start: u64) -> Result<()> {
         crate::platform::frame_index::remove(start);
-        // SAFETY: registered before, and its memory is still mapped.
-        unsafe { __deregister_frame(start as *const u8) };
+        if !unwinder_asks_frame_index() {
+            // SAFETY: registered before, and its memory is still mapped.
+            unsafe { __deregister_frame(start as *const u8) };
+        }
         Ok(())
     }
+}
+
+/// Whether this process's unwinder (libgcc_s, which C++ libraries and Rust's panics use)
+/// finds JIT'd frames through `frame_index`: its `_dl_find_object` is pointed there once, as
+/// a native executable's frames are found through the loader. Registering the frames with
+/// it instead would make its first throw through JIT'd code decode and sort every FDE.
+fn unwinder_asks_frame_index() -> bool {
+    static ASKS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ASKS.get_or_init(|| {
+        // SAFETY: a C string; RTLD_NOLOAD only finds the library if it is already loaded.
+        let handle = unsafe { libc::dlopen(c"libgcc_s.so.1".as_ptr(), libc::RTLD_LAZY | libc::RTLD_NOLOAD) };
+        if handle.is_null() {
+            return false;
+        }
+        let find = crate::platform::frame_index::jitld_dl_find_object as *const () as u64;
+        // SAFETY: the handle dlopen just returned.
+        unsafe { crate::platform::copy_relocation::interpose_in_library(handle, "_dl_find_object", find) > 0 }
+    })
 }

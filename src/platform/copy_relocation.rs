@@ -96,7 +96,7 @@ impl MaterializationUnit for CopyUnit {
 pub fn interpose(moves: &[(u64, u64)]) {
     let mut moves = moves.to_vec();
     moves.sort_unstable();
-    let mut request = Request { moves: &moves, function: None, only: None };
+    let mut request = Request { moves: &moves, function: None, only: None, written: Cell::new(0) };
     // SAFETY: dl_iterate_phdr calls us with valid program headers of each loaded object.
     unsafe { libc::dl_iterate_phdr(Some(visit_object), &mut request as *mut _ as *mut libc::c_void) };
 }
@@ -105,23 +105,27 @@ pub fn interpose(moves: &[(u64, u64)]) {
 /// at `addr`: how JIT'd code's replacements of C library functions (`pthread_create`)
 /// reach the calls a library such as libstdc++ makes for the program.
 ///
+/// Returns how many slots now hold `addr`.
+///
 /// # Safety
 /// `handle` must be a live handle from `dlopen`.
-pub unsafe fn interpose_in_library(handle: *mut libc::c_void, name: &str, addr: u64) {
+pub unsafe fn interpose_in_library(handle: *mut libc::c_void, name: &str, addr: u64) -> usize {
     // SAFETY: the caller gives a live handle.
-    let Some(base) = (unsafe { load_bias(handle) }) else { return };
-    let Ok(c_name) = std::ffi::CString::new(name) else { return };
+    let Some(base) = (unsafe { load_bias(handle) }) else { return 0 };
+    let Ok(c_name) = std::ffi::CString::new(name) else { return 0 };
     // What the library's bound slots hold (every version of glibc's functions is one
     // address); a library that finds no definition has no slot to point elsewhere.
     // SAFETY: a live handle and a C string.
     let original = unsafe { libc::dlsym(handle, c_name.as_ptr()) } as u64;
     if original == 0 {
-        return;
+        return 0;
     }
     let moves = [(original, addr)];
-    let mut request = Request { moves: &moves, function: Some((name.as_bytes(), addr)), only: Some(base) };
+    let mut request =
+        Request { moves: &moves, function: Some((name.as_bytes(), addr)), only: Some(base), written: Cell::new(0) };
     // SAFETY: as in `interpose`.
     unsafe { libc::dl_iterate_phdr(Some(visit_object), &mut request as *mut _ as *mut libc::c_void) };
+    request.written.get()
 }
 
 /// Which slots to point where: a symbol slot holding the first of a pair of `moves`
@@ -135,7 +139,11 @@ struct Request<'a> {
     /// are left alone (variables have none).
     function: Option<(&'a [u8], u64)>,
     only: Option<u64>,
+    /// Slots written so far.
+    written: Cell<usize>,
 }
+
+use std::cell::Cell;
 
 const R_X86_64_64: u32 = 1;
 const R_X86_64_GLOB_DAT: u32 = 6;
@@ -181,6 +189,7 @@ unsafe extern "C" fn visit_object(info: *mut libc::dl_phdr_info, _size: usize, d
         }
     }
     write_slots(&writes, dynamic.relro);
+    request.written.set(request.written.get() + writes.len());
     0
 }
 
