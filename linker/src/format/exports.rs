@@ -18,8 +18,7 @@ type Header = object::elf::FileHeader64<LE>;
 /// table): the caller must then assume the library may define any name.
 pub fn library_exports(bytes: &[u8]) -> Option<Vec<&[u8]>> {
     // ELF, 64-bit, little-endian: the classes jitld links.
-    let ident = bytes.get(..6)?;
-    if !ident.starts_with(b"\x7fELF") || ident[4] != ELFCLASS64 || ident[5] != ELFDATA2LSB {
+    if !bytes.starts_with(b"\x7fELF") || bytes.get(4..6) != Some(&[ELFCLASS64, ELFDATA2LSB][..]) {
         return None;
     }
     let header = Header::parse(bytes).ok()?;
