@@ -32,11 +32,10 @@ use std::time::Instant;
 
 type Errors = Vec<JitError>;
 
-/// What a command line's image is stored under, and the shared libraries to load for it.
+/// What a command line's image is stored under. (The shared libraries a warm start loads
+/// are the image's: the ones its cold link loaded.)
 struct Keyed {
     key: CacheKey,
-    /// In command-line order, spelled as the cold link opens them.
-    libraries: Vec<String>,
     /// The entry whose pages were checked in full (from the manifest).
     checked: Option<Identity>,
     /// Whether the key came from the command line's manifest (not computed from the files).
@@ -68,19 +67,14 @@ pub fn run(raw: &[String], args: &RunArgs) -> Result<i32, Errors> {
     let manifest_path = manifest::path_for(&dir, command_line(args));
     let mut manifest = Manifest::read_valid(&manifest_path);
     let keyed = match &manifest {
-        Some(m) => Keyed {
-            key: m.key.unwrap_or(CacheKey([0; 32])),
-            libraries: m.libraries.clone(),
-            checked: m.checked,
-            from_manifest: true,
-        },
+        Some(m) => Keyed { key: m.key.unwrap_or(CacheKey([0; 32])), checked: m.checked, from_manifest: true },
         None => {
             let computed = program_arch_is_host(args).and_then(|()| key(args, DigestMemo::new(Some(dir.clone()))));
             match computed {
                 Ok((keyed, mut files)) => {
                     files.extend(std::env::current_exe().ok());
                     files.extend(crate::cache::image::key::loaded_objects().into_iter().map(PathBuf::from));
-                    manifest = Manifest::new(keyed.key, keyed.libraries.clone(), &files, began);
+                    manifest = Manifest::new(keyed.key, &files, began);
                     if let Some(m) = &manifest {
                         m.write(&manifest_path);
                     }
@@ -190,14 +184,14 @@ fn key(args: &RunArgs, digests: DigestMemo) -> Result<(Keyed, Vec<PathBuf>), Str
         key = key.flag("list", list.join("\n"));
     }
     let files = search.directories().cloned().collect();
-    let mut walk = Walk { key, digests, libraries: Vec::new(), search, files };
+    let mut walk = Walk { key, digests, search, files };
     for input in &args.ordered {
         walk.input(input)?;
     }
     if let Some(libgcc) = compiler_runtime_archive(&walk.search) {
         walk.bytes(&libgcc)?;
     }
-    let keyed = Keyed { key: walk.key.finish(), libraries: walk.libraries, checked: None, from_manifest: false };
+    let keyed = Keyed { key: walk.key.finish(), checked: None, from_manifest: false };
     Ok((keyed, walk.files))
 }
 
@@ -205,7 +199,6 @@ fn key(args: &RunArgs, digests: DigestMemo) -> Result<(Keyed, Vec<PathBuf>), Str
 struct Walk {
     key: ImageKey,
     digests: DigestMemo,
-    libraries: Vec<String>,
     search: LibraryPath,
     /// What was read or looked at.
     files: Vec<PathBuf>,
@@ -249,7 +242,8 @@ impl Walk {
         self.key = std::mem::take(&mut self.key).flag(name, value);
     }
 
-    /// An input by path: shared libraries by identity, linker scripts with what they name,
+    /// An input by path: shared libraries by identity (as-needed ones too, loaded or not: a
+    /// new one might be needed where the old was not), linker scripts with what they name,
     /// everything else by its contents.
     fn path(&mut self, path: &Path) -> Result<(), String> {
         self.files.push(path.to_path_buf());
@@ -258,16 +252,12 @@ impl Walk {
         let mut head = Vec::with_capacity(4096);
         std::fs::File::open(path).and_then(|f| f.take(4096).read_to_end(&mut head)).map_err(cannot)?;
         match format::sniff(&InputBuffer::from_vec(path.display().to_string().as_str(), head)) {
-            FileKind::SharedLibrary => {
-                self.key = std::mem::take(&mut self.key).library(path);
-                let text = path.display().to_string();
-                self.libraries.push(if text.contains('/') { text } else { format!("./{text}") });
-            }
+            FileKind::SharedLibrary => self.key = std::mem::take(&mut self.key).library(path),
             FileKind::LinkerScript => {
                 self.bytes(path)?;
                 let text = std::fs::read_to_string(path).map_err(cannot)?;
                 for named in expand_linker_script(path, &text, &self.search).map_err(|e| e.to_string())? {
-                    self.path(&named)?;
+                    self.path(&named.path)?;
                 }
             }
             _ => self.bytes(path)?,
@@ -308,7 +298,9 @@ fn warm_start(
     let checked = Instant::now();
     let faults_at_check = minor_faults();
     let executor: Arc<dyn Executor> = Arc::new(InProcessExecutor::new());
-    let resolver = ExternalResolver::new(executor.clone(), &args.absolutes, &keyed.libraries)
+    // The libraries the cold link loaded, and only those: an as-needed one it bound nothing
+    // to stays unloaded here too.
+    let resolver = ExternalResolver::new(executor.clone(), &args.absolutes, &image.libraries)
         .map_err(|e| WarmError::Fallback(e.to_string()))?;
     let loaded = Instant::now();
     let faults_at_load = minor_faults();
@@ -376,8 +368,8 @@ fn cold_link(args: &RunArgs, keyed: Keyed, cache: Arc<DirectoryCache>) -> Result
     let hooks = RunHooks {
         plugins: vec![Arc::new(recorder.clone())],
         memory: Some(Box::new(move |memory| memory_recorder.memory(memory))),
-        before_run: Some(Box::new(move |platform, entry| {
-            let said = match store(&recorder, platform, entry, &keyed, &absolutes, &cache) {
+        before_run: Some(Box::new(move |platform, entry, libraries| {
+            let said = match store(&recorder, platform, entry, &keyed, libraries, &absolutes, &cache) {
                 Ok(()) => format!("miss: stored {}", keyed.key),
                 Err(why) => format!("miss: not stored: {why}"),
             };
@@ -395,6 +387,7 @@ fn store(
     platform: &Arc<crate::platform::Platform>,
     entry: Option<u64>,
     keyed: &Keyed,
+    libraries: &[String],
     absolutes: &[(String, u64)],
     cache: &DirectoryCache,
 ) -> Result<(), String> {
@@ -406,12 +399,12 @@ fn store(
         return Err("the program needs executable stacks".into());
     }
     let executor = platform.session().executor().clone();
-    let resolver = ExternalResolver::new(executor, absolutes, &keyed.libraries).map_err(|e| e.to_string())?;
+    let resolver = ExternalResolver::new(executor, absolutes, libraries).map_err(|e| e.to_string())?;
     let copies = crate::platform::copy_relocation::made()
         .into_iter()
         .map(|(name, addr, size)| CopiedVariable { addr, size, name })
         .collect();
-    let image = recorder.snapshot(entry, copies, platform.startup_order(), &resolver)?;
+    let image = recorder.snapshot(entry, copies, platform.startup_order(), &resolver, libraries)?;
     cache.store_entry(&keyed.key, &file::encode(&keyed.key, &image)?);
     match cache.disabled() {
         Some(why) => Err(why),

@@ -128,35 +128,47 @@ fn gcc_dirs(root: &Path) -> Vec<PathBuf> {
     versions.into_iter().map(|(_, path)| path).collect()
 }
 
+/// One file a GNU ld script names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScriptInput {
+    pub path: PathBuf,
+    /// Named inside `AS_NEEDED ( ... )`: a shared library that is loaded only if the link
+    /// binds a name to it (an archive or object is linked as ever; ld ignores the mark there).
+    pub as_needed: bool,
+}
+
 /// The files the GNU ld script at `path` (with `text`) stands for, in order, with the scripts
-/// it names expanded in place. A script that names itself, directly or through others, is
-/// an error naming the scripts in the cycle.
-pub fn expand_linker_script(path: &Path, text: &str, search: &LibraryPath) -> Result<Vec<PathBuf>> {
+/// it names expanded in place (what a script inside `AS_NEEDED` names is as-needed too). A
+/// script that names itself, directly or through others, is an error naming the scripts in
+/// the cycle.
+pub fn expand_linker_script(path: &Path, text: &str, search: &LibraryPath) -> Result<Vec<ScriptInput>> {
     let mut files = Vec::new();
-    expand_into(path, text, search, &mut vec![path.to_path_buf()], &mut files)?;
+    expand_into(path, text, false, search, &mut vec![path.to_path_buf()], &mut files)?;
     Ok(files)
 }
 
 fn expand_into(
     path: &Path,
     text: &str,
+    as_needed: bool,
     search: &LibraryPath,
     open: &mut Vec<PathBuf>,
-    files: &mut Vec<PathBuf>,
+    files: &mut Vec<ScriptInput>,
 ) -> Result<()> {
     for input in script_inputs(text, search).map_err(|e| JitError::other(format!("{}: {e}", path.display())))? {
-        let Some(nested) = read_if_script(&input) else {
-            files.push(input);
+        let as_needed = as_needed || input.as_needed;
+        let Some(nested) = read_if_script(&input.path) else {
+            files.push(ScriptInput { path: input.path, as_needed });
             continue;
         };
-        let same = |p: &PathBuf| std::fs::canonicalize(p).ok() == std::fs::canonicalize(&input).ok();
+        let same = |p: &PathBuf| std::fs::canonicalize(p).ok() == std::fs::canonicalize(&input.path).ok();
         if let Some(start) = open.iter().position(same) {
             let cycle: Vec<String> =
-                open[start..].iter().chain(std::iter::once(&input)).map(|p| p.display().to_string()).collect();
+                open[start..].iter().chain(std::iter::once(&input.path)).map(|p| p.display().to_string()).collect();
             return Err(JitError::other(format!("linker script cycle: {}", cycle.join(" -> "))));
         }
-        open.push(input.clone());
-        expand_into(&input, &nested, search, open, files)?;
+        open.push(input.path.clone());
+        expand_into(&input.path, &nested, as_needed, search, open, files)?;
         open.pop();
     }
     Ok(())
@@ -175,14 +187,38 @@ fn read_if_script(path: &Path) -> Option<String> {
     std::fs::read(path).ok().map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
 }
 
-/// The files a GNU ld script names, in order (`AS_NEEDED` ones included: we load lazily
-/// anyway), with `-l` names searched in `search` and this machine's directories.
-pub fn linker_script_inputs(text: &str, search: &[String]) -> Result<Vec<PathBuf>> {
+/// The files a GNU ld script names, in order, each marked if it is inside `AS_NEEDED`, with
+/// `-l` names searched in `search` and this machine's directories.
+pub fn linker_script_inputs(text: &str, search: &[String]) -> Result<Vec<ScriptInput>> {
     script_inputs(text, &LibraryPath::host(search))
 }
 
+/// A script's words, with each parenthesis a word of its own (`AS_NEEDED(-lm)` is three).
+fn script_tokens(text: &str) -> Vec<&str> {
+    let mut tokens = Vec::new();
+    let mut start = None;
+    for (at, c) in text.char_indices() {
+        let separator = c.is_whitespace() || c == ',';
+        let paren = c == '(' || c == ')';
+        if separator || paren {
+            if let Some(from) = start.take() {
+                tokens.push(&text[from..at]);
+            }
+            if paren {
+                tokens.push(&text[at..at + 1]);
+            }
+        } else if start.is_none() {
+            start = Some(at);
+        }
+    }
+    if let Some(from) = start {
+        tokens.push(&text[from..]);
+    }
+    tokens
+}
+
 /// As `linker_script_inputs`, for the target `search` is for.
-fn script_inputs(text: &str, search: &LibraryPath) -> Result<Vec<PathBuf>> {
+fn script_inputs(text: &str, search: &LibraryPath) -> Result<Vec<ScriptInput>> {
     let mut without_comments = String::new();
     let mut rest = text;
     while let Some(start) = rest.find("/*") {
@@ -192,23 +228,33 @@ fn script_inputs(text: &str, search: &LibraryPath) -> Result<Vec<PathBuf>> {
     without_comments.push_str(rest);
     let mut inputs = Vec::new();
     let mut in_list = false;
-    for token in without_comments
-        .split(|c: char| c.is_whitespace() || c == '(' || c == ')' || c == ',')
-        .filter(|t| !t.is_empty())
-    {
+    // For each open parenthesis, whether what it holds is as-needed.
+    let mut open: Vec<bool> = Vec::new();
+    let mut as_needed_next = false;
+    for token in script_tokens(&without_comments) {
+        let as_needed = open.last() == Some(&true);
+        // `AS_NEEDED` marks the parenthesis right after it, nothing further on.
+        let marked = std::mem::take(&mut as_needed_next);
         match token {
+            "(" => open.push(as_needed || marked),
+            ")" => {
+                open.pop();
+            }
             "GROUP" | "INPUT" => in_list = true,
-            "AS_NEEDED" => {}
+            "AS_NEEDED" => as_needed_next = true,
             "OUTPUT_FORMAT" | "OUTPUT_ARCH" | "SEARCH_DIR" => in_list = false,
             _ if !in_list => {}
-            _ => match token.strip_prefix("-l") {
-                Some(lib) => inputs.push(find_library(lib, search)?),
-                // A bare file name is looked for here, then in the library path, as ld does.
-                None if !token.contains('/') && !Path::new(token).exists() => {
-                    inputs.push(find_library(&format!(":{token}"), search)?)
-                }
-                None => inputs.push(PathBuf::from(token)),
-            },
+            _ => {
+                let path = match token.strip_prefix("-l") {
+                    Some(lib) => find_library(lib, search)?,
+                    // A bare file name is looked for here, then in the library path, as ld does.
+                    None if !token.contains('/') && !Path::new(token).exists() => {
+                        find_library(&format!(":{token}"), search)?
+                    }
+                    None => PathBuf::from(token),
+                };
+                inputs.push(ScriptInput { path, as_needed });
+            }
         }
     }
     Ok(inputs)
@@ -223,7 +269,8 @@ mod tests {
         let script = "GROUP ( libc.so.6 )";
         let inputs = linker_script_inputs(script, &[]).unwrap();
         assert_eq!(inputs.len(), 1);
-        assert!(inputs[0].is_absolute() && inputs[0].ends_with("libc.so.6"), "{inputs:?}");
+        assert!(inputs[0].path.is_absolute() && inputs[0].path.ends_with("libc.so.6"), "{inputs:?}");
+        assert!(!inputs[0].as_needed);
     }
 
     #[test]
@@ -233,11 +280,60 @@ mod tests {
         assert_eq!(
             inputs,
             [
-                "/lib/x86_64-linux-gnu/libc.so.6",
-                "/usr/lib/x86_64-linux-gnu/libc_nonshared.a",
-                "/lib64/ld-linux-x86-64.so.2"
+                ("/lib/x86_64-linux-gnu/libc.so.6", false),
+                ("/usr/lib/x86_64-linux-gnu/libc_nonshared.a", false),
+                ("/lib64/ld-linux-x86-64.so.2", true)
             ]
-            .map(PathBuf::from)
+            .map(input)
         );
+    }
+
+    fn input((path, as_needed): (&str, bool)) -> ScriptInput {
+        ScriptInput { path: PathBuf::from(path), as_needed }
+    }
+
+    #[test]
+    fn reads_debian_libm_script() {
+        let script = "/* GNU ld script\n*/\nOUTPUT_FORMAT(elf64-x86-64)\nGROUP ( /lib/x86_64-linux-gnu/libm.so.6  AS_NEEDED ( /lib/x86_64-linux-gnu/libmvec.so.1 ) )\n";
+        let inputs = linker_script_inputs(script, &[]).unwrap();
+        assert_eq!(
+            inputs,
+            [("/lib/x86_64-linux-gnu/libm.so.6", false), ("/lib/x86_64-linux-gnu/libmvec.so.1", true)].map(input)
+        );
+    }
+
+    /// `AS_NEEDED` marks only what its own parentheses hold, written with or without
+    /// spaces and commas, among other lists and after them.
+    #[test]
+    fn as_needed_marks_only_its_list() {
+        let script = "INPUT(/a.so,AS_NEEDED(/b.so /c.so),/d.so) GROUP(AS_NEEDED ( /e.so ) /f.so AS_NEEDED(/g.so))";
+        let inputs = linker_script_inputs(script, &[]).unwrap();
+        let expected = [
+            ("/a.so", false),
+            ("/b.so", true),
+            ("/c.so", true),
+            ("/d.so", false),
+            ("/e.so", true),
+            ("/f.so", false),
+            ("/g.so", true),
+        ];
+        assert_eq!(inputs, expected.map(input));
+        // Unbalanced parentheses neither panic nor mark what follows.
+        let inputs = linker_script_inputs("GROUP ( AS_NEEDED ) ) /h.so ( /i.so", &[]).unwrap();
+        assert_eq!(inputs, [("/h.so", false), ("/i.so", false)].map(input));
+    }
+
+    /// A script named inside `AS_NEEDED` makes everything it names as-needed.
+    #[test]
+    fn as_needed_scripts_expand_as_needed() {
+        let dir = std::env::temp_dir().join(format!("jitld-as-needed-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let inner = dir.join("inner.so");
+        std::fs::write(&inner, "GROUP ( /x.so AS_NEEDED ( /y.so ) )\n").unwrap();
+        let outer = dir.join("outer.so");
+        let text = format!("GROUP ( /w.so AS_NEEDED ( {} ) /z.so )\n", inner.display());
+        let files = expand_linker_script(&outer, &text, &LibraryPath::host(&[])).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(files, [("/w.so", false), ("/x.so", true), ("/y.so", true), ("/z.so", false)].map(input));
     }
 }

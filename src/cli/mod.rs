@@ -13,7 +13,7 @@ mod runtime_archive;
 mod target;
 
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser, Subcommand};
-pub use inputs::{linker_script_inputs, InputArg};
+pub use inputs::{linker_script_inputs, InputArg, ScriptInput};
 
 #[derive(Parser, Debug)]
 #[command(name = "jitld", version, about = "Link relocatable objects in memory and run them")]

@@ -112,8 +112,9 @@ fn file_may_use_static_tls(path: &Path, search: &LibraryPath) -> bool {
     if jitld_linker::format::sniff(&buffer) == FileKind::LinkerScript {
         // A GNU ld script (`libm.so`) stands for the files it names.
         let text = String::from_utf8_lossy(bytes);
+        // Those inside `AS_NEEDED` count too: whether they load is known only while linking.
         return expand_linker_script(path, &text, search)
-            .map_or(true, |files| files.iter().any(|f| file_may_use_static_tls(f, search)));
+            .map_or(true, |files| files.iter().any(|f| file_may_use_static_tls(&f.path, search)));
     }
     may_use_static_tls(bytes)
 }

@@ -50,6 +50,8 @@ struct Program {
     position: u64,
     /// The format of the first command-line object: how C names are spelled (`_main`).
     format: Option<format::Format>,
+    /// The shared libraries, in command-line order (as-needed ones too, loaded or not).
+    libraries: Vec<Arc<DynamicLibraryGenerator>>,
 }
 
 impl Program {
@@ -75,11 +77,11 @@ impl Program {
                     let ordinal = self.next_ordinal();
                     self.add_object(input, ordinal)
                 }
-                None => self.load_path(Path::new(path)),
+                None => self.load_path(Path::new(path), false),
             },
             InputArg::Library(name) => {
                 let path = find_library(name, &self.search)?;
-                self.load_path(&path)
+                self.load_path(&path, false)
             }
             InputArg::Lazy(path) => self.load_lazy(Path::new(path)),
             InputArg::WholeArchive(path) => self.load_whole_archive(Path::new(path)),
@@ -107,7 +109,9 @@ impl Program {
         (self.position - 1) * 1_000_000_000
     }
 
-    fn load_path(&mut self, path: &Path) -> Result<(), JitError> {
+    /// An input by path; `as_needed`: a shared library is loaded only if the link binds a
+    /// name to it (a linker script's `AS_NEEDED`).
+    fn load_path(&mut self, path: &Path, as_needed: bool) -> Result<(), JitError> {
         let buffer = format::universal::thin(open_input(path)?, self.session.executor().target().arch)?;
         let ordinal = self.next_ordinal();
         let dylib = self.current;
@@ -121,13 +125,17 @@ impl Program {
                 self.session.add_generator(dylib, Arc::new(generator));
             }
             FileKind::SharedLibrary => {
-                let generator = DynamicLibraryGenerator::open_file(path, self.layer.clone())?;
-                self.session.add_generator(dylib, Arc::new(generator));
+                let generator = Arc::new(match as_needed {
+                    true => DynamicLibraryGenerator::as_needed(path, buffer, self.layer.clone())?,
+                    false => DynamicLibraryGenerator::open_file(path, self.layer.clone())?,
+                });
+                self.libraries.push(generator.clone());
+                self.session.add_generator(dylib, generator);
             }
             FileKind::LinkerScript => {
                 let text = String::from_utf8_lossy(buffer.bytes()).into_owned();
                 for input in expand_linker_script(path, &text, &self.search)? {
-                    self.load_path(&input)?;
+                    self.load_path(&input.path, as_needed || input.as_needed)?;
                 }
             }
             FileKind::LlvmBitcode => {
@@ -266,7 +274,9 @@ pub(super) struct RunHooks {
 }
 
 pub(super) type WrapMemory = dyn FnOnce(Arc<dyn MemoryManager>) -> Arc<dyn MemoryManager>;
-pub(super) type BeforeRun = dyn FnOnce(&Arc<Platform>, Option<u64>);
+/// Also given the shared libraries the link loaded, in command-line order, spelled as they
+/// were opened (an as-needed library nothing was bound to is not among them).
+pub(super) type BeforeRun = dyn FnOnce(&Arc<Platform>, Option<u64>, &[String]);
 
 pub(super) type BeforeLink =
     dyn FnOnce(&ExecutionSession, &ObjectLinkingLayer, DylibId) -> Result<Vec<SymbolName>, JitError>;
@@ -310,6 +320,7 @@ pub(super) fn run_with(args: &RunArgs, hooks: RunHooks) -> Result<i32, Errors> {
         search: LibraryPath::new(&args.search, arch),
         position: 0,
         format: None,
+        libraries: Vec::new(),
     };
     // `main` is named first unless the command line starts with `-jd`.
     if !matches!(args.ordered.first(), Some(InputArg::Dylib(_))) {
@@ -351,7 +362,8 @@ pub(super) fn run_with(args: &RunArgs, hooks: RunHooks) -> Result<i32, Errors> {
         return Ok(0);
     }
     if let Some(before_run) = hooks.before_run {
-        before_run(&platform, found);
+        let loaded: Vec<String> = program.libraries.iter().filter_map(|library| library.loaded_path()).collect();
+        before_run(&platform, found, &loaded);
     }
     let status = run_entry(&platform, found, args);
     match chosen.process {

@@ -9,6 +9,7 @@
 pub mod archive;
 pub mod coff;
 pub mod elf;
+pub mod exports;
 pub mod macho;
 pub mod thread_locals;
 pub mod universal;

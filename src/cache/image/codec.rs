@@ -58,6 +58,10 @@ pub fn encode(image: &PrelinkedImage<'_>, runs: &[PageRun]) -> Vec<u8> {
     out.words(image.unwinder.as_slice());
     out.words(&image.initializers);
     out.words(&image.finalizers);
+    out.u64(image.libraries.len() as u64);
+    for library in &image.libraries {
+        out.bytes(library.as_bytes());
+    }
     out.0
 }
 
@@ -97,6 +101,9 @@ pub fn decode(bytes: &[u8]) -> Option<(PrelinkedImage<'static>, Vec<PageRun>)> {
     image.unwinder = r.words()?.first().copied();
     image.initializers = r.words()?;
     image.finalizers = r.words()?;
+    for _ in 0..r.count(8)? {
+        image.libraries.push(String::from_utf8(r.bytes()?.to_vec()).ok()?);
+    }
     r.0.is_empty().then_some((image, runs))
 }
 
@@ -182,6 +189,7 @@ mod tests {
             unwinder: Some(0x1000_0020),
             initializers: vec![0x1000_0010],
             finalizers: vec![0x1000_0030, 0x1000_0038],
+            libraries: vec!["/lib/x86_64-linux-gnu/libm.so.6".into(), "./libown.so".into()],
         }
     }
 

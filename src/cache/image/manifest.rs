@@ -4,11 +4,12 @@
 //!
 //! The key reads inputs, sniffs their kinds, searches library directories, expands linker
 //! scripts and hashes contents. Its manifest, `.manifest-<hash of the command line>` in the
-//! cache directory, lists the key, the shared libraries to load, and the identity (device,
-//! inode, size, modification and change times to the nanosecond) of every file the key was
-//! computed from, of every directory a library was searched in (a library appearing earlier
-//! in the search changes its directory's times), of jitld's executable and of the libraries
-//! loaded in the process. If every identity is still the same, so is the key; any difference
+//! cache directory, lists the key and the identity (device, inode, size, modification and
+//! change times to the nanosecond) of every file the key was computed from, of every
+//! directory a library was searched in (a library appearing earlier in the search changes
+//! its directory's times), of jitld's executable and of the libraries loaded in the
+//! process. (Which shared libraries a warm start loads is the entry's to say: the ones its
+//! cold link loaded.) If every identity is still the same, so is the key; any difference
 //! computes the key again from the files. A file changed less than two seconds before the
 //! manifest would be written could change again within the same clock tick unseen, so then
 //! no manifest is written (git's "racily clean" entries).
@@ -26,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 pub const MANIFEST_PREFIX: &str = ".manifest-";
-const MAGIC: &str = "jitld image manifest 1";
+const MAGIC: &str = "jitld image manifest 2";
 /// How old a file must be for its identity to vouch for its contents.
 pub const SETTLED: Duration = Duration::from_secs(2);
 
@@ -82,8 +83,6 @@ impl Identity {
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Manifest {
     pub key: Option<CacheKey>,
-    /// The shared libraries to load, in order.
-    pub libraries: Vec<String>,
     /// What the key was computed from; `None`: a path that did not exist (a library
     /// directory), which must not exist still.
     pub files: Vec<(PathBuf, Option<Identity>)>,
@@ -122,7 +121,6 @@ impl Manifest {
                     }
                     manifest.key = Some(CacheKey(key));
                 }
-                "library" => manifest.libraries.push(line.strip_prefix("library ")?.to_string()),
                 "file" => {
                     let identity = Identity::parse(&mut words)?;
                     manifest.files.push((PathBuf::from(words.next()?), Some(identity)));
@@ -139,9 +137,6 @@ impl Manifest {
 
     fn text(&self) -> Option<String> {
         let mut out = format!("{MAGIC}\nkey {}\n", self.key?.to_hex());
-        for library in &self.libraries {
-            out.push_str(&format!("library {library}\n"));
-        }
         for (file, identity) in &self.files {
             match identity {
                 Some(identity) => out.push_str(&format!("file {} {}\n", identity.text(), file.to_str()?)),
@@ -153,13 +148,12 @@ impl Manifest {
         }
         out.push_str("end\n");
         // A path with a line break in it would not read back: no manifest then.
-        (out.lines().count() == 3 + self.libraries.len() + self.files.len() + self.checked.is_some() as usize)
-            .then_some(out)
+        (out.lines().count() == 3 + self.files.len() + self.checked.is_some() as usize).then_some(out)
     }
 
     /// A manifest for `key` computed from `files` since `began`, if they all are settled and
     /// unchanged since then.
-    pub fn new(key: CacheKey, libraries: Vec<String>, files: &[PathBuf], began: SystemTime) -> Option<Manifest> {
+    pub fn new(key: CacheKey, files: &[PathBuf], began: SystemTime) -> Option<Manifest> {
         let mut listed = Vec::with_capacity(files.len());
         for file in files {
             let identity = match std::fs::metadata(file) {
@@ -174,7 +168,7 @@ impl Manifest {
         }
         listed.sort_by(|a, b| a.0.cmp(&b.0));
         listed.dedup_by(|a, b| a.0 == b.0);
-        Some(Manifest { key: Some(key), libraries, files: listed, checked: None })
+        Some(Manifest { key: Some(key), files: listed, checked: None })
     }
 
     /// Writes it (best effort: a directory that cannot be written only means computing the
@@ -202,10 +196,10 @@ mod tests {
         // Not in `dir`: writing it changes its directory's times.
         let path = std::env::temp_dir().join(format!(".manifest-test-{}", std::process::id()));
         // The change time is now: not settled yet.
-        assert_eq!(Manifest::new(key, vec![], std::slice::from_ref(&input), SystemTime::now()), None);
+        assert_eq!(Manifest::new(key, std::slice::from_ref(&input), SystemTime::now()), None);
         let later = SystemTime::now() + SETTLED;
         let files = [input.clone(), dir.clone(), dir.join("absent")];
-        let mut manifest = Manifest::new(key, vec!["/lib/libm.so.6".into()], &files, later).expect("settled");
+        let mut manifest = Manifest::new(key, &files, later).expect("settled");
         assert_eq!(manifest.files.iter().filter(|f| f.1.is_none()).count(), 1);
         manifest.checked = manifest.files.first().and_then(|f| f.1);
         manifest.write(&path);
@@ -220,7 +214,7 @@ mod tests {
         assert_eq!(Manifest::read_valid(&path), None);
         std::fs::remove_file(dir.join("absent")).unwrap();
         let files = [input.clone(), dir.join("absent")];
-        let manifest = Manifest::new(key, vec![], &files, SystemTime::now() + SETTLED).unwrap();
+        let manifest = Manifest::new(key, &files, SystemTime::now() + SETTLED).unwrap();
         manifest.write(&path);
         assert!(Manifest::read_valid(&path).is_some());
         // Rewritten with the same length and times: the change time moves.

@@ -5,7 +5,8 @@
 //! addresses) and what depends on this run's process rather than on the inputs: the fix-ups
 //! whose targets lie outside the image (library functions, jitld's runtime pieces — their
 //! addresses change with ASLR), the library variables copied into it, thread-local blocks,
-//! indirect functions, unwind tables, and the order of initializers and finalizers.
+//! indirect functions, unwind tables, the order of initializers and finalizers, and the
+//! shared libraries the link loaded.
 //!
 //! - `file`: an entry file: a header, the image's description (`codec`), then its pages,
 //!   each run of them page-aligned in the file so that a warm start maps them straight
@@ -106,4 +107,7 @@ pub struct PrelinkedImage<'a> {
     /// In the order they run.
     pub initializers: Vec<u64>,
     pub finalizers: Vec<u64>,
+    /// The shared libraries the cold link loaded, in its search order, spelled as it opened
+    /// them: what a warm start loads (an as-needed library it bound nothing to is not here).
+    pub libraries: Vec<String>,
 }

@@ -61,13 +61,15 @@ impl ImageRecorder {
     }
 
     /// The image of what is linked now. `copies` are the library variables copied into it,
-    /// `initializers` and `finalizers` in the order they run.
+    /// `initializers` and `finalizers` in the order they run; `resolver` resolves names over
+    /// `libraries`, the shared libraries the link loaded.
     pub fn snapshot(
         &self,
         entry: u64,
         copies: Vec<CopiedVariable>,
         (initializers, finalizers): (Vec<u64>, Vec<u64>),
         resolver: &ExternalResolver,
+        libraries: &[String],
     ) -> std::result::Result<PrelinkedImage<'static>, String> {
         let recorded = self.lock();
         if let Some(why) = &recorded.unrepresentable {
@@ -129,6 +131,7 @@ impl ImageRecorder {
             unwinder: recorded.unwinder,
             initializers,
             finalizers,
+            libraries: libraries.to_vec(),
         })
     }
 }
