@@ -5,7 +5,8 @@
 //! take their numbers), SIGPIPE ignored for its own writes (the program gets the signal
 //! state jitld was given, `platform::signals`), a panic's exit status, stdout flushed at
 //! exit.
-#![no_main]
+// Tests of this file (none) get the test harness's `main`.
+#![cfg_attr(not(test), no_main)]
 
 /// Runs before anything changes it: the program must start with the signal state jitld
 /// was given.
@@ -13,6 +14,7 @@
 #[link_section = ".init_array"]
 static RECORD_SIGNAL_STATE: extern "C" fn() = jitld::platform::signals::record_start_state;
 
+#[cfg(not(test))]
 #[no_mangle]
 extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
     open_closed_standard_descriptors();
@@ -24,6 +26,7 @@ extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> lib
     std::process::exit(code)
 }
 
+#[cfg(not(test))]
 fn open_closed_standard_descriptors() {
     let mut fds = [0, 1, 2].map(|fd| libc::pollfd { fd, events: 0, revents: 0 });
     // SAFETY: three pollfd structures; a zero timeout only reports what is open.
