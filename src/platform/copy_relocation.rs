@@ -14,6 +14,7 @@ use crate::generators::{load_bias, DynamicSection};
 use crate::layers::{DataUnit, ObjectLinkingLayer};
 use crate::session::{DylibId, MaterializationResponsibility, MaterializationUnit, SymbolFlags};
 use jitld_linker::SymbolName;
+use std::cell::Cell;
 
 /// Defines `name` in `dylib` as a copy of the library variable `symbol`.
 pub fn define(layer: &ObjectLinkingLayer, dylib: DylibId, name: SymbolName, symbol: &ExecutorSymbol) -> Result<()> {
@@ -142,8 +143,6 @@ struct Request<'a> {
     /// Slots written so far.
     written: Cell<usize>,
 }
-
-use std::cell::Cell;
 
 const R_X86_64_64: u32 = 1;
 const R_X86_64_GLOB_DAT: u32 = 6;

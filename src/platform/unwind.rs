@@ -4,6 +4,10 @@
 //! libgcc's `__register_frame` takes the start of an `.eh_frame` section that ends with a
 //! zero terminator; the linker's eh_frame pass keeps the records contiguous and adds that
 //! terminator. Frames are deregistered before their memory is freed.
+//!
+//! In this process the executor registers them with `frame_index` instead, which answers
+//! the unwinders' `_dl_find_object` as the loader does for a native executable; an unwinder
+//! is given them through `__register_frame` only when it does not ask there.
 
 use crate::executor::Executor;
 use crate::session::InstanceId;
@@ -40,7 +44,8 @@ const FIND_OBJECT: &str = "_dl_find_object";
 
 /// An unwinder linked into the JIT'd program (GCC's `libgcc_eh.a`, with `-static-libgcc`):
 /// it keeps its own list of frames and never sees the process unwinder's, so every JIT'd
-/// `.eh_frame` is registered with it too, once its code is ready to run.
+/// `.eh_frame` is registered with it too, once its code is ready to run, unless it finds
+/// frames through the executor's `_dl_find_object` (`unwinder_to_register`).
 #[derive(Default)]
 pub struct JitUnwinder {
     /// (its instance, `__register_frame`, `__deregister_frame`) once linked.
