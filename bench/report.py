@@ -47,6 +47,10 @@ THREADS_SCALE_N = 1000
 # The goals of issue 14: a warm start (jitld run --cache, from the prelinked image).
 WARM_OVERHEAD_GOAL = 0.001   # within 1 ms of the native executable
 WARM_SPEEDUP_GOAL = 10.0     # at least 10x faster than the cold link (jitld run)
+# The programs issue 14's goals name: "the sqlite, OpenSSL, CPython and C++ programs", the
+# four of issue 7's table (its C++ program is the one against a static libstdc++). The
+# others are shown, not counted.
+WARM_GOAL_PROGRAMS = ("sqlite", "openssl", "cpython", "cxx_static")
 STATS_LINE = re.compile(r"^jitld stats: linked (\d+) objects, (\d+) archive members, (\d+) synthesized graphs; "
                         r"lazy stubs: (\d+) created, (\d+) hit$")
 
@@ -557,28 +561,35 @@ def main():
 
     # 6, 7. (issue 14) warm starts: within 1 ms of native, >= 10x faster than cold
     det_near, det_fast, near, fast = [], [], True, True
-    for c in goal_programs:
+    named = [c for c in goal_programs if c.split("/")[0] in WARM_GOAL_PROGRAMS]
+    others = [c for c in goal_programs if c not in named]
+    for c in named + others:
+        counted = c in named
+        # Programs the goals do not name are shown after those they do, marked.
+        mark = "" if counted else " (not named by the goal)"
         info = cases[c].get("jitld-warm", {})
         row = summary_warm.get(c, {})
         if info.get("status") != "ok" or row.get("warm_overhead_s") is None or row.get("cold_overhead_s") is None:
-            det_near.append(f"{c}: jitld-warm {info.get('status', 'not run')}")
-            det_fast.append(f"{c}: jitld-warm {info.get('status', 'not run')}")
-            near = fast = False
+            det_near.append(f"{c}: jitld-warm {info.get('status', 'not run')}{mark}")
+            det_fast.append(f"{c}: jitld-warm {info.get('status', 'not run')}{mark}")
+            near, fast = near and not counted, fast and not counted
             continue
-        det_near.append(f"{c} {row['warm_overhead_s'] * 1000:.2f} ms over {row['rounds']} rounds")
-        near = near and row["warm_overhead_s"] <= WARM_OVERHEAD_GOAL
+        det_near.append(f"{c} {row['warm_overhead_s'] * 1000:.2f} ms over {row['rounds']} rounds{mark}")
+        near = near and (row["warm_overhead_s"] <= WARM_OVERHEAD_GOAL or not counted)
         cold_ms, warm_ms = row["cold_overhead_s"] * 1000, row["warm_overhead_s"] * 1000
         if row["link/start"] is None:
             # No slower than native at all: the warm start costs nothing measurable.
             det_fast.append(f"{c}: the warm start is not measurably slower than native ({warm_ms:.2f} ms), "
-                            f"the cold link costs {cold_ms:.1f} ms (whole runs: cold/warm {row['cold/warm']:.1f}x)")
+                            f"the cold link costs {cold_ms:.1f} ms (whole runs: cold/warm {row['cold/warm']:.1f}x){mark}")
         else:
             det_fast.append(f"{c} {row['link/start']:.1f}x ({cold_ms:.1f} / {warm_ms:.2f} ms; "
-                            f"whole runs: cold/warm {row['cold/warm']:.1f}x)")
-            fast = fast and row["link/start"] >= WARM_SPEEDUP_GOAL
-    goal(f"(issue 14) a warm start within {WARM_OVERHEAD_GOAL * 1000:.0f} ms of the native executable "
-         "(paired median of warm - native)", near, det_near)
-    goal(f"(issue 14) a warm start at least {WARM_SPEEDUP_GOAL:.0f}x faster than the cold link: "
+                            f"whole runs: cold/warm {row['cold/warm']:.1f}x){mark}")
+            fast = fast and (row["link/start"] >= WARM_SPEEDUP_GOAL or not counted)
+    if not named:
+        near = fast = None
+    goal(f"(issue 14) a warm start of the sqlite, OpenSSL, CPython and C++ (static libstdc++) programs within "
+         f"{WARM_OVERHEAD_GOAL * 1000:.0f} ms of the native executable (paired median of warm - native)", near, det_near)
+    goal(f"(issue 14) a warm start of those programs at least {WARM_SPEEDUP_GOAL:.0f}x faster than the cold link: "
          "(jitld - native) / (jitld-warm - native), each a paired median", fast, det_fast)
 
     print("== goals (issues 7 and 14)")
