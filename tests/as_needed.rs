@@ -18,10 +18,8 @@ use std::sync::Arc;
 
 const LIBMVEC: &str = "/lib/x86_64-linux-gnu/libmvec.so.1";
 
-/// Prints `sqrt` of something (so libm is bound to) and whether libmvec is mapped in the
-/// process the program runs in.
-const SCALAR: &str = r#"
-#include <math.h>
+/// Says whether libmvec is mapped in the process the program runs in (C, before `main`).
+const LIBMVEC_PROBE: &str = r#"
 #include <stdio.h>
 #include <string.h>
 static const char *libmvec(void) {
@@ -34,6 +32,11 @@ static const char *libmvec(void) {
         fclose(maps);
     return found ? "libmvec loaded" : "libmvec not loaded";
 }
+"#;
+
+/// Prints `sqrt` of something (so libm is bound to) and whether libmvec is mapped.
+const SCALAR: &str = r#"
+#include <math.h>
 int main(int argc, char **argv) {
     printf("%.6f %s\n", sqrt((double)argc + 1.0), libmvec());
     return 0;
@@ -44,19 +47,7 @@ int main(int argc, char **argv) {
 /// whether libmvec is mapped.
 const VECTOR: &str = r#"
 #include <emmintrin.h>
-#include <stdio.h>
-#include <string.h>
 __m128d _ZGVbN2v_sin(__m128d);
-static const char *libmvec(void) {
-    FILE *maps = fopen("/proc/self/maps", "r");
-    char line[4096];
-    int found = 0;
-    while (maps && fgets(line, sizeof line, maps))
-        found |= strstr(line, "libmvec") != NULL;
-    if (maps)
-        fclose(maps);
-    return found ? "libmvec loaded" : "libmvec not loaded";
-}
 int main(void) {
     double out[2];
     _mm_storeu_pd(out, _ZGVbN2v_sin(_mm_set_pd(1.0, 0.5)));
@@ -109,7 +100,7 @@ fn cold_then_warm(p: &Program) {
 
 #[test]
 fn a_library_the_program_binds_nothing_to_is_not_loaded() {
-    let Some(p) = program("scalar", SCALAR) else { return };
+    let Some(p) = program("scalar", &format!("{LIBMVEC_PROBE}{SCALAR}")) else { return };
     assert!(p.native.stdout.ends_with("libmvec not loaded\n"), "{}", p.native.describe());
     run_as_native(&p, &[]);
     run_as_native(&p, &["--oop"]);
@@ -118,7 +109,7 @@ fn a_library_the_program_binds_nothing_to_is_not_loaded() {
 
 #[test]
 fn a_library_the_program_calls_is_loaded_and_runs_as_native() {
-    let Some(p) = program("vector", VECTOR) else { return };
+    let Some(p) = program("vector", &format!("{LIBMVEC_PROBE}{VECTOR}")) else { return };
     assert!(p.native.stdout.ends_with(" libmvec loaded\n"), "{}", p.native.describe());
     run_as_native(&p, &[]);
     run_as_native(&p, &["--oop"]);
