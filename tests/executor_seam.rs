@@ -8,7 +8,7 @@ mod harness;
 
 use harness::*;
 use jitld::executor::{
-    Executor, ExecutorSymbol, InProcessExecutor, LazyHandler, LibraryHandle, ProgramArgs, TargetInfo,
+    EhFrame, Executor, ExecutorSymbol, InProcessExecutor, LazyHandler, LibraryHandle, ProgramArgs, TargetInfo,
 };
 use jitld::linker::memory::MemoryManager;
 use jitld::Jit;
@@ -90,9 +90,9 @@ impl Executor for Recording {
     fn set_lazy_handler(&self, handler: Box<LazyHandler>) {
         self.inner.set_lazy_handler(handler)
     }
-    fn register_eh_frame(&self, start: u64) -> jitld::Result<()> {
-        self.note(format!("register_eh_frame {start}"));
-        self.inner.register_eh_frame(start)
+    fn register_eh_frame(&self, frame: EhFrame) -> jitld::Result<()> {
+        self.note(format!("register_eh_frame {}", frame.start));
+        self.inner.register_eh_frame(frame)
     }
     fn deregister_eh_frame(&self, start: u64) -> jitld::Result<()> {
         self.note("deregister_eh_frame".into());

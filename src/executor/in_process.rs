@@ -207,11 +207,11 @@ impl Executor for InProcessExecutor {
     /// Our re-entry routine calls the stub itself.
     fn set_lazy_handler(&self, _: Box<super::LazyHandler>) {}
 
-    fn register_eh_frame(&self, start: u64) -> Result<()> {
-        crate::platform::frame_index::add(start);
+    fn register_eh_frame(&self, frame: super::EhFrame) -> Result<()> {
+        crate::platform::frame_index::add(frame);
         if !unwinder_asks_frame_index() {
             // SAFETY: the caller names a finalized `.eh_frame` ending in a terminator.
-            unsafe { __register_frame(start as *const u8) };
+            unsafe { __register_frame(frame.start as *const u8) };
         }
         Ok(())
     }

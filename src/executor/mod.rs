@@ -56,6 +56,15 @@ pub struct ProgramArgs {
 /// Answers a lazy stub's first call: the stub's context word → its body's address.
 pub type LazyHandler = dyn Fn(u64) -> Result<u64> + Send + Sync;
 
+/// A finalized `.eh_frame` section (ending in a terminator) and the range `[start, end)` of
+/// the code its records describe (its graph's executable memory), by which an unwinder's
+/// lookups can skip the records of other code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EhFrame {
+    pub start: u64,
+    pub code: (u64, u64),
+}
+
 pub trait Executor: Send + Sync {
     fn target(&self) -> TargetInfo;
 
@@ -116,7 +125,7 @@ pub trait Executor: Send + Sync {
     fn set_lazy_handler(&self, handler: Box<LazyHandler>);
 
     /// Registers a finalized `.eh_frame` (ending in a terminator) with the unwinder.
-    fn register_eh_frame(&self, start: u64) -> Result<()>;
+    fn register_eh_frame(&self, frame: EhFrame) -> Result<()>;
 
     /// Withdraws it, before its memory is freed.
     fn deregister_eh_frame(&self, start: u64) -> Result<()>;

@@ -200,9 +200,9 @@ impl Executor for ProcessExecutor {
         self.remote.set_lazy_handler(handler);
     }
 
-    fn register_eh_frame(&self, start: u64) -> Result<()> {
+    fn register_eh_frame(&self, frame: super::EhFrame) -> Result<()> {
         let (register, _) = self.unwinder()?;
-        self.call(register, &[start]).map(|_| ())
+        self.call(register, &[frame.start]).map(|_| ())
     }
 
     fn deregister_eh_frame(&self, start: u64) -> Result<()> {

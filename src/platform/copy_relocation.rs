@@ -158,8 +158,14 @@ unsafe extern "C" fn visit_object(info: *mut libc::dl_phdr_info, _size: usize, d
         0 => &[][..],
         _ => std::slice::from_raw_parts(start as *const libc::Elf64_Rela, size as usize / 24),
     };
+    // Most slots hold something else: a range check turns them away before the search.
+    let lowest = request.moves.first().map_or(u64::MAX, |&(from, _)| from);
+    let highest = request.moves.last().map_or(0, |&(from, _)| from);
     let moved = |held: u64, addend: u64| {
         let original = held.wrapping_sub(addend);
+        if original < lowest || original > highest {
+            return None;
+        }
         let i = request.moves.binary_search_by_key(&original, |&(from, _)| from).ok()?;
         Some(request.moves.get(i)?.1.wrapping_add(addend))
     };

@@ -6,10 +6,16 @@
 //! searching those costs a first throw a pass that decodes and sorts every FDE (a native
 //! executable's `.eh_frame_hdr` is sorted at link time instead). JIT'd code's reference to
 //! `_dl_find_object` comes here: for an address in JIT'd code, the answer is a small header
-//! whose `.eh_frame` pointer is the FDE that covers it, found in an index sorted by address;
-//! any other address goes to the C library. A registered `.eh_frame` is read only when the
-//! first address is looked up, so a program that never throws pays nothing.
+//! whose `.eh_frame` pointer is the FDE that covers it; any other address goes to the C
+//! library. Each `.eh_frame` is registered with the span of its graph's code and read only
+//! when an address in that span is first looked up: a program that never throws reads
+//! none, and a throw reads the sections of the frames it passes through.
+//!
+//! A span is a hint, not a promise (a record may describe code outside its graph's
+//! executable memory): an address in no span and in no loaded object makes every section
+//! not yet read be read, and all of them searched.
 
+use crate::executor::EhFrame;
 use std::sync::Mutex;
 
 /// One FDE: the code `[begin, end)` it describes.
@@ -20,41 +26,44 @@ struct Entry {
     fde: u64,
 }
 
-/// A read `.eh_frame`: its FDEs by address, and the code they span.
+/// A registered `.eh_frame`: the span of its graph's code, and its FDEs by address once read.
 struct Section {
     start: u64,
     code: (u64, u64),
-    entries: Vec<Entry>,
+    entries: Option<Vec<Entry>>,
 }
 
 impl Section {
-    fn find(&self, pc: u64) -> Option<Entry> {
-        if pc >= self.code.1 {
-            return None;
-        }
-        let after = self.entries.partition_point(|e| e.begin <= pc);
-        let entry = *self.entries.get(after.checked_sub(1)?)?;
+    /// The FDE covering `pc`, reading the section if it was not read yet.
+    fn find(&mut self, pc: u64) -> Option<Entry> {
+        let entries = self.entries.get_or_insert_with(|| {
+            // SAFETY: registered sections are finalized, mapped, and end with a terminator.
+            let mut entries = unsafe { read_section(self.start) };
+            // The linker's eh_frame pass lists FDEs in the order of their code.
+            if !entries.is_sorted_by_key(|e| e.begin) {
+                entries.sort_unstable_by_key(|e| (e.begin, e.fde));
+            }
+            entries
+        });
+        let after = entries.partition_point(|e| e.begin <= pc);
+        let entry = *entries.get(after.checked_sub(1)?)?;
         (pc < entry.end).then_some(entry)
     }
 }
 
+/// Registered sections, by the start of their code.
 #[derive(Default)]
-struct FrameIndex {
-    /// Registered `.eh_frame` sections not read yet.
-    pending: Vec<u64>,
-    /// Sections read, by the start of their code.
-    sections: Vec<Section>,
-}
+struct FrameIndex(Vec<Section>);
 
-static INDEX: Mutex<FrameIndex> = Mutex::new(FrameIndex { pending: Vec::new(), sections: Vec::new() });
+static INDEX: Mutex<FrameIndex> = Mutex::new(FrameIndex(Vec::new()));
 
 fn index() -> std::sync::MutexGuard<'static, FrameIndex> {
     INDEX.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Notes a finalized `.eh_frame` (ending in a zero terminator) of this process.
-pub fn add(start: u64) {
-    index().pending.push(start);
+pub fn add(frame: EhFrame) {
+    index().add(frame);
 }
 
 /// Forgets the `.eh_frame` at `start`, whose memory is about to be freed.
@@ -63,38 +72,25 @@ pub fn remove(start: u64) {
 }
 
 impl FrameIndex {
+    fn add(&mut self, EhFrame { start, code }: EhFrame) {
+        let at = self.0.partition_point(|s| s.code.0 <= code.0);
+        self.0.insert(at, Section { start, code, entries: None });
+    }
+
     fn remove(&mut self, start: u64) {
-        self.pending.retain(|&s| s != start);
-        self.sections.retain(|s| s.start != start);
+        self.0.retain(|s| s.start != start);
     }
 
-    /// The FDE covering `pc`, reading pending sections first.
-    fn find(&mut self, pc: u64) -> Option<Entry> {
-        if !self.pending.is_empty() {
-            self.read_pending();
-        }
-        let after = self.sections.partition_point(|s| s.code.0 <= pc);
-        let nearest = self.sections.get(after.checked_sub(1)?)?;
-        if let Some(entry) = nearest.find(pc) {
-            return Some(entry);
-        }
-        // Spans overlap only if a memory manager interleaves graphs' code.
-        self.sections[..after - 1].iter().rev().filter(|s| pc < s.code.1).find_map(|s| s.find(pc))
+    /// The FDE covering `pc`, among the sections whose span holds it.
+    fn find_in_spans(&mut self, pc: u64) -> Option<Entry> {
+        let after = self.0.partition_point(|s| s.code.0 <= pc);
+        // Spans overlap only if a memory manager interleaves graphs' code: the nearest first.
+        self.0[..after].iter_mut().rev().filter(|s| pc < s.code.1).find_map(|s| s.find(pc))
     }
 
-    fn read_pending(&mut self) {
-        for start in std::mem::take(&mut self.pending) {
-            // SAFETY: registered sections are finalized, mapped, and end with a terminator.
-            let mut entries = unsafe { read_section(start) };
-            // The linker's eh_frame pass lists FDEs in the order of their code.
-            if !entries.is_sorted_by_key(|e| e.begin) {
-                entries.sort_unstable_by_key(|e| (e.begin, e.fde));
-            }
-            let (Some(first), Some(end)) = (entries.first(), entries.iter().map(|e| e.end).max()) else { continue };
-            let code = (first.begin, end);
-            let at = self.sections.partition_point(|s| s.code.0 <= code.0);
-            self.sections.insert(at, Section { start, code, entries });
-        }
+    /// The FDE covering `pc` in any section, reading every one.
+    fn find_anywhere(&mut self, pc: u64) -> Option<Entry> {
+        self.0.iter_mut().find_map(|s| s.find(pc))
     }
 }
 
@@ -310,11 +306,16 @@ extern "C" {
 
 /// `_dl_find_object` for JIT'd code: JIT'd addresses from the index, others from the C library.
 pub extern "C" fn jitld_dl_find_object(pc: *mut libc::c_void, result: *mut DlFindObject) -> libc::c_int {
-    let found = index().find(pc as u64);
-    let Some(entry) = found else {
+    let mut found = index().find_in_spans(pc as u64);
+    if found.is_none() {
         // SAFETY: the caller's arguments, passed on.
-        return unsafe { _dl_find_object(pc, result) };
-    };
+        let loaded = unsafe { _dl_find_object(pc, result) };
+        if loaded == 0 {
+            return 0;
+        }
+        found = index().find_anywhere(pc as u64);
+    }
+    let Some(entry) = found else { return -1 };
     HEADER.with(|header| {
         let header = header.get();
         // SAFETY: this thread's own header; `result` is the caller's to fill.
@@ -358,59 +359,86 @@ mod tests {
         bytes
     }
 
+    /// Sections written into buffers near each other (pc-relative 4-byte pointers need code
+    /// within 2 GiB), each describing `functions[i]`, registered with `spans[i]`.
+    struct Sections {
+        _buffers: Vec<Vec<u8>>,
+        bases: Vec<u64>,
+        index: FrameIndex,
+    }
+
+    fn sections(functions: &[&[(u64, u32)]], spans: impl Fn(&[u64]) -> Vec<(u64, u64)>) -> (Sections, u64) {
+        let mut buffers: Vec<Vec<u8>> = functions.iter().map(|f| vec![0u8; 32 + 20 * f.len()]).collect();
+        let bases: Vec<u64> = buffers.iter().map(|b| b.as_ptr() as u64).collect();
+        let code = bases[0] + 0x10_0000;
+        for (i, buffer) in buffers.iter_mut().enumerate() {
+            let moved: Vec<(u64, u32)> = functions[i].iter().map(|&(at, len)| (code + at, len)).collect();
+            let bytes = eh_frame(bases[i], &moved);
+            buffer[..bytes.len()].copy_from_slice(&bytes);
+        }
+        let shifted: Vec<u64> = bases.iter().map(|_| code).collect();
+        let mut index = FrameIndex::default();
+        for (i, &(lo, hi)) in spans(&shifted).iter().enumerate() {
+            index.add(EhFrame { start: bases[i], code: (lo, hi) });
+        }
+        (Sections { _buffers: buffers, bases, index }, code)
+    }
+
     #[test]
     fn finds_the_fde_covering_an_address_and_nothing_between_functions() {
-        let mut section = vec![0u8; 256];
-        let base = section.as_ptr() as u64;
-        // Code near the section, as pc-relative 4-byte pointers need; listed out of order.
-        let code = base + 0x10_0000;
-        let functions = [(code + 0x1000, 0x40), (code, 0x100), (code + 0x200, 0x10)];
-        let bytes = eh_frame(base, &functions);
-        section[..bytes.len()].copy_from_slice(&bytes);
-        let mut index = FrameIndex { pending: vec![base], ..FrameIndex::default() };
-        let fde = |i: u64| base + 20 + 20 * i;
-        assert_eq!(index.find(code).map(|e| e.fde), Some(fde(1)));
-        assert_eq!(index.find(code + 0xff).map(|e| e.fde), Some(fde(1)));
-        assert_eq!(index.find(code + 0x100), None, "a gap between two functions");
-        assert_eq!(index.find(code + 0x205).map(|e| e.fde), Some(fde(2)));
-        assert_eq!(index.find(code + 0x103f).map(|e| (e.begin, e.end)), Some((code + 0x1000, code + 0x1040)));
-        assert_eq!(index.find(code + 0x1040), None);
-        assert_eq!(index.find(code - 1), None);
-        assert_eq!(index.sections[0].code, (code, code + 0x1040));
+        // Listed out of order.
+        let functions: &[&[(u64, u32)]] = &[&[(0x1000, 0x40), (0, 0x100), (0x200, 0x10)]];
+        let (mut s, code) = sections(functions, |c| vec![(c[0], c[0] + 0x1040)]);
+        let fde = |i: u64| s.bases[0] + 20 + 20 * i;
+        assert_eq!(s.index.find_in_spans(code).map(|e| e.fde), Some(fde(1)));
+        assert_eq!(s.index.find_in_spans(code + 0xff).map(|e| e.fde), Some(fde(1)));
+        assert_eq!(s.index.find_in_spans(code + 0x100), None, "a gap between two functions");
+        assert_eq!(s.index.find_in_spans(code + 0x205).map(|e| e.fde), Some(fde(2)));
+        let last = s.index.find_in_spans(code + 0x103f).map(|e| (e.begin, e.end));
+        assert_eq!(last, Some((code + 0x1000, code + 0x1040)));
+        assert_eq!(s.index.find_in_spans(code + 0x1040), None);
+        assert_eq!(s.index.find_in_spans(code - 1), None);
+    }
+
+    #[test]
+    fn a_lookup_reads_only_the_section_whose_span_holds_the_address() {
+        let functions: &[&[(u64, u32)]] = &[&[(0, 8)], &[(0x100, 8)], &[(0x200, 8)]];
+        let (mut s, code) =
+            sections(functions, |c| vec![(c[0], c[0] + 8), (c[0] + 0x100, c[0] + 0x108), (c[0] + 0x200, c[0] + 0x208)]);
+        assert_eq!(s.index.find_in_spans(code + 0x104).map(|e| e.fde), Some(s.bases[1] + 20));
+        let read: Vec<bool> = s.index.0.iter().map(|section| section.entries.is_some()).collect();
+        assert_eq!(read, [false, true, false]);
+    }
+
+    #[test]
+    fn an_address_outside_every_span_is_found_by_reading_everything() {
+        // The second section's span says nothing of its code (a graph without executable memory).
+        let functions: &[&[(u64, u32)]] = &[&[(0, 8)], &[(0x100, 8)]];
+        let (mut s, code) = sections(functions, |c| vec![(c[0], c[0] + 8), (0, 0)]);
+        assert_eq!(s.index.find_in_spans(code + 0x104), None);
+        assert_eq!(s.index.find_anywhere(code + 0x104).map(|e| e.fde), Some(s.bases[1] + 20));
+        assert_eq!(s.index.find_anywhere(code + 0x184), None);
     }
 
     #[test]
     fn a_forgotten_section_answers_nothing_and_others_still_answer() {
-        let mut sections = [vec![0u8; 64], vec![0u8; 64], vec![0u8; 64]];
-        let bases: Vec<u64> = sections.iter().map(|s| s.as_ptr() as u64).collect();
-        let code = |i: usize| bases[0] + 0x10_0000 + 0x100 * i as u64;
-        for (i, section) in sections.iter_mut().enumerate() {
-            let bytes = eh_frame(bases[i], &[(code(i), 8)]);
-            section[..bytes.len()].copy_from_slice(&bytes);
-        }
-        let mut index = FrameIndex { pending: bases[..2].to_vec(), ..FrameIndex::default() };
-        assert!(index.find(code(0) + 4).is_some());
-        index.pending.push(bases[2]);
-        index.remove(bases[0]);
-        index.remove(bases[2]);
-        assert!(index.find(code(0) + 4).is_none(), "read, then forgotten");
-        assert!(index.find(code(2) + 4).is_none(), "forgotten before it was read");
-        assert_eq!(index.find(code(1) + 4).map(|e| e.fde), Some(bases[1] + 20));
+        let functions: &[&[(u64, u32)]] = &[&[(0, 8)], &[(0x100, 8)], &[(0x200, 8)]];
+        let (mut s, code) =
+            sections(functions, |c| vec![(c[0], c[0] + 8), (c[0] + 0x100, c[0] + 0x108), (c[0] + 0x200, c[0] + 0x208)]);
+        assert!(s.index.find_in_spans(code + 4).is_some());
+        s.index.remove(s.bases[0]);
+        s.index.remove(s.bases[2]);
+        assert!(s.index.find_anywhere(code + 4).is_none(), "read, then forgotten");
+        assert!(s.index.find_anywhere(code + 0x204).is_none(), "forgotten before it was read");
+        assert_eq!(s.index.find_in_spans(code + 0x104).map(|e| e.fde), Some(s.bases[1] + 20));
     }
 
     #[test]
     fn graphs_whose_code_interleaves_are_both_searched() {
-        let mut sections = [vec![0u8; 96], vec![0u8; 96]];
-        let bases: Vec<u64> = sections.iter().map(|s| s.as_ptr() as u64).collect();
-        let code = bases[0] + 0x10_0000;
-        let functions = [vec![(code, 8), (code + 0x200, 8)], vec![(code + 0x100, 8)]];
-        for (i, section) in sections.iter_mut().enumerate() {
-            let bytes = eh_frame(bases[i], &functions[i]);
-            section[..bytes.len()].copy_from_slice(&bytes);
-        }
-        let mut index = FrameIndex { pending: bases.clone(), ..FrameIndex::default() };
-        assert_eq!(index.find(code + 0x104).map(|e| e.fde), Some(bases[1] + 20));
-        assert_eq!(index.find(code + 0x204).map(|e| e.fde), Some(bases[0] + 40));
-        assert_eq!(index.find(code + 0x184), None);
+        let functions: &[&[(u64, u32)]] = &[&[(0, 8), (0x200, 8)], &[(0x100, 8)]];
+        let (mut s, code) = sections(functions, |c| vec![(c[0], c[0] + 0x208), (c[0] + 0x100, c[0] + 0x108)]);
+        assert_eq!(s.index.find_in_spans(code + 0x104).map(|e| e.fde), Some(s.bases[1] + 20));
+        assert_eq!(s.index.find_in_spans(code + 0x204).map(|e| e.fde), Some(s.bases[0] + 40));
+        assert_eq!(s.index.find_in_spans(code + 0x184), None);
     }
 }

@@ -21,7 +21,7 @@ mod unwind;
 
 pub use entry::call_main;
 pub(crate) use exec_stack::made_executable as stack_made_executable;
-pub(crate) use unwind::{eh_frame_start, unwinder_to_register};
+pub(crate) use unwind::{eh_frame, unwinder_to_register};
 pub mod prelinked;
 pub use runtime::at_exit;
 pub(crate) use runtime::in_this_process as runtime_in_this_process;
@@ -452,9 +452,10 @@ impl LinkPlugin for Platform {
                 self.tls_blocks.lock().unwrap_or_else(|e| e.into_inner()).push((instance, tp_offset));
             }
         }
-        if let Some(start) = unwind::eh_frame_start(graph).filter(|_| self.session.executor().runs_code()) {
+        if let Some(frame) = unwind::eh_frame(graph, alloc).filter(|_| self.session.executor().runs_code()) {
             // The graph is finalized; its eh_frame ends with the terminator.
-            self.session.executor().register_eh_frame(start)?;
+            let start = frame.start;
+            self.session.executor().register_eh_frame(frame)?;
             self.frames.lock().unwrap_or_else(|e| e.into_inner()).push((instance, start));
             self.jit_unwinder.lock().unwrap_or_else(|e| e.into_inner()).add_frame(start);
         }

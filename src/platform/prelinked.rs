@@ -68,7 +68,7 @@ pub fn start(
     for &frame in &image.eh_frames {
         executor.register_eh_frame(frame).map_err(failed)?;
         if let Some(register) = image.unwinder {
-            executor.call(register, &[frame]).map_err(failed)?;
+            executor.call(register, &[frame.start]).map_err(failed)?;
         }
     }
     let args = executor.program_args(argv).map_err(failed)?;

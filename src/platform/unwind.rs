@@ -9,9 +9,10 @@
 //! the unwinders' `_dl_find_object` as the loader does for a native executable; an unwinder
 //! is given them through `__register_frame` only when it does not ask there.
 
-use crate::executor::Executor;
+use crate::executor::{EhFrame, Executor};
 use crate::session::InstanceId;
-use jitld_linker::graph::SectionRole;
+use jitld_linker::graph::{MemProt, SectionRole};
+use jitld_linker::memory::Allocation;
 use jitld_linker::LinkGraph;
 
 /// The address of `graph`'s `.eh_frame`, if it describes any code.
@@ -19,6 +20,15 @@ pub fn eh_frame_start(graph: &LinkGraph) -> Option<u64> {
     let section = graph.sections.iter().find(|s| s.role == SectionRole::EhFrame)?;
     // One block is only the terminator: nothing to register.
     (section.blocks.len() > 1).then(|| graph.blocks[section.blocks[0].index()].addr)
+}
+
+/// `graph`'s `.eh_frame`, if it describes any code, with the span of the graph's executable
+/// memory in `alloc` (empty if it has none).
+pub fn eh_frame(graph: &LinkGraph, alloc: &Allocation) -> Option<EhFrame> {
+    let start = eh_frame_start(graph)?;
+    let code = alloc.parts().iter().filter(|p| p.prot == MemProt::ReadExec).map(|p| (p.addr, p.addr + p.size));
+    let code = code.reduce(|a, b| (a.0.min(b.0), a.1.max(b.1))).unwrap_or((0, 0));
+    Some(EhFrame { start, code })
 }
 
 /// The registration functions (`__register_frame`, `__deregister_frame`) of an unwinder

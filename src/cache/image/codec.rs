@@ -5,6 +5,7 @@
 //! never a panic or a huge allocation.
 
 use super::{CopiedVariable, ExternalFixup, PageRun, PrelinkedImage, TlsBlock};
+use crate::executor::EhFrame;
 use jitld_linker::graph::MemProt;
 
 /// Whether `head` (an entry's first bytes) starts an image, of any format version.
@@ -54,7 +55,10 @@ pub fn encode(image: &PrelinkedImage<'_>, runs: &[PageRun]) -> Vec<u8> {
         out.u64(slot);
         out.u64(resolver);
     }
-    out.words(&image.eh_frames);
+    out.u64(image.eh_frames.len() as u64);
+    for frame in &image.eh_frames {
+        [frame.start, frame.code.0, frame.code.1].into_iter().for_each(|w| out.u64(w));
+    }
     out.words(image.unwinder.as_slice());
     out.words(&image.initializers);
     out.words(&image.finalizers);
@@ -97,7 +101,9 @@ pub fn decode(bytes: &[u8]) -> Option<(PrelinkedImage<'static>, Vec<PageRun>)> {
     for _ in 0..r.count(16)? {
         image.ifuncs.push((r.u64()?, r.u64()?));
     }
-    image.eh_frames = r.words()?;
+    for _ in 0..r.count(24)? {
+        image.eh_frames.push(EhFrame { start: r.u64()?, code: (r.u64()?, r.u64()?) });
+    }
     image.unwinder = r.words()?.first().copied();
     image.initializers = r.words()?;
     image.finalizers = r.words()?;
@@ -185,7 +191,7 @@ mod tests {
             copies: vec![CopiedVariable { addr: 0x1800_0000, size: 8, name: "stdout".into() }],
             tls: vec![TlsBlock { tp_offset: -64, init_size: 4, size: 16, align: 8, image: vec![1, 2, 3, 4] }],
             ifuncs: vec![(0x1800_0010, 0x1000_0000)],
-            eh_frames: vec![0x1400_0100],
+            eh_frames: vec![EhFrame { start: 0x1400_0100, code: (0x1000_0000, 0x1000_2000) }],
             unwinder: Some(0x1000_0020),
             initializers: vec![0x1000_0010],
             finalizers: vec![0x1000_0030, 0x1000_0038],

@@ -31,7 +31,7 @@ use std::path::Path;
 pub const MAGIC_STEM: &[u8; 6] = b"jitldI";
 /// Changes whenever the layout does: another version is not read (its key differs anyway,
 /// as jitld's build is part of it).
-pub const MAGIC: &[u8; 8] = b"jitldI\x00\x03";
+pub const MAGIC: &[u8; 8] = b"jitldI\x00\x04";
 const HEADER: usize = 80;
 const PAGE: u64 = jitld_linker::arch::Arch::host().page_size();
 /// What a warm start reads first (on the stack): the header and, for small images, the

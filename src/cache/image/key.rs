@@ -23,7 +23,7 @@ impl Default for ImageKey {
 impl ImageKey {
     /// A key for this jitld: the format's version, the crate's version and the executable.
     pub fn new() -> Self {
-        let parts = CacheKey::builder().part("format", "prelinked image 2").part("version", env!("CARGO_PKG_VERSION"));
+        let parts = CacheKey::builder().part("format", "prelinked image 3").part("version", env!("CARGO_PKG_VERSION"));
         let exe = std::env::current_exe().map(|p| identity(&p)).unwrap_or_default();
         ImageKey { parts: parts.part("jitld", exe) }
     }

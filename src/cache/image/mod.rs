@@ -29,6 +29,7 @@ pub mod mapping;
 pub mod recorder;
 pub mod symbols;
 
+use crate::executor::EhFrame;
 use jitld_linker::graph::MemProt;
 use std::borrow::Cow;
 
@@ -100,8 +101,8 @@ pub struct PrelinkedImage<'a> {
     pub tls: Vec<TlsBlock>,
     /// GNU indirect functions: (slot, resolver), called again at start.
     pub ifuncs: Vec<(u64, u64)>,
-    /// Starts of `.eh_frame` sections, in registration order.
-    pub eh_frames: Vec<u64>,
+    /// `.eh_frame` sections, in registration order.
+    pub eh_frames: Vec<EhFrame>,
     /// The program's own `__register_frame` (an unwinder linked into it), if any.
     pub unwinder: Option<u64>,
     /// In the order they run.

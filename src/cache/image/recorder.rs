@@ -33,7 +33,7 @@ struct Recorded {
     externals: Vec<ExternalEdge>,
     tls: Vec<TlsBlock>,
     ifuncs: Vec<(u64, u64)>,
-    eh_frames: Vec<u64>,
+    eh_frames: Vec<crate::executor::EhFrame>,
     unwinder: Option<u64>,
     /// Why the image cannot be kept, once something says so.
     unrepresentable: Option<String>,
@@ -137,7 +137,7 @@ impl ImageRecorder {
 }
 
 impl LinkPlugin for ImageRecorder {
-    fn notify_finalized(&self, _: InstanceId, _: u64, graph: &LinkGraph, _: &Allocation) -> Result<()> {
+    fn notify_finalized(&self, _: InstanceId, _: u64, graph: &LinkGraph, alloc: &Allocation) -> Result<()> {
         let mut externals = Vec::new();
         for block in &graph.blocks {
             for edge in block.edges.iter().filter(|e| e.kind != EdgeKind::KEEP_ALIVE) {
@@ -164,7 +164,7 @@ impl LinkPlugin for ImageRecorder {
         recorded.ifuncs.extend(
             graph.ifuncs.iter().map(|&(slot, resolver)| (graph.symbol_addr(slot), graph.symbol_addr(resolver))),
         );
-        recorded.eh_frames.extend(crate::platform::eh_frame_start(graph));
+        recorded.eh_frames.extend(crate::platform::eh_frame(graph, alloc));
         // Images start in this process.
         let runtime = crate::platform::runtime_in_this_process;
         if let Some((register, _)) = crate::platform::unwinder_to_register(graph, runtime) {
