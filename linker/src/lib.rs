@@ -6,6 +6,7 @@
 //! sessions: the `jitld` crate builds those on top.
 
 pub mod arch;
+pub mod cfi;
 pub mod check;
 mod error;
 pub mod flags;

@@ -16,6 +16,7 @@
 //! not yet read be read, and all of them searched.
 
 use crate::executor::EhFrame;
+use jitld_linker::cfi::{self, Cie, DW_EH_PE_ABSPTR, DW_EH_PE_OMIT};
 use std::sync::Mutex;
 
 /// One FDE: the code `[begin, end)` it describes.
@@ -104,165 +105,39 @@ unsafe fn read_section(start: u64) -> Vec<Entry> {
         std::iter::successors(Some(start), |&record| Some(record + 4 + unsafe { read_u32(record) } as u64))
             .take_while(|&record| !matches!(unsafe { read_u32(record) }, 0 | 0xffff_ffff))
     };
+    // SAFETY: a record of the section, its length read from it.
+    let bytes = |record: u64| unsafe { std::slice::from_raw_parts(record as *const u8, 4 + read_u32(record) as usize) };
     // Counted first (a hop per record), so the list is allocated once.
     let mut entries = Vec::with_capacity(records().count());
     // A section has a CIE or two (functions with and without exception tables).
-    let mut cies: Vec<(u64, Option<u8>)> = Vec::new();
+    let mut cies: Vec<(u64, Option<Cie>)> = Vec::new();
     for record in records() {
         let id_field = record + 4;
         let cie_pointer = unsafe { read_u32(id_field) } as u64;
         if cie_pointer == 0 {
             continue;
         }
-        let cie = id_field - cie_pointer;
-        let known = cies.iter().find(|&&(at, _)| at == cie).map(|&(_, encoding)| encoding);
-        let Some(encoding) = known.unwrap_or_else(|| {
-            let encoding = unsafe { fde_encoding(cie) };
-            cies.push((cie, encoding));
-            encoding
+        let cie_at = id_field - cie_pointer;
+        let known = cies.iter().find(|&&(at, _)| at == cie_at).map(|&(_, cie)| cie);
+        let Some(cie) = known.unwrap_or_else(|| {
+            let cie = cfi::read_cie(&mut cfi::Reader { bytes: bytes(cie_at), at: 8 });
+            cies.push((cie_at, cie));
+            cie
         }) else {
             continue;
         };
-        let mut at = id_field + 4;
-        let (begin, range) = if encoding == DW_EH_PE_PCREL | DW_EH_PE_SDATA4 {
-            // What every compiler here writes.
-            let begin = at.wrapping_add(unsafe { read_u32(at) } as i32 as i64 as u64);
-            (Some(begin), Some(unsafe { read_u32(at + 4) } as u64))
-        } else {
-            (unsafe { read_pointer(&mut at, encoding) }, unsafe { read_pointer(&mut at, encoding & 0x0f) })
-        };
-        if let (Some(begin), Some(range)) = (begin, range) {
-            if begin != 0 && range != 0 {
-                entries.push(Entry { begin, end: begin.wrapping_add(range), fde: record });
+        if let Some((begin, end)) = cfi::fde_code(bytes(record), record, &cie) {
+            if begin != 0 && end != begin {
+                entries.push(Entry { begin, end, fde: record });
             }
         }
     }
     entries
 }
 
-/// The pointer encoding of the FDEs of the CIE at `cie` (its `R` augmentation), or `None`
-/// if its augmentation is one this reader does not know.
-///
-/// # Safety
-/// `cie` must be a readable CIE.
-unsafe fn fde_encoding(cie: u64) -> Option<u8> {
-    // SAFETY (all reads): inside the CIE.
-    let version = unsafe { read_u8(cie + 8) };
-    let augmentation = cie + 9;
-    let mut at = augmentation;
-    while unsafe { read_u8(at) } != 0 {
-        at += 1;
-    }
-    at += 1;
-    if unsafe { read_u8(augmentation) } != b'z' {
-        return (at == augmentation + 1).then_some(DW_EH_PE_ABSPTR);
-    }
-    unsafe { read_uleb(&mut at) }; // code alignment
-    unsafe { read_uleb(&mut at) }; // data alignment (its sign does not matter here)
-    if version == 1 {
-        at += 1;
-    } else {
-        unsafe { read_uleb(&mut at) };
-    }
-    unsafe { read_uleb(&mut at) }; // augmentation data length
-    let mut letter = augmentation + 1;
-    loop {
-        match unsafe { read_u8(letter) } {
-            0 => break,
-            b'R' => return Some(unsafe { read_u8(at) }),
-            b'L' => at += 1,
-            b'P' => {
-                let encoding = unsafe { read_u8(at) };
-                at += 1;
-                unsafe { read_pointer(&mut at, encoding & 0x0f) }?;
-            }
-            b'S' | b'B' => {}
-            _ => return None,
-        }
-        letter += 1;
-    }
-    Some(DW_EH_PE_ABSPTR)
-}
-
-const DW_EH_PE_ABSPTR: u8 = 0x00;
-const DW_EH_PE_SDATA4: u8 = 0x0b;
-const DW_EH_PE_PCREL: u8 = 0x10;
-const DW_EH_PE_OMIT: u8 = 0xff;
-
-/// Reads a pointer in `encoding` at `*at`, moving past it. Only absolute and pc-relative
-/// values are known (what `.eh_frame` on this machine uses); `None` for others.
-///
-/// # Safety
-/// The bytes at `*at` must be readable.
-unsafe fn read_pointer(at: &mut u64, encoding: u8) -> Option<u64> {
-    let field = *at;
-    // SAFETY (all reads): the caller's.
-    let value = match encoding & 0x0f {
-        0x00 | 0x04 | 0x0c => {
-            *at += 8;
-            unsafe { read_u64(field) }
-        }
-        0x01 => unsafe { read_uleb(at) },
-        0x02 => {
-            *at += 2;
-            unsafe { read_u16(field) as u64 }
-        }
-        0x03 => {
-            *at += 4;
-            unsafe { read_u32(field) as u64 }
-        }
-        0x0a => {
-            *at += 2;
-            unsafe { read_u16(field) as i16 as i64 as u64 }
-        }
-        0x0b => {
-            *at += 4;
-            unsafe { read_u32(field) as i32 as i64 as u64 }
-        }
-        _ => return None,
-    };
-    match encoding & 0x70 {
-        0 => Some(value),
-        DW_EH_PE_PCREL => Some(value.wrapping_add(field)),
-        _ => None,
-    }
-}
-
-unsafe fn read_uleb(at: &mut u64) -> u64 {
-    let mut value = 0u64;
-    let mut shift = 0;
-    loop {
-        // SAFETY: the caller's.
-        let byte = unsafe { read_u8(*at) };
-        *at += 1;
-        if shift < 64 {
-            value |= ((byte & 0x7f) as u64) << shift;
-        }
-        shift += 7;
-        if byte & 0x80 == 0 {
-            return value;
-        }
-    }
-}
-
-unsafe fn read_u8(at: u64) -> u8 {
-    // SAFETY: the caller's.
-    unsafe { *(at as *const u8) }
-}
-
-unsafe fn read_u16(at: u64) -> u16 {
-    // SAFETY: the caller's.
-    unsafe { (at as *const u16).read_unaligned() }
-}
-
 unsafe fn read_u32(at: u64) -> u32 {
     // SAFETY: the caller's.
     unsafe { (at as *const u32).read_unaligned() }
-}
-
-unsafe fn read_u64(at: u64) -> u64 {
-    // SAFETY: the caller's.
-    unsafe { (at as *const u64).read_unaligned() }
 }
 
 /// glibc's `struct dl_find_object` (x86-64 and AArch64 have no `dlfo_eh_dbase`).

@@ -6,105 +6,10 @@
 #![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 use super::{subtractor_kinds, Builder};
+use crate::cfi::{read_cie, width, Cie, Reader, DW_EH_PE_OMIT, DW_EH_PE_PCREL};
 use crate::graph::{BlockId, Edge, LinkGraph, SectionRole};
 use crate::{LinkError, Result};
 use std::collections::HashMap;
-
-const DW_EH_PE_OMIT: u8 = 0xff;
-const DW_EH_PE_PCREL: u8 = 0x10;
-
-/// A pointer encoding's width in bytes, if it is one this can read.
-fn width(encoding: u8) -> Option<usize> {
-    match encoding & 0x0f {
-        0x00 | 0x04 | 0x0c => Some(8), // absptr, udata8, sdata8
-        0x03 | 0x0b => Some(4),        // udata4, sdata4
-        0x02 | 0x0a => Some(2),        // udata2, sdata2
-        _ => None,
-    }
-}
-
-struct Reader<'a> {
-    bytes: &'a [u8],
-    at: usize,
-}
-
-impl Reader<'_> {
-    fn u8(&mut self) -> Option<u8> {
-        let byte = *self.bytes.get(self.at)?;
-        self.at = self.at.checked_add(1)?;
-        Some(byte)
-    }
-
-    fn uleb(&mut self) -> Option<u64> {
-        let mut value = 0u64;
-        for shift in (0..64).step_by(7) {
-            let byte = self.u8()?;
-            value |= u64::from(byte & 0x7f).checked_shl(shift)?;
-            if byte & 0x80 == 0 {
-                return Some(value);
-            }
-        }
-        None
-    }
-
-    fn skip(&mut self, n: usize) -> Option<()> {
-        self.at = self.at.checked_add(n).filter(|&end| end <= self.bytes.len())?;
-        Some(())
-    }
-
-    fn string(&mut self) -> Option<&[u8]> {
-        let rest = self.bytes.get(self.at..)?;
-        let len = rest.iter().position(|&b| b == 0)?;
-        self.skip(len.checked_add(1)?)?;
-        rest.get(..len)
-    }
-
-    fn value(&self, at: usize, width: usize) -> Option<i64> {
-        let bytes = self.bytes.get(at..at.checked_add(width)?)?;
-        Some(match width {
-            8 => i64::from_le_bytes(bytes.try_into().ok()?),
-            4 => i64::from(i32::from_le_bytes(bytes.try_into().ok()?)),
-            _ => i64::from(i16::from_le_bytes(bytes.try_into().ok()?)),
-        })
-    }
-}
-
-/// What an FDE needs from its CIE: how its pointers are encoded.
-#[derive(Clone, Copy)]
-struct Cie {
-    augmented: bool,
-    fde: u8,
-    lsda: u8,
-}
-
-fn read_cie(reader: &mut Reader) -> Option<Cie> {
-    let version = reader.u8()?;
-    let augmentation = reader.string()?.to_vec();
-    reader.uleb()?; // code alignment
-    reader.uleb()?; // data alignment (sleb: only skipped)
-    if version == 1 {
-        reader.u8()?;
-    } else {
-        reader.uleb()?;
-    }
-    let mut cie = Cie { augmented: augmentation.first() == Some(&b'z'), fde: 0, lsda: DW_EH_PE_OMIT };
-    if !cie.augmented {
-        return Some(cie);
-    }
-    reader.uleb()?;
-    for &c in augmentation.get(1..)? {
-        match c {
-            b'R' => cie.fde = reader.u8()?,
-            b'L' => cie.lsda = reader.u8()?,
-            b'P' => {
-                let encoding = reader.u8()?;
-                reader.skip(width(encoding)?)?;
-            }
-            _ => return Some(cie), // unknown: the pointers it declares are not ours to find
-        }
-    }
-    Some(cie)
-}
 
 /// Adds the missing pc-relative edges of every `__eh_frame` block.
 pub fn add_implicit_edges(graph: &mut LinkGraph, builder: &mut Builder) -> Result<()> {
