@@ -16,7 +16,7 @@ use jitld_linker::memory::Allocation;
 use jitld_linker::LinkGraph;
 
 /// The address of `graph`'s `.eh_frame`, if it describes any code.
-pub fn eh_frame_start(graph: &LinkGraph) -> Option<u64> {
+fn eh_frame_start(graph: &LinkGraph) -> Option<u64> {
     let section = graph.sections.iter().find(|s| s.role == SectionRole::EhFrame)?;
     // One block is only the terminator: nothing to register.
     (section.blocks.len() > 1).then(|| graph.blocks[section.blocks[0].index()].addr)
