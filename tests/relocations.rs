@@ -212,7 +212,7 @@ fn graph_has_one_edge_per_relocation() {
             } else {
                 r.symbol.clone()
             };
-            // .eh_frame is shown as built (one block); its records are split at link time.
+            // .eh_frame is shown as built (one block); at link time its records may be split.
             let want = format!("+{:#x} {kind} -> {target} {}", r.offset, signed_hex(r.addend));
             let at = edges.iter().position(|(section, edge)| *section == r.section && *edge == want);
             let at =

@@ -1,4 +1,10 @@
-//! Splits `.eh_frame` into one block per CIE and FDE record.
+//! Splits `.eh_frame` into one block per CIE and FDE record, where records must go.
+//!
+//! A section whose every FDE describes code this graph keeps, listed in the order that code
+//! is laid out, stays one block: no record would be dropped or moved, and splitting it
+//! was a block, a symbol and a vector of edges per function for nothing (most objects
+//! built without `-ffunction-sections`). Then the section is kept alive itself, and its
+//! edges keep what its records use (LSDAs, personalities).
 //!
 //! An FDE's second word is the distance back to its CIE; it carries no relocation, so we add
 //! an edge for it (the architecture's `P - S` kind), which keeps the distance right after records are dropped. An FDE
@@ -15,17 +21,105 @@ use crate::{LinkError, Result};
 pub fn split_eh_frame(graph: &mut LinkGraph, kinds: &EhFrameKinds) -> Result<()> {
     let sections: Vec<usize> =
         (0..graph.sections.len()).filter(|&s| graph.sections[s].role == SectionRole::EhFrame).collect();
+    if sections.is_empty() {
+        return Ok(());
+    }
+    // Blocks surely kept: those of exported definitions and root sections. Liveness proper
+    // (without the records, which keep nothing alive by themselves) is found only if that
+    // does not settle it, as for code reached only from other code (`.text.unlikely`).
+    let mut kept = rooted_blocks(graph);
+    let mut marked = false;
     for section in sections {
+        if let [block] = graph.sections[section].blocks[..] {
+            let mut whole = keeps_whole(graph, block, &kept);
+            if !whole && !marked {
+                crate::passes::mark_live(graph);
+                kept = graph.blocks.iter().map(|b| b.live).collect();
+                marked = true;
+                whole = keeps_whole(graph, block, &kept);
+            }
+            if whole {
+                graph.blocks[block.index()].live = true;
+                add_terminator(graph, section);
+                continue;
+            }
+        }
         let blocks = std::mem::take(&mut graph.sections[section].blocks);
         let mut records = Vec::new();
         for block in blocks {
             split_block(graph, block, kinds, &mut records)?;
         }
         order_records(graph, section, records);
-        let terminator = graph.add_block(crate::graph::SectionId(section as u32), Content::Owned(vec![0; 4]), 4);
-        graph.blocks[terminator.index()].live = true;
+        add_terminator(graph, section);
     }
     Ok(())
+}
+
+/// The zero length that ends the section, as unwinders expect.
+fn add_terminator(graph: &mut LinkGraph, section: usize) {
+    let terminator = graph.add_block(crate::graph::SectionId(section as u32), Content::Owned(vec![0; 4]), 4);
+    graph.blocks[terminator.index()].live = true;
+}
+
+/// By block: it holds a definition that is a root of liveness, or is in a root section, or
+/// was built live.
+fn rooted_blocks(graph: &LinkGraph) -> Vec<bool> {
+    let mut rooted: Vec<bool> =
+        graph.blocks.iter().map(|b| b.live || graph.sections[b.section.index()].role.is_root()).collect();
+    for symbol in &graph.symbols {
+        if let (true, Definition::Block { block, .. }) = (symbol.live, symbol.def) {
+            rooted[block.index()] = true;
+        }
+    }
+    rooted
+}
+
+/// Whether `block`, a whole `.eh_frame`, can stay one block: every FDE's code is in a block
+/// of this graph that is `kept`, in layout order (`order_records`'s), and points back at a
+/// CIE before it. Anything else, malformed records included, is left to splitting, which
+/// drops, orders and reports.
+fn keeps_whole(graph: &LinkGraph, block: BlockId, kept: &[bool]) -> bool {
+    let b = &graph.blocks[block.index()];
+    let bytes = graph.block_bytes(b);
+    let edges = &b.edges;
+    if !edges.is_sorted_by_key(|e| e.offset) {
+        return false;
+    }
+    let read_u32 = |at: usize| bytes.get(at..at + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+    let mut cies: Vec<usize> = Vec::new();
+    // (code section, block, offset) of the previous FDE.
+    let mut last = (0, 0, 0);
+    let mut offset = 0;
+    while offset < bytes.len() {
+        let Some(length) = read_u32(offset) else { return false };
+        let end = offset.saturating_add(4).saturating_add(length as usize);
+        if length == 0 || length == 0xffff_ffff || end > bytes.len() {
+            return false;
+        }
+        let Some(id) = read_u32(offset + 4) else { return false };
+        if id == 0 {
+            cies.push(offset);
+            offset = end;
+            continue;
+        }
+        if (offset + 4).checked_sub(id as usize).is_none_or(|cie| cies.binary_search(&cie).is_err()) {
+            return false;
+        }
+        let Ok(field) = u32::try_from(offset + 8) else { return false };
+        let pc_begin = edges.binary_search_by_key(&field, |e| e.offset).ok().map(|i| &edges[i]);
+        let Some(edge) = pc_begin else { return false };
+        let Definition::Block { block: code, offset: at } = graph.symbols[edge.target.index()].def else {
+            return false;
+        };
+        let code_block = &graph.blocks[code.index()];
+        let place = (code_block.section.index(), code.index(), at.wrapping_add_signed(edge.addend));
+        if !kept.get(code.index()).copied().unwrap_or(false) || place < last {
+            return false;
+        }
+        last = place;
+        offset = end;
+    }
+    true
 }
 
 /// A record split out of `.eh_frame`: a CIE, or an FDE and where the code it describes

@@ -1,7 +1,8 @@
 //! The pass pipeline and its hook points (LLVM JITLink's, in Rust form).
 //!
 //! A pass is a function over the graph. Each list runs at one point of `link::link`:
-//! - `pre_prune`: the graph as built; liveness roots may be adjusted (eh_frame is split here).
+//! - `pre_prune`: the graph as built; liveness roots may be adjusted (eh_frame is kept whole
+//!   or split here).
 //! - `post_prune`: dead blocks are gone; tables (GOT, stubs) are built here, before sizes are
 //!   fixed.
 //! - `post_allocation`: every block and defined symbol has its final address; externals not yet.
