@@ -1,10 +1,11 @@
 //! Splits `.eh_frame` into one block per CIE and FDE record, where records must go.
 //!
-//! A section whose every FDE describes code this graph keeps, listed in the order that code
-//! is laid out, stays one block: no record would be dropped or moved, and splitting it
-//! was a block, a symbol and a vector of edges per function for nothing (most objects
-//! built without `-ffunction-sections`). Then the section is kept alive itself, and its
-//! edges keep what its records use (LSDAs, personalities).
+//! A section whose every FDE describes code surely kept (in a block holding an exported
+//! definition), listed in the order that code is laid out, stays one block: no record
+//! would be dropped or moved, and splitting it was a block, a symbol and a vector of edges
+//! per function for nothing (most objects built without `-ffunction-sections`). Then the
+//! section is kept alive itself, and its edges keep what its records use (LSDAs,
+//! personalities).
 //!
 //! An FDE's second word is the distance back to its CIE; it carries no relocation, so we add
 //! an edge for it (the architecture's `P - S` kind), which keeps the distance right after records are dropped. An FDE
@@ -24,21 +25,12 @@ pub fn split_eh_frame(graph: &mut LinkGraph, kinds: &EhFrameKinds) -> Result<()>
     if sections.is_empty() {
         return Ok(());
     }
-    // Blocks surely kept: those of exported definitions and root sections. Liveness proper
-    // (without the records, which keep nothing alive by themselves) is found only if that
-    // does not settle it, as for code reached only from other code (`.text.unlikely`).
-    let mut kept = rooted_blocks(graph);
-    let mut marked = false;
+    // Blocks surely kept: those of exported definitions and root sections. (Finding
+    // liveness proper here too cost objects that are split anyway more than it saved.)
+    let kept = rooted_blocks(graph);
     for section in sections {
         if let [block] = graph.sections[section].blocks[..] {
-            let mut whole = keeps_whole(graph, block, &kept);
-            if !whole && !marked {
-                crate::passes::mark_live(graph);
-                kept = graph.blocks.iter().map(|b| b.live).collect();
-                marked = true;
-                whole = keeps_whole(graph, block, &kept);
-            }
-            if whole {
+            if keeps_whole(graph, block, &kept) {
                 graph.blocks[block.index()].live = true;
                 add_terminator(graph, section);
                 continue;
