@@ -177,19 +177,18 @@ impl<'a> ElfObject<'a> {
     /// What a loaded section is for: thread-local template, gathered run (a data section
     /// named like a C identifier, as ld gathers them for `__start_`/`__stop_`), init/fini
     /// array, unwind tables, or plain content.
-    fn role(&self, index: usize) -> SectionRole {
+    fn role(&self, index: usize, name: &str) -> SectionRole {
         let Ok(section) = self.sections.section(object::SectionIndex(index)) else { return SectionRole::Plain };
         let flags = section.sh_flags(LE);
         if flags & u64::from(SHF_TLS) != 0 {
             return SectionRole::ThreadLocal;
         }
-        let name = self.section_name(index);
-        if is_c_identifier(&name) {
+        if is_c_identifier(name) {
             // Gathered code would need its run to be executable; such sections link as plain ones.
             let code = flags & u64::from(SHF_EXECINSTR) != 0;
             return if code { SectionRole::Plain } else { SectionRole::Gathered };
         }
-        section_role(&name)
+        section_role(name)
     }
 
     /// The section index a symbol is defined in, if any (handles `SHN_XINDEX`). The index is
@@ -342,7 +341,8 @@ pub fn interface(input: &InputBuffer, names: &NamePool) -> Result<Interface> {
         }
         // Sections that link the object even when nothing refers to it: init/fini arrays,
         // `.ctors`/`.dtors`, `.init`/`.fini` fragments, gathered sections.
-        let (role, name) = (obj.role(index), obj.section_name(index));
+        let name = obj.section_name(index);
+        let role = obj.role(index, &name);
         iface.has_initializers |= role.is_root() || name == ".init" || name == ".fini";
         if role == SectionRole::Gathered {
             let size = section.sh_size(LE);
@@ -434,7 +434,7 @@ fn add_sections(obj: &ElfObject, graph: &mut LinkGraph) -> Result<Vec<Option<Blo
         if align > 1 << 30 || (align > 1 && !align.is_power_of_two()) {
             return Err(LinkError::malformed(at(), format!("alignment {align} is not a sane power of two")));
         }
-        let role = obj.role(index);
+        let role = obj.role(index, &name);
         let section_id = graph.add_section(&name, prot, role);
         graph.section_mut(section_id).input_index = u32::try_from(index).ok();
         let block = graph.add_block(section_id, content, align);
@@ -546,7 +546,6 @@ fn add_relocations(
             ));
         }
         let Some(block) = blocks.get(target).copied().flatten() else { continue };
-        let target_name = obj.section_name(target);
         let (relas, _) = section
             .rela(LE, obj.data)
             .map_err(|e| bad_section(obj.input, index, e))?
@@ -562,7 +561,7 @@ fn add_relocations(
         let mut last: Option<(u32, EdgeKind, bool, u64)> = None;
         for rela in relas {
             let offset = rela.r_offset(LE);
-            let at = || obj.at().section(&*target_name).offset(offset);
+            let at = || obj.at().section(obj.section_name(target)).offset(offset);
             let r_type = rela.r_type(LE, false);
             let (kind, to_got_base, width) = match last {
                 Some((t, kind, to_got_base, width)) if t == r_type => (kind, to_got_base, width),
