@@ -54,11 +54,13 @@ impl LoadedObjects {
         self.objects.iter().find_map(|object| {
             // SAFETY: the tables belong to an object the loader has mapped; `lookup` stays
             // within the bounds its hash table describes.
-            let sym = unsafe { object.lookup(name, hash)? };
-            let kind = sym.st_info & 0xf;
-            let by_name = kind == STT_GNU_IFUNC || kind == STT_TLS;
-            let matches = by_name || object.base.wrapping_add(sym.st_value) == addr;
-            matches.then_some((sym.st_size, kind))
+            let sym = unsafe {
+                object.lookup(name, hash, |sym| {
+                    let kind = sym.st_info & 0xf;
+                    kind == STT_GNU_IFUNC || kind == STT_TLS || object.base.wrapping_add(sym.st_value) == addr
+                })?
+            };
+            Some((sym.st_size, sym.st_info & 0xf))
         })
     }
 }
@@ -84,8 +86,15 @@ fn gnu_hash(name: &[u8]) -> u32 {
 }
 
 impl Object {
-    /// The defined symbol `name` of this object, if any.
-    unsafe fn lookup(&self, name: &CStr, hash: u32) -> Option<&libc::Elf64_Sym> {
+    /// The defined symbol `name` of this object that `wanted` accepts, if any: a name can
+    /// have several versions (the C library's `memcpy@GLIBC_2.2.5` and `memcpy@@GLIBC_2.14`),
+    /// and the one `dlsym` found need not come first.
+    unsafe fn lookup(
+        &self,
+        name: &CStr,
+        hash: u32,
+        wanted: impl Fn(&libc::Elf64_Sym) -> bool,
+    ) -> Option<&libc::Elf64_Sym> {
         let header = self.gnu_hash;
         let (buckets, first_symbol, bloom_words) = (*header, *header.add(1), *header.add(2));
         if buckets == 0 {
@@ -102,7 +111,7 @@ impl Object {
             if chain | 1 == hash | 1 {
                 let sym = &*self.symtab.add(index as usize);
                 let sym_name = CStr::from_ptr(self.strtab.add(sym.st_name as usize) as *const libc::c_char);
-                if sym_name == name && sym.st_shndx != SHN_UNDEF {
+                if sym_name == name && sym.st_shndx != SHN_UNDEF && wanted(sym) {
                     return Some(sym);
                 }
             }
@@ -145,6 +154,14 @@ mod tests {
             }
             let sym = unsafe { &*(sym as *const libc::Elf64_Sym) };
             assert_eq!(ours, Some((sym.st_size, sym.st_info & 0xf)), "{name:?}");
+        }
+        // Names with several versions are found whichever the chain lists first (dladdr1 was
+        // the fallback for these: a scan of the whole library).
+        for (library, name) in [(c"libc.so.6", c"memcpy"), (c"libm.so.6", c"exp")] {
+            let handle = unsafe { libc::dlopen(library.as_ptr(), libc::RTLD_LAZY) };
+            assert!(!handle.is_null(), "{library:?}");
+            let addr = unsafe { libc::dlsym(handle, name.as_ptr()) } as u64;
+            assert!(LoadedObjects::now().symbol(name, addr).is_some(), "{name:?} at {addr:#x}");
         }
         assert_eq!(loaded.symbol(c"no_such_symbol_anywhere", 0), None);
         // glibc's own thread-local `errno` is found as one (jitld refuses it by name).
