@@ -6,7 +6,7 @@
 
 use super::fixup::page;
 use super::{EdgeInfo, Formula, TableUse};
-use crate::graph::{BlockId, LinkGraph};
+use crate::graph::{BlockId, Definition, LinkGraph};
 use crate::Result;
 
 /// Whether an edge described by `info` at `site` reaches `target + addend` without help.
@@ -36,8 +36,12 @@ pub fn use_stubs_where_far(graph: &mut LinkGraph) -> Result<()> {
                 TableUse::BranchStubIfFar => true,
                 _ => continue,
             };
-            let Some(&stub) = graph.stubs.plt.get(&edge.target) else { continue };
             let target = graph.symbol(edge.target);
+            // Only externals get stubs (`tables::build_tables`): no need to hash the rest.
+            if !matches!(target.def, Definition::External { .. }) {
+                continue;
+            }
+            let Some(&stub) = graph.stubs.plt.get(&edge.target) else { continue };
             let site = graph.block(b).addr.wrapping_add(u64::from(edge.offset));
             // An address taken of code may use the stub as the function's address (as a
             // non-PIE executable's PLT entry is); data has no stand-in.
