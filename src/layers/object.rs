@@ -449,14 +449,21 @@ impl LinkContext for SessionLinkContext {
     }
 
     fn notify_resolved(&mut self, graph: &LinkGraph) -> jitld_linker::Result<()> {
-        let mut resolved: Vec<(SymbolName, u64, u64)> = graph
-            .defined_globals()
-            .filter(|(_, name, _)| self.mr.flags(*name).is_some())
-            .map(|(_, name, s)| (name, s.addr, s.size))
-            .collect();
-        resolved.extend(self.init_symbol.map(|init| (init, 0, 0)));
-        let defined: jitld_linker::NameSet = resolved.iter().map(|r| r.0).collect();
-        if let Some(&(missing, _)) = self.mr.symbols().iter().find(|(name, _)| !defined.contains(name)) {
+        // By position in the unit's symbols: whether the graph defines it.
+        let mut defined = vec![false; self.mr.symbols().len()];
+        let mut resolved: Vec<(SymbolName, u64, u64)> = Vec::with_capacity(defined.len());
+        let globals = graph.defined_globals().map(|(_, name, s)| (name, s.addr, s.size));
+        for (name, addr, size) in globals.chain(self.init_symbol.map(|init| (init, 0, 0))) {
+            let promised = self.mr.position(name);
+            if let Some(flag) = promised.and_then(|i| defined.get_mut(i)) {
+                *flag = true;
+            }
+            if promised.is_some() || Some(name) == self.init_symbol {
+                resolved.push((name, addr, size));
+            }
+        }
+        let missing = defined.iter().position(|d| !d).and_then(|i| self.mr.symbols().get(i));
+        if let Some(&(missing, _)) = missing {
             return Err(jitld_linker::LinkError::malformed(
                 jitld_linker::Location::file(&*graph.name).symbol(graph.names.resolve(missing).to_string()),
                 "symbol table promised a definition the graph does not have",

@@ -87,6 +87,11 @@ impl MaterializationResponsibility {
         self.index.get(&name).map(|&i| self.symbols[i].1)
     }
 
+    /// Where `name` is in `symbols`, if this unit must define it.
+    pub fn position(&self, name: SymbolName) -> Option<usize> {
+        self.index.get(&name).copied()
+    }
+
     /// Addresses are final: dependents may link against them now.
     pub fn notify_resolved(&self, addrs: &[(SymbolName, u64)]) -> Result<()> {
         let sized: Vec<_> = addrs.iter().map(|&(name, addr)| (name, addr, 0)).collect();
