@@ -154,34 +154,11 @@ unsafe extern "C" fn visit_object(info: *mut libc::dl_phdr_info, _size: usize, d
     if request.only.is_some_and(|only| only != dynamic.base) {
         return 0;
     }
-    let table = |start: u64, size: u64| match start {
-        0 => &[][..],
-        _ => std::slice::from_raw_parts(start as *const libc::Elf64_Rela, size as usize / 24),
-    };
-    // Most slots hold something else: a range check turns them away before the search.
-    let lowest = request.moves.first().map_or(u64::MAX, |&(from, _)| from);
-    let highest = request.moves.last().map_or(0, |&(from, _)| from);
-    let moved = |held: u64, addend: u64| {
-        let original = held.wrapping_sub(addend);
-        if original < lowest || original > highest {
-            return None;
-        }
-        let i = request.moves.binary_search_by_key(&original, |&(from, _)| from).ok()?;
-        Some(request.moves.get(i)?.1.wrapping_add(addend))
-    };
     let mut writes: Vec<(u64, u64)> = Vec::new();
-    // The leading relative relocations (most of a library's) name no symbol.
-    let rela = table(dynamic.rela, dynamic.relasz);
-    for r in rela.get(dynamic.relacount as usize..).unwrap_or_default() {
-        let addend = match (r.r_info & 0xffff_ffff) as u32 {
-            R_X86_64_GLOB_DAT => 0,
-            R_X86_64_64 => r.r_addend as u64,
-            _ => continue,
-        };
-        let slot = dynamic.base + r.r_offset;
-        if let Some(value) = moved((slot as *const u64).read_unaligned(), addend) {
-            writes.push((slot, value));
-        }
+    {
+        let mut index = SLOT_INDEX.lock().unwrap_or_else(|e| e.into_inner());
+        let slots = index.object((*info).dlpi_subs, dynamic.base, || symbol_slots(&dynamic));
+        redirect(slots, request.moves, &mut writes);
     }
     if let Some((name, replacement)) = request.function.filter(|_| dynamic.symtab != 0 && dynamic.strtab != 0) {
         for r in table(dynamic.jmprel, dynamic.pltrelsz) {
@@ -196,6 +173,102 @@ unsafe extern "C" fn visit_object(info: *mut libc::dl_phdr_info, _size: usize, d
     write_slots(&writes, dynamic.relro);
     request.written.set(request.written.get() + writes.len());
     0
+}
+
+/// The relocation table at `start`, `size` bytes long (none at address 0).
+unsafe fn table<'a>(start: u64, size: u64) -> &'a [libc::Elf64_Rela] {
+    match start {
+        0 => &[],
+        _ => std::slice::from_raw_parts(start as *const libc::Elf64_Rela, size as usize / 24),
+    }
+}
+
+/// A loaded object's symbol slot (`GLOB_DAT`, `R_X86_64_64`): where it is, the address it
+/// refers to, and the addend it holds on top of that.
+#[derive(Clone, Copy)]
+struct SymbolSlot {
+    refers_to: u64,
+    slot: u64,
+    addend: u64,
+}
+
+/// The symbol slots of each loaded object (by load address), sorted by the address they
+/// refer to, read at the first request that visits the object: each variable copied after
+/// that costs a search per object, not a read of every slot (a C++ program copies a dozen,
+/// and libstdc++ has 3,000 slots). Slots change only here, at load time, and through
+/// `interpose`, which keeps this in step; a slot found changed anyway is left alone, as a
+/// read would have. The index starts again once the loader has unloaded anything
+/// (`dlpi_subs`): another object may then sit at an address it knows.
+struct SlotIndex {
+    unloads: u64,
+    objects: Vec<(u64, Vec<SymbolSlot>)>,
+}
+
+static SLOT_INDEX: std::sync::Mutex<SlotIndex> = std::sync::Mutex::new(SlotIndex { unloads: 0, objects: Vec::new() });
+
+impl SlotIndex {
+    fn object(&mut self, unloads: u64, base: u64, read: impl FnOnce() -> Vec<SymbolSlot>) -> &mut Vec<SymbolSlot> {
+        if unloads != self.unloads {
+            self.objects.clear();
+            self.unloads = unloads;
+        }
+        let at = match self.objects.iter().position(|&(b, _)| b == base) {
+            Some(at) => at,
+            None => {
+                self.objects.push((base, read()));
+                self.objects.len() - 1
+            }
+        };
+        &mut self.objects[at].1
+    }
+}
+
+/// The object's symbol slots as they are now, by the address each refers to.
+///
+/// # Safety
+/// `dynamic` must describe an object the loader has mapped.
+unsafe fn symbol_slots(dynamic: &DynamicSection) -> Vec<SymbolSlot> {
+    let mut slots = Vec::new();
+    // The leading relative relocations (most of a library's) name no symbol.
+    let rela = table(dynamic.rela, dynamic.relasz);
+    for r in rela.get(dynamic.relacount as usize..).unwrap_or_default() {
+        let addend = match (r.r_info & 0xffff_ffff) as u32 {
+            R_X86_64_GLOB_DAT => 0,
+            R_X86_64_64 => r.r_addend as u64,
+            _ => continue,
+        };
+        let slot = dynamic.base + r.r_offset;
+        let held = (slot as *const u64).read_unaligned();
+        slots.push(SymbolSlot { refers_to: held.wrapping_sub(addend), slot, addend });
+    }
+    slots.sort_unstable_by_key(|s| s.refers_to);
+    slots
+}
+
+/// Adds to `writes` the slots of `slots` that refer to the first of a pair of `moves` (each
+/// slot moves once), pointed at the second, and notes the change in `slots`.
+///
+/// # Safety
+/// The slots must be an object's the loader has mapped.
+unsafe fn redirect(slots: &mut Vec<SymbolSlot>, moves: &[(u64, u64)], writes: &mut Vec<(u64, u64)>) {
+    let mut changed = Vec::new();
+    for &(from, to) in moves {
+        let start = slots.partition_point(|s| s.refers_to < from);
+        let end = start + slots[start..].partition_point(|s| s.refers_to == from);
+        for s in slots.drain(start..end) {
+            let held = (s.slot as *const u64).read_unaligned();
+            if held == from.wrapping_add(s.addend) {
+                writes.push((s.slot, to.wrapping_add(s.addend)));
+                changed.push(SymbolSlot { refers_to: to, ..s });
+            } else {
+                changed.push(SymbolSlot { refers_to: held.wrapping_sub(s.addend), ..s });
+            }
+        }
+    }
+    for s in changed {
+        let at = slots.partition_point(|x| x.refers_to < s.refers_to);
+        slots.insert(at, s);
+    }
 }
 
 /// Whether the NUL-terminated string at `c` is `name`, reading no further than the first
@@ -232,4 +305,33 @@ unsafe fn write_slots(writes: &[(u64, u64)], relro: Option<(u64, u64)>) {
         (slot as *mut u64).write_unaligned(value);
     }
     lift(libc::PROT_READ);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Slots in this test's memory: each moves once per request, by the address it refers to
+    /// (its addend kept), a slot changed behind the index's back is left alone, and the
+    /// index stays sorted for the next request.
+    #[test]
+    fn slots_move_by_what_they_refer_to_and_the_index_keeps_up() {
+        let (a, b, c) = (0x1000u64, 0x2000u64, 0x3000u64);
+        let mut memory = [a, a + 8, b, c, a];
+        memory[4] = 0x9999; // changed since it was read
+        let at = |i: usize| &memory[i] as *const u64 as u64;
+        let slot = |i: usize, refers_to: u64, addend: u64| SymbolSlot { refers_to, slot: at(i), addend };
+        let mut slots = vec![slot(0, a, 0), slot(1, a, 8), slot(2, b, 0), slot(3, c, 0), slot(4, a, 0)];
+        slots.sort_unstable_by_key(|s| s.refers_to);
+        let mut writes = Vec::new();
+        // SAFETY: the slots are this test's memory.
+        unsafe { redirect(&mut slots, &[(a, b), (b, c)], &mut writes) };
+        writes.sort_unstable();
+        assert_eq!(writes, [(at(0), b), (at(1), b + 8), (at(2), c)]);
+        assert!(slots.is_sorted_by_key(|s| s.refers_to));
+        let refers: Vec<(u64, u64)> = slots.iter().map(|s| (s.slot, s.refers_to)).collect();
+        for expected in [(at(0), b), (at(1), b), (at(2), c), (at(3), c), (at(4), 0x9999)] {
+            assert!(refers.contains(&expected), "{expected:x?} in {refers:x?}");
+        }
+    }
 }
