@@ -179,6 +179,8 @@ impl Executor for InProcessExecutor {
     }
 
     fn run_main(&self, entry: u64, args: ProgramArgs) -> Result<i32> {
+        // The links that made copies are done; the program's memory may have the index's.
+        crate::platform::copy_relocation::forget_slot_index();
         // SAFETY: the entry is linked, ready code called as C's `main`; the arguments were
         // placed by `program_args` and live forever.
         Ok(unsafe { crate::platform::call_main(entry, args.argc as i32, args.argv as *const _, args.envp as *const _) })

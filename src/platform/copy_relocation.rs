@@ -223,15 +223,23 @@ impl SlotIndex {
     }
 }
 
+/// Drops the index (a cache: the next request reads the slots again), so that a program
+/// started after its links does not carry it.
+pub fn forget_slot_index() {
+    let mut index = SLOT_INDEX.lock().unwrap_or_else(|e| e.into_inner());
+    index.objects = Vec::new();
+}
+
 /// The object's symbol slots as they are now, by the address each refers to.
 ///
 /// # Safety
 /// `dynamic` must describe an object the loader has mapped.
 unsafe fn symbol_slots(dynamic: &DynamicSection) -> Vec<SymbolSlot> {
-    let mut slots = Vec::new();
     // The leading relative relocations (most of a library's) name no symbol.
     let rela = table(dynamic.rela, dynamic.relasz);
-    for r in rela.get(dynamic.relacount as usize..).unwrap_or_default() {
+    let symbolic = rela.get(dynamic.relacount as usize..).unwrap_or_default();
+    let mut slots = Vec::with_capacity(symbolic.len());
+    for r in symbolic {
         let addend = match (r.r_info & 0xffff_ffff) as u32 {
             R_X86_64_GLOB_DAT => 0,
             R_X86_64_64 => r.r_addend as u64,
