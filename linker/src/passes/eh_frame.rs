@@ -47,6 +47,11 @@ pub fn split_eh_frame(graph: &mut LinkGraph, kinds: &EhFrameKinds) -> Result<()>
     Ok(())
 }
 
+/// The little-endian 32-bit word at `at` (a record's length, or its CIE pointer).
+fn word(bytes: &[u8], at: usize) -> Option<u32> {
+    bytes.get(at..at.checked_add(4)?).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+}
+
 /// The zero length that ends the section, as unwinders expect.
 fn add_terminator(graph: &mut LinkGraph, section: usize) {
     let terminator = graph.add_block(crate::graph::SectionId(section as u32), Content::Owned(vec![0; 4]), 4);
@@ -77,18 +82,17 @@ fn keeps_whole(graph: &LinkGraph, block: BlockId, kept: &[bool]) -> bool {
     if !edges.is_sorted_by_key(|e| e.offset) {
         return false;
     }
-    let read_u32 = |at: usize| bytes.get(at..at + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
     let mut cies: Vec<usize> = Vec::new();
     // (code section, block, offset) of the previous FDE.
     let mut last = (0, 0, 0);
     let mut offset = 0;
     while offset < bytes.len() {
-        let Some(length) = read_u32(offset) else { return false };
+        let Some(length) = word(bytes, offset) else { return false };
         let end = offset.saturating_add(4).saturating_add(length as usize);
         if length == 0 || length == 0xffff_ffff || end > bytes.len() {
             return false;
         }
-        let Some(id) = read_u32(offset + 4) else { return false };
+        let Some(id) = word(bytes, offset + 4) else { return false };
         if id == 0 {
             cies.push(offset);
             offset = end;
@@ -133,7 +137,6 @@ fn split_block(graph: &mut LinkGraph, block: BlockId, kinds: &EhFrameKinds, spli
     let bad = |graph: &LinkGraph, offset: usize, message: &str| {
         LinkError::malformed(graph.location(block, offset as u64), message.to_string())
     };
-    let read_u32 = |at: usize| bytes.get(at..at + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
 
     // Every record becomes a block and a symbol: grow the graph's vectors once, to size,
     // rather than by doubling (an object with 10,000 functions has 10,000 FDEs, and a
@@ -149,7 +152,7 @@ fn split_block(graph: &mut LinkGraph, block: BlockId, kinds: &EhFrameKinds, spli
     let mut next_edge = 0;
     let mut offset = 0;
     while offset < bytes.len() {
-        let length = read_u32(offset).ok_or_else(|| bad(graph, offset, "truncated eh_frame record"))? as usize;
+        let length = word(&bytes, offset).ok_or_else(|| bad(graph, offset, "truncated eh_frame record"))? as usize;
         if length == 0 {
             break; // terminator in the input; we add our own
         }
@@ -160,7 +163,7 @@ fn split_block(graph: &mut LinkGraph, block: BlockId, kinds: &EhFrameKinds, spli
             .checked_add(4 + length)
             .filter(|&e| e <= bytes.len())
             .ok_or_else(|| bad(graph, offset, "eh_frame record runs past the section end"))?;
-        let id = read_u32(offset + 4).ok_or_else(|| bad(graph, offset, "eh_frame record too short"))?;
+        let id = word(&bytes, offset + 4).ok_or_else(|| bad(graph, offset, "eh_frame record too short"))?;
         let content = match base {
             Some(start) => Content::Input { start: start + offset, len: end - offset },
             None => Content::Owned(bytes[offset..end].to_vec()),
@@ -282,7 +285,7 @@ fn order_records(graph: &mut LinkGraph, section: usize, records: Vec<Record>) {
 pub fn record_count(bytes: &[u8]) -> usize {
     let mut count = 0;
     let mut offset = 0usize;
-    while let Some(length) = bytes.get(offset..offset + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])) {
+    while let Some(length) = word(bytes, offset) {
         if length == 0 || length == 0xffff_ffff {
             break;
         }
