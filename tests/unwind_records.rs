@@ -79,7 +79,7 @@ fn records_of_dropped_code_go_with_it() {
     // Every FDE left describes a live block.
     for &record in &section.blocks[1..3] {
         let pc_begin = graph.block(record).edges.iter().find(|e| e.offset == 8).expect("an FDE's code pointer");
-        let Definition::Block { block, .. } = graph.symbol(pc_begin.target).def else { panic!("code elsewhere") };
+        let Definition::Block { block, .. } = graph.symbol(pc_begin.target()).def else { panic!("code elsewhere") };
         assert!(graph.block(block).live);
     }
     let dead = graph.sections.iter().find(|s| s.name == ".text.unused").expect(".text.unused");

@@ -71,6 +71,18 @@ fn timed<T>(ctx: &mut dyn LinkContext, phase: &'static str, step: impl FnOnce(&m
     result
 }
 
+/// An edge names its target in 24 bits (`graph::Edge`): a graph with more symbols than
+/// that cannot be linked.
+fn within_symbol_limit(graph: &LinkGraph) -> Result<()> {
+    match graph.symbols.len() > crate::graph::MAX_SYMBOLS as usize {
+        true => Err(LinkError::malformed(
+            crate::Location::file(&*graph.name),
+            format!("{} symbols; jitld links at most {} per object", graph.symbols.len(), crate::graph::MAX_SYMBOLS),
+        )),
+        false => Ok(()),
+    }
+}
+
 /// Links `graph` in one go, asking the context for externals (`LinkContext::lookup`).
 pub fn link(graph: LinkGraph, ctx: &mut dyn LinkContext) -> Result<()> {
     let pending = begin(graph, ctx)?;
@@ -105,10 +117,13 @@ pub fn begin(mut graph: LinkGraph, ctx: &mut dyn LinkContext) -> Result<PendingL
     ctx.modify_passes(&mut config);
 
     timed(ctx, "prune and tables", |ctx| -> Result<()> {
+        // Before passes read edges, and again once they have added symbols of their own.
+        within_symbol_limit(&graph)?;
         passes::run(&mut config.pre_prune, &mut graph)?;
         passes::prune(&mut graph)?;
         note_reach(&mut graph, ctx)?;
-        passes::run(&mut config.post_prune, &mut graph)
+        passes::run(&mut config.post_prune, &mut graph)?;
+        within_symbol_limit(&graph)
     })?;
 
     let layout = layout(&graph, ctx.memory().page_size(), ctx.memory().gathers_tables());

@@ -138,7 +138,7 @@ impl MaterializationUnit for LazyReexportsUnit {
             let tramp_block = graph.add_block(code, Content::Owned(trampoline), 16);
             let tramp = graph.add_anonymous_symbol(tramp_block, 0, 0);
             let slot_block = graph.add_block(slots, Content::Owned(vec![0; 8]), 8);
-            let pointer = Edge { kind: arch.pointer_kind(), offset: 0, target: tramp, addend: 0 };
+            let pointer = Edge::new(arch.pointer_kind(), 0, tramp, 0);
             graph.blocks[slot_block.index()].edges.push(pointer);
             let slot = graph.add_anonymous_symbol(slot_block, 0, 8);
             let entry = arch.add_pointer_jump_stub(&mut graph, code, slot);

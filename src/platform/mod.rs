@@ -422,10 +422,10 @@ impl LinkPlugin for Platform {
             };
             for &block in &section.blocks {
                 for edge in &graph.blocks[block.index()].edges {
-                    if edge.kind == EdgeKind::KEEP_ALIVE || edge.offset % 8 != 0 {
+                    if edge.kind() == EdgeKind::KEEP_ALIVE || edge.offset % 8 != 0 {
                         continue;
                     }
-                    let addr = graph.symbol_addr(edge.target).wrapping_add(edge.addend as u64);
+                    let addr = graph.symbol_addr(edge.target()).wrapping_add(edge.addend as u64);
                     if addr == 0 || addr == u64::MAX {
                         continue;
                     }

@@ -50,9 +50,9 @@ impl LinkPlugin for RelocationDump {
             for &block in &section.blocks {
                 let b = &graph.blocks[block.index()];
                 for edge in &b.edges {
-                    let Some(info) = graph.arch.edge_info(edge.kind) else { continue };
+                    let Some(info) = graph.arch.edge_info(edge.kind()) else { continue };
                     let site = b.addr + edge.offset as u64;
-                    let target = &graph.symbols[edge.target.index()];
+                    let target = &graph.symbols[edge.target().index()];
                     let external = matches!(target.def, Definition::External { .. });
                     let width = u64::from(info.width);
                     let value = match alloc.bytes_at(site, width) {
@@ -66,7 +66,7 @@ impl LinkPlugin for RelocationDump {
                         section.name,
                         b.input_offset + edge.offset as u64,
                         info.name,
-                        graph.symbol_name(edge.target),
+                        graph.symbol_name(edge.target()),
                         LinkGraph::format_addend(edge.addend)
                     );
                 }

@@ -18,7 +18,7 @@ pub fn page(address: i128) -> i128 {
 pub fn apply_fixups(graph: &LinkGraph, block: BlockId, memory: &mut [u8]) -> Result<()> {
     let b = graph.block(block);
     for edge in &b.edges {
-        let Some(info) = graph.arch.edge_info(edge.kind) else { continue };
+        let Some(info) = graph.arch.edge_info(edge.kind()) else { continue };
         let at = || graph.location(block, u64::from(edge.offset));
         let value = edge_value(graph, block, edge, info.formula)
             .map_err(|message| LinkError::malformed(at(), format!("{}: {message}", info.name)))?;
@@ -29,7 +29,7 @@ pub fn apply_fixups(graph: &LinkGraph, block: BlockId, memory: &mut [u8]) -> Res
             return Err(LinkError::OutOfRange {
                 at: Box::new(at()),
                 kind: info.name.to_string(),
-                target: graph.symbol_name(edge.target),
+                target: graph.symbol_name(edge.target()),
                 value,
             });
         }
@@ -38,8 +38,8 @@ pub fn apply_fixups(graph: &LinkGraph, block: BlockId, memory: &mut [u8]) -> Res
             .checked_add(usize::from(info.width))
             .and_then(|end| memory.get_mut(start..end))
             .ok_or_else(|| LinkError::malformed(at(), "relocation extends past the end of its section"))?;
-        graph.arch.write_field(edge.kind, value, field).map_err(|message| {
-            LinkError::malformed(at(), format!("{} to {}: {message}", info.name, graph.symbol_name(edge.target)))
+        graph.arch.write_field(edge.kind(), value, field).map_err(|message| {
+            LinkError::malformed(at(), format!("{} to {}: {message}", info.name, graph.symbol_name(edge.target())))
         })?;
     }
     Ok(())
@@ -52,7 +52,7 @@ pub fn edge_value(
     edge: &Edge,
     formula: Formula,
 ) -> std::result::Result<i128, String> {
-    let target = graph.symbol(edge.target);
+    let target = graph.symbol(edge.target());
     let (s, a) = (i128::from(target.addr), i128::from(edge.addend));
     let p = sum(&[i128::from(graph.block(block).addr), i128::from(edge.offset)]);
     let got = || {

@@ -30,24 +30,24 @@ pub fn use_stubs_where_far(graph: &mut LinkGraph) -> Result<()> {
         }
         for i in 0..graph.block(b).edges.len() {
             let Some(&edge) = graph.block(b).edges.get(i) else { continue };
-            let Some(info) = graph.arch.edge_info(edge.kind) else { continue };
+            let Some(info) = graph.arch.edge_info(edge.kind()) else { continue };
             let branch = match info.table {
                 TableUse::StubIfFar => false,
                 TableUse::BranchStubIfFar => true,
                 _ => continue,
             };
-            let target = graph.symbol(edge.target);
+            let target = graph.symbol(edge.target());
             // Only externals get stubs (`tables::build_tables`): no need to hash the rest.
             if !matches!(target.def, Definition::External { .. }) {
                 continue;
             }
-            let Some(&stub) = graph.stubs.plt.get(&edge.target) else { continue };
+            let Some(&stub) = graph.stubs.plt.get(&edge.target()) else { continue };
             let site = graph.block(b).addr.wrapping_add(u64::from(edge.offset));
             // An address taken of code may use the stub as the function's address (as a
             // non-PIE executable's PLT entry is); data has no stand-in.
             if (branch || target.flags.callable) && !reaches(info, target.addr, edge.addend, site) {
                 if let Some(e) = graph.block_mut(b).edges.get_mut(i) {
-                    e.target = stub;
+                    e.set_target(stub);
                 }
             }
         }

@@ -94,7 +94,7 @@ fn table_block(graph: &mut LinkGraph, section: SectionId, align: u64) -> BlockId
 fn add_live_edge(graph: &mut LinkGraph, block: BlockId, kind: EdgeKind, offset: u32, target: SymbolId, addend: i64) {
     let b = graph.block_mut(block);
     b.live = true;
-    b.edges.push(Edge { kind, offset, target, addend });
+    b.edges.push(Edge::new(kind, offset, target, addend));
 }
 
 /// The graph's thread-local base: an absolute symbol whose address, once the TLS block is
@@ -177,7 +177,7 @@ fn reserve_for_entries(graph: &mut LinkGraph, work: &[(BlockId, usize)]) {
     let mut targets: usize = 0;
     for &(block, i) in work {
         let Some(edge) = graph.block(block).edges.get(i) else { continue };
-        if let Some(first) = seen.get_mut(edge.target.index()).filter(|s| !**s) {
+        if let Some(first) = seen.get_mut(edge.target().index()).filter(|s| !**s) {
             *first = true;
             targets = targets.saturating_add(1);
         }
@@ -196,7 +196,7 @@ pub fn got_entry_target(graph: &LinkGraph, entry: SymbolId) -> Option<SymbolId> 
     let edges = &graph.block(block).edges;
     let at = u32::try_from(offset).ok()?;
     let index = edges.binary_search_by_key(&at, |e| e.offset).ok()?;
-    edges.get(index).map(|e| e.target)
+    edges.get(index).map(|e| e.target())
 }
 
 /// Whether `edge`'s field (described by `info`) with its addend reaches from any address of the memory
@@ -206,7 +206,7 @@ pub fn got_entry_target(graph: &LinkGraph, entry: SymbolId) -> Option<SymbolId> 
 fn reaches_across(graph: &LinkGraph, edge: &Edge, info: &EdgeInfo, last: &mut Option<(EdgeKind, i64, bool)>) -> bool {
     let addend = edge.addend;
     if let Some((kind, a, answer)) = *last {
-        if (kind, a) == (edge.kind, addend) {
+        if (kind, a) == (edge.kind(), addend) {
             return answer;
         }
     }
@@ -217,15 +217,15 @@ fn reaches_across(graph: &LinkGraph, edge: &Edge, info: &EdgeInfo, last: &mut Op
         let last = end.saturating_sub(1).max(start);
         reaches(info, start, addend, last) && reaches(info, last, addend, start)
     });
-    *last = Some((edge.kind, addend, answer));
+    *last = Some((edge.kind(), addend, answer));
     answer
 }
 
 /// Points edge `i` of `block` at `target` with `kind`.
 fn retarget(graph: &mut LinkGraph, block: BlockId, i: usize, kind: EdgeKind, target: SymbolId) {
     if let Some(e) = graph.block_mut(block).edges.get_mut(i) {
-        e.kind = kind;
-        e.target = target;
+        e.set_kind(kind);
+        e.set_target(target);
     }
 }
 
@@ -244,10 +244,10 @@ fn edges_needing_tables(graph: &LinkGraph) -> (Vec<(BlockId, usize)>, bool) {
     let mut work = Vec::new();
     for (b, block) in graph.blocks.iter().enumerate().filter(|(_, block)| block.live) {
         for (i, edge) in block.edges.iter().enumerate() {
-            let Some(c) = class.get_mut(usize::from(edge.kind.0)) else { continue };
+            let Some(c) = class.get_mut(usize::from(edge.kind().0)) else { continue };
             if *c == 0 {
                 *c = KNOWN;
-                if let Some(info) = graph.arch.edge_info(edge.kind) {
+                if let Some(info) = graph.arch.edge_info(edge.kind()) {
                     // `sym@GOTOFF` is relative to the GOT base even when nothing names
                     // `_GLOBAL_OFFSET_TABLE_`.
                     if matches!(info.formula, Formula::FromGot | Formula::FromGotPage) {
@@ -263,13 +263,13 @@ fn edges_needing_tables(graph: &LinkGraph) -> (Vec<(BlockId, usize)>, bool) {
             let c = *c;
             needs_got_base |= c & GOT_BASE != 0;
             let act = if c & STUB_IF_FAR != 0 {
-                let external = matches!(graph.symbol(edge.target).def, Definition::External { .. });
-                let inside = graph.stubs.reach.as_ref().is_some_and(|r| r.is_inside(edge.target));
+                let external = matches!(graph.symbol(edge.target()).def, Definition::External { .. });
+                let inside = graph.stubs.reach.as_ref().is_some_and(|r| r.is_inside(edge.target()));
                 external
                     && !(inside
                         && graph
                             .arch
-                            .edge_info(edge.kind)
+                            .edge_info(edge.kind())
                             .is_some_and(|info| reaches_across(graph, edge, info, &mut span_reach)))
             } else {
                 c & ACT != 0
@@ -290,18 +290,18 @@ pub fn build_tables(graph: &mut LinkGraph) -> Result<()> {
     reserve_for_entries(graph, &work);
     for (block, i) in work {
         let Some(&edge) = graph.block(block).edges.get(i) else { continue };
-        let Some(info) = graph.arch.edge_info(edge.kind) else { continue };
+        let Some(info) = graph.arch.edge_info(edge.kind()) else { continue };
         if info.formula == Formula::ThreadBlockOffset {
             tls_base(graph);
         }
         match info.table {
             TableUse::None => {}
             TableUse::Got(lowered) => {
-                let entry = got_entry(graph, edge.target);
+                let entry = got_entry(graph, edge.target());
                 retarget(graph, block, i, lowered, entry);
             }
             TableUse::TlsIndexForSymbol(lowered) => {
-                let entry = tls_index_entry(graph, edge.target);
+                let entry = tls_index_entry(graph, edge.target());
                 retarget(graph, block, i, lowered, entry);
             }
             TableUse::TlsIndexForBlock(lowered) => {
@@ -310,12 +310,12 @@ pub fn build_tables(graph: &mut LinkGraph) -> Result<()> {
                 retarget(graph, block, i, lowered, entry);
             }
             TableUse::TlsDescriptor(lowered) => {
-                let entry = tls_descriptor(graph, edge.target)?;
+                let entry = tls_descriptor(graph, edge.target())?;
                 retarget(graph, block, i, lowered, entry);
             }
             // Only those that may fall short are listed.
             TableUse::StubIfFar | TableUse::BranchStubIfFar | TableUse::PageStubIfFar => {
-                stub(graph, edge.target);
+                stub(graph, edge.target());
             }
         }
     }

@@ -41,9 +41,9 @@ pub fn dump_graph(graph: &LinkGraph) -> String {
                 );
             }
             for edge in &block.edges {
-                let target = graph.symbol_name(edge.target);
+                let target = graph.symbol_name(edge.target());
                 let addend = LinkGraph::format_addend(edge.addend);
-                let kind = graph.arch.edge_name(edge.kind);
+                let kind = graph.arch.edge_name(edge.kind());
                 let _ = writeln!(out, "    edge +{:#x} {kind} -> {target} {addend}", edge.offset);
             }
         }

@@ -163,12 +163,62 @@ impl EdgeKind {
     pub const KEEP_ALIVE: EdgeKind = EdgeKind(0);
 }
 
-#[derive(Clone, Copy, Debug)]
+/// A fix-up at `offset` in its block: `kind` computed from `target`'s address and `addend`.
+/// Graphs hold tens of thousands of these, so the kind shares a word with the target: 16
+/// bytes, not 24. A graph therefore has fewer than `MAX_SYMBOLS` symbols (`link::begin`
+/// refuses a bigger one before any edge is read).
+#[derive(Clone, Copy)]
 pub struct Edge {
-    pub kind: EdgeKind,
     pub offset: u32,
-    pub target: SymbolId,
+    /// The kind in the top byte, the target's index below it.
+    kind_target: u32,
     pub addend: i64,
+}
+
+impl Edge {
+    pub fn new(kind: EdgeKind, offset: u32, target: SymbolId, addend: i64) -> Edge {
+        Edge { offset, kind_target: pack(kind, target), addend }
+    }
+
+    pub fn kind(&self) -> EdgeKind {
+        EdgeKind((self.kind_target >> 24) as u8)
+    }
+
+    pub fn target(&self) -> SymbolId {
+        SymbolId(self.kind_target & MAX_SYMBOLS)
+    }
+
+    pub fn set_kind(&mut self, kind: EdgeKind) {
+        self.kind_target = pack(kind, self.target());
+    }
+
+    pub fn set_target(&mut self, target: SymbolId) {
+        self.kind_target = pack(self.kind(), target);
+    }
+
+    /// The same fix-up at another offset.
+    pub fn at(self, offset: u32) -> Edge {
+        Edge { offset, ..self }
+    }
+}
+
+impl std::fmt::Debug for Edge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (kind, target) = (self.kind(), self.target());
+        f.debug_struct("Edge")
+            .field("kind", &kind)
+            .field("offset", &self.offset)
+            .field("target", &target)
+            .field("addend", &self.addend)
+            .finish()
+    }
+}
+
+/// Symbols a graph may hold: their indices fit below an edge's kind (see `Edge`).
+pub const MAX_SYMBOLS: u32 = (1 << 24) - 1;
+
+fn pack(kind: EdgeKind, target: SymbolId) -> u32 {
+    (u32::from(kind.0) << 24) | (target.0 & MAX_SYMBOLS)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -532,5 +582,23 @@ impl LinkGraph {
             }
             _ => None,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_edge_is_16_bytes_and_keeps_its_kind_and_target_apart() {
+        assert_eq!(std::mem::size_of::<Edge>(), 16);
+        let last = SymbolId(MAX_SYMBOLS);
+        let mut edge = Edge::new(EdgeKind(0xff), 7, last, i64::MIN);
+        assert_eq!((edge.kind(), edge.target(), edge.offset, edge.addend), (EdgeKind(0xff), last, 7, i64::MIN));
+        edge.set_target(SymbolId(1));
+        assert_eq!((edge.kind(), edge.target()), (EdgeKind(0xff), SymbolId(1)));
+        edge.set_kind(EdgeKind(3));
+        assert_eq!((edge.kind(), edge.target()), (EdgeKind(3), SymbolId(1)));
+        assert_eq!(edge.at(9).offset, 9);
     }
 }

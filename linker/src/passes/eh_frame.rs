@@ -104,7 +104,7 @@ fn keeps_whole(graph: &LinkGraph, block: BlockId, kept: &[bool]) -> bool {
         let Ok(field) = u32::try_from(offset + 8) else { return false };
         let pc_begin = edges.binary_search_by_key(&field, |e| e.offset).ok().map(|i| &edges[i]);
         let Some(edge) = pc_begin else { return false };
-        let Definition::Block { block: code, offset: at } = graph.symbols[edge.target.index()].def else {
+        let Definition::Block { block: code, offset: at } = graph.symbols[edge.target().index()].def else {
             return false;
         };
         let code_block = &graph.blocks[code.index()];
@@ -178,7 +178,7 @@ fn split_block(graph: &mut LinkGraph, block: BlockId, kinds: &EhFrameKinds, spli
         let run = edges[next_edge..].iter().take_while(|e| (e.offset as usize) < end).count();
         // With room for the CIE pointer an FDE adds.
         let mut own = Vec::with_capacity(run + 1);
-        own.extend(edges[next_edge..next_edge + run].iter().map(|e| Edge { offset: e.offset - offset as u32, ..*e }));
+        own.extend(edges[next_edge..next_edge + run].iter().map(|e| e.at(e.offset - offset as u32)));
         next_edge += own.len();
         graph.blocks[record.index()].edges = own;
         if id != 0 {
@@ -188,14 +188,9 @@ fn split_block(graph: &mut LinkGraph, block: BlockId, kinds: &EhFrameKinds, spli
             let found = cie_start.and_then(|c| records.binary_search_by_key(&c, |r| r.0).ok());
             let cie = found.map(|i| records[i].1);
             let cie = cie.ok_or_else(|| bad(graph, offset, "FDE refers to no CIE before it"))?;
-            graph.blocks[record.index()].edges.push(Edge {
-                kind: kinds.cie_pointer,
-                offset: 4,
-                target: cie,
-                addend: 0,
-            });
+            graph.blocks[record.index()].edges.push(Edge::new(kinds.cie_pointer, 4, cie, 0));
             let pc_begin =
-                graph.blocks[record.index()].edges.iter().find(|e| e.offset == 8).map(|e| (e.target, e.addend));
+                graph.blocks[record.index()].edges.iter().find(|e| e.offset == 8).map(|e| (e.target(), e.addend));
             let code = match pc_begin.map(|(t, addend)| (graph.symbols[t.index()].def, addend)) {
                 Some((Definition::Block { block: function, offset }, addend)) => {
                     keep_alive.push((function, symbol));
@@ -217,12 +212,7 @@ fn split_block(graph: &mut LinkGraph, block: BlockId, kinds: &EhFrameKinds, spli
     for run in keep_alive.chunk_by(|a, b| a.0 == b.0) {
         let edges = &mut graph.blocks[run[0].0.index()].edges;
         edges.reserve_exact(run.len());
-        edges.extend(run.iter().map(|&(_, fde)| Edge {
-            kind: EdgeKind::KEEP_ALIVE,
-            offset: 0,
-            target: fde,
-            addend: 0,
-        }));
+        edges.extend(run.iter().map(|&(_, fde)| Edge::new(EdgeKind::KEEP_ALIVE, 0, fde, 0)));
     }
     Ok(())
 }

@@ -29,7 +29,7 @@ pub fn mark_live(graph: &mut LinkGraph) {
             continue;
         }
         for e in 0..graph.blocks[block.index()].edges.len() {
-            let target = graph.blocks[block.index()].edges[e].target;
+            let target = graph.blocks[block.index()].edges[e].target();
             let symbol = &mut graph.symbols[target.index()];
             symbol.live = true;
             if let Definition::Block { block: t, .. } = symbol.def {

@@ -140,12 +140,12 @@ impl LinkPlugin for ImageRecorder {
     fn notify_finalized(&self, _: InstanceId, _: u64, graph: &LinkGraph, alloc: &Allocation) -> Result<()> {
         let mut externals = Vec::new();
         for block in &graph.blocks {
-            for edge in block.edges.iter().filter(|e| e.kind != EdgeKind::KEEP_ALIVE) {
-                let target = graph.symbol(edge.target);
+            for edge in block.edges.iter().filter(|e| e.kind() != EdgeKind::KEEP_ALIVE) {
+                let target = graph.symbol(edge.target());
                 let (Definition::External { .. }, Some(name)) = (target.def, target.name) else { continue };
                 externals.push(ExternalEdge {
                     place: block.addr.wrapping_add(u64::from(edge.offset)),
-                    kind: edge.kind,
+                    kind: edge.kind(),
                     addend: edge.addend,
                     name: graph.names.resolve(name).to_string(),
                     target: target.addr,

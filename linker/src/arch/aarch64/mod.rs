@@ -364,8 +364,8 @@ pub fn append_pointer_jump_stub(graph: &mut LinkGraph, block: BlockId, slot: Sym
     bytes.extend(POINTER_JUMP.iter().flat_map(|insn| insn.to_le_bytes()));
     let at = offset as u32;
     let edges = &mut graph.block_mut(block).edges;
-    edges.push(Edge { kind: Kind::Page21.into(), offset: at, target: slot, addend: 0 });
-    edges.push(Edge { kind: Kind::LoadStoreOffset12x8.into(), offset: at + 4, target: slot, addend: 0 });
+    edges.push(Edge::new(Kind::Page21.into(), at, slot, 0));
+    edges.push(Edge::new(Kind::LoadStoreOffset12x8.into(), at + 4, slot, 0));
     let stub = graph.add_anonymous_symbol(block, offset as u64, 12);
     graph.symbol_mut(stub).flags.callable = true;
     stub

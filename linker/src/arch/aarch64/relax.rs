@@ -28,10 +28,10 @@ pub fn relax(graph: &mut LinkGraph) -> Result<()> {
     let mut uses = Vec::new();
     for b in live_blocks(graph) {
         for (i, edge) in graph.block(b).edges.iter().enumerate() {
-            let ok = match Kind::from_edge(edge.kind) {
+            let ok = match Kind::from_edge(edge.kind()) {
                 Some(Kind::GotPage21) => {
                     let site = graph.block(b).addr.wrapping_add(u64::from(edge.offset));
-                    got_entry_target(graph, edge.target).is_some_and(|target| {
+                    got_entry_target(graph, edge.target()).is_some_and(|target| {
                         edge.addend == 0 && reaches(Kind::Page21.info(), graph.symbol(target).addr, 0, site)
                     })
                 }
@@ -40,18 +40,18 @@ pub fn relax(graph: &mut LinkGraph) -> Result<()> {
                 }
                 _ => continue,
             };
-            let verdict = verdicts.entry(edge.target).or_insert(true);
+            let verdict = verdicts.entry(edge.target()).or_insert(true);
             *verdict &= ok;
             uses.push((b, i));
         }
     }
     for (b, i) in uses {
         let Some(&edge) = graph.block(b).edges.get(i) else { continue };
-        if verdicts.get(&edge.target) != Some(&true) {
+        if verdicts.get(&edge.target()) != Some(&true) {
             continue;
         }
-        let Some(target) = got_entry_target(graph, edge.target) else { continue };
-        let kind = if Kind::from_edge(edge.kind) == Some(Kind::GotPage21) {
+        let Some(target) = got_entry_target(graph, edge.target()) else { continue };
+        let kind = if Kind::from_edge(edge.kind()) == Some(Kind::GotPage21) {
             Kind::Page21
         } else {
             let Some(ldr) = instruction(graph, b, edge.offset) else { continue };
@@ -59,8 +59,8 @@ pub fn relax(graph: &mut LinkGraph) -> Result<()> {
             Kind::AddOffset12
         };
         if let Some(e) = graph.block_mut(b).edges.get_mut(i) {
-            e.kind = kind.into();
-            e.target = target;
+            e.set_kind(kind.into());
+            e.set_target(target);
         }
     }
     Ok(())
@@ -77,14 +77,14 @@ fn addresses_of_far_functions_through_stubs(graph: &mut LinkGraph) {
     let mut far = HashMap::new();
     for b in live_blocks(graph) {
         for edge in &graph.block(b).edges {
-            if Kind::from_edge(edge.kind) != Some(Kind::Page21) {
+            if Kind::from_edge(edge.kind()) != Some(Kind::Page21) {
                 continue;
             }
-            let Some(&stub) = graph.stubs.plt.get(&edge.target) else { continue };
-            let target = graph.symbol(edge.target);
+            let Some(&stub) = graph.stubs.plt.get(&edge.target()) else { continue };
+            let target = graph.symbol(edge.target());
             let site = graph.block(b).addr.wrapping_add(u64::from(edge.offset));
             if target.flags.callable && !reaches(Kind::Page21.info(), target.addr, edge.addend, site) {
-                far.insert(edge.target, stub);
+                far.insert(edge.target(), stub);
             }
         }
     }
@@ -94,7 +94,7 @@ fn addresses_of_far_functions_through_stubs(graph: &mut LinkGraph) {
     for b in live_blocks(graph) {
         for edge in &mut graph.block_mut(b).edges {
             let pair = matches!(
-                Kind::from_edge(edge.kind),
+                Kind::from_edge(edge.kind()),
                 Some(
                     Kind::Page21
                         | Kind::AddOffset12
@@ -105,8 +105,8 @@ fn addresses_of_far_functions_through_stubs(graph: &mut LinkGraph) {
                         | Kind::LoadStoreOffset12x16
                 )
             );
-            if let (true, Some(&stub)) = (pair, far.get(&edge.target)) {
-                edge.target = stub;
+            if let (true, Some(&stub)) = (pair, far.get(&edge.target())) {
+                edge.set_target(stub);
             }
         }
     }

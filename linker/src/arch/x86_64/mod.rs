@@ -253,7 +253,7 @@ pub fn append_pointer_jump_stub(graph: &mut LinkGraph, block: BlockId, slot: Sym
     let bytes = graph.make_owned(block);
     let offset = bytes.len();
     bytes.extend_from_slice(&POINTER_JUMP);
-    let edge = Edge { kind: Kind::Delta32.into(), offset: offset as u32 + 2, target: slot, addend: -4 };
+    let edge = Edge::new(Kind::Delta32.into(), offset as u32 + 2, slot, -4);
     graph.block_mut(block).edges.push(edge);
     let stub = graph.add_anonymous_symbol(block, offset as u64, POINTER_JUMP.len() as u64);
     graph.symbol_mut(stub).flags.callable = true;

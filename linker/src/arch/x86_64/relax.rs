@@ -21,7 +21,7 @@ pub fn relax(graph: &mut LinkGraph) -> Result<()> {
         for i in 0..graph.block(b).edges.len() {
             let Some(&edge) = graph.block(b).edges.get(i) else { continue };
             if matches!(
-                Kind::from_edge(edge.kind),
+                Kind::from_edge(edge.kind()),
                 Some(Kind::PCRel32GotLoadRelaxable | Kind::PCRel32GotLoadRexRelaxable)
             ) {
                 relax_got_load(graph, b, i)?;
@@ -33,7 +33,7 @@ pub fn relax(graph: &mut LinkGraph) -> Result<()> {
 
 fn relax_got_load(graph: &mut LinkGraph, b: BlockId, i: usize) -> Result<()> {
     let Some(&edge) = graph.block(b).edges.get(i) else { return Ok(()) };
-    let Some(target) = got_entry_target(graph, edge.target) else { return Ok(()) };
+    let Some(target) = got_entry_target(graph, edge.target()) else { return Ok(()) };
     let site = graph.block(b).addr.wrapping_add(u64::from(edge.offset));
     if !reaches(Kind::Delta32.info(), graph.symbol(target).addr, edge.addend, site) {
         return Ok(());
@@ -46,8 +46,8 @@ fn relax_got_load(graph: &mut LinkGraph, b: BlockId, i: usize) -> Result<()> {
         return Ok(());
     }
     if let Some(e) = graph.block_mut(b).edges.get_mut(i) {
-        e.kind = Kind::Delta32.into();
-        e.target = target;
+        e.set_kind(Kind::Delta32.into());
+        e.set_target(target);
         e.offset = new_offset;
     }
     Ok(())

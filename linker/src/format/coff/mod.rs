@@ -469,7 +469,7 @@ fn apply_directives(obj: &CoffObject, graph: &mut LinkGraph) {
         let defined =
             graph.symbols.iter().position(|s| s.name == Some(name) && matches!(s.def, Definition::Block { .. }));
         let target = defined.map_or_else(|| graph.external(name, false), |i| SymbolId(i as u32));
-        graph.block_mut(block).edges.push(Edge { kind: EdgeKind::KEEP_ALIVE, offset: 0, target, addend: 0 });
+        graph.block_mut(block).edges.push(Edge::new(EdgeKind::KEEP_ALIVE, 0, target, 0));
     }
 }
 
@@ -523,12 +523,12 @@ fn call_table_entries_through_thunks(graph: &mut LinkGraph) {
                 .find_section("$__CALL_THUNKS")
                 .unwrap_or_else(|| graph.add_section("$__CALL_THUNKS", MemProt::ReadExec, SectionRole::Plain));
             let thunk = graph.add_block(section, Content::Owned(code.to_vec()), 16);
-            let call = Edge { kind, offset: field, target: entry.target, addend: entry.addend };
+            let call = Edge::new(kind, field, entry.target(), entry.addend);
             graph.block_mut(thunk).edges.push(call);
             let symbol = graph.add_anonymous_symbol(thunk, 0, code.len() as u64);
             graph.symbol_mut(symbol).flags.callable = true;
             if let Some(e) = graph.block_mut(table).edges.get_mut(i) {
-                e.target = symbol;
+                e.set_target(symbol);
                 e.addend = 0;
             }
         }
@@ -561,7 +561,7 @@ pub fn build_graph(input: &InputBuffer, names: &Arc<NamePool>) -> Result<LinkGra
         let (Some(Some(block)), Some(Some(leader))) = (blocks.get(index), blocks.get(*leader)) else { continue };
         graph.block_mut(*block).live = false;
         let symbol = graph.add_anonymous_symbol(*block, 0, 0);
-        graph.block_mut(*leader).edges.push(Edge { kind: EdgeKind::KEEP_ALIVE, offset: 0, target: symbol, addend: 0 });
+        graph.block_mut(*leader).edges.push(Edge::new(EdgeKind::KEEP_ALIVE, 0, symbol, 0));
     }
     Ok(graph)
 }
@@ -739,7 +739,7 @@ fn add_relocations(
             // so that it is looked up.
             if graph.arch.edge_info(kind).is_some_and(|i| i.formula == crate::arch::Formula::ImageRelative) {
                 let base = image_base(graph);
-                graph.block_mut(block).edges.push(Edge { kind: EdgeKind::KEEP_ALIVE, offset, target: base, addend: 0 });
+                graph.block_mut(block).edges.push(Edge::new(EdgeKind::KEEP_ALIVE, offset, base, 0));
             }
             let width = graph.arch.edge_info(kind).map_or(0, |i| u64::from(i.width));
             if u64::from(offset).checked_add(width).is_none_or(|end| end > bytes.len() as u64) {
@@ -751,7 +751,7 @@ fn add_relocations(
                 _ => section_place_target(obj, graph, symbol_index, of),
             }
             .map_err(|m| LinkError::malformed(at(), m))?;
-            graph.block_mut(block).edges.push(Edge { kind, offset, target, addend });
+            graph.block_mut(block).edges.push(Edge::new(kind, offset, target, addend));
         }
     }
     Ok(())
@@ -850,7 +850,7 @@ fn import_slot(graph: &mut LinkGraph, name: &[u8]) -> SymbolId {
         .unwrap_or_else(|| graph.add_section(".idata$jitld", MemProt::Read, SectionRole::Plain));
     let block = graph.add_block(section, Content::Owned(vec![0; 8]), 8);
     let pointer = graph.arch.pointer_kind();
-    graph.block_mut(block).edges.push(Edge { kind: pointer, offset: 0, target, addend: 0 });
+    graph.block_mut(block).edges.push(Edge::new(pointer, 0, target, 0));
     graph.add_anonymous_symbol(block, 0, 8)
 }
 

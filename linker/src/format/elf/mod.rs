@@ -69,6 +69,15 @@ fn is_mapping_symbol(arch: Arch, name: &[u8]) -> bool {
     }
 }
 
+/// Whether a section's content goes into memory.
+fn loads(section: &SectionHeader64<LE>) -> bool {
+    section.sh_flags(LE) & u64::from(SHF_ALLOC) != 0
+        && matches!(
+            section.sh_type(LE),
+            SHT_PROGBITS | SHT_NOBITS | SHT_INIT_ARRAY | SHT_FINI_ARRAY | SHT_PREINIT_ARRAY | SHT_X86_64_UNWIND
+        )
+}
+
 /// A parsed view of one object: header, section table, symbol table and COMDAT membership.
 struct ElfObject<'a> {
     input: &'a InputBuffer,
@@ -80,6 +89,8 @@ struct ElfObject<'a> {
     in_comdat: Vec<bool>,
     /// Section index → its name, read once (every pass asks for names).
     section_names: Vec<&'a [u8]>,
+    /// Section index → its content is loaded into memory (asked per section and per symbol).
+    loaded: Vec<bool>,
 }
 
 impl<'a> ElfObject<'a> {
@@ -109,6 +120,7 @@ impl<'a> ElfObject<'a> {
         let mut in_comdat = vec![false; sections.len()];
         let section_names: Vec<&[u8]> =
             sections.iter().map(|section| sections.section_name(LE, section).unwrap_or_default()).collect();
+        let loaded = sections.iter().map(loads).collect();
         for ((index, section), &name) in sections.iter().enumerate().zip(&section_names) {
             // Before COMDAT groups, `.gnu.linkonce.*` sections were the one-copy mechanism.
             if let (true, Some(flag)) = (name.starts_with(b".gnu.linkonce."), in_comdat.get_mut(index)) {
@@ -130,7 +142,7 @@ impl<'a> ElfObject<'a> {
                 })? = true;
             }
         }
-        let obj = ElfObject { input, arch, data, sections, symbols, in_comdat, section_names };
+        let obj = ElfObject { input, arch, data, sections, symbols, in_comdat, section_names, loaded };
         if obj.is_gcc_lto_only() {
             return Err(LinkError::unsupported(at(), super::GCC_LTO));
         }
@@ -165,13 +177,7 @@ impl<'a> ElfObject<'a> {
 
     /// Sections we load: allocatable content, not notes.
     fn is_loaded(&self, index: usize) -> bool {
-        let Ok(section) = self.sections.section(object::SectionIndex(index)) else { return false };
-        let kind = section.sh_type(LE);
-        section.sh_flags(LE) & u64::from(SHF_ALLOC) != 0
-            && matches!(
-                kind,
-                SHT_PROGBITS | SHT_NOBITS | SHT_INIT_ARRAY | SHT_FINI_ARRAY | SHT_PREINIT_ARRAY | SHT_X86_64_UNWIND
-            )
+        self.loaded.get(index).copied().unwrap_or(false)
     }
 
     /// What a loaded section is for: thread-local template, gathered run (a data section
@@ -373,9 +379,11 @@ pub fn build_graph(input: &InputBuffer, names: &Arc<NamePool>) -> Result<LinkGra
     let obj = ElfObject::open(input)?;
     let mut graph = LinkGraph::new(input.clone(), names.clone(), obj.arch);
     graph.format = Some(Format::Elf);
-    // A section and a block per section at most, sized once.
-    graph.sections.reserve(obj.sections.len());
-    graph.blocks.reserve(obj.sections.len());
+    // A section and a block per loaded section, sized once (C++ objects load about a third
+    // of their sections: the rest are relocations, groups and symbol tables).
+    let loaded = obj.loaded.iter().filter(|&&loaded| loaded).count();
+    graph.sections.reserve(loaded);
+    graph.blocks.reserve(loaded);
     let blocks = add_sections(&obj, &mut graph)?;
     // `.eh_frame` becomes a block and a symbol per record: room for them now, so that
     // splitting it does not move every block and symbol built before.
@@ -600,12 +608,7 @@ fn add_relocations(
                 relocation_target(obj, graph, symbols, sym_index)
                     .map_err(|message| LinkError::malformed(at(), message))?
             };
-            graph.block_mut(block).edges.push(Edge {
-                kind,
-                offset: offset as u32,
-                target: target_symbol,
-                addend: rela.r_addend(LE),
-            });
+            graph.block_mut(block).edges.push(Edge::new(kind, offset as u32, target_symbol, rela.r_addend(LE)));
         }
     }
     Ok(())
@@ -692,7 +695,7 @@ fn indirect_function(graph: &mut LinkGraph, symbol: SymbolId) {
         .unwrap_or_else(|| graph.add_section("$__IFUNC_STUBS", MemProt::ReadExec, SectionRole::Plain));
     let slot_block = graph.add_block(slots, Content::Owned(vec![0; 8]), 8);
     // The resolver must survive dead-stripping as long as the slot it fills does.
-    graph.block_mut(slot_block).edges.push(Edge { kind: EdgeKind::KEEP_ALIVE, offset: 0, target: resolver, addend: 0 });
+    graph.block_mut(slot_block).edges.push(Edge::new(EdgeKind::KEEP_ALIVE, 0, resolver, 0));
     let slot = graph.add_anonymous_symbol(slot_block, 0, 8);
     let stub = graph.arch.add_pointer_jump_stub(graph, stubs, slot);
     let Definition::Block { block: stub_block, .. } = graph.symbol(stub).def else { return };

@@ -33,7 +33,7 @@ pub fn add_implicit_edges(graph: &mut LinkGraph, builder: &mut Builder) -> Resul
                     format!("__eh_frame points at {target:#x}, which no section holds"),
                 ));
             };
-            let edge = Edge { kind: delta, offset: offset as u32, target: symbol, addend: addend as i64 };
+            let edge = Edge::new(delta, offset as u32, symbol, addend as i64);
             let edges = &mut graph.block_mut(block).edges;
             let at = edges.partition_point(|e| e.offset < edge.offset);
             edges.insert(at, edge);

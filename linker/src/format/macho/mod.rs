@@ -404,10 +404,10 @@ fn attach_compact_unwind(graph: &mut LinkGraph, obj: &MachObject) {
     let entries = graph.sections.get(section).map(|s| s.blocks.clone()).unwrap_or_default();
     for entry in entries {
         graph.block_mut(entry).live = false;
-        let function = graph.block(entry).edges.iter().find(|e| e.offset == 0).map(|e| graph.symbol(e.target).def);
+        let function = graph.block(entry).edges.iter().find(|e| e.offset == 0).map(|e| graph.symbol(e.target()).def);
         let Some(Definition::Block { block: function, .. }) = function else { continue };
         let symbol = graph.add_anonymous_symbol(entry, 0, COMPACT_UNWIND_ENTRY);
-        let keep = Edge { kind: EdgeKind::KEEP_ALIVE, offset: 0, target: symbol, addend: 0 };
+        let keep = Edge::new(EdgeKind::KEEP_ALIVE, 0, symbol, 0);
         graph.block_mut(function).edges.push(keep);
     }
 }
@@ -669,7 +669,7 @@ impl Builder<'_, '_> {
                     }
                     Decoded::Edge { kind, target, addend } => {
                         let (target, extra) = self.target(graph, target).map_err(|m| LinkError::malformed(at(), m))?;
-                        Edge { kind, offset: 0, target, addend: addend.wrapping_add(extra as i64) }
+                        Edge::new(kind, 0, target, addend.wrapping_add(extra as i64))
                     }
                     Decoded::Subtractor => {
                         let pair =
@@ -680,7 +680,7 @@ impl Builder<'_, '_> {
                 };
                 let offset =
                     u32::try_from(block_offset).map_err(|_| LinkError::unsupported(at(), "offset beyond 4 GiB"))?;
-                graph.block_mut(block).edges.push(Edge { offset, ..edge });
+                graph.block_mut(block).edges.push(edge.at(offset));
             }
         }
         for block in &mut graph.blocks {
@@ -738,21 +738,11 @@ impl Builder<'_, '_> {
         if in_block_a {
             // B - A + C = B + (C + P - A) - P.
             let a_address = address_of(graph, a).ok_or("SUBTRACTOR's A has no address")? as i64;
-            Ok(Edge {
-                kind: delta,
-                offset: 0,
-                target: b,
-                addend: value.wrapping_add(site_address.wrapping_sub(a_address)),
-            })
+            Ok(Edge::new(delta, 0, b, value.wrapping_add(site_address.wrapping_sub(a_address))))
         } else if in_block_b {
             // B - A + C = P - A + (C + B - P).
             let b_address = address_of(graph, b).ok_or("SUBTRACTOR's B has no address")? as i64;
-            Ok(Edge {
-                kind: neg_delta,
-                offset: 0,
-                target: a,
-                addend: value.wrapping_add(b_address.wrapping_sub(site_address)),
-            })
+            Ok(Edge::new(neg_delta, 0, a, value.wrapping_add(b_address.wrapping_sub(site_address))))
         } else {
             Err("SUBTRACTOR fixes up neither of its two symbols' blocks".into())
         }
