@@ -35,7 +35,7 @@ import re
 import statistics
 import sys
 
-TOOLS = ("native", "jitld", "jitld-t2", "jitld-oop", "jitld-warm", "mold", "lld", "llvm-jitlink")
+TOOLS = ("native", "jitld", "jitld-t2", "jitld-ahead", "jitld-oop", "jitld-warm", "mold", "lld", "llvm-jitlink")
 SCALE_TOOLS = ("native", "jitld-eager", "jitld-lazy", "jitld-t2", "mold", "llvm-jitlink")
 BASELINE_CASE = "empty/gcc-O2-pie"
 # The goals of issue 7.
@@ -276,11 +276,15 @@ def main():
             "jitld/lld": paired_ratio(t, "jitld", "lld"),
             "jitld-t2/jitld": paired_ratio(t, "jitld-t2", "jitld"),
             "jitld-t2/mold": paired_ratio(t, "jitld-t2", "mold"),
+            "jitld-ahead/jitld": paired_ratio(t, "jitld-ahead", "jitld"),
             "jitld_overhead_s": overhead(t, "jitld"),
+            "jitld_ahead_overhead_s": overhead(t, "jitld-ahead"),
             "llvm_jitlink_overhead_s": overhead(t, "llvm-jitlink"),
         }
         jo, lo = r["jitld_overhead_s"], r["llvm_jitlink_overhead_s"]
         r["overhead_ratio"] = jo / lo if jo is not None and lo and lo > 0 else None
+        ao = r["jitld_ahead_overhead_s"]
+        r["ahead_overhead_ratio"] = ao / lo if ao is not None and lo and lo > 0 else None
         cj = t.get("jitld", {}).get("cpu_median_s")
         cm = t.get("mold", {}).get("cpu_median_s")
         r["cpu_jitld/mold"] = cj / cm if cj and cm else None
@@ -290,6 +294,13 @@ def main():
               f"{fmt_r(r['jitld-t2/jitld'], 8)}{fmt_ms(jo, 13)}{fmt_ms(lo, 11)}{fmt_r(r['overhead_ratio'], 12, 3)}"
               f"{fmt_r(r['cpu_jitld/mold'], 15)}")
     print("  (ovh: median per-round time minus native's; ovh/ljl ovh: jitld's overhead over llvm-jitlink-19's)")
+    print()
+    print("== jitld run --prepare-ahead (a helper thread parses ahead; same addresses; not the default)")
+    print(f"  {'program':<{w}}{'ahead/jitld':>12}{'ahead ovh':>11}{'ovh/ljl ovh':>12}")
+    for c in programs:
+        r = summary_programs[c]["ratios"]
+        print(f"  {c:<{w}}{fmt_r(r['jitld-ahead/jitld'], 12)}{fmt_ms(r['jitld_ahead_overhead_s'], 11)}"
+              f"{fmt_r(r['ahead_overhead_ratio'], 12, 3)}")
     print()
 
     # ---------------------------------------------------------------- programs: peak RSS

@@ -9,6 +9,7 @@
 #   native        the natively linked executable, run (the reference: no link at all)
 #   jitld         jitld run <inputs> -- <args>               (--threads 1, the default)
 #   jitld-t2      jitld run --threads 2 <inputs> -- <args>
+#   jitld-ahead   jitld run --prepare-ahead <inputs> -- <args> (a helper parses ahead)
 #   jitld-oop     jitld run --oop <inputs> -- <args>: the program runs in jitld-executor
 #   jitld-warm    jitld run --cache=DIR <inputs> -- <args>, warm: DIR (target/bench/image-cache/
 #                 <case>) is emptied and filled by one cold run before the verification run,
@@ -635,6 +636,7 @@ run_case() {
     local -a native_cmd=("$native" "${pargs[@]+"${pargs[@]}"}")
     local -a jitld_cmd=("$JITLD" run "${jargs[@]}")
     local -a jitld2_cmd=("$JITLD" run --threads 2 "${jargs[@]}")
+    local -a jitld_ahead_cmd=("$JITLD" run --prepare-ahead "${jargs[@]}")
     local -a jitld_oop_cmd=("$JITLD" run --oop "${jargs[@]}")
     local warm_dir="$BENCH_OUT/image-cache/$tag"
     local -a jitld_warm_cmd=("$JITLD" run --cache="$warm_dir" "${jargs[@]}")
@@ -667,6 +669,7 @@ run_case() {
     declare -A status=([native]=ok) rcs=([native]=$nrc) notes=()
     check_tool "$c" "$tag" jitld "$nrc" "${jitld_cmd[@]}" || true
     check_tool "$c" "$tag" jitld-t2 "$nrc" "${jitld2_cmd[@]}" || true
+    check_tool "$c" "$tag" jitld-ahead "$nrc" "${jitld_ahead_cmd[@]}" || true
     check_tool "$c" "$tag" jitld-oop "$nrc" "${jitld_oop_cmd[@]}" || true
     # The first run links cold and fills the cache; the second, verified one starts warm.
     rm -rf "$warm_dir"
@@ -707,11 +710,12 @@ run_case() {
     # -- timing: paired rounds of every command that passed
     local tool timed=() specs=()
     local -a cmd
-    for tool in native jitld jitld-t2 jitld-oop jitld-warm mold lld llvm-jitlink; do
+    for tool in native jitld jitld-t2 jitld-ahead jitld-oop jitld-warm mold lld llvm-jitlink; do
         case "$tool" in
         native) cmd=("${native_cmd[@]}") ;;
         jitld) cmd=("${jitld_cmd[@]}") ;;
         jitld-t2) cmd=("${jitld2_cmd[@]}") ;;
+        jitld-ahead) cmd=("${jitld_ahead_cmd[@]}") ;;
         jitld-oop) cmd=("${jitld_oop_cmd[@]}") ;;
         jitld-warm) cmd=("${jitld_warm_cmd[@]}") ;;
         mold) cmd=("${mold_cmd[@]}") ;;

@@ -25,6 +25,7 @@ use std::sync::Arc;
 
 pub struct JitBuilder {
     threads: usize,
+    prepare_ahead: bool,
     executor: Option<Arc<dyn Executor>>,
 }
 
@@ -32,6 +33,15 @@ impl JitBuilder {
     /// Materialization threads in all (default 1: on the thread that looks up).
     pub fn threads(mut self, threads: usize) -> Self {
         self.threads = threads;
+        self
+    }
+
+    /// A helper thread parses the next objects into graphs, and readies the memory of links
+    /// that wait for their externals, while the materializing threads go on (default off).
+    /// Every address stays as it would be without it; it costs a thread and, since graphs are
+    /// built in that thread's own `malloc` arena, some peak memory.
+    pub fn prepare_ahead(mut self, prepare_ahead: bool) -> Self {
+        self.prepare_ahead = prepare_ahead;
         self
     }
 
@@ -49,7 +59,7 @@ impl JitBuilder {
 
     pub fn build(self) -> Result<Jit> {
         let executor = self.executor.unwrap_or_else(|| Arc::new(InProcessExecutor::new()));
-        let stack = Stack::new(executor, self.threads);
+        let stack = Stack::new(executor, self.threads, self.prepare_ahead);
         let main = stack.session.create_jit_dylib("main")?;
         stack.platform.setup_dylib(main)?;
         let process = stack.process_dylib()?;
@@ -71,9 +81,13 @@ pub(crate) struct Stack {
 }
 
 impl Stack {
-    pub fn new(executor: Arc<dyn Executor>, threads: usize) -> Stack {
+    /// `threads` materialization threads in all, and a helper preparing ahead if asked.
+    pub fn new(executor: Arc<dyn Executor>, threads: usize, prepare_ahead: bool) -> Stack {
         let session = ExecutionSession::with_executor(executor);
         session.set_materialization_threads(threads.max(1));
+        if prepare_ahead {
+            session.set_prepare_ahead();
+        }
         let layer = ObjectLinkingLayer::new(session.clone());
         let platform = Platform::install(&layer);
         Stack { session, layer, platform }
@@ -112,7 +126,7 @@ impl<F: Copy> std::ops::Deref for JitFn<'_, F> {
 
 impl Jit {
     pub fn builder() -> JitBuilder {
-        JitBuilder { threads: 1, executor: None }
+        JitBuilder { threads: 1, prepare_ahead: false, executor: None }
     }
 
     pub fn new() -> Result<Jit> {

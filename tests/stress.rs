@@ -5,8 +5,8 @@
 //!
 //! 1. **Real programs under threads, in loops** (`threads_<case>`): every real-program case
 //!    of the e2e manifest (sqlite, Lua, zlib, json, the C++ cases, the Rust staticlib), each
-//!    variant, under `--threads 1`, `2` and `4`, repeated: races show up in a fraction of
-//!    runs only.
+//!    variant, under `--threads 1`, `2` and `4` and with `--prepare-ahead`, repeated: races
+//!    show up in a fraction of runs only.
 //! 2. **1,000 generated C objects** (`many_objects`) that call each other's functions and
 //!    hold tables of pointers to each other's arrays and functions, compiled with gcc on
 //!    both cores; run eager and with every object `--lazy`, each under `--threads 1/2/4`.
@@ -86,6 +86,13 @@ fn thread_counts() -> Vec<usize> {
     text.split(',')
         .map(|t| t.trim().parse().unwrap_or_else(|_| panic!("JITLD_STRESS_THREADS: {t:?} is not a number")))
         .collect()
+}
+
+/// The options the real programs run under: each thread count, and one thread with a
+/// helper preparing ahead (`--prepare-ahead`).
+fn thread_modes() -> Vec<Vec<String>> {
+    let counts = thread_counts().into_iter().map(|n| vec!["--threads".to_string(), n.to_string()]);
+    counts.chain([vec!["--prepare-ahead".to_string()]]).collect()
 }
 
 fn limit() -> Duration {
@@ -210,9 +217,9 @@ fn threads_loop(case: &str) {
             continue;
         }
         let native = fixtures::native_reference(e, limit()).unwrap_or_else(|report| panic!("{report}"));
-        for threads in thread_counts() {
-            let threads_text = threads.to_string();
-            let extra = ["--threads", threads_text.as_str()];
+        for extra in thread_modes() {
+            let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+            let mode = extra.join(" ");
             let mut failures: BTreeMap<String, usize> = BTreeMap::new();
             for _ in 0..repeat {
                 runs += 1;
@@ -225,10 +232,10 @@ fn threads_loop(case: &str) {
                 }
             }
             let line = if failures.is_empty() {
-                format!("ok   {} --threads {threads}: {repeat} of {repeat} runs match native", e.name())
+                format!("ok   {} {mode}: {repeat} of {repeat} runs match native", e.name())
             } else {
                 let failed: usize = failures.values().sum();
-                let mut line = format!("FAIL {} --threads {threads}: {failed} of {repeat} runs failed", e.name());
+                let mut line = format!("FAIL {} {mode}: {failed} of {repeat} runs failed", e.name());
                 for (key, count) in &failures {
                     let _ = write!(line, "\n       {count}x {key}");
                 }

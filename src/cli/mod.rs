@@ -114,6 +114,9 @@ pub struct RunArgs {
     /// Materialize on N threads.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
+    /// Parse the next objects on a helper thread while the link goes on (same addresses).
+    #[arg(long)]
+    pub prepare_ahead: bool,
     /// Print at exit what was linked, stubs created and hit, and time per link phase.
     #[arg(long)]
     pub stats: bool,

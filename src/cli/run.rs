@@ -293,7 +293,7 @@ pub(super) fn run_with(args: &RunArgs, hooks: RunHooks) -> Result<i32, Errors> {
     let wrap = hooks.memory;
     let memory = move || memory_for(args).map(|memory| if let Some(wrap) = wrap { wrap(memory) } else { memory });
     let chosen = super::executor::executor_for(args, arch, memory).map_err(one)?;
-    let stack = Stack::new(chosen.executor, args.threads);
+    let stack = Stack::new(chosen.executor, args.threads, args.prepare_ahead);
     let (session, layer, platform) = (stack.session.clone(), stack.layer.clone(), stack.platform.clone());
     // A failed `jitld run` ends; nothing would link a failed object again.
     layer.set_retry_failed(false);

@@ -1,5 +1,6 @@
 //! Layers turn program representations into materialization units.
 
+mod ahead;
 mod data;
 mod gathered;
 mod object;

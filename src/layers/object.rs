@@ -4,6 +4,7 @@
 //! is first looked up. Definitions that lost to others (weak ones, COMDAT copies) become
 //! references to the winner before linking.
 
+use super::ahead::GraphAhead;
 use super::{GatheredSections, SectionBoundsUnit};
 use crate::error::{JitError, Result};
 use crate::platform::tls::{ExecutorTls, SimulatedTls, StaticTls, TlsAllocator};
@@ -229,7 +230,8 @@ impl ObjectLinkingLayer {
             let origin = format!("{}, standing in for {}", input.name, session.names().resolve(stand_in.name));
             session.add_stand_in(tracker.dylib(), stand_in.name, stand_in.target, scope(flags), &origin);
         }
-        let unit = ObjectUnit { layer: self.clone(), input, format, symbols, init_symbol, ordinal };
+        let unit =
+            ObjectUnit { layer: self.clone(), input, format, symbols, init_symbol, ordinal, graph: Arc::default() };
         session.define_tracked(tracker.id(), Box::new(unit))?;
         Ok(AddedObject { init_symbol, defined })
     }
@@ -313,6 +315,8 @@ struct ObjectUnit {
     symbols: Vec<(SymbolName, SymbolFlags)>,
     init_symbol: Option<SymbolName>,
     ordinal: u64,
+    /// Built by a helper while the unit waits, or by `materialize`.
+    graph: Arc<GraphAhead>,
 }
 
 impl MaterializationUnit for ObjectUnit {
@@ -345,12 +349,19 @@ impl MaterializationUnit for ObjectUnit {
             symbols: self.symbols.clone(),
             init_symbol: self.init_symbol,
             ordinal: self.ordinal,
+            graph: Arc::default(),
         }))
+    }
+
+    fn prepare(&self) -> Option<Box<dyn FnOnce() + Send>> {
+        let (graph, format, input) = (self.graph.clone(), self.format, self.input.clone());
+        let names = self.layer.session().names().clone();
+        Some(Box::new(move || graph.build(format, &input, &names)))
     }
 
     fn materialize(self: Box<Self>, mr: MaterializationResponsibility) {
         let started = std::time::Instant::now();
-        let graph = match self.format.build_graph(&self.input, self.layer.session().names()) {
+        let graph = match self.graph.take(self.format, &self.input, self.layer.session().names()) {
             Ok(graph) => graph,
             Err(e) => return mr.fail(e.into()),
         };

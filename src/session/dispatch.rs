@@ -6,6 +6,9 @@
 //! pool's (`set_materialization_threads`) and any thread blocked in a lookup, which works
 //! through the queue until its own answer is in. A panicking job fails only the unit it
 //! was materializing (its responsibility is dropped while unwinding) and the thread goes on.
+//!
+//! A helper (`set_prepare_ahead`) may meanwhile do the next materializations' preparations,
+//! which touch no session state.
 
 use super::sync::MutexGuard;
 use super::{ExecutionSession, Inner, Job, State};
@@ -20,34 +23,53 @@ const IDLE_CHECK: Duration = Duration::from_millis(100);
 /// Pool threads run long links and generators; this is generous address space, not memory.
 const POOL_STACK: usize = 16 << 20;
 
-/// What kind of work a job is: continuations (links whose externals are in) go before new
-/// materializations, so a link in progress finishes and frees its graph before another
-/// starts. Otherwise a lookup that claims 10,000 units would build all 10,000 graphs
-/// before finishing any.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(super) enum JobKind {
-    Continuation,
-    Materialization,
-}
+/// How many queued materializations the helper prepares ahead of the threads that run
+/// them: each holds what it prepared (a graph) until its turn.
+const PREPARE_AHEAD: usize = 4;
 
+/// Continuations (links whose externals are in) go before new materializations, so a link
+/// in progress finishes and frees its graph before another starts. Otherwise a lookup that
+/// claims 10,000 units would build all 10,000 graphs before finishing any.
 #[derive(Default)]
 pub(super) struct WorkQueue {
     continuations: VecDeque<Job>,
-    materializations: VecDeque<Job>,
+    materializations: VecDeque<Queued>,
+    /// A helper prepares ahead (`set_prepare_ahead`): only then do units hand over their
+    /// preparations.
+    pub(super) prepared_ahead: bool,
+}
+
+/// A materialization, and its unit's preparation until the helper takes it
+/// (`MaterializationUnit::prepare`).
+struct Queued {
+    job: Job,
+    prepare: Option<Job>,
 }
 
 impl WorkQueue {
     fn pop(&mut self) -> Option<Job> {
-        self.continuations.pop_front().or_else(|| self.materializations.pop_front())
+        self.continuations.pop_front().or_else(|| self.materializations.pop_front().map(|q| q.job))
+    }
+
+    /// The preparation of one of the next few materializations, if one is left to do.
+    fn take_prepare(&mut self) -> Option<Job> {
+        self.materializations.iter_mut().take(PREPARE_AHEAD).find_map(|q| q.prepare.take())
+    }
+
+    fn has_prepare(&self) -> bool {
+        self.materializations.iter().take(PREPARE_AHEAD).any(|q| q.prepare.is_some())
     }
 }
 
 impl ExecutionSession {
-    pub(super) fn push_job(&self, state: &mut State, kind: JobKind, job: Job) {
-        match kind {
-            JobKind::Continuation => state.work.continuations.push_back(job),
-            JobKind::Materialization => state.work.materializations.push_back(job),
-        }
+    pub(super) fn push_continuation(&self, state: &mut State, job: Job) {
+        state.work.continuations.push_back(job);
+        self.wake(state);
+    }
+
+    /// Queues a materialization, with what its unit can do ahead of it (`prepare`).
+    pub(super) fn push_materialization(&self, state: &mut State, job: Job, prepare: Option<Job>) {
+        state.work.materializations.push_back(Queued { job, prepare });
         self.wake(state);
     }
 
@@ -85,14 +107,40 @@ impl ExecutionSession {
     pub fn set_materialization_threads(&self, threads: usize) {
         for index in 1..threads {
             let session = Arc::downgrade(&self.inner);
-            let spawned = std::thread::Builder::new()
-                .name(format!("jitld-materialize-{index}"))
-                .stack_size(POOL_STACK)
-                .spawn(move || work_until_dropped(session));
-            if spawned.is_err() {
+            if !spawn_worker(format!("jitld-materialize-{index}"), move || work_until_dropped(session)) {
                 break;
             }
         }
+    }
+
+    /// Starts a helper thread that does the next queued materializations' preparations
+    /// (`MaterializationUnit::prepare`: parsing objects into graphs, readying the memory
+    /// they will take) while other threads run them. It
+    /// changes no session state: what the session does, and in which order (so where
+    /// everything goes), stays the same; only the waiting for that work goes.
+    pub fn set_prepare_ahead(&self) {
+        let session = Arc::downgrade(&self.inner);
+        if spawn_worker("jitld-prepare".to_string(), move || prepare_until_dropped(session)) {
+            self.lock().work.prepared_ahead = true;
+        }
+    }
+}
+
+/// Starts a thread of the session's own. It blocks every signal from its first instruction
+/// (a thread starts with its creator's mask, so the creator blocks them around the spawn),
+/// so that the program's signals (an alarm, a child's exit, one its main thread holds
+/// blocked for a while) reach the program's own threads, as natively.
+fn spawn_worker(name: String, work: impl FnOnce() + Send + 'static) -> bool {
+    // SAFETY: full and saved sets built in place; the masks are this thread's own, and the
+    // old one is put back before returning.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &all, &mut old);
+        let spawned = std::thread::Builder::new().name(name).stack_size(POOL_STACK).spawn(work);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        spawned.is_ok()
     }
 }
 
@@ -108,6 +156,22 @@ fn work_until_dropped(session: Weak<Inner>) {
                 run_job(job);
             }
             None => drop(session.sleep(state, Some(IDLE_CHECK))),
+        }
+    }
+}
+
+/// The helper of `set_prepare_ahead`: prepares what it can, then naps until more is queued.
+fn prepare_until_dropped(session: Weak<Inner>) {
+    while let Some(inner) = session.upgrade() {
+        let session = ExecutionSession { inner };
+        let prepare = session.lock().work.take_prepare();
+        if let Some(prepare) = prepare {
+            run_job(prepare);
+        }
+        session.memory().populate_ahead();
+        let state = session.lock();
+        if !state.work.has_prepare() {
+            drop(session.sleep(state, Some(IDLE_CHECK)));
         }
     }
 }

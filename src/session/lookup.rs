@@ -2,7 +2,6 @@
 //! claim the pending units that define them, and register a query that completes when
 //! every symbol reaches the state the caller needs.
 
-use super::dispatch::JobKind;
 use super::query::{Answer, Completion};
 use super::*;
 use jitld_linker::LookupName;
@@ -205,7 +204,8 @@ impl ExecutionSession {
         state.trackers[pending.tracker.0 as usize].instances.push(instance);
         let mr = MaterializationResponsibility::new(self.clone(), instance, pending.dylib, symbols, origin);
         let unit = pending.unit;
-        self.push_job(state, JobKind::Materialization, Box::new(move || unit.materialize(mr)));
+        let prepare = if state.work.prepared_ahead { unit.prepare() } else { None };
+        self.push_materialization(state, Box::new(move || unit.materialize(mr)), prepare);
     }
 }
 

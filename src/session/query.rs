@@ -222,9 +222,7 @@ impl ExecutionSession {
                 *cell.lock().unwrap_or_else(|e| e.into_inner()) = Some(answer);
                 self.wake(state);
             }
-            Completion::Then(then) => {
-                self.push_job(state, super::dispatch::JobKind::Continuation, Box::new(move || then(answer)))
-            }
+            Completion::Then(then) => self.push_continuation(state, Box::new(move || then(answer))),
         }
     }
 }

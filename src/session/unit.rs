@@ -21,6 +21,14 @@ pub trait MaterializationUnit: Send {
     /// resolver` and a continuation rather than by blocking, so no thread is held.
     fn materialize(self: Box<Self>, mr: MaterializationResponsibility);
 
+    /// Work to do before `materialize`, on any thread, while the unit waits for its turn:
+    /// work that needs nothing of the session (parsing an object into a graph). A helper
+    /// thread may run it (`ExecutionSession::set_prepare_ahead`), or nobody: `materialize`
+    /// must then do it itself.
+    fn prepare(&self) -> Option<Box<dyn FnOnce() + Send>> {
+        None
+    }
+
     /// Whether every definition it makes is placed in the session's memory (what its
     /// memory manager's `span` covers), as an object's are. A link that refers to such a
     /// name then needs no far-call stub for it, even before the unit is linked. The default

@@ -41,6 +41,10 @@ pub struct InProcessMemoryManager {
     /// With deferred protection: finalized segments still read-write, by address:
     /// (footprint, final protection).
     deferred: Option<Mutex<BTreeMap<u64, (u64, libc::c_int)>>>,
+    /// Code and read-only segments handed out and not yet populated (`populate_ahead`):
+    /// on pages of their own, they are most of the fresh pages a link writes. Kept from the
+    /// first `populate_ahead` on: without a helper that calls it, nothing is.
+    fresh: Mutex<Option<Vec<(u64, u64)>>>,
 }
 
 const CHUNK: u64 = 64 << 20;
@@ -54,7 +58,7 @@ const DATA_GRANULE: u64 = 16;
 impl InProcessMemoryManager {
     /// Each segment gets its final protection when its graph is finalized.
     pub fn new() -> Self {
-        InProcessMemoryManager { deferred: None }
+        InProcessMemoryManager { deferred: None, fresh: Mutex::default() }
     }
 
     /// Finalized segments keep read-write until `protect_finalized`, which protects them
@@ -68,7 +72,7 @@ impl InProcessMemoryManager {
     /// Code is still never writable and executable at once: it is read-write, not yet
     /// executable, until protected.
     pub fn with_deferred_protection() -> Self {
-        InProcessMemoryManager { deferred: Some(Mutex::new(BTreeMap::new())) }
+        InProcessMemoryManager { deferred: Some(Mutex::new(BTreeMap::new())), fresh: Mutex::default() }
     }
 
     fn arena(&self, prot: MemProt, tables: bool) -> std::sync::MutexGuard<'static, Arena> {
@@ -179,6 +183,11 @@ impl MemoryManager for InProcessMemoryManager {
                 MemProt::ReadExec | MemProt::Read => segment.align.max(PAGE_SIZE),
             };
             let placed = self.arena(segment.prot, segment.tables).take(size, align);
+            if let (Ok(addr), MemProt::ReadExec | MemProt::Read) = (&placed, segment.prot) {
+                if let Some(fresh) = self.fresh.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+                    fresh.push((*addr, size));
+                }
+            }
             match placed {
                 Ok(addr) => parts.push(Part {
                     prot: segment.prot,
@@ -271,6 +280,16 @@ impl MemoryManager for InProcessMemoryManager {
             let mut arena = self.arena(part.prot, part.tables);
             arena.free.give_back(part.addr, size);
             arena.release_empty_chunks();
+        }
+    }
+
+    fn populate_ahead(&self) {
+        let fresh = self.fresh.lock().unwrap_or_else(|e| e.into_inner()).replace(Vec::new());
+        for (start, len) in fresh.into_iter().flatten() {
+            // SAFETY: pages of our reservation; populating changes no byte (pages already
+            // written are left as they are), and fails harmlessly on pages that are no
+            // longer writable.
+            unsafe { libc::madvise(start as *mut libc::c_void, len as usize, libc::MADV_POPULATE_WRITE) };
         }
     }
 

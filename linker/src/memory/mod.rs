@@ -48,6 +48,12 @@ pub trait MemoryManager: Send + Sync {
     fn span(&self) -> Option<(u64, u64)> {
         None
     }
+    /// Readies, off the linking thread, the memory handed out since the previous call (the
+    /// first call starts keeping track; a helper thread calls this while links wait for
+    /// their externals): in this process, the kernel's first touch of each fresh page,
+    /// which is most of what copying code into it costs. Nothing placed or written changes.
+    fn populate_ahead(&self) {}
+
     /// Whether a graph's GOT gets a read-write segment of its own (`Segment::tables`), for
     /// the manager to pack with every other graph's. The pointers to libraries, which a warm
     /// start redoes, then share a few pages instead of dirtying one page per graph beside

@@ -189,6 +189,7 @@ fn run_args(args: flags::CheckArgs) -> RunArgs {
         executor: None,
         connect: None,
         threads: 1,
+        prepare_ahead: false,
         stats: false,
         perf_map: false,
         gdb: false,

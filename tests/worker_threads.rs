@@ -1,0 +1,104 @@
+//! jitld's own threads beside the program's: the helper of `--prepare-ahead`, which parses
+//! the next objects while the link goes on, and the materialization pool of `--threads N`.
+//!
+//! * The helper changes no address: every fix-up of the sqlite and json programs, as
+//!   `--dump-relocs` prints it with its address and bytes, is the same as with one thread.
+//! * Neither kind of thread takes the program's signals: a signal sent to the process while
+//!   the program's main thread blocks it waits for main to unblock it, as natively, instead
+//!   of running the handler at once on a thread of jitld's.
+//!
+//! Programs are built at run time under `target/tmp/worker-threads-*`; the real programs are
+//! the e2e fixtures (`make fixtures`).
+
+#[path = "common/harness.rs"]
+mod harness;
+
+use harness::*;
+
+fn fixture(path: &str) -> String {
+    let file = root().join("target/fixtures/real").join(path);
+    assert!(file.exists(), "{} is missing: run `make fixtures`", file.display());
+    file.display().to_string()
+}
+
+/// `--dump-relocs` of `inputs`, with `extra` options.
+fn fix_ups(extra: &[&str], inputs: &[String]) -> String {
+    let mut args = vec!["run".to_string(), "--dump-relocs".to_string()];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args.extend(inputs.iter().cloned());
+    let out = jitld(&args);
+    assert!(out.code.is_some() && !out.panicked(), "{}", out.describe());
+    assert!(out.stdout.lines().count() > 1000, "too few fix-ups printed:\n{}", out.describe());
+    out.stdout
+}
+
+#[test]
+fn preparing_ahead_changes_no_address() {
+    let programs = [
+        vec![fixture("sqlite/gcc-O2-pie/driver.o"), "/usr/lib/x86_64-linux-gnu/libsqlite3.a".into(), "-lm".into()],
+        ["catalog.o", "main.o", "query.o"]
+            .iter()
+            .map(|o| fixture(&format!("json/gxx-O2-pie/{o}")))
+            .chain(["-lstdc++".into()])
+            .collect(),
+    ];
+    for inputs in &programs {
+        let one_thread = fix_ups(&["--threads", "1"], inputs);
+        // The helper races the linking thread differently each time.
+        for _ in 0..3 {
+            let ahead = fix_ups(&["--prepare-ahead"], inputs);
+            assert!(ahead == one_thread, "{}: fix-ups differ with --prepare-ahead", inputs[0]);
+        }
+    }
+}
+
+/// Main blocks SIGUSR1 and sends it to the process. Natively it stays pending until main
+/// unblocks it, and the handler then runs on main. A thread of jitld's that left it
+/// unblocked would take it at once.
+const BLOCKED_SIGNAL: &str = r#"
+#define _GNU_SOURCE
+#include <signal.h>
+#include <stdio.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+
+static volatile sig_atomic_t handled, on_main;
+
+static void handler(int sig) {
+    (void)sig;
+    handled = 1;
+    on_main = syscall(SYS_gettid) == getpid();
+}
+
+int main(void) {
+    signal(SIGUSR1, handler);
+    sigset_t usr1;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &usr1, NULL);
+    kill(getpid(), SIGUSR1);
+    usleep(200000);
+    printf("handled while blocked: %d\n", handled);
+    sigprocmask(SIG_UNBLOCK, &usr1, NULL);
+    printf("handled after: %d, on main: %d\n", handled, on_main);
+    return 0;
+}
+"#;
+
+#[test]
+fn signals_reach_the_programs_threads_only() {
+    let dir = scratch("worker-threads-signals");
+    let source = write(&dir, "blocked.c", BLOCKED_SIGNAL);
+    let object = compile("gcc", &source, &dir.join("blocked.o"), &["-O2", "-c"]);
+    let native = dir.join("blocked");
+    tool("gcc", &[object.as_os_str(), "-o".as_ref(), native.as_os_str()]);
+    let expected = run(native.to_str().unwrap(), &[] as &[&str]);
+    assert_eq!(expected.stdout, "handled while blocked: 0\nhandled after: 1, on main: 1\n", "{}", expected.describe());
+    for extra in [&["--threads", "2"][..], &["--threads", "4"], &["--prepare-ahead"]] {
+        let mut args: Vec<&str> = vec!["run"];
+        args.extend(extra);
+        args.push(object.to_str().unwrap());
+        let out = jitld(&args);
+        assert_eq!((out.code, &out.stdout), (Some(0), &expected.stdout), "{extra:?}:\n{}", out.describe());
+    }
+}
