@@ -138,3 +138,23 @@ fn a_segment_ending_on_a_page_boundary() {
     let get = unsafe { jit.get::<extern "C" fn() -> i32>("get") }.unwrap();
     assert_eq!(get(), 1234);
 }
+
+/// With a helper building the next objects' graphs (`prepare_ahead`), a chain of objects
+/// links as it does without one, and an object that failed (its graph built ahead, then
+/// dropped) links once what it missed is added.
+#[test]
+fn objects_prepared_ahead_link_as_without() {
+    let jit = Jit::builder().prepare_ahead(true).build().unwrap();
+    let links = 20;
+    for i in 0..links {
+        let source = format!("int ahead_{}(void);\nint ahead_{i}(void) {{ return ahead_{}() + 1; }}\n", i + 1, i + 1);
+        jit.add_object(&format!("ahead_{i}.o"), object(&format!("ahead_{i}"), &source)).unwrap();
+    }
+    let error = jit.lookup("ahead_0").unwrap_err().to_string();
+    assert!(error.contains(&format!("undefined symbol: ahead_{links}")), "{error}");
+    let last = format!("int ahead_{links}(void) {{ return 4; }}\n");
+    jit.add_object("ahead_last.o", object("ahead_last", &last)).unwrap();
+    // SAFETY: `int ahead_0(void)`.
+    let first = unsafe { jit.get::<extern "C" fn() -> i32>("ahead_0") }.unwrap();
+    assert_eq!(first(), links + 4);
+}

@@ -114,10 +114,11 @@ impl ExecutionSession {
     }
 
     /// Starts a helper thread that does the next queued materializations' preparations
-    /// (`MaterializationUnit::prepare`: parsing objects into graphs, readying the memory
-    /// they will take) while other threads run them. It
-    /// changes no session state: what the session does, and in which order (so where
-    /// everything goes), stays the same; only the waiting for that work goes.
+    /// (`MaterializationUnit::prepare`: parsing objects into graphs) and readies the memory
+    /// of links waiting for their externals (`MemoryManager::populate_ahead`), while other
+    /// threads run them. It changes no session state: what the session does, and in which
+    /// order (so where everything goes), stays the same; only the waiting for that work
+    /// goes.
     pub fn set_prepare_ahead(&self) {
         let session = Arc::downgrade(&self.inner);
         if spawn_worker("jitld-prepare".to_string(), move || prepare_until_dropped(session)) {
