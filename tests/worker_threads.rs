@@ -102,3 +102,57 @@ fn signals_reach_the_programs_threads_only() {
         assert_eq!((out.code, &out.stdout), (Some(0), &expected.stdout), "{extra:?}:\n{}", out.describe());
     }
 }
+
+/// The number of threads the program finds in its process.
+const COUNT_THREADS: &str = r#"
+#include <dirent.h>
+#include <stdio.h>
+#include <sqlite3.h>
+#include <sys/single_threaded.h>
+
+int main(void) {
+    int threads = 0;
+    DIR *tasks = opendir("/proc/self/task");
+    for (struct dirent *task; (task = readdir(tasks));)
+        threads += task->d_name[0] != '.';
+    closedir(tasks);
+    printf("sqlite %s, threads: %d, single-threaded: %d\n", sqlite3_libversion(), threads, __libc_single_threaded);
+    return 0;
+}
+"#;
+
+/// jitld's threads end before the program runs: it finds itself alone in its process, and
+/// the C library says it is single-threaded (its `malloc` takes no locks then), as natively,
+/// whether the link ran on several threads because `--threads` asked for them, for a
+/// helper, or because the inputs were big enough (libsqlite3.a, 2.3 MB).
+#[test]
+fn the_program_runs_alone() {
+    let dir = scratch("worker-threads-alone");
+    let source = write(&dir, "count.c", COUNT_THREADS);
+    let object = compile("gcc", &source, &dir.join("count.o"), &["-O2", "-c"]);
+    let object = object.to_str().unwrap();
+    let archive = "/usr/lib/x86_64-linux-gnu/libsqlite3.a";
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    for (extra, threads) in [
+        (&[][..], cpus.min(4)),
+        (&["--threads", "2"], 2),
+        (&["--threads", "4"], 4),
+        (&["--prepare-ahead"], cpus.min(4).saturating_sub(1).max(1)),
+    ] {
+        let mut args = vec!["run", "--stats"];
+        args.extend(extra);
+        args.extend([object, archive, "-lm"]);
+        let out = jitld(&args);
+        assert_eq!(out.code, Some(0), "{extra:?}:\n{}", out.describe());
+        let alone = out.stdout.ends_with(", threads: 1, single-threaded: 1\n");
+        assert!(alone, "{extra:?}: the program is not alone:\n{}", out.describe());
+        let linked_on = match threads {
+            1 => "synthesized graphs on 1 thread;".to_string(),
+            n => format!("synthesized graphs on {n} threads;"),
+        };
+        assert!(out.stderr.contains(&linked_on), "{extra:?}: expected {linked_on:?}:\n{}", out.describe());
+    }
+    // A small program links on one thread: a second would cost more than it saves.
+    let out = jitld(&["run", "--stats", object, "-lsqlite3"]);
+    assert!(out.stderr.contains("synthesized graphs on 1 thread;"), "{}", out.describe());
+}

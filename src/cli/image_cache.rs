@@ -321,7 +321,7 @@ fn warm_start(
             let mut err = std::io::stderr().lock();
             let _ = writeln!(
                 err,
-                "jitld stats: linked 0 objects, 0 archive members, 0 synthesized graphs; lazy stubs: 0 created, 0 hit"
+                "jitld stats: linked 0 objects, 0 archive members, 0 synthesized graphs on 0 threads; lazy stubs: 0 created, 0 hit"
             );
             let _ = writeln!(
                 err,

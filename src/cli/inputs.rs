@@ -86,6 +86,33 @@ impl LibraryPath {
     }
 }
 
+/// Bytes of the objects and archives the command line names, from their sizes alone (a
+/// shared library or a linker script, named `.so`, counts nothing): how much a link may
+/// have to do, known before anything is opened.
+pub fn object_bytes(inputs: &[InputArg], path: &LibraryPath) -> u64 {
+    let size = |file: &Path| {
+        let name = file.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+        let shared = name.ends_with(".so") || name.contains(".so.");
+        if shared {
+            0
+        } else {
+            std::fs::metadata(file).map_or(0, |m| m.len())
+        }
+    };
+    let one = |input: &InputArg| match input {
+        InputArg::Path(file) | InputArg::Lazy(file) | InputArg::WholeArchive(file) => size(Path::new(file)),
+        InputArg::Library(name) => find_library(name, path).map_or(0, |file| size(&file)),
+        _ => 0,
+    };
+    inputs
+        .iter()
+        .map(|input| match input {
+            InputArg::HiddenArchive(inner) => one(inner),
+            other => one(other),
+        })
+        .sum()
+}
+
 /// Finds `-lNAME`: `libNAME.so` before `libNAME.a` in each directory, `-L` ones first;
 /// `-l:FILE` names a file exactly.
 pub fn find_library(name: &str, path: &LibraryPath) -> Result<PathBuf> {

@@ -111,9 +111,11 @@ pub struct RunArgs {
     /// Run the program in the executor listening at HOST:PORT (`jitld-executor --listen`).
     #[arg(long, value_name = "HOST:PORT")]
     pub connect: Option<String>,
-    /// Materialize on N threads.
-    #[arg(long, default_value_t = 1)]
-    pub threads: usize,
+    /// Materialize on N threads (default: one per CPU, at most 4, one fewer with
+    /// --prepare-ahead, when the objects and archives total 1 MiB or more; else 1). They end
+    /// before the program runs.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
     /// Parse the next objects on a helper thread while the link goes on (same addresses).
     #[arg(long)]
     pub prepare_ahead: bool,
@@ -148,6 +150,29 @@ pub struct RunArgs {
     /// Inputs and -l libraries merged in command-line order (filled after parsing).
     #[arg(skip)]
     pub ordered: Vec<InputArg>,
+}
+
+/// The most materialization threads `jitld run` uses unless told (`--threads`): linking a
+/// large program gains little from more, and each costs peak memory (its `malloc` arena,
+/// the code it runs).
+const DEFAULT_THREADS_MAX: usize = 4;
+
+/// Objects and archives of at least this many bytes in all make a link worth a second
+/// thread (sqlite's archive is 2.3 MB, nlohmann/json's three objects 1.6 MB); below it a
+/// thread's start and memory cost more than it saves.
+const THREADED_INPUT_BYTES: u64 = 1 << 20;
+
+impl RunArgs {
+    /// Without `--threads`: one thread per CPU (at most `DEFAULT_THREADS_MAX`) for a link of
+    /// `input_bytes` worth it, less the core a `--prepare-ahead` helper takes (three threads
+    /// on two cores were slower than two); one otherwise.
+    pub fn default_threads(&self, input_bytes: u64) -> usize {
+        if input_bytes < THREADED_INPUT_BYTES {
+            return 1;
+        }
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        cpus.min(DEFAULT_THREADS_MAX).saturating_sub(usize::from(self.prepare_ahead)).max(1)
+    }
 }
 
 fn parse_address(text: &str) -> Result<u64, String> {

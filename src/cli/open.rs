@@ -4,8 +4,8 @@ use crate::error::JitError;
 use jitld_linker::format::archive::Archive;
 use jitld_linker::format::{self, FileKind};
 use jitld_linker::{InputBuffer, NamePool};
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 /// Inputs up to this size are read into the heap; bigger ones (archives, mostly) are
 /// mapped, so that only the members a link pulls in are ever paged in. Mapping a small
@@ -15,10 +15,31 @@ use std::sync::Arc;
 /// keeps the mappings few: each is one of the 65,530 the kernel allows a process.
 const SMALL_INPUT: u64 = 64 << 10;
 
+/// Inputs read before the link, to decide whether jitld starts again for thread-locals
+/// (`reexec`), kept for the link: it then maps each once, and the pages that decision read
+/// (an archive's member headers) are paged in once.
+static KEPT: Mutex<Vec<(PathBuf, InputBuffer)>> = Mutex::new(Vec::new());
+
+/// Keeps `buffer` for the next `open_input` of `path`.
+pub fn keep_for_link(path: &Path, buffer: &InputBuffer) {
+    KEPT.lock().unwrap_or_else(|e| e.into_inner()).push((path.to_path_buf(), buffer.clone()));
+}
+
+/// Drops what `keep_for_link` kept and the link did not open.
+pub fn forget_kept() {
+    KEPT.lock().unwrap_or_else(|e| e.into_inner()).clear();
+}
+
 /// The bytes of an input: small regular files are read, big ones mapped; pipes and other
 /// streams (`<(cat x.o)`) are read to the end.
 pub fn open_input(path: &Path) -> Result<InputBuffer, JitError> {
     use std::io::Read;
+    {
+        let mut kept = KEPT.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(at) = kept.iter().position(|(kept_path, _)| kept_path == path) {
+            return Ok(kept.swap_remove(at).1);
+        }
+    }
     let name = path.display().to_string();
     let file = std::fs::File::open(path).map_err(|e| JitError::other(format!("{name}: cannot open: {e}")))?;
     let meta = file.metadata().map_err(|e| JitError::other(format!("{name}: cannot open: {e}")))?;

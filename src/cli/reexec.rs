@@ -104,6 +104,7 @@ fn file_may_use_static_tls(path: &Path, search: &LibraryPath) -> bool {
         return true;
     }
     let Ok(buffer) = super::open::open_input(path) else { return true };
+    super::open::keep_for_link(path, &buffer);
     let bytes = buffer.bytes();
     if bytes.starts_with(b"\x7fELF") && bytes.get(16) == Some(&3) && already_loaded(path) {
         // Its thread-locals were placed when this process started (the C library).

@@ -4,7 +4,9 @@
 //! initializers) links what the program needs; then initializers run, the entry is called,
 //! and we leave through `exit`, as a program returning from `main` does.
 
-use super::inputs::{compiler_runtime_archive, expand_linker_script, find_library, InputArg, LibraryPath};
+use super::inputs::{
+    compiler_runtime_archive, expand_linker_script, find_library, object_bytes, InputArg, LibraryPath,
+};
 use super::open::{member_spec, open_input, open_member};
 use super::RunArgs;
 use crate::debug::{debugger_attached, install_fault_reporter, CodeTable, GdbRegistration, PerfMap};
@@ -293,7 +295,10 @@ pub(super) fn run_with(args: &RunArgs, hooks: RunHooks) -> Result<i32, Errors> {
     let wrap = hooks.memory;
     let memory = move || memory_for(args).map(|memory| if let Some(wrap) = wrap { wrap(memory) } else { memory });
     let chosen = super::executor::executor_for(args, arch, memory).map_err(one)?;
-    let stack = Stack::new(chosen.executor, args.threads, args.prepare_ahead);
+    let search = LibraryPath::new(&args.search, arch);
+    // Threads start first: one started as the link begins was slower to take work.
+    let threads = args.threads.unwrap_or_else(|| args.default_threads(object_bytes(&args.ordered, &search)));
+    let stack = Stack::new(chosen.executor, threads, args.prepare_ahead);
     let (session, layer, platform) = (stack.session.clone(), stack.layer.clone(), stack.platform.clone());
     // A failed `jitld run` ends; nothing would link a failed object again.
     layer.set_retry_failed(false);
@@ -317,7 +322,7 @@ pub(super) fn run_with(args: &RunArgs, hooks: RunHooks) -> Result<i32, Errors> {
         roots: Vec::new(),
         definitions: Vec::new(),
         link_everything: args.noexec,
-        search: LibraryPath::new(&args.search, arch),
+        search,
         position: 0,
         format: None,
         libraries: Vec::new(),
@@ -329,6 +334,7 @@ pub(super) fn run_with(args: &RunArgs, hooks: RunHooks) -> Result<i32, Errors> {
     for input in &args.ordered {
         program.load(input).map_err(one)?;
     }
+    super::open::forget_kept();
     let main = program.dylib("main").map_err(one)?;
     let process = stack.process_dylib().map_err(one)?;
     // Last, as the compiler driver's `-lc -lgcc`: libgcc.a, for what only it has.
@@ -351,6 +357,11 @@ pub(super) fn run_with(args: &RunArgs, hooks: RunHooks) -> Result<i32, Errors> {
     let found = link_program(&program, main, args).map_err(|e| report(&session, e, &args.entry))?;
     if !extra.is_empty() {
         session.lookup(&session.search_order(main), &extra).map_err(|e| report(&session, e, &args.entry))?;
+    }
+    // The program gets the process to itself, as natively: code it reaches lazily links on
+    // its own threads.
+    if session.stop_materialization_threads() > 0 && chosen.process.is_none() {
+        crate::platform::single_thread::declare_if_single_threaded();
     }
     if let Some(code) = hooks.after_link.and_then(|after_link| after_link()) {
         return Ok(code);
@@ -517,10 +528,14 @@ pub(super) fn print_stats_at_exit(layer: ObjectLinkingLayer, lazy: Arc<LazyStats
         let mut err = std::io::stderr().lock();
         let _ = writeln!(
             err,
-            "jitld stats: linked {} objects, {} archive members, {} synthesized graphs; lazy stubs: {} created, {} hit",
+            "jitld stats: linked {} objects, {} archive members, {} synthesized graphs on {}; lazy stubs: {} created, {} hit",
             stats.objects.load(Relaxed),
             stats.archive_members.load(Relaxed),
             stats.synthesized.load(Relaxed),
+            match layer.session().materialization_threads() {
+                1 => "1 thread".to_string(),
+                n => format!("{n} threads"),
+            },
             lazy.created.load(Relaxed),
             lazy.hit.load(Relaxed),
         );

@@ -16,6 +16,7 @@ pub(crate) mod frame_index;
 mod init_gate;
 mod runtime;
 pub mod signals;
+pub mod single_thread;
 pub mod tls;
 mod unwind;
 

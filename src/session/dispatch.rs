@@ -7,6 +7,9 @@
 //! through the queue until its own answer is in. A panicking job fails only the unit it
 //! was materializing (its responsibility is dropped while unwinding) and the thread goes on.
 //!
+//! `stop_materialization_threads` ends the session's threads: a program run after its link
+//! then has the process to itself, as natively.
+//!
 //! A helper (`set_prepare_ahead`) may meanwhile do the next materializations' preparations,
 //! which touch no session state.
 
@@ -15,6 +18,7 @@ use super::{ExecutionSession, Inner, Job, State};
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Weak};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 /// Pool threads look at the queue at least this often, so they notice a dropped session.
@@ -44,6 +48,16 @@ pub(super) struct WorkQueue {
 struct Queued {
     job: Job,
     prepare: Option<Job>,
+}
+
+/// The session's own threads (the pool, a helper).
+#[derive(Default)]
+pub(super) struct Pool {
+    started: Vec<JoinHandle<()>>,
+    /// Of those, the pool's (not a helper).
+    workers: usize,
+    /// `stop_materialization_threads` was called: threads end once idle.
+    stopping: bool,
 }
 
 impl WorkQueue {
@@ -103,14 +117,44 @@ impl ExecutionSession {
         state
     }
 
-    /// Materialize on `threads` threads in all (1: only on the threads that look up).
+    /// Materialize on `threads` threads in all (1: only on the threads that look up): starts
+    /// the pool threads missing.
     pub fn set_materialization_threads(&self, threads: usize) {
-        for index in 1..threads {
+        let mut state = self.lock();
+        while !state.pool.stopping && state.pool.workers + 1 < threads {
             let session = Arc::downgrade(&self.inner);
-            if !spawn_worker(format!("jitld-materialize-{index}"), move || work_until_dropped(session)) {
-                break;
+            let name = format!("jitld-materialize-{}", state.pool.workers + 1);
+            match spawn_worker(name, move || work_until_dropped(session)) {
+                Some(thread) => {
+                    state.pool.started.push(thread);
+                    state.pool.workers += 1;
+                }
+                None => break,
             }
         }
+    }
+
+    /// The threads it materializes on (or did, before `stop_materialization_threads`): the
+    /// pool's and the one looking up.
+    pub fn materialization_threads(&self) -> usize {
+        self.lock().pool.workers + 1
+    }
+
+    /// Ends the session's threads (the pool, a helper): each finishes the job it runs and
+    /// ends, and no new one starts. Returns once they have ended, with how many there were.
+    /// Queued work is left to the threads that look up.
+    pub fn stop_materialization_threads(&self) -> usize {
+        let started = {
+            let mut state = self.lock();
+            state.pool.stopping = true;
+            self.inner.changed.notify_all();
+            std::mem::take(&mut state.pool.started)
+        };
+        let ended = started.len();
+        for thread in started {
+            let _ = thread.join();
+        }
+        ended
     }
 
     /// Starts a helper thread that does the next queued materializations' preparations
@@ -121,8 +165,10 @@ impl ExecutionSession {
     /// goes.
     pub fn set_prepare_ahead(&self) {
         let session = Arc::downgrade(&self.inner);
-        if spawn_worker("jitld-prepare".to_string(), move || prepare_until_dropped(session)) {
-            self.lock().work.prepared_ahead = true;
+        if let Some(thread) = spawn_worker("jitld-prepare".to_string(), move || prepare_until_dropped(session)) {
+            let mut state = self.lock();
+            state.work.prepared_ahead = true;
+            state.pool.started.push(thread);
         }
     }
 }
@@ -131,7 +177,7 @@ impl ExecutionSession {
 /// (a thread starts with its creator's mask, so the creator blocks them around the spawn),
 /// so that the program's signals (an alarm, a child's exit, one its main thread holds
 /// blocked for a while) reach the program's own threads, as natively.
-fn spawn_worker(name: String, work: impl FnOnce() + Send + 'static) -> bool {
+fn spawn_worker(name: String, work: impl FnOnce() + Send + 'static) -> Option<JoinHandle<()>> {
     // SAFETY: full and saved sets built in place; the masks are this thread's own, and the
     // old one is put back before returning.
     unsafe {
@@ -141,16 +187,19 @@ fn spawn_worker(name: String, work: impl FnOnce() + Send + 'static) -> bool {
         libc::pthread_sigmask(libc::SIG_BLOCK, &all, &mut old);
         let spawned = std::thread::Builder::new().name(name).stack_size(POOL_STACK).spawn(work);
         libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
-        spawned.is_ok()
+        spawned.ok()
     }
 }
 
-/// A pool thread: runs jobs while the session lives. It holds the session only while it
-/// works or naps, so dropping the last handle ends it.
+/// A pool thread: runs jobs while the session lives and its pool is not stopped. It holds
+/// the session only while it works or naps, so dropping the last handle ends it.
 fn work_until_dropped(session: Weak<Inner>) {
     while let Some(inner) = session.upgrade() {
         let session = ExecutionSession { inner };
         let mut state = session.lock();
+        if state.pool.stopping {
+            return;
+        }
         match state.work.pop() {
             Some(job) => {
                 drop(state);
@@ -165,7 +214,14 @@ fn work_until_dropped(session: Weak<Inner>) {
 fn prepare_until_dropped(session: Weak<Inner>) {
     while let Some(inner) = session.upgrade() {
         let session = ExecutionSession { inner };
-        let prepare = session.lock().work.take_prepare();
+        let prepare = {
+            let mut state = session.lock();
+            if state.pool.stopping {
+                state.work.prepared_ahead = false;
+                return;
+            }
+            state.work.take_prepare()
+        };
         if let Some(prepare) = prepare {
             run_job(prepare);
         }

@@ -195,6 +195,8 @@ struct State {
     groups: readiness::Groups,
     /// Jobs waiting for a thread (see `dispatch`).
     work: dispatch::WorkQueue,
+    /// The threads that run them besides those that look up.
+    pool: dispatch::Pool,
     /// Threads asleep on `Inner::changed` (only then is a notification worth a syscall).
     sleepers: usize,
     /// Every sleeper has been woken since the last one went to sleep: further changes need

@@ -188,7 +188,7 @@ fn run_args(args: flags::CheckArgs) -> RunArgs {
         oop: false,
         executor: None,
         connect: None,
-        threads: 1,
+        threads: Some(1),
         prepare_ahead: false,
         stats: false,
         perf_map: false,
