@@ -35,8 +35,8 @@ import re
 import statistics
 import sys
 
-TOOLS = ("native", "jitld", "jitld-t2", "jitld-ahead", "jitld-oop", "jitld-warm", "mold", "lld", "llvm-jitlink")
-SCALE_TOOLS = ("native", "jitld-eager", "jitld-lazy", "jitld-t2", "mold", "llvm-jitlink")
+TOOLS = ("native", "jitld", "jitld-t1", "jitld-t2", "jitld-ahead", "jitld-oop", "jitld-warm", "mold", "lld", "llvm-jitlink")
+SCALE_TOOLS = ("native", "jitld-eager", "jitld-lazy", "jitld-t1", "jitld-t2", "mold", "llvm-jitlink")
 BASELINE_CASE = "empty/gcc-O2-pie"
 # The goals of issue 7.
 OVERHEAD_GOAL = 0.1          # jitld's overhead over native <= 1/10 of llvm-jitlink's
@@ -274,7 +274,7 @@ def main():
             "jitld/native": paired_ratio(t, "jitld", "native"),
             "jitld/mold": paired_ratio(t, "jitld", "mold"),
             "jitld/lld": paired_ratio(t, "jitld", "lld"),
-            "jitld-t2/jitld": paired_ratio(t, "jitld-t2", "jitld"),
+            "jitld-t2/jitld-t1": paired_ratio(t, "jitld-t2", "jitld-t1"),
             "jitld-t2/mold": paired_ratio(t, "jitld-t2", "mold"),
             "jitld-ahead/jitld": paired_ratio(t, "jitld-ahead", "jitld"),
             "jitld_overhead_s": overhead(t, "jitld"),
@@ -291,7 +291,7 @@ def main():
         summary_programs[c] = {"tools": tools, "timing": {k: {x: v[x] for x in v if x != "argv"} for k, v in t.items()},
                                "ratios": r}
         print(f"  {c:<{w}}{fmt_r(r['jitld/native'], 13)}{fmt_r(r['jitld/mold'], 11)}{fmt_r(r['jitld/lld'], 10)}"
-              f"{fmt_r(r['jitld-t2/jitld'], 8)}{fmt_ms(jo, 13)}{fmt_ms(lo, 11)}{fmt_r(r['overhead_ratio'], 12, 3)}"
+              f"{fmt_r(r['jitld-t2/jitld-t1'], 8)}{fmt_ms(jo, 13)}{fmt_ms(lo, 11)}{fmt_r(r['overhead_ratio'], 12, 3)}"
               f"{fmt_r(r['cpu_jitld/mold'], 15)}")
     print("  (ovh: median per-round time minus native's; ovh/ljl ovh: jitld's overhead over llvm-jitlink-19's)")
     print()
@@ -361,7 +361,7 @@ def main():
             per[n] = cost
             summary_scale[c] = {"objects": n, "tools": tools, "stats": st, "per_object_s": cost,
                                 "timing": {k: {x: v[x] for x in v if x != "argv"} for k, v in t.items()},
-                                "jitld-t2/jitld-eager": paired_ratio(t, "jitld-t2", "jitld-eager"),
+                                "jitld-t2/jitld-t1": paired_ratio(t, "jitld-t2", "jitld-t1"),
                                 "jitld-eager/mold": paired_ratio(t, "jitld-eager", "mold"),
                                 "jitld-lazy/jitld-eager": paired_ratio(t, "jitld-lazy", "jitld-eager")}
             notes += [f"{c}: {n_}" for n_ in odd[c]]
@@ -382,7 +382,7 @@ def main():
                   + "".join(cell(tools, t, tool, fmt_ms(med(t, tool), 13), 13) for tool in SCALE_TOOLS)
                   + f"{fmt_r(None if cost['eager'] is None else cost['eager'] * 1e6, 13, 1)}{fmt_r(vs['eager'], 7)}"
                   + f"{fmt_r(None if cost['lazy'] is None else cost['lazy'] * 1e6, 12, 1)}{fmt_r(vs['lazy'], 7)}"
-                  + f"{fmt_r(s['jitld-t2/jitld-eager'], 7)}{fmt_r(s['jitld-eager/mold'], 11)}{rss_el:>13}")
+                  + f"{fmt_r(s['jitld-t2/jitld-t1'], 7)}{fmt_r(s['jitld-eager/mold'], 11)}{rss_el:>13}")
             for tool in ("jitld-eager", "jitld-lazy", "jitld-t2"):
                 vs_base(c, tool, t)
         print("  ('linked e/l': objects jitld --stats says it linked, eager / lazy; llvm-jitlink only up to "
@@ -442,9 +442,9 @@ def main():
     threads_rows = []
     for c in goal_programs:
         if c.split("/")[0] in THREADS_LIBRARIES:
-            threads_rows.append((c, summary_programs[c]["ratios"]["jitld-t2/jitld"]))
+            threads_rows.append((c, summary_programs[c]["ratios"]["jitld-t2/jitld-t1"]))
     for c in scale:
-        threads_rows.append((f"{c} ({c.split('/')[1]} objects, eager)", summary_scale[c]["jitld-t2/jitld-eager"]))
+        threads_rows.append((f"{c} ({c.split('/')[1]} objects, eager)", summary_scale[c]["jitld-t2/jitld-t1"]))
     for label, r in threads_rows:
         print(f"  {label:<34}{fmt_r(r, 8)}")
     print()
@@ -512,11 +512,11 @@ def main():
 
     # 3. --threads 2 faster than --threads 1 on sqlite, CPython, 1,000 objects
     det, met = [], True
-    wanted = [(c, summary_programs[c]["ratios"]["jitld-t2/jitld"], cases[c]) for c in goal_programs
+    wanted = [(c, summary_programs[c]["ratios"]["jitld-t2/jitld-t1"], cases[c]) for c in goal_programs
               if c.split("/")[0] in THREADS_LIBRARIES]
     sc = f"scale/{THREADS_SCALE_N}"
     if sc in summary_scale:
-        wanted.append((f"{THREADS_SCALE_N} objects", summary_scale[sc]["jitld-t2/jitld-eager"], cases[sc]))
+        wanted.append((f"{THREADS_SCALE_N} objects", summary_scale[sc]["jitld-t2/jitld-t1"], cases[sc]))
     else:
         det.append(f"{THREADS_SCALE_N} objects: not run (BENCH_SCALE)")
         met = None

@@ -7,7 +7,8 @@
 # runs the result, so that is what jitld is measured against. For every program of the
 # bench (BENCH_CASES, named <library>/<variant>) six commands are compared:
 #   native        the natively linked executable, run (the reference: no link at all)
-#   jitld         jitld run <inputs> -- <args>               (--threads 1, the default)
+#   jitld         jitld run <inputs> -- <args>               (the default thread count)
+#   jitld-t1      jitld run --threads 1 <inputs> -- <args>
 #   jitld-t2      jitld run --threads 2 <inputs> -- <args>
 #   jitld-ahead   jitld run --prepare-ahead <inputs> -- <args> (a helper parses ahead)
 #   jitld-oop     jitld run --oop <inputs> -- <args>: the program runs in jitld-executor
@@ -54,7 +55,8 @@
 # (cached: only sources newer than their object are recompiled, JOBS in parallel), and for
 # each N in BENCH_SCALE the program main_<N>.o + f_0.o ... f_<N-1>.o (main references every
 # object's entry through a table, calls BENCH_SCALE_CALLED of them) is verified and timed:
-#   jitld-eager, jitld-lazy (every f_<i>.o behind --lazy), jitld-t2 (eager, --threads 2),
+#   jitld-eager, jitld-lazy (every f_<i>.o behind --lazy), jitld-t1 and jitld-t2 (eager,
+#   --threads 1 and 2),
 #   mold (link, then run), native, and llvm-jitlink (eager) for N <= BENCH_SCALE_LLVM_MAX;
 #   and jitld-start, jitld on the empty program, so that the per-object cost
 #   ((jitld - jitld-start) / N) subtracts a start-up timed in the same rounds.
@@ -635,6 +637,7 @@ run_case() {
 
     local -a native_cmd=("$native" "${pargs[@]+"${pargs[@]}"}")
     local -a jitld_cmd=("$JITLD" run "${jargs[@]}")
+    local -a jitld1_cmd=("$JITLD" run --threads 1 "${jargs[@]}")
     local -a jitld2_cmd=("$JITLD" run --threads 2 "${jargs[@]}")
     local -a jitld_ahead_cmd=("$JITLD" run --prepare-ahead "${jargs[@]}")
     local -a jitld_oop_cmd=("$JITLD" run --oop "${jargs[@]}")
@@ -642,6 +645,7 @@ run_case() {
     local -a jitld_warm_cmd=("$JITLD" run --cache="$warm_dir" "${jargs[@]}")
     if ((${#pargs[@]})); then
         jitld_cmd+=(-- "${pargs[@]}")
+        jitld1_cmd+=(-- "${pargs[@]}")
         jitld2_cmd+=(-- "${pargs[@]}")
         jitld_warm_cmd+=(-- "${pargs[@]}")
     fi
@@ -668,6 +672,7 @@ run_case() {
     fi
     declare -A status=([native]=ok) rcs=([native]=$nrc) notes=()
     check_tool "$c" "$tag" jitld "$nrc" "${jitld_cmd[@]}" || true
+    check_tool "$c" "$tag" jitld-t1 "$nrc" "${jitld1_cmd[@]}" || true
     check_tool "$c" "$tag" jitld-t2 "$nrc" "${jitld2_cmd[@]}" || true
     check_tool "$c" "$tag" jitld-ahead "$nrc" "${jitld_ahead_cmd[@]}" || true
     check_tool "$c" "$tag" jitld-oop "$nrc" "${jitld_oop_cmd[@]}" || true
@@ -710,10 +715,11 @@ run_case() {
     # -- timing: paired rounds of every command that passed
     local tool timed=() specs=()
     local -a cmd
-    for tool in native jitld jitld-t2 jitld-ahead jitld-oop jitld-warm mold lld llvm-jitlink; do
+    for tool in native jitld jitld-t1 jitld-t2 jitld-ahead jitld-oop jitld-warm mold lld llvm-jitlink; do
         case "$tool" in
         native) cmd=("${native_cmd[@]}") ;;
         jitld) cmd=("${jitld_cmd[@]}") ;;
+        jitld-t1) cmd=("${jitld1_cmd[@]}") ;;
         jitld-t2) cmd=("${jitld2_cmd[@]}") ;;
         jitld-ahead) cmd=("${jitld_ahead_cmd[@]}") ;;
         jitld-oop) cmd=("${jitld_oop_cmd[@]}") ;;
@@ -801,7 +807,7 @@ run_scaling() {
         notes=()
         nrc="$(run_once "$LOGS/$tag.native" "./native_$n" "${pargs[@]}")"
         rcs=([native]=$nrc)
-        tools=(native jitld-start jitld-eager jitld-lazy jitld-t2 mold)
+        tools=(native jitld-start jitld-eager jitld-lazy jitld-t1 jitld-t2 mold)
         if ((n <= BENCH_SCALE_LLVM_MAX)); then tools+=(llvm-jitlink); fi
         specs=()
         for tool in "${tools[@]}"; do
@@ -810,6 +816,7 @@ run_scaling() {
             jitld-start) cmd=("$JITLD" run "$EMPTY_OBJ") ;;
             jitld-eager) cmd=("$JITLD" run "main_$n.o" "${objs[@]}" -- "${pargs[@]}") ;;
             jitld-lazy) cmd=("$JITLD" run "main_$n.o" "${lazy_objs[@]}" -- "${pargs[@]}") ;;
+            jitld-t1) cmd=("$JITLD" run --threads 1 "main_$n.o" "${objs[@]}" -- "${pargs[@]}") ;;
             jitld-t2) cmd=("$JITLD" run --threads 2 "main_$n.o" "${objs[@]}" -- "${pargs[@]}") ;;
             mold) cmd=(sh "link-run-mold_$n.sh") ;;
             llvm-jitlink) cmd=("$LLVM_JITLINK" "main_$n.o" "${objs[@]}" -args "main_$n.o" "${pargs[@]}") ;;
