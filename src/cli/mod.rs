@@ -112,8 +112,9 @@ pub struct RunArgs {
     #[arg(long, value_name = "HOST:PORT")]
     pub connect: Option<String>,
     /// Materialize on N threads (default: one per CPU, at most 4, one fewer with
-    /// --prepare-ahead, when the objects and archives total 1 MiB or more; else 1). They end
-    /// before the program runs.
+    /// --prepare-ahead, when the objects and archives total 1 MiB or more, unless --noexec or
+    /// --dump-relocs; else 1). They end before the program runs; with more than one,
+    /// addresses may differ from run to run.
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
     /// Parse the next objects on a helper thread while the link goes on (same addresses).
@@ -166,8 +167,12 @@ impl RunArgs {
     /// Without `--threads`: one thread per CPU (at most `DEFAULT_THREADS_MAX`) for a link of
     /// `input_bytes` worth it, less the core a `--prepare-ahead` helper takes (three threads
     /// on two cores were slower than two); one otherwise.
+    ///
+    /// Threads take graphs in no fixed order, so where each lands varies from run to run:
+    /// a link whose output is its addresses (`--noexec` with a slab, `--dump-relocs`) is on
+    /// one thread unless told, and prints the same bytes every time.
     pub fn default_threads(&self, input_bytes: u64) -> usize {
-        if input_bytes < THREADED_INPUT_BYTES {
+        if input_bytes < THREADED_INPUT_BYTES || self.noexec || self.dump_relocs {
             return 1;
         }
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
