@@ -24,6 +24,13 @@ fn fixture(path: &str) -> String {
     file.display().to_string()
 }
 
+/// `source`, compiled by gcc -O2 into `file`'s object in the scratch directory `test`.
+fn compiled_c(test: &str, file: &str, source: &str) -> std::path::PathBuf {
+    let dir = scratch(test);
+    let source = write(&dir, file, source);
+    compile("gcc", &source, &source.with_extension("o"), &["-O2", "-c"])
+}
+
 /// `--dump-relocs` of `inputs`, with `extra` options.
 fn fix_ups(extra: &[&str], inputs: &[String]) -> String {
     let mut args = vec!["run".to_string(), "--dump-relocs".to_string()];
@@ -95,10 +102,8 @@ int main(void) {
 
 #[test]
 fn signals_reach_the_programs_threads_only() {
-    let dir = scratch("worker-threads-signals");
-    let source = write(&dir, "blocked.c", BLOCKED_SIGNAL);
-    let object = compile("gcc", &source, &dir.join("blocked.o"), &["-O2", "-c"]);
-    let native = dir.join("blocked");
+    let object = compiled_c("worker-threads-signals", "blocked.c", BLOCKED_SIGNAL);
+    let native = object.with_extension("");
     tool("gcc", &[object.as_os_str(), "-o".as_ref(), native.as_os_str()]);
     let expected = run(native.to_str().unwrap(), &[] as &[&str]);
     assert_eq!(expected.stdout, "handled while blocked: 0\nhandled after: 1, on main: 1\n", "{}", expected.describe());
@@ -135,9 +140,7 @@ int main(void) {
 /// helper, or because the inputs were big enough (libsqlite3.a, 2.3 MB).
 #[test]
 fn the_program_runs_alone() {
-    let dir = scratch("worker-threads-alone");
-    let source = write(&dir, "count.c", COUNT_THREADS);
-    let object = compile("gcc", &source, &dir.join("count.o"), &["-O2", "-c"]);
+    let object = compiled_c("worker-threads-alone", "count.c", COUNT_THREADS);
     let object = object.to_str().unwrap();
     let archive = "/usr/lib/x86_64-linux-gnu/libsqlite3.a";
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
