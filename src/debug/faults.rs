@@ -56,13 +56,13 @@ extern "C" fn report(signal: libc::c_int, info: *mut libc::siginfo_t, context: *
 
 /// The line a fault is reported with: the signal, where, in which JIT'd function (`code`,
 /// when the table could be taken), and the faulting address. Formats without allocating.
-fn describe(out: &mut impl std::fmt::Write, signal: i32, pc: u64, fault_addr: u64, code: Option<&[super::CodeRange]>) {
+fn describe(out: &mut impl std::fmt::Write, signal: i32, pc: u64, fault_addr: u64, code: Option<&[super::GraphCode]>) {
     let name = SIGNALS.iter().find(|(s, _)| *s == signal).map_or("signal", |(_, n)| *n);
     let _ = write!(out, "jitld: {name} at {pc:#x}");
-    match code.map(|code| super::CodeRange::find(code, pc)) {
-        Some(Some(r)) => {
-            let name = r.try_name().unwrap_or("<name pool busy>");
-            let _ = write!(out, " in JIT'd code: {name}+{:#x} ({})", pc - r.start, r.file);
+    match code.map(|code| super::GraphCode::find(code, pc)) {
+        Some(Some((graph, function))) => {
+            let name = graph.try_name(function).unwrap_or("<name pool busy>");
+            let _ = write!(out, " in JIT'd code: {name}+{:#x} ({})", pc - function.start, graph.file);
         }
         Some(None) => {
             let _ = write!(out, " (not in JIT'd code)");

@@ -23,10 +23,10 @@ impl PerfMap {
 }
 
 impl LinkPlugin for PerfMap {
-    fn notify_finalized(&self, instance: InstanceId, _: u64, graph: &LinkGraph, _: &Allocation) -> Result<()> {
+    fn notify_finalized(&self, _: InstanceId, _: u64, graph: &LinkGraph, _: &Allocation) -> Result<()> {
         let mut text = String::new();
-        for f in functions(graph, instance) {
-            text.push_str(&format!("{:x} {:x} {}\n", f.start, f.end - f.start, f.name()));
+        for f in functions(graph) {
+            text.push_str(&format!("{:x} {:x} {}\n", f.start, f.end - f.start, graph.names.resolve(f.name)));
         }
         let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
         file.write_all(text.as_bytes()).map_err(|e| JitError::other(format!("perf map: {e}")))
