@@ -40,7 +40,8 @@ pub struct GraphCode {
 impl GraphCode {
     /// The function `pc` is in: the first graph (in link order) with a function covering
     /// it, and of that graph's functions covering it the one starting lowest (a function
-    /// rather than a label inside it).
+    /// rather than a label inside it; the first in symbol-table order among equals).
+    /// Allocates nothing (a signal handler calls it).
     pub fn find(code: &[GraphCode], pc: u64) -> Option<(&GraphCode, Function)> {
         code.iter().find_map(|graph| {
             let covering = graph.functions.iter().filter(|f| (f.start..f.end).contains(&pc));
