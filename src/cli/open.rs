@@ -4,6 +4,7 @@ use crate::error::JitError;
 use jitld_linker::format::archive::Archive;
 use jitld_linker::format::{self, FileKind};
 use jitld_linker::{InputBuffer, NamePool};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -17,28 +18,27 @@ const SMALL_INPUT: u64 = 64 << 10;
 
 /// Inputs read before the link, to decide whether jitld starts again for thread-locals
 /// (`reexec`), kept for the link: it then maps each once, and the pages that decision read
-/// (an archive's member headers) are paged in once.
-static KEPT: Mutex<Vec<(PathBuf, InputBuffer)>> = Mutex::new(Vec::new());
+/// (an archive's member headers) are paged in once. By path: a command line may name
+/// 10,000 objects, each opened once more.
+static KEPT: Mutex<Option<HashMap<PathBuf, InputBuffer>>> = Mutex::new(None);
 
 /// Keeps `buffer` for the next `open_input` of `path`.
 pub fn keep_for_link(path: &Path, buffer: &InputBuffer) {
-    KEPT.lock().unwrap_or_else(|e| e.into_inner()).push((path.to_path_buf(), buffer.clone()));
+    let mut kept = KEPT.lock().unwrap_or_else(|e| e.into_inner());
+    kept.get_or_insert_with(HashMap::new).insert(path.to_path_buf(), buffer.clone());
 }
 
 /// Drops what `keep_for_link` kept and the link did not open.
 pub fn forget_kept() {
-    KEPT.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    *KEPT.lock().unwrap_or_else(|e| e.into_inner()) = None;
 }
 
 /// The bytes of an input: small regular files are read, big ones mapped; pipes and other
 /// streams (`<(cat x.o)`) are read to the end.
 pub fn open_input(path: &Path) -> Result<InputBuffer, JitError> {
     use std::io::Read;
-    {
-        let mut kept = KEPT.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(at) = kept.iter().position(|(kept_path, _)| kept_path == path) {
-            return Ok(kept.swap_remove(at).1);
-        }
+    if let Some(kept) = KEPT.lock().unwrap_or_else(|e| e.into_inner()).as_mut().and_then(|kept| kept.remove(path)) {
+        return Ok(kept);
     }
     let name = path.display().to_string();
     let file = std::fs::File::open(path).map_err(|e| JitError::other(format!("{name}: cannot open: {e}")))?;
