@@ -16,7 +16,7 @@ use crate::generators::{ArchiveGenerator, DynamicLibraryGenerator, ObjectDirGene
 use crate::layers::ObjectLinkingLayer;
 use crate::lazy::{self, LazyStats};
 use crate::platform::Platform;
-use crate::session::{DylibId, ExecutionSession, LookupFlags};
+use crate::session::{DylibId, ExecutionSession, LookupFlags, ThreadPlacement};
 use jitld_linker::memory::MemoryManager;
 use jitld_linker::InputBuffer;
 use std::marker::PhantomData;
@@ -83,8 +83,18 @@ pub(crate) struct Stack {
 impl Stack {
     /// `threads` materialization threads in all, and a helper preparing ahead if asked.
     pub fn new(executor: Arc<dyn Executor>, threads: usize, prepare_ahead: bool) -> Stack {
+        Self::with_placement(executor, threads, prepare_ahead, ThreadPlacement::Anywhere)
+    }
+
+    /// `new`, with the pool's threads placed as `placement` says.
+    pub fn with_placement(
+        executor: Arc<dyn Executor>,
+        threads: usize,
+        prepare_ahead: bool,
+        placement: ThreadPlacement,
+    ) -> Stack {
         let session = ExecutionSession::with_executor(executor);
-        session.set_materialization_threads(threads.max(1));
+        session.set_materialization_threads_placed(threads.max(1), placement);
         if prepare_ahead {
             session.set_prepare_ahead();
         }

@@ -5,6 +5,7 @@
 
 pub mod cache;
 pub mod cli;
+mod cpus;
 pub mod debug;
 pub mod error;
 pub mod executor;

@@ -5,7 +5,7 @@
 //!   unless told: every fix-up of the sqlite and json programs, as `--dump-relocs` prints it
 //!   with its address and bytes, is the same as with `--threads 1`.
 //! * jitld's threads end before the program runs, which finds itself alone and
-//!   single-threaded, as natively.
+//!   single-threaded, as natively. While they live, `jitld run`'s keep to a CPU each.
 //! * Neither kind of thread takes the program's signals: a signal sent to the process while
 //!   the program's main thread blocks it waits for main to unblock it, as natively, instead
 //!   of running the handler at once on a thread of jitld's.
@@ -166,4 +166,73 @@ fn the_program_runs_alone() {
     // A small program links on one thread: a second would cost more than it saves.
     let out = jitld(&["run", "--stats", object, "-lsqlite3"]);
     assert!(out.stderr.contains("synthesized graphs on 1 thread;"), "{}", out.describe());
+}
+
+/// The CPUs a thread of this process may run on (`/proc`'s list), and its name.
+fn task_cpus(task: &str) -> (String, String) {
+    let read = |file: &str| std::fs::read_to_string(format!("/proc/self/task/{task}/{file}")).unwrap_or_default();
+    let status = read("status");
+    let cpus = status.lines().find_map(|line| line.strip_prefix("Cpus_allowed_list:")).unwrap_or("").trim();
+    (read("comm").trim().to_string(), cpus.to_string())
+}
+
+/// The CPU lists of the `count` pool threads `start` starts (each names itself once it
+/// runs: waited for, up to 10 s).
+fn pool_cpus(count: usize, start: impl FnOnce()) -> Vec<String> {
+    let tasks = || -> std::collections::BTreeSet<String> {
+        let entries = std::fs::read_dir("/proc/self/task").expect("/proc/self/task");
+        entries.map(|e| e.expect("task").file_name().to_string_lossy().into_owned()).collect()
+    };
+    let before = tasks();
+    start();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let started = tasks().into_iter().filter(|task| !before.contains(task));
+        let pool = started.map(|task| task_cpus(&task)).filter(|(name, _)| name.starts_with("jitld-materiali"));
+        let cpus: Vec<String> = pool.map(|(_, cpus)| cpus).collect();
+        if cpus.len() >= count || std::time::Instant::now() > deadline {
+            return cpus;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// `jitld run`'s pool threads keep to a CPU each, other than the one the starting thread is
+/// on (`ThreadPlacement::OwnCpu`: woken, a thread was placed on the busy CPU of the thread
+/// that woke it); a library's run wherever the process may.
+#[test]
+fn pool_threads_of_a_run_keep_to_cpus_of_their_own() {
+    use jitld::session::{ExecutionSession, ThreadPlacement};
+    use jitld_linker::memory::InProcessMemoryManager;
+    use std::sync::Arc;
+    let (_, process_cpus) = task_cpus(&std::process::id().to_string());
+    let session = || ExecutionSession::new(Arc::new(InProcessMemoryManager::new()));
+
+    let anywhere = session();
+    let cpus = pool_cpus(2, || anywhere.set_materialization_threads_placed(3, ThreadPlacement::Anywhere));
+    assert_eq!(cpus, vec![process_cpus.clone(); 2], "a library's pool threads run wherever the process may");
+    anywhere.stop_materialization_threads();
+
+    let own = session();
+    let cpus = pool_cpus(2, || own.set_materialization_threads_placed(3, ThreadPlacement::OwnCpu));
+    assert_eq!(cpus.len(), 2, "two pool threads: {cpus:?}");
+    let allowed: usize = process_cpus
+        .split(',')
+        .map(|range| match range.split_once('-') {
+            Some((first, last)) => last.parse::<usize>().unwrap() - first.parse::<usize>().unwrap() + 1,
+            None => 1,
+        })
+        .sum();
+    if allowed < 2 {
+        assert_eq!(cpus, vec![process_cpus.clone(); 2], "one CPU allowed ({process_cpus}): nothing to keep to");
+    } else {
+        for list in &cpus {
+            assert!(
+                list.parse::<usize>().is_ok(),
+                "each pool thread keeps to one CPU: {cpus:?} (process: {process_cpus})"
+            );
+        }
+        assert_ne!(cpus[0], cpus[1], "the two pool threads keep to different CPUs: {cpus:?}");
+    }
+    own.stop_materialization_threads();
 }

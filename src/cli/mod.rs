@@ -175,21 +175,11 @@ impl RunArgs {
         if input_bytes < THREADED_INPUT_BYTES || self.noexec || self.dump_relocs {
             return 1;
         }
-        cpus_available().min(DEFAULT_THREADS_MAX).saturating_sub(usize::from(self.prepare_ahead)).max(1)
-    }
-}
-
-/// The CPUs this process may run on. One `sched_getaffinity`: the standard library's
-/// `available_parallelism` also reads the cgroup's CPU quota, ~25 system calls (70-120 µs
-/// here) at every threaded start; `--threads` says what a quota allows.
-fn cpus_available() -> usize {
-    // SAFETY: the set is a plain bit array the call fills in; its size is passed.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        match libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) {
-            0 => (libc::CPU_COUNT(&set) as usize).max(1),
-            _ => 1,
-        }
+        // One `sched_getaffinity`: the standard library's `available_parallelism` also reads
+        // the cgroup's CPU quota, ~25 system calls (60-120 µs) at every threaded start;
+        // `--threads` says what a quota allows.
+        let cpus = crate::cpus::allowed().len().clamp(1, DEFAULT_THREADS_MAX);
+        cpus.saturating_sub(usize::from(self.prepare_ahead)).max(1)
     }
 }
 

@@ -16,7 +16,7 @@ use crate::jit::Stack;
 use crate::layers::{DataUnit, LinkPlugin, ObjectLinkingLayer};
 use crate::lazy::LazyStats;
 use crate::platform::Platform;
-use crate::session::{DylibId, ExecutionSession, LookupFlags, ReexportsUnit, SymbolFlags};
+use crate::session::{DylibId, ExecutionSession, LookupFlags, ReexportsUnit, SymbolFlags, ThreadPlacement};
 use crate::tools::RelocationDump;
 use jitld_linker::arch::Arch;
 use jitld_linker::format::archive::Archive;
@@ -296,9 +296,10 @@ pub(super) fn run_with(args: &RunArgs, hooks: RunHooks) -> Result<i32, Errors> {
     let memory = move || memory_for(args).map(|memory| if let Some(wrap) = wrap { wrap(memory) } else { memory });
     let chosen = super::executor::executor_for(args, arch, memory).map_err(one)?;
     let search = LibraryPath::new(&args.search, arch);
-    // Threads start first: one started as the link begins was slower to take work.
+    // Threads start first: one started as the link begins was slower to take work. Each
+    // keeps to a CPU of its own: they end before the program runs.
     let threads = args.threads.unwrap_or_else(|| args.default_threads(object_bytes(&args.ordered, &search)));
-    let stack = Stack::new(chosen.executor, threads, args.prepare_ahead);
+    let stack = Stack::with_placement(chosen.executor, threads, args.prepare_ahead, ThreadPlacement::OwnCpu);
     let (session, layer, platform) = (stack.session.clone(), stack.layer.clone(), stack.platform.clone());
     // A failed `jitld run` ends; nothing would link a failed object again.
     layer.set_retry_failed(false);

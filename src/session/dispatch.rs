@@ -50,6 +50,20 @@ struct Queued {
     prepare: Option<Job>,
 }
 
+/// Where the pool's threads run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ThreadPlacement {
+    /// Wherever the scheduler puts them.
+    Anywhere,
+    /// Each on a CPU of its own, not the one the thread that starts them is on: for
+    /// threads that live through one link (`jitld run`'s). Woken, a thread may be placed
+    /// on the busy CPU of the thread that woke it, and wait there for the next balancing
+    /// (milliseconds) while another CPU idles: on this project's virtual machines, a
+    /// second thread did not run beside the first through a whole 4 ms link in half the
+    /// runs traced.
+    OwnCpu,
+}
+
 /// The session's own threads (the pool, a helper).
 #[derive(Default)]
 pub(super) struct Pool {
@@ -120,12 +134,24 @@ impl ExecutionSession {
     /// Materialize on `threads` threads in all (1: only on the threads that look up): starts
     /// the pool threads missing.
     pub fn set_materialization_threads(&self, threads: usize) {
+        self.set_materialization_threads_placed(threads, ThreadPlacement::Anywhere);
+    }
+
+    /// `set_materialization_threads`, with the threads it starts placed as `placement` says.
+    pub fn set_materialization_threads_placed(&self, threads: usize, placement: ThreadPlacement) {
         let mut state = self.lock();
         while !state.pool.stopping && state.pool.workers + 1 < threads {
             let session = Arc::downgrade(&self.inner);
             let name = format!("jitld-materialize-{}", state.pool.workers + 1);
+            let cpu = match placement {
+                ThreadPlacement::Anywhere => None,
+                ThreadPlacement::OwnCpu => cpu_after_this_one(state.pool.workers + 1),
+            };
             match spawn_worker(name, move || work_until_dropped(session)) {
                 Some(thread) => {
+                    if let Some(cpu) = cpu {
+                        crate::cpus::keep_to(&thread, cpu);
+                    }
                     state.pool.started.push(thread);
                     state.pool.workers += 1;
                 }
@@ -189,6 +215,15 @@ fn spawn_worker(name: String, work: impl FnOnce() + Send + 'static) -> Option<Jo
         libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
         spawned.ok()
     }
+}
+
+/// The `n`th CPU after the one this thread runs on, among those the process may run on
+/// (none if it may run on one only).
+fn cpu_after_this_one(n: usize) -> Option<usize> {
+    let cpus = crate::cpus::allowed();
+    let here = crate::cpus::current()?;
+    let at = cpus.iter().position(|&cpu| cpu == here)?;
+    (cpus.len() > 1).then(|| cpus[(at + n) % cpus.len()])
 }
 
 /// A pool thread: runs jobs while the session lives and its pool is not stopped. It holds
