@@ -230,7 +230,13 @@ fn relocation_past_the_end_of_its_section() {
         let mut bytes = base.to_vec();
         put_u64(&mut bytes, entry + rela::OFFSET, site);
         let file = object(&dir, &format!("roffset-{site:x}.o"), &bytes);
-        assert_rejected(&file, &[&format!("section .text+{site:#x}"), "relocation past the end of the section"]);
+        let needles = [&*format!("section .text+{site:#x}"), "relocation past the end of the section"];
+        assert_rejected(&file, &needles);
+        // With a pool, the graph is built early on the pool thread (while the rest of the
+        // command line loads): its error comes out the same, once.
+        let threaded = jitld(&["run", "--threads", "2", &file]);
+        assert_clean_error(&threaded, &[&file, needles[0], needles[1]]);
+        assert_eq!(threaded.stderr.lines().count(), 1, "{}", threaded.describe());
     }
 }
 

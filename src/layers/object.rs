@@ -18,7 +18,7 @@ use jitld_linker::memory::{Allocation, Layout, MemoryManager};
 use jitld_linker::LookupName;
 use jitld_linker::{InputBuffer, LinkContext, LinkGraph, ResolvedSymbol, SymbolName};
 use std::any::Any;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// What adding an object defined.
@@ -55,6 +55,9 @@ struct LayerInner {
     /// again (`MaterializationUnit::retry`). A one-shot link (`jitld run`) turns it off and
     /// frees every input as soon as its own link is done.
     retry_failed: std::sync::atomic::AtomicBool,
+    /// How many more objects have their graphs built as soon as they are added
+    /// (`build_graphs_early`).
+    build_early: AtomicUsize,
 }
 
 /// What the layer linked, for `--stats`.
@@ -136,6 +139,7 @@ impl ObjectLinkingLayer {
                 tls,
                 gathered: Arc::default(),
                 retry_failed: std::sync::atomic::AtomicBool::new(true),
+                build_early: AtomicUsize::new(0),
             }),
         }
     }
@@ -155,6 +159,21 @@ impl ObjectLinkingLayer {
     /// Whether a failed object is kept to be linked again (the default) or dropped.
     pub fn set_retry_failed(&self, retry: bool) {
         self.inner.retry_failed.store(retry, Ordering::Relaxed);
+    }
+
+    /// The next `count` objects added have their graphs built at once by the session's
+    /// materialization threads, while the caller goes on (a command line's other inputs:
+    /// a `dlopen` of libstdc++ takes ~1.3 ms); a session without threads of its own builds
+    /// them when it links them, as always. For objects that will surely be linked (a
+    /// program's own): a graph built for nothing is held as long as its unit.
+    pub fn build_graphs_early(&self, count: usize) {
+        self.inner.build_early.store(count, Ordering::Relaxed);
+    }
+
+    /// Whether the object being added has its graph built now (`build_graphs_early`).
+    fn builds_early(&self) -> bool {
+        self.inner.session.materialization_threads() > 1
+            && self.inner.build_early.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1)).is_ok()
     }
 
     pub fn add_plugin(&self, plugin: Arc<dyn LinkPlugin>) {
@@ -232,7 +251,11 @@ impl ObjectLinkingLayer {
         }
         let unit =
             ObjectUnit { layer: self.clone(), input, format, symbols, init_symbol, ordinal, graph: Arc::default() };
+        let early = self.builds_early().then(|| unit.prepare()).flatten();
         session.define_tracked(tracker.id(), Box::new(unit))?;
+        if let Some(build) = early {
+            session.dispatch(build);
+        }
         Ok(AddedObject { init_symbol, defined })
     }
 

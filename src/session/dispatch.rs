@@ -101,6 +101,13 @@ impl ExecutionSession {
         self.wake(state);
     }
 
+    /// Queues work that touches no session state (a unit's `prepare`) for the next free
+    /// thread that runs jobs.
+    pub fn dispatch(&self, job: Box<dyn FnOnce() + Send>) {
+        let mut state = self.lock();
+        self.push_materialization(&mut state, job, None);
+    }
+
     /// Runs queued jobs on this thread until `done` says the caller has what it waits for.
     pub(super) fn run_until(&self, mut done: impl FnMut() -> bool) {
         let mut state = self.lock();
