@@ -129,7 +129,13 @@ int main(void) {
     for (struct dirent *task; (task = readdir(tasks));)
         threads += task->d_name[0] != '.';
     closedir(tasks);
-    printf("sqlite %s, threads: %d, single-threaded: %d\n", sqlite3_libversion(), threads, __libc_single_threaded);
+    char line[256], cpus[256] = "";
+    FILE *status = fopen("/proc/self/status", "r");
+    while (fgets(line, sizeof line, status))
+        sscanf(line, "Cpus_allowed_list: %255s", cpus);
+    fclose(status);
+    printf("sqlite %s, cpus: %s, threads: %d, single-threaded: %d\n", sqlite3_libversion(), cpus, threads,
+           __libc_single_threaded);
     return 0;
 }
 "#;
@@ -157,6 +163,11 @@ fn the_program_runs_alone() {
         assert_eq!(out.code, Some(0), "{extra:?}:\n{}", out.describe());
         let alone = out.stdout.ends_with(", threads: 1, single-threaded: 1\n");
         assert!(alone, "{extra:?}: the program is not alone:\n{}", out.describe());
+        // Its main thread, which started jitld's pool and kept to a CPU meanwhile, may run
+        // wherever jitld could.
+        let (_, process_cpus) = task_cpus(&std::process::id().to_string());
+        let cpus = format!(", cpus: {process_cpus}, ");
+        assert!(out.stdout.contains(&cpus), "{extra:?}: the program's CPUs are not {cpus:?}:\n{}", out.describe());
         let linked_on = match threads {
             1 => "synthesized graphs on 1 thread;".to_string(),
             n => format!("synthesized graphs on {n} threads;"),
@@ -214,7 +225,9 @@ fn pool_threads_of_a_run_keep_to_cpus_of_their_own() {
     anywhere.stop_materialization_threads();
 
     let own = session();
+    let this_thread = || task_cpus(&unsafe { libc::gettid() }.to_string()).1;
     let cpus = pool_cpus(2, || own.set_materialization_threads_placed(3, ThreadPlacement::OwnCpu));
+    let starter = this_thread();
     assert_eq!(cpus.len(), 2, "two pool threads: {cpus:?}");
     let allowed: usize = process_cpus
         .split(',')
@@ -233,6 +246,10 @@ fn pool_threads_of_a_run_keep_to_cpus_of_their_own() {
             );
         }
         assert_ne!(cpus[0], cpus[1], "the two pool threads keep to different CPUs: {cpus:?}");
+        // The starting thread keeps to its CPU, which the first pool thread does not have.
+        assert!(starter.parse::<usize>().is_ok(), "the starting thread keeps to one CPU: {starter}");
+        assert_ne!(starter, cpus[0], "the starting thread and the first pool thread share a CPU");
     }
     own.stop_materialization_threads();
+    assert_eq!(this_thread(), process_cpus, "once the pool stops, the starting thread runs anywhere again");
 }

@@ -55,12 +55,14 @@ struct Queued {
 pub enum ThreadPlacement {
     /// Wherever the scheduler puts them.
     Anywhere,
-    /// Each on a CPU of its own, not the one the thread that starts them is on: for
-    /// threads that live through one link (`jitld run`'s). Woken, a thread may be placed
-    /// on the busy CPU of the thread that woke it, and wait there for the next balancing
-    /// (milliseconds) while another CPU idles: on this project's virtual machines, a
-    /// second thread did not run beside the first through a whole 4 ms link in half the
-    /// runs traced.
+    /// Each on a CPU of its own, not the one the thread that starts them is on, which
+    /// keeps to that one until they stop: for threads that live through one link (`jitld
+    /// run`'s). Woken, a thread may be placed on the busy CPU of the thread that woke it,
+    /// and wait there for the next balancing (milliseconds) while another CPU idles: on
+    /// this project's virtual machines, a second thread did not run beside the first
+    /// through a whole 4 ms link in half the runs traced. The starting thread, left free,
+    /// moved onto its pool thread's CPU just as often: the two took turns there for half
+    /// of a sqlite link (4-5 ms of each thread's 8-11 ms, in 3 of 6 runs traced).
     OwnCpu,
 }
 
@@ -72,6 +74,9 @@ pub(super) struct Pool {
     workers: usize,
     /// `stop_materialization_threads` was called: threads end once idle.
     stopping: bool,
+    /// With `ThreadPlacement::OwnCpu`, the thread that started the pool, kept to its CPU
+    /// until the pool stops.
+    starter: Option<crate::cpus::KeptHere>,
 }
 
 impl WorkQueue {
@@ -147,23 +152,31 @@ impl ExecutionSession {
     /// `set_materialization_threads`, with the threads it starts placed as `placement` says.
     pub fn set_materialization_threads_placed(&self, threads: usize, placement: ThreadPlacement) {
         let mut state = self.lock();
+        // The CPUs counted from the one this thread is on, before it keeps to it (threads
+        // start with their starter's CPUs).
+        let cpus = match placement {
+            ThreadPlacement::Anywhere => Vec::new(),
+            ThreadPlacement::OwnCpu => cpus_from_this_one(),
+        };
+        let mut kept = false;
         while !state.pool.stopping && state.pool.workers + 1 < threads {
             let session = Arc::downgrade(&self.inner);
             let name = format!("jitld-materialize-{}", state.pool.workers + 1);
-            let cpu = match placement {
-                ThreadPlacement::Anywhere => None,
-                ThreadPlacement::OwnCpu => cpu_after_this_one(state.pool.workers + 1),
-            };
             match spawn_worker(name, move || work_until_dropped(session)) {
                 Some(thread) => {
-                    if let Some(cpu) = cpu {
-                        crate::cpus::keep_to(&thread, cpu);
+                    // With one CPU there is nothing to keep to.
+                    if cpus.len() > 1 {
+                        crate::cpus::keep_to(&thread, cpus[(state.pool.workers + 1) % cpus.len()]);
+                        kept = true;
                     }
                     state.pool.started.push(thread);
                     state.pool.workers += 1;
                 }
                 None => break,
             }
+        }
+        if kept && state.pool.starter.is_none() {
+            state.pool.starter = crate::cpus::keep_here(cpus[0]);
         }
     }
 
@@ -175,17 +188,21 @@ impl ExecutionSession {
 
     /// Ends the session's threads (the pool, a helper): each finishes the job it runs and
     /// ends, and no new one starts. Returns once they have ended, with how many there were.
-    /// Queued work is left to the threads that look up.
+    /// Queued work is left to the threads that look up. A thread that started the pool
+    /// kept to its CPU (`ThreadPlacement::OwnCpu`) may run anywhere it could before again.
     pub fn stop_materialization_threads(&self) -> usize {
-        let started = {
+        let (started, starter) = {
             let mut state = self.lock();
             state.pool.stopping = true;
             self.inner.changed.notify_all();
-            std::mem::take(&mut state.pool.started)
+            (std::mem::take(&mut state.pool.started), state.pool.starter.take())
         };
         let ended = started.len();
         for thread in started {
             let _ = thread.join();
+        }
+        if let Some(starter) = starter {
+            starter.release();
         }
         ended
     }
@@ -224,13 +241,15 @@ fn spawn_worker(name: String, work: impl FnOnce() + Send + 'static) -> Option<Jo
     }
 }
 
-/// The `n`th CPU after the one this thread runs on, among those the process may run on
-/// (none if it may run on one only).
-fn cpu_after_this_one(n: usize) -> Option<usize> {
-    let cpus = crate::cpus::allowed();
-    let here = crate::cpus::current()?;
-    let at = cpus.iter().position(|&cpu| cpu == here)?;
-    (cpus.len() > 1).then(|| cpus[(at + n) % cpus.len()])
+/// The CPUs this thread may run on, from the one it runs on now round to the one before
+/// (none if the kernel cannot say which it runs on).
+fn cpus_from_this_one() -> Vec<usize> {
+    let mut cpus = crate::cpus::allowed();
+    match crate::cpus::current().and_then(|here| cpus.iter().position(|&cpu| cpu == here)) {
+        Some(at) => cpus.rotate_left(at),
+        None => cpus.clear(),
+    }
+    cpus
 }
 
 /// A pool thread: runs jobs while the session lives and its pool is not stopped. It holds
