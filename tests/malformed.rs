@@ -312,6 +312,28 @@ fn corrupt_member_of_an_archive_is_named_with_the_archive() {
     assert_clean_error(&out, &[&format!("libhelper.a(helper.o): section .text+{site:#x}"), "relocation type 200"]);
 }
 
+/// A member that cannot even be read (its symbol `helper` in a section that does not
+/// exist): with a pool, the archive's members are read ahead on it, and the error comes at
+/// the pull, once, named with the archive, as on one thread.
+#[test]
+fn unreadable_member_of_an_archive_read_ahead() {
+    let dir = scratch("malformed-archive-read-ahead");
+    let main = compile("gcc", &source("uses_helper.c"), &dir.join("uses_helper.o"), &["-O1"]);
+    let helper = compile("gcc", &source("helper.c"), &dir.join("helper.o"), &["-O1"]);
+    let mut bytes = read(&helper);
+    let (entry, _) = symbol_entry(&bytes, "helper");
+    put_u16(&mut bytes, entry + sym::SHNDX, 0x200);
+    std::fs::write(&helper, &bytes).unwrap();
+    let archive = dir.join("libhelper.a");
+    tool("ar", &["rcs", &archive.display().to_string(), &helper.display().to_string()]);
+    let (main, dir_arg) = (main.display().to_string(), dir.display().to_string());
+    for threads in ["1", "2"] {
+        let out = jitld(&["run", "--threads", threads, &main, "-L", &dir_arg, "-lhelper"]);
+        assert_clean_error(&out, &["libhelper.a(helper.o)", "(in helper)", "section index 512 out of range"]);
+        assert_eq!(out.stderr.lines().count(), 1, "--threads {threads}: {}", out.describe());
+    }
+}
+
 #[test]
 fn large_model_common_symbols_link() {
     // gcc -mcmodel=medium puts big tentative definitions in SHN_X86_64_LCOMMON (0xff02):

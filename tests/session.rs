@@ -220,6 +220,33 @@ fn absolute_symbols_are_ready_at_once() {
     assert_eq!(jit.lookup(jit.main, "the_answer_address").unwrap(), 0x1234);
 }
 
+/// Work queued for idle time (`dispatch_when_idle`) waits behind every other job: a lookup
+/// on a session without a pool runs what it needs and returns with the idle work still
+/// queued; a pool thread takes it once nothing else is queued. Work queued with `dispatch`
+/// goes first, in order.
+#[test]
+fn idle_work_waits_behind_every_other_job() {
+    let jit = Jit::new();
+    jit.add(jit.main, &object("idle_one", "int one(void) { return 1; }\n")).unwrap();
+    let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = |what: &'static str| {
+        let log = log.clone();
+        Box::new(move || log.lock().unwrap().push(what)) as Box<dyn FnOnce() + Send>
+    };
+    jit.session.dispatch_when_idle(record("idle"));
+    jit.session.dispatch(record("first"));
+    jit.session.dispatch(record("second"));
+    assert_eq!(jit.call(jit.main, "one"), 1);
+    assert_eq!(*log.lock().unwrap(), ["first", "second"], "the lookup ran the idle work");
+    jit.session.set_materialization_threads(2);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while log.lock().unwrap().len() < 3 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    assert_eq!(*log.lock().unwrap(), ["first", "second", "idle"], "the pool did not take the idle work");
+    jit.session.stop_materialization_threads();
+}
+
 /// `count` objects `lazy_fn_<i>` each defining `int lazy_fn_<i>(void) { return i * 7 + 1; }`,
 /// behind lazy stubs in `main`.
 fn lazy_functions(jit: &Jit, count: usize) -> Arc<LazyStats> {

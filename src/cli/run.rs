@@ -123,8 +123,9 @@ impl Program {
                 self.add_object(buffer, ordinal)?
             }
             FileKind::Archive => {
-                let generator = ArchiveGenerator::new(buffer, self.layer.clone(), ordinal)?;
-                self.session.add_generator(dylib, Arc::new(generator));
+                let generator = Arc::new(ArchiveGenerator::new(buffer, self.layer.clone(), ordinal)?);
+                generator.read_ahead_when_idle();
+                self.session.add_generator(dylib, generator);
             }
             FileKind::SharedLibrary => {
                 let generator = Arc::new(match as_needed {

@@ -27,4 +27,8 @@ impl ObjectLibrary for Archive {
     fn all_objects(&self) -> Vec<usize> {
         self.object_members().collect()
     }
+
+    fn entries(&self) -> usize {
+        self.member_count()
+    }
 }

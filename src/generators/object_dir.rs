@@ -31,4 +31,8 @@ impl ObjectLibrary for ObjectDir {
     fn all_objects(&self) -> Vec<usize> {
         (0..self.len()).collect()
     }
+
+    fn entries(&self) -> usize {
+        self.len()
+    }
 }

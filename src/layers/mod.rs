@@ -7,4 +7,4 @@ mod object;
 
 pub use data::DataUnit;
 pub use gathered::{GatheredSections, SectionBoundsUnit};
-pub use object::{AddedObject, LinkPlugin, ObjectLinkingLayer};
+pub use object::{AddedObject, LinkPlugin, ObjectLinkingLayer, ReadObject};

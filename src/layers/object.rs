@@ -29,6 +29,13 @@ pub struct AddedObject {
     pub defined: Vec<SymbolName>,
 }
 
+/// An object read up to its interface, not added yet (`ObjectLinkingLayer::read`).
+pub struct ReadObject {
+    input: InputBuffer,
+    format: Format,
+    interface: jitld_linker::format::Interface,
+}
+
 /// Sees every graph once it is linked (platform support, dumps, debugger registration).
 pub trait LinkPlugin: Send + Sync {
     /// Adds passes to every link.
@@ -208,6 +215,16 @@ impl ObjectLinkingLayer {
         self.add_object(tracker, input, ordinal, true)
     }
 
+    /// Reads what adding `input` takes (its format and interface), so that the adding
+    /// itself (`add_read`) is quick: an archive's members are read ahead of their pulls.
+    pub fn read(&self, input: InputBuffer) -> Result<ReadObject> {
+        let session = &self.inner.session;
+        let input = format::universal::thin(input, session.executor().target().arch)?;
+        let format = format::object_format(&input)?;
+        let interface = format.interface(&input, session.names())?;
+        Ok(ReadObject { input, format, interface })
+    }
+
     fn add_object(
         &self,
         tracker: &ResourceTracker,
@@ -215,10 +232,20 @@ impl ObjectLinkingLayer {
         ordinal: u64,
         hide: bool,
     ) -> Result<AddedObject> {
+        self.add_read(tracker, self.read(input)?, ordinal, hide)
+    }
+
+    /// Adds an object `read` read, as `add_with_ordinal` does; `hide`: as
+    /// `add_hidden_with_ordinal`.
+    pub fn add_read(
+        &self,
+        tracker: &ResourceTracker,
+        read: ReadObject,
+        ordinal: u64,
+        hide: bool,
+    ) -> Result<AddedObject> {
         let session = &self.inner.session;
-        let input = format::universal::thin(input, session.executor().target().arch)?;
-        let format = format::object_format(&input)?;
-        let interface = format.interface(&input, session.names())?;
+        let ReadObject { input, format, interface } = read;
         let scope = |flags: SymbolFlags| match (hide, flags.scope) {
             (true, jitld_linker::Scope::Default) => SymbolFlags { scope: jitld_linker::Scope::Hidden, ..flags },
             _ => flags,

@@ -38,6 +38,8 @@ const PREPARE_AHEAD: usize = 4;
 pub(super) struct WorkQueue {
     continuations: VecDeque<Job>,
     materializations: VecDeque<Queued>,
+    /// Work that may go unused (`dispatch_when_idle`): taken only when nothing else is.
+    idle: VecDeque<Job>,
     /// A helper prepares ahead (`set_prepare_ahead`): only then do units hand over their
     /// preparations.
     pub(super) prepared_ahead: bool,
@@ -81,7 +83,8 @@ pub(super) struct Pool {
 
 impl WorkQueue {
     fn pop(&mut self) -> Option<Job> {
-        self.continuations.pop_front().or_else(|| self.materializations.pop_front().map(|q| q.job))
+        let job = self.continuations.pop_front().or_else(|| self.materializations.pop_front().map(|q| q.job));
+        job.or_else(|| self.idle.pop_front())
     }
 
     /// The preparation of one of the next few materializations, if one is left to do.
@@ -111,6 +114,17 @@ impl ExecutionSession {
     pub fn dispatch(&self, job: Box<dyn FnOnce() + Send>) {
         let mut state = self.lock();
         self.push_materialization(&mut state, job, None);
+    }
+
+    /// Queues work that touches no session state and may go unused (reading an archive's
+    /// members ahead of their pulls): a thread takes it only when no other job is queued,
+    /// so it fills time the pool would sleep through (while the main thread reads the
+    /// command line, or links the first object alone), and a job waits behind one piece
+    /// of it at most.
+    pub fn dispatch_when_idle(&self, job: Box<dyn FnOnce() + Send>) {
+        let mut state = self.lock();
+        state.work.idle.push_back(job);
+        self.wake(&mut state);
     }
 
     /// Runs queued jobs on this thread until `done` says the caller has what it waits for.
