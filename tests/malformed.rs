@@ -293,22 +293,30 @@ fn unknown_relocation_type() {
     assert!(!out.stderr.contains("relocation relocation"), "stuttering message:\n{}", out.describe());
 }
 
-#[test]
-fn corrupt_member_of_an_archive_is_named_with_the_archive() {
-    let dir = scratch("malformed-archive");
+/// `uses_helper.o` and `libhelper.a`, whose member `helper.o` `corrupt` damages, in the
+/// scratch directory `test`: the object's path and the directory, as arguments.
+fn with_corrupt_helper_archive(test: &str, corrupt: impl FnOnce(&mut Vec<u8>)) -> (String, String) {
+    let dir = scratch(test);
     let main = compile("gcc", &source("uses_helper.c"), &dir.join("uses_helper.o"), &["-O1"]);
     let helper = compile("gcc", &source("helper.c"), &dir.join("helper.o"), &["-O1"]);
     let mut bytes = read(&helper);
-    let entry = rela_entry(&bytes, ".rela.text", 0);
-    let site = get_u64(&bytes, entry + rela::OFFSET);
-    let info = get_u64(&bytes, entry + rela::INFO);
-    put_u64(&mut bytes, entry + rela::INFO, (info & !0xffff_ffff) | 200);
+    corrupt(&mut bytes);
     std::fs::write(&helper, &bytes).unwrap();
     let archive = dir.join("libhelper.a");
     tool("ar", &["rcs", &archive.display().to_string(), &helper.display().to_string()]);
-    let main = main.display().to_string();
-    let dir_arg = dir.display().to_string();
-    let out = jitld(&["run", &main, "-L", &dir_arg, "-lhelper"]);
+    (main.display().to_string(), dir.display().to_string())
+}
+
+#[test]
+fn corrupt_member_of_an_archive_is_named_with_the_archive() {
+    let mut site = 0;
+    let (main, dir) = with_corrupt_helper_archive("malformed-archive", |bytes| {
+        let entry = rela_entry(bytes, ".rela.text", 0);
+        site = get_u64(bytes, entry + rela::OFFSET);
+        let info = get_u64(bytes, entry + rela::INFO);
+        put_u64(bytes, entry + rela::INFO, (info & !0xffff_ffff) | 200);
+    });
+    let out = jitld(&["run", &main, "-L", &dir, "-lhelper"]);
     assert_clean_error(&out, &[&format!("libhelper.a(helper.o): section .text+{site:#x}"), "relocation type 200"]);
 }
 
@@ -317,18 +325,12 @@ fn corrupt_member_of_an_archive_is_named_with_the_archive() {
 /// the pull, once, named with the archive, as on one thread.
 #[test]
 fn unreadable_member_of_an_archive_read_ahead() {
-    let dir = scratch("malformed-archive-read-ahead");
-    let main = compile("gcc", &source("uses_helper.c"), &dir.join("uses_helper.o"), &["-O1"]);
-    let helper = compile("gcc", &source("helper.c"), &dir.join("helper.o"), &["-O1"]);
-    let mut bytes = read(&helper);
-    let (entry, _) = symbol_entry(&bytes, "helper");
-    put_u16(&mut bytes, entry + sym::SHNDX, 0x200);
-    std::fs::write(&helper, &bytes).unwrap();
-    let archive = dir.join("libhelper.a");
-    tool("ar", &["rcs", &archive.display().to_string(), &helper.display().to_string()]);
-    let (main, dir_arg) = (main.display().to_string(), dir.display().to_string());
+    let (main, dir) = with_corrupt_helper_archive("malformed-archive-read-ahead", |bytes| {
+        let (entry, _) = symbol_entry(bytes, "helper");
+        put_u16(bytes, entry + sym::SHNDX, 0x200);
+    });
     for threads in ["1", "2"] {
-        let out = jitld(&["run", "--threads", threads, &main, "-L", &dir_arg, "-lhelper"]);
+        let out = jitld(&["run", "--threads", threads, &main, "-L", &dir, "-lhelper"]);
         assert_clean_error(&out, &["libhelper.a(helper.o)", "(in helper)", "section index 512 out of range"]);
         assert_eq!(out.stderr.lines().count(), 1, "--threads {threads}: {}", out.describe());
     }
