@@ -202,14 +202,16 @@ impl ExecutionSession {
 
     /// Ends the session's threads (the pool, a helper): each finishes the job it runs and
     /// ends, and no new one starts. Returns once they have ended, with how many there were.
-    /// Queued work is left to the threads that look up. A thread that started the pool
+    /// Queued work is left to the threads that look up, but for work queued for idle time,
+    /// which is dropped: it was for the pool. A thread that started the pool
     /// kept to its CPU (`ThreadPlacement::OwnCpu`) may run anywhere it could before again.
     pub fn stop_materialization_threads(&self) -> usize {
-        let (started, starter) = {
+        let (started, starter, _idle) = {
             let mut state = self.lock();
             state.pool.stopping = true;
             self.inner.changed.notify_all();
-            (std::mem::take(&mut state.pool.started), state.pool.starter.take())
+            let idle = std::mem::take(&mut state.work.idle);
+            (std::mem::take(&mut state.pool.started), state.pool.starter.take(), idle)
         };
         let ended = started.len();
         for thread in started {
