@@ -6,11 +6,12 @@
 
 use super::DefinitionGenerator;
 use crate::error::Result;
+use crate::layers::ahead::Ahead;
 use crate::layers::{ObjectLinkingLayer, ReadObject};
 use crate::lazy::LazyStats;
 use crate::session::{DylibId, ExecutionSession, LookupFlags};
 use jitld_linker::{InputBuffer, LookupName, SymbolName};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 /// A set of objects and the index from symbol to object.
@@ -38,19 +39,12 @@ enum Linking {
     },
 }
 
-/// An object read before its pull.
-enum ReadAhead {
-    /// A thread is reading it.
-    Reading,
-    Read(Result<ReadObject>),
-}
-
 pub struct LibraryGenerator<L> {
     library: L,
     layer: ObjectLinkingLayer,
     pulled: Mutex<HashSet<usize>>,
-    /// Objects read before their pull (`read_ahead_when_idle`), by index.
-    read_ahead: Mutex<HashMap<usize, ReadAhead>>,
+    /// Per entry, the object read before its pull (`read_ahead_when_idle`), or by the pull.
+    read: Vec<Ahead<Result<Option<ReadObject>>>>,
     /// Position of the library among the inputs: orders its objects' initializers.
     ordinal: u64,
     linking: Linking,
@@ -58,14 +52,8 @@ pub struct LibraryGenerator<L> {
 
 impl<L: ObjectLibrary> LibraryGenerator<L> {
     pub fn with_library(library: L, layer: ObjectLinkingLayer, ordinal: u64) -> Self {
-        LibraryGenerator {
-            library,
-            layer,
-            pulled: Mutex::default(),
-            read_ahead: Mutex::default(),
-            ordinal,
-            linking: Linking::Visible,
-        }
+        let read = (0..library.entries()).map(|_| Ahead::default()).collect();
+        LibraryGenerator { library, layer, pulled: Mutex::default(), read, ordinal, linking: Linking::Visible }
     }
 
     pub fn library(&self) -> &L {
@@ -95,7 +83,6 @@ impl<L: ObjectLibrary> LibraryGenerator<L> {
         if !self.pulled.lock().unwrap_or_else(|e| e.into_inner()).insert(object) {
             return Ok(());
         }
-        let ahead = self.read_ahead.lock().unwrap_or_else(|e| e.into_inner()).remove(&object);
         let ordinal = self.ordinal + object as u64;
         let tracker = self.layer.session().default_tracker(dylib);
         let hide = match &self.linking {
@@ -106,15 +93,19 @@ impl<L: ObjectLibrary> LibraryGenerator<L> {
                 return crate::lazy::add_lazy_object(&self.layer, dylib, *implementation, input, stats);
             }
         };
-        let read = match ahead {
-            Some(ReadAhead::Read(read)) => read?,
-            // Not read ahead, or being read right now: read it here.
-            _ => match self.library.object(object)? {
-                Some(input) => self.layer.read(input)?,
-                None => return Ok(()),
-            },
+        let read = match self.read.get(object) {
+            Some(ahead) => ahead.take(|| self.read_object(object)),
+            None => self.read_object(object),
         };
-        self.layer.add_read(&tracker, read, ordinal, hide).map(|_| ())
+        match read? {
+            Some(read) => self.layer.add_read(&tracker, read, ordinal, hide).map(|_| ()),
+            None => Ok(()),
+        }
+    }
+
+    /// Entry `object` read up to its interface; `None` for an entry that holds no object.
+    fn read_object(&self, object: usize) -> Result<Option<ReadObject>> {
+        self.library.object(object)?.map(|input| self.layer.read(input)).transpose()
     }
 
     /// Reads the library's objects (up to their interfaces) on the session's threads, in
@@ -129,40 +120,10 @@ impl<L: ObjectLibrary> LibraryGenerator<L> {
         if session.materialization_threads() < 2 || matches!(self.linking, Linking::Lazy { .. }) {
             return;
         }
-        for object in 0..self.library.entries() {
+        for object in 0..self.read.len() {
             let generator = self.clone();
-            session.dispatch_when_idle(Box::new(move || generator.read_early(object)));
-        }
-    }
-
-    /// Reads `object` unless it is pulled or being read already.
-    fn read_early(&self, object: usize) {
-        {
-            // `pull` marks an object pulled before it looks here: checked under this lock,
-            // an object pulled later finds the entry and takes (or drops) it.
-            let mut ahead = self.read_ahead.lock().unwrap_or_else(|e| e.into_inner());
-            if ahead.contains_key(&object) || self.pulled.lock().unwrap_or_else(|e| e.into_inner()).contains(&object) {
-                return;
-            }
-            ahead.insert(object, ReadAhead::Reading);
-        }
-        let read = match self.library.object(object) {
-            Ok(Some(input))
-                if matches!(jitld_linker::format::sniff(&input), jitld_linker::format::FileKind::Object(_)) =>
-            {
-                self.layer.read(input)
-            }
-            // Not an object (an archive's symbol table): nothing to keep.
-            Ok(_) => {
-                self.read_ahead.lock().unwrap_or_else(|e| e.into_inner()).remove(&object);
-                return;
-            }
-            Err(e) => Err(e),
-        };
-        // Pulled meanwhile (and read by the puller): this copy is nobody's.
-        let mut ahead = self.read_ahead.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(slot @ ReadAhead::Reading) = ahead.get_mut(&object) {
-            *slot = ReadAhead::Read(read);
+            session
+                .dispatch_when_idle(Box::new(move || generator.read[object].build(|| generator.read_object(object))));
         }
     }
 }

@@ -1,76 +1,77 @@
-//! A graph that a helper thread may build ahead of its materialization
-//! (`MaterializationUnit::prepare`), or the materialization builds itself: whichever
-//! starts first builds it, and the other takes or leaves the result.
+//! Work that another thread may do ahead of the one that needs it (an object's graph, built
+//! by a helper before its materialization; an archive member read by an idle pool thread
+//! before its pull), or the one that needs it does itself: whichever starts first does it,
+//! and the other takes or leaves the result.
 
-use jitld_linker::format::Format;
-use jitld_linker::names::NamePool;
-use jitld_linker::{InputBuffer, LinkGraph};
-use std::sync::Arc;
 use std::sync::{Condvar, Mutex};
 
-#[derive(Default)]
-pub(crate) struct GraphAhead {
-    state: Mutex<Stage>,
-    built: Condvar,
+pub(crate) struct Ahead<T> {
+    state: Mutex<Stage<T>>,
+    done: Condvar,
 }
 
-#[derive(Default)]
-enum Stage {
-    #[default]
+impl<T> Default for Ahead<T> {
+    fn default() -> Self {
+        Ahead { state: Mutex::new(Stage::NotStarted), done: Condvar::new() }
+    }
+}
+
+enum Stage<T> {
     NotStarted,
-    /// A helper is building it.
-    Building,
+    /// A thread ahead is doing it.
+    Working,
     /// Boxed: a graph is large, and the other stages are nothing.
-    Built(Box<jitld_linker::Result<LinkGraph>>),
-    /// The materialization has it, or builds it itself.
+    Done(Box<T>),
+    /// The one that needs it has it, or does it itself.
     Taken,
 }
 
-impl GraphAhead {
-    /// Builds the graph unless someone already started (the helper's side).
-    pub fn build(&self, format: Format, input: &InputBuffer, names: &Arc<NamePool>) {
+impl<T> Ahead<T> {
+    /// Does the work unless someone already started (the side ahead).
+    pub fn build(&self, work: impl FnOnce() -> T) {
         {
             let mut stage = self.state.lock().unwrap_or_else(|e| e.into_inner());
             if !matches!(*stage, Stage::NotStarted) {
                 return;
             }
-            *stage = Stage::Building;
+            *stage = Stage::Working;
         }
-        // A builder that panics hands the work back: `take` must not wait for it forever.
+        // Work that panics is handed back: `take` must not wait for it forever.
         let unstarted = Unstart(self);
-        let graph = format.build_graph(input, names);
+        let result = work();
         std::mem::forget(unstarted);
-        self.finish(Stage::Built(Box::new(graph)));
+        self.finish(Stage::Done(Box::new(result)));
     }
 
-    fn finish(&self, stage: Stage) {
+    fn finish(&self, stage: Stage<T>) {
         *self.state.lock().unwrap_or_else(|e| e.into_inner()) = stage;
-        self.built.notify_all();
+        self.done.notify_all();
     }
 
-    /// The graph: as the helper built it, once it is done, or built here if nobody started.
-    pub fn take(&self, format: Format, input: &InputBuffer, names: &Arc<NamePool>) -> jitld_linker::Result<LinkGraph> {
+    /// The result: as the side ahead made it, once it is done, or made here if nobody
+    /// started.
+    pub fn take(&self, work: impl FnOnce() -> T) -> T {
         let mut stage = self.state.lock().unwrap_or_else(|e| e.into_inner());
         loop {
             match std::mem::replace(&mut *stage, Stage::Taken) {
                 Stage::NotStarted | Stage::Taken => {
                     drop(stage);
-                    return format.build_graph(input, names);
+                    return work();
                 }
-                Stage::Built(graph) => return *graph,
-                Stage::Building => {
-                    *stage = Stage::Building;
-                    stage = self.built.wait(stage).unwrap_or_else(|e| e.into_inner());
+                Stage::Done(result) => return *result,
+                Stage::Working => {
+                    *stage = Stage::Working;
+                    stage = self.done.wait(stage).unwrap_or_else(|e| e.into_inner());
                 }
             }
         }
     }
 }
 
-/// Puts a graph whose building panicked back to `NotStarted`, for `take` to build itself.
-struct Unstart<'a>(&'a GraphAhead);
+/// Puts work that panicked back to `NotStarted`, for `take` to do itself.
+struct Unstart<'a, T>(&'a Ahead<T>);
 
-impl Drop for Unstart<'_> {
+impl<T> Drop for Unstart<'_, T> {
     fn drop(&mut self) {
         self.0.finish(Stage::NotStarted);
     }

@@ -1,6 +1,6 @@
 //! Layers turn program representations into materialization units.
 
-mod ahead;
+pub(crate) mod ahead;
 mod data;
 mod gathered;
 mod object;

@@ -4,7 +4,7 @@
 //! is first looked up. Definitions that lost to others (weak ones, COMDAT copies) become
 //! references to the winner before linking.
 
-use super::ahead::GraphAhead;
+use super::ahead::Ahead;
 use super::{GatheredSections, SectionBoundsUnit};
 use crate::error::{JitError, Result};
 use crate::platform::tls::{ExecutorTls, SimulatedTls, StaticTls, TlsAllocator};
@@ -366,7 +366,7 @@ struct ObjectUnit {
     init_symbol: Option<SymbolName>,
     ordinal: u64,
     /// Built by a helper while the unit waits, or by `materialize`.
-    graph: Arc<GraphAhead>,
+    graph: Arc<Ahead<jitld_linker::Result<LinkGraph>>>,
 }
 
 impl MaterializationUnit for ObjectUnit {
@@ -406,12 +406,12 @@ impl MaterializationUnit for ObjectUnit {
     fn prepare(&self) -> Option<Box<dyn FnOnce() + Send>> {
         let (graph, format, input) = (self.graph.clone(), self.format, self.input.clone());
         let names = self.layer.session().names().clone();
-        Some(Box::new(move || graph.build(format, &input, &names)))
+        Some(Box::new(move || graph.build(|| format.build_graph(&input, &names))))
     }
 
     fn materialize(self: Box<Self>, mr: MaterializationResponsibility) {
         let started = std::time::Instant::now();
-        let graph = match self.graph.take(self.format, &self.input, self.layer.session().names()) {
+        let graph = match self.graph.take(|| self.format.build_graph(&self.input, self.layer.session().names())) {
             Ok(graph) => graph,
             Err(e) => return mr.fail(e.into()),
         };
