@@ -432,3 +432,69 @@ fn removing_code_gives_back_its_tls() {
     let growth = resident_bytes().saturating_sub(rss);
     assert!(growth < 12 << 20, "resident memory grew by {growth} bytes");
 }
+
+// ------------------------------------------------------------------ 10. exit
+
+const PRINTS_AND_EXITS: &str = "#include <stdio.h>\nint main(void) { puts(\"1\"); return 3; }\n";
+
+/// jitld's exit hands the unmapping of its memory to a helper (`src/cli/teardown.rs`). When
+/// jitld's exit is seen the helper holds none of its files: the output pipe has already
+/// reached its end. Read without blocking right after the wait: a writer still open would
+/// say "would block".
+#[test]
+fn output_has_ended_when_the_exit_is_seen() {
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+    let dir = scratch("exit-output-ended");
+    let program = object(&dir, "gcc", "prints.c", PRINTS_AND_EXITS, &["-O2"]);
+    for round in 0..20 {
+        let mut child = Command::new(JITLD)
+            .args(["run".as_ref(), program.as_os_str()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start jitld");
+        let mut stdout = child.stdout.take().expect("piped");
+        let status = child.wait().expect("wait for jitld");
+        assert_eq!(status.code(), Some(3), "round {round}");
+        // SAFETY: setting a flag on our own descriptor.
+        unsafe { libc::fcntl(stdout.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
+        let mut printed = String::new();
+        match stdout.read_to_string(&mut printed) {
+            Ok(_) => assert_eq!(printed, "1\n", "round {round}"),
+            Err(e) => panic!("round {round}: the output was still open after jitld's exit: {e}"),
+        }
+    }
+}
+
+/// The helper goes with jitld: soon after jitld's exit no process maps the shared library
+/// the program loaded (a path of this test's own).
+#[test]
+fn nothing_holds_the_memory_after_the_exit() {
+    let dir = scratch("exit-memory-released");
+    let library_source = write(&dir, "exit_check.c", "int exit_check(void) { return 3; }\n");
+    let library = dir.join("libexit_check.so");
+    tool(
+        "gcc",
+        &["-shared".as_ref(), "-fPIC".as_ref(), library_source.as_os_str(), "-o".as_ref(), library.as_os_str()],
+    );
+    let main =
+        object(&dir, "gcc", "main.c", "int exit_check(void);\nint main(void) { return exit_check(); }\n", &["-O2"]);
+    let out = jitld(&["run".as_ref(), main.as_os_str(), library.as_os_str()]);
+    assert_eq!(out.code, Some(3), "{}", out.describe());
+    let maps_library = |pid: &str| {
+        std::fs::read_to_string(format!("/proc/{pid}/maps"))
+            .is_ok_and(|maps| maps.contains(&*library.to_string_lossy()))
+    };
+    let holders = || -> Vec<String> {
+        let entries = std::fs::read_dir("/proc").into_iter().flatten().flatten();
+        let pids = entries.map(|e| e.file_name().to_string_lossy().into_owned()).filter(|p| p.parse::<u32>().is_ok());
+        pids.filter(|p| maps_library(p)).collect()
+    };
+    let started = std::time::Instant::now();
+    while !holders().is_empty() && started.elapsed() < std::time::Duration::from_secs(10) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(holders(), Vec::<String>::new(), "processes still map {} after jitld's exit", library.display());
+}

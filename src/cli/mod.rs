@@ -11,6 +11,7 @@ mod reexec;
 mod run;
 mod runtime_archive;
 mod target;
+mod teardown;
 
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser, Subcommand};
 pub use inputs::{linker_script_inputs, InputArg, ScriptInput};
@@ -232,6 +233,7 @@ pub fn main() -> i32 {
     };
     let result = match &mut cli.command {
         Command::Run(args) => {
+            teardown::hand_over_at_exit();
             let run_matches = matches.subcommand_matches("run").expect("run subcommand");
             args.ordered = ordered_inputs(run_matches);
             match args.cache {
