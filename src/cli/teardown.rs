@@ -53,6 +53,8 @@ extern "C" fn start_helper() {
         let stack = std::ptr::addr_of_mut!(HELPER_STACK.0).cast::<u8>();
         let top = stack.add(std::mem::size_of::<Stack>()).cast();
         let parent = libc::getpid() as usize as *mut libc::c_void;
+        // (A forked child exiting has its own helper, and this word again: it starts at 0.)
+        FILES_CLOSED.store(0, Ordering::Relaxed);
         // No exit signal: the program never hears of the helper.
         let started = libc::clone(helper, top, libc::CLONE_VM, parent);
         libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
