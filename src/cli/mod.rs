@@ -7,6 +7,7 @@ mod image_cache;
 mod inputs;
 mod open;
 mod output;
+mod plain_run;
 mod reexec;
 mod run;
 mod runtime_archive;
@@ -138,7 +139,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "DIR", num_args = 0..=1, require_equals = true, default_missing_value = "")]
     pub cache: Option<String>,
     /// With --cache: the most bytes the directory's entries may take (least recently used go).
-    #[arg(long, value_name = "BYTES", default_value_t = 1 << 30)]
+    #[arg(long, value_name = "BYTES", default_value_t = CACHE_LIMIT)]
     pub cache_limit: u64,
     /// Arguments for the program, after `--`.
     #[arg(last = true)]
@@ -153,6 +154,9 @@ pub struct RunArgs {
     #[arg(skip)]
     pub ordered: Vec<InputArg>,
 }
+
+/// `--cache-limit`'s default: 1 GiB.
+const CACHE_LIMIT: u64 = 1 << 30;
 
 /// The most materialization threads `jitld run` uses unless told (`--threads`): linking a
 /// large program gains little from more, and each costs peak memory (its `malloc` arena,
@@ -224,6 +228,11 @@ pub fn main() -> i32 {
     if raw.get(1).map(String::as_str) == Some("check") {
         return run_checker(raw.get(2..).unwrap_or_default());
     }
+    if raw.get(1).map(String::as_str) == Some("run") {
+        if let Some(mut args) = plain_run::parse(&raw[2..]) {
+            return exit_code(run_command(&raw, &mut args));
+        }
+    }
     // llvm-jitlink spells it `-jd`; clap's short options are one letter.
     let args = raw.iter().cloned().map(|a| if a == "-jd" { "--jd".to_string() } else { a });
     let matches = Cli::command().get_matches_from(args);
@@ -233,22 +242,31 @@ pub fn main() -> i32 {
     };
     let result = match &mut cli.command {
         Command::Run(args) => {
-            teardown::hand_over_at_exit();
             let run_matches = matches.subcommand_matches("run").expect("run subcommand");
             args.ordered = ordered_inputs(run_matches);
-            match args.cache {
-                // It starts again for thread-locals only when it links.
-                Some(_) => image_cache::run(&raw, args),
-                None => {
-                    reexec::ensure_tls_surplus(&raw, args);
-                    run::run(args)
-                }
-            }
+            run_command(&raw, args)
         }
         Command::Cache { action } => cache_command::run(action),
         Command::Check { args } => Ok(run_checker(args)),
         Command::Graph { inputs } => run::graph(inputs),
     };
+    exit_code(result)
+}
+
+/// `jitld run`; `raw` is the whole command line (to start again with, see `reexec`).
+fn run_command(raw: &[String], args: &mut RunArgs) -> Result<i32, Vec<crate::error::JitError>> {
+    teardown::hand_over_at_exit();
+    match args.cache {
+        // It starts again for thread-locals only when it links.
+        Some(_) => image_cache::run(raw, args),
+        None => {
+            reexec::ensure_tls_surplus(raw, args);
+            run::run(args)
+        }
+    }
+}
+
+fn exit_code(result: Result<i32, Vec<crate::error::JitError>>) -> i32 {
     match result {
         Ok(code) => code,
         Err(errors) => {
