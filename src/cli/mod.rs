@@ -158,6 +158,44 @@ pub struct RunArgs {
 /// `--cache-limit`'s default: 1 GiB.
 const CACHE_LIMIT: u64 = 1 << 30;
 
+/// What clap makes of a command line that gives no option (see `plain_run`'s tests).
+impl Default for RunArgs {
+    fn default() -> Self {
+        RunArgs {
+            inputs: Vec::new(),
+            libraries: Vec::new(),
+            search: Vec::new(),
+            entry: "main".to_string(),
+            argv0: None,
+            noexec: false,
+            slab_address: None,
+            absolutes: Vec::new(),
+            jds: Vec::new(),
+            lazy: Vec::new(),
+            whole_archives: Vec::new(),
+            object_dirs: Vec::new(),
+            lazy_object_dirs: Vec::new(),
+            link_orders: Vec::new(),
+            aliases: Vec::new(),
+            oop: false,
+            executor: None,
+            connect: None,
+            threads: None,
+            prepare_ahead: false,
+            stats: false,
+            perf_map: false,
+            gdb: false,
+            dump_relocs: false,
+            cache: None,
+            cache_limit: CACHE_LIMIT,
+            args: Vec::new(),
+            slab_size: None,
+            slab_page_size: None,
+            ordered: Vec::new(),
+        }
+    }
+}
+
 /// The most materialization threads `jitld run` uses unless told (`--threads`): linking a
 /// large program gains little from more, and each costs peak memory (its `malloc` arena,
 /// the code it runs).

@@ -47,38 +47,7 @@ pub fn parse(words: &[String]) -> Option<RunArgs> {
     if inputs.is_empty() {
         return None;
     }
-    Some(RunArgs {
-        inputs,
-        libraries,
-        search,
-        entry: "main".to_string(),
-        argv0: None,
-        noexec: false,
-        slab_address: None,
-        absolutes: Vec::new(),
-        jds: Vec::new(),
-        lazy: Vec::new(),
-        whole_archives: Vec::new(),
-        object_dirs: Vec::new(),
-        lazy_object_dirs: Vec::new(),
-        link_orders: Vec::new(),
-        aliases: Vec::new(),
-        oop: false,
-        executor: None,
-        connect: None,
-        threads: None,
-        prepare_ahead: false,
-        stats: false,
-        perf_map: false,
-        gdb: false,
-        dump_relocs: false,
-        cache,
-        cache_limit: super::CACHE_LIMIT,
-        args: program_args,
-        slab_size: None,
-        slab_page_size: None,
-        ordered,
-    })
+    Some(RunArgs { inputs, libraries, search, cache, args: program_args, ordered, ..RunArgs::default() })
 }
 
 /// `--cache` (the default directory: `""`) or `--cache=DIR`.
