@@ -37,11 +37,10 @@ pub fn hand_over_at_exit() {
     if std::env::var("LD_PRELOAD").is_ok_and(|preload| preload.contains("vgpreload")) {
         return;
     }
-    // SAFETY: registering a handler that takes no arguments.
-    unsafe { libc::atexit(start_helper) };
+    crate::platform::at_exit(Box::new(start_helper));
 }
 
-extern "C" fn start_helper() {
+fn start_helper() {
     // SAFETY: the stack is the helper's alone (exit runs once); the signal masks are this
     // thread's, put back before returning.
     unsafe {
