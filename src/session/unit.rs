@@ -5,7 +5,7 @@ use crate::error::{JitError, Result};
 use jitld_linker::LookupName;
 use jitld_linker::{NameMap, ResolvedSymbol, SymbolName};
 use std::any::Any;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Something that can provide definitions when asked: an object file, an archive member, a
 /// synthesized data block, a compiler's output.
@@ -56,8 +56,10 @@ pub struct MaterializationResponsibility {
     instance: InstanceId,
     dylib: DylibId,
     symbols: Vec<(SymbolName, SymbolFlags)>,
-    /// Name → position in `symbols`.
-    index: NameMap<usize>,
+    /// Name → position in `symbols`, built on first use: a responsibility is made under the
+    /// session's lock, and hashing every name of a large object there held up the threads
+    /// that waited for it.
+    index: OnceLock<NameMap<usize>>,
     origin: Arc<str>,
     done: bool,
 }
@@ -70,8 +72,7 @@ impl MaterializationResponsibility {
         symbols: Vec<(SymbolName, SymbolFlags)>,
         origin: Arc<str>,
     ) -> Self {
-        let index = symbols.iter().enumerate().map(|(i, (name, _))| (*name, i)).collect();
-        MaterializationResponsibility { session, instance, dylib, symbols, index, origin, done: false }
+        MaterializationResponsibility { session, instance, dylib, symbols, index: OnceLock::new(), origin, done: false }
     }
 
     pub fn session(&self) -> &ExecutionSession {
@@ -92,12 +93,14 @@ impl MaterializationResponsibility {
     }
 
     pub fn flags(&self, name: SymbolName) -> Option<SymbolFlags> {
-        self.index.get(&name).map(|&i| self.symbols[i].1)
+        self.position(name).map(|i| self.symbols[i].1)
     }
 
     /// Where `name` is in `symbols`, if this unit must define it.
     pub fn position(&self, name: SymbolName) -> Option<usize> {
-        self.index.get(&name).copied()
+        let index =
+            self.index.get_or_init(|| self.symbols.iter().enumerate().map(|(i, &(name, _))| (name, i)).collect());
+        index.get(&name).copied()
     }
 
     /// Addresses are final: dependents may link against them now.
