@@ -498,3 +498,80 @@ fn nothing_holds_the_memory_after_the_exit() {
     }
     assert_eq!(holders(), Vec::<String>::new(), "processes still map {} after jitld's exit", library.display());
 }
+
+// ------------------------------------------------------------------ 11. read-only data
+
+/// Read-only data of many objects shares pages while the link runs (see
+/// `linker/src/memory/read_only_runs.rs`). Each object's table must still hold its own bytes,
+/// and end up on a read-only page: the program reads the protection of every table's page
+/// from `/proc/self/maps`, and a child that writes to one dies of SIGSEGV, as natively.
+const RODATA_MAIN: &str = r#"
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#define N 24
+extern const char *table(int i);
+static char perms_of(const void *p) {
+    FILE *f = fopen("/proc/self/maps", "r");
+    char line[512];
+    char found = '?';
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        char perms[5];
+        if (sscanf(line, "%lx-%lx %4s", &lo, &hi, perms) == 3 && (unsigned long)p >= lo && (unsigned long)p < hi)
+            found = perms[1];
+    }
+    fclose(f);
+    return found;
+}
+int main(void) {
+    int writable = 0, wrong = 0;
+    for (int i = 0; i < N; i++) {
+        char want[32];
+        snprintf(want, sizeof want, "table %d of %d", i, N);
+        wrong += strcmp(table(i), want) != 0;
+        writable += perms_of(table(i)) != '-';
+    }
+    pid_t child = fork();
+    if (child == 0) {
+        *(volatile char *)table(N / 2) = 'x';
+        _exit(0);
+    }
+    int status = 0;
+    waitpid(child, &status, 0);
+    printf("wrong=%d writable=%d write-killed-by-SIGSEGV=%d\n", wrong, writable,
+           WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV);
+    return 0;
+}
+"#;
+
+#[test]
+fn read_only_data_of_many_objects_is_read_only_and_intact() {
+    let dir = scratch("hardening-rodata");
+    const N: usize = 24;
+    let mut objects = vec![object(&dir, "gcc", "main.c", RODATA_MAIN, &["-O1"])];
+    // One object answers `table(i)` through a switch; each other one holds one table.
+    let mut dispatch = String::new();
+    for i in 0..N {
+        dispatch.push_str(&format!("extern const char table_{i}[];\n"));
+        let source = format!("const char table_{i}[] = \"table {i} of {N}\";\n");
+        objects.push(object(&dir, "gcc", &format!("t{i}.c"), &source, &["-O1"]));
+    }
+    dispatch.push_str("const char *table(int i) {\n    switch (i) {\n");
+    for i in 0..N {
+        dispatch.push_str(&format!("    case {i}: return table_{i};\n"));
+    }
+    dispatch.push_str("    }\n    return 0;\n}\n");
+    objects.push(object(&dir, "gcc", "dispatch.c", &dispatch, &["-O1"]));
+    let paths: Vec<&Path> = objects.iter().map(PathBuf::as_path).collect();
+    let native = native(&dir, "gcc", &paths, &[], &[]);
+    assert_eq!(native.stdout, "wrong=0 writable=0 write-killed-by-SIGSEGV=1\n", "{}", native.describe());
+    for threads in ["1", "2"] {
+        let mut args: Vec<&std::ffi::OsStr> = vec!["run".as_ref(), "--threads".as_ref(), threads.as_ref()];
+        args.extend(paths.iter().map(|p| p.as_os_str()));
+        assert_same(&jitld(&args), &native);
+    }
+}

@@ -7,6 +7,7 @@
 //! returned to the kernel and reused, and a chunk that is entirely free again is unmapped.
 
 use super::free_list::FreeList;
+use super::read_only_runs::{ReadOnlyRuns, RUN};
 /// The host's pages: in-process memory is protected in them.
 const PAGE_SIZE: u64 = crate::arch::Arch::host().page_size();
 use super::{Allocation, Layout, MemoryManager, Part, Working};
@@ -38,13 +39,21 @@ static ARENAS: [Mutex<Arena>; 4] = [empty_arena(), empty_arena(), empty_arena(),
 /// Allocates from the process's low-memory arenas; everything it hands out goes back to
 /// them when deallocated.
 pub struct InProcessMemoryManager {
-    /// With deferred protection: finalized segments still read-write, by address:
-    /// (footprint, final protection).
-    deferred: Option<Mutex<BTreeMap<u64, (u64, libc::c_int)>>>,
-    /// Code and read-only segments handed out and not yet populated (`populate_ahead`):
+    /// With deferred protection: what waits for `protect_finalized`.
+    deferred: Option<Mutex<Deferred>>,
+    /// Code segments and read-only runs handed out and not yet populated (`populate_ahead`):
     /// on pages of their own, they are most of the fresh pages a link writes. Kept from the
     /// first `populate_ahead` on: without a helper that calls it, nothing is.
     fresh: Mutex<Option<Vec<(u64, u64)>>>,
+}
+
+/// What waits for `protect_finalized`.
+#[derive(Default)]
+struct Deferred {
+    /// Finalized code segments, still read-write, by address: their footprint.
+    code: BTreeMap<u64, u64>,
+    /// Read-only segments, on pages they share (see `read_only_runs`).
+    read_only: ReadOnlyRuns,
 }
 
 const CHUNK: u64 = 64 << 20;
@@ -70,9 +79,11 @@ impl InProcessMemoryManager {
     /// interrupts every other core running this process to flush its TLB: with two
     /// materialization threads, per-graph calls cost more than the second thread gained.
     /// Code is still never writable and executable at once: it is read-write, not yet
-    /// executable, until protected.
+    /// executable, until protected. Read-only data of every graph shares pages meanwhile
+    /// (`read_only_runs`), as read-write data does: a page is protected once every segment
+    /// on it is finalized.
     pub fn with_deferred_protection() -> Self {
-        InProcessMemoryManager { deferred: Some(Mutex::new(BTreeMap::new())), fresh: Mutex::default() }
+        InProcessMemoryManager { deferred: Some(Mutex::default()), fresh: Mutex::default() }
     }
 
     fn arena(&self, prot: MemProt, tables: bool) -> std::sync::MutexGuard<'static, Arena> {
@@ -83,6 +94,65 @@ impl InProcessMemoryManager {
             MemProt::ReadWrite => 2,
         };
         ARENAS[index].lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A read-only segment on pages it may share (deferred protection only).
+    fn place_read_only(&self, deferred: &Mutex<Deferred>, size: u64, align: u64) -> Result<u64> {
+        let align = align.max(DATA_GRANULE);
+        let mut waiting = deferred.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(addr) = waiting.read_only.place(size, align) {
+            return Ok(addr);
+        }
+        let len = (size + align).max(RUN).next_multiple_of(PAGE_SIZE);
+        let start = self.arena(MemProt::Read, false).take(len, PAGE_SIZE)?;
+        if let Some(fresh) = self.fresh.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            fresh.push((start, len));
+        }
+        waiting.read_only.open_run(start, len);
+        waiting.read_only.place(size, align).ok_or_else(|| LinkError::Memory(format!("no room for {size:#x} bytes")))
+    }
+
+    /// Returns `[addr, addr + size)` to its arena, as fresh memory.
+    fn give_back(&self, prot: MemProt, tables: bool, addr: u64, size: u64) {
+        match prot {
+            // Neighbours live on the same pages: zero our bytes (dropping whole pages),
+            // so whoever gets them next finds fresh zeroes, as from the kernel.
+            MemProt::ReadWrite => clear(addr, size),
+            // SAFETY: the pages are ours; after this they are fresh, free, read-write
+            // pages again (no longer executable), and their old contents are dropped.
+            MemProt::ReadExec | MemProt::Read => unsafe {
+                libc::mmap(
+                    addr as *mut libc::c_void,
+                    size as usize,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_FIXED,
+                    -1,
+                    0,
+                );
+            },
+        }
+        let mut arena = self.arena(prot, tables);
+        arena.free.give_back(addr, size);
+        arena.release_empty_chunks();
+    }
+}
+
+/// Protects `ranges` (in address order), one call per run of touching ones.
+fn protect_runs(ranges: impl Iterator<Item = (u64, u64)>, prot: libc::c_int) -> Result<()> {
+    let mut run: Option<(u64, u64)> = None;
+    for (start, end) in ranges {
+        match &mut run {
+            Some((_, run_end)) if *run_end == start => *run_end = end,
+            _ => {
+                if let Some((run_start, run_end)) = run.replace((start, end)) {
+                    protect(run_start, run_end - run_start, prot)?;
+                }
+            }
+        }
+    }
+    match run {
+        Some((start, end)) => protect(start, end - start, prot),
+        None => Ok(()),
     }
 }
 
@@ -175,6 +245,23 @@ impl MemoryManager for InProcessMemoryManager {
     fn allocate(&self, layout: &Layout) -> Result<Allocation> {
         let mut parts: Vec<Part> = Vec::with_capacity(layout.segments.len());
         for segment in &layout.segments {
+            if let (Some(deferred), MemProt::Read) = (&self.deferred, segment.prot) {
+                match self.place_read_only(deferred, segment.size, segment.align) {
+                    Ok(addr) => parts.push(Part {
+                        prot: segment.prot,
+                        tables: segment.tables,
+                        layout_offset: segment.offset,
+                        size: segment.size,
+                        addr,
+                        working: Working::Mapped(addr as *mut u8),
+                    }),
+                    Err(e) => {
+                        self.deallocate(Allocation { addr: 0, parts });
+                        return Err(e);
+                    }
+                }
+                continue;
+            }
             let size = footprint(segment.prot, segment.size);
             let align = match segment.prot {
                 // Read-write data shares pages with its neighbours.
@@ -216,9 +303,10 @@ impl MemoryManager for InProcessMemoryManager {
                 MemProt::ReadWrite => continue,
             };
             let len = footprint(part.prot, part.size);
-            match deferred.as_mut() {
-                Some(queue) => drop(queue.insert(part.addr, (len, prot))),
-                None => protect(part.addr, len, prot)?,
+            match (deferred.as_mut(), part.prot) {
+                (Some(waiting), MemProt::Read) => waiting.read_only.finalized(part.addr),
+                (Some(waiting), _) => drop(waiting.code.insert(part.addr, len)),
+                (None, _) => protect(part.addr, len, prot)?,
             }
         }
         // x86-64 keeps instruction caches coherent with stores; nothing to flush.
@@ -229,57 +317,33 @@ impl MemoryManager for InProcessMemoryManager {
         let Some(deferred) = &self.deferred else { return Ok(()) };
         // Held until done: a segment deallocated meanwhile must not be protected after its
         // pages have gone back to the arena.
-        let mut queue = deferred.lock().unwrap_or_else(|e| e.into_inner());
-        let queued = std::mem::take(&mut *queue);
-        // Runs of touching segments with the same protection change in one call.
-        let mut run: Option<(u64, u64, libc::c_int)> = None;
-        for (addr, (len, prot)) in queued {
-            match &mut run {
-                Some((start, end, run_prot)) if *end == addr && *run_prot == prot => *end = addr + len,
-                _ => {
-                    if let Some((start, end, run_prot)) = run {
-                        protect(start, end - start, run_prot)?;
-                    }
-                    run = Some((addr, addr + len, prot));
-                }
-            }
-        }
-        match run {
-            Some((start, end, prot)) => protect(start, end - start, prot),
-            None => Ok(()),
-        }
+        let mut waiting = deferred.lock().unwrap_or_else(|e| e.into_inner());
+        let code = std::mem::take(&mut waiting.code).into_iter().map(|(addr, len)| (addr, addr + len));
+        protect_runs(code, libc::PROT_READ | libc::PROT_EXEC)?;
+        protect_runs(waiting.read_only.protectable(PAGE_SIZE).into_iter(), libc::PROT_READ)
     }
 
     fn deallocate(&self, alloc: Allocation) {
+        let mut emptied_runs = Vec::new();
         if let Some(deferred) = &self.deferred {
             // Whoever gets these pages next must not find them protected under its feet.
-            let mut queued = deferred.lock().unwrap_or_else(|e| e.into_inner());
+            let mut waiting = deferred.lock().unwrap_or_else(|e| e.into_inner());
             for part in &alloc.parts {
-                queued.remove(&part.addr);
+                match part.prot {
+                    MemProt::Read => emptied_runs.extend(waiting.read_only.release(part.addr)),
+                    _ => drop(waiting.code.remove(&part.addr)),
+                }
             }
         }
+        // A read-only run goes back whole, once its last segment has gone.
+        for (start, len) in emptied_runs {
+            self.give_back(MemProt::Read, false, start, len);
+        }
         for part in &alloc.parts {
-            let size = footprint(part.prot, part.size);
-            match part.prot {
-                // Neighbours live on the same pages: zero our bytes (dropping whole pages),
-                // so whoever gets them next finds fresh zeroes, as from the kernel.
-                MemProt::ReadWrite => clear(part.addr, size),
-                // SAFETY: the pages are ours; after this they are fresh, free, read-write
-                // pages again (no longer executable), and their old contents are dropped.
-                MemProt::ReadExec | MemProt::Read => unsafe {
-                    libc::mmap(
-                        part.addr as *mut libc::c_void,
-                        size as usize,
-                        libc::PROT_READ | libc::PROT_WRITE,
-                        libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_FIXED,
-                        -1,
-                        0,
-                    );
-                },
+            if self.deferred.is_some() && part.prot == MemProt::Read {
+                continue;
             }
-            let mut arena = self.arena(part.prot, part.tables);
-            arena.free.give_back(part.addr, size);
-            arena.release_empty_chunks();
+            self.give_back(part.prot, part.tables, part.addr, footprint(part.prot, part.size));
         }
     }
 

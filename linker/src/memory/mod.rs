@@ -9,6 +9,7 @@ mod free_list;
 pub use free_list::FreeList;
 mod in_process;
 mod layout;
+mod read_only_runs;
 mod slab;
 
 pub use in_process::InProcessMemoryManager;
