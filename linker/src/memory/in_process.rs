@@ -100,16 +100,22 @@ impl InProcessMemoryManager {
     fn place_read_only(&self, deferred: &Mutex<Deferred>, size: u64, align: u64) -> Result<u64> {
         let align = align.max(DATA_GRANULE);
         let mut waiting = deferred.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(addr) = waiting.read_only.place(size, align) {
-            return Ok(addr);
-        }
-        let len = (size + align).max(RUN).next_multiple_of(PAGE_SIZE);
-        let start = self.arena(MemProt::Read, false).take(len, PAGE_SIZE)?;
+        let addr = match waiting.read_only.place(size, align) {
+            Some(addr) => addr,
+            None => {
+                let len = (size + align).max(RUN).next_multiple_of(PAGE_SIZE);
+                let start = self.arena(MemProt::Read, false).take(len, PAGE_SIZE)?;
+                waiting.read_only.open_run(start, len);
+                let placed = waiting.read_only.place(size, align);
+                placed.ok_or_else(|| LinkError::Memory(format!("no room for {size:#x} bytes")))?
+            }
+        };
         if let Some(fresh) = self.fresh.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
-            fresh.push((start, len));
+            // Its pages only: the rest of the run may never be used.
+            let first = addr / PAGE_SIZE * PAGE_SIZE;
+            fresh.push((first, (addr + size.max(1)).next_multiple_of(PAGE_SIZE) - first));
         }
-        waiting.read_only.open_run(start, len);
-        waiting.read_only.place(size, align).ok_or_else(|| LinkError::Memory(format!("no room for {size:#x} bytes")))
+        Ok(addr)
     }
 
     /// Returns `[addr, addr + size)` to its arena, as fresh memory.
