@@ -575,3 +575,28 @@ fn read_only_data_of_many_objects_is_read_only_and_intact() {
         assert_same(&jitld(&args), &native);
     }
 }
+
+// ------------------------------------------------------------------ 12. input order
+
+/// Archives are read on the pool while the command line loads, and attached afterwards
+/// (`src/cli/run.rs` `attach_generators`): an archive and a shared library that both define a
+/// name still answer in command-line order, as `ld` binds it.
+#[test]
+fn an_archive_and_a_library_answer_in_command_line_order() {
+    let dir = scratch("hardening-input-order");
+    let main = object(&dir, "gcc", "main.c", "int which(void);\nint main(void) { return which(); }\n", &["-O2"]);
+    let member = object(&dir, "gcc", "a.c", "int which(void) { return 1; }\n", &["-O2"]);
+    let archive = dir.join("liba.a");
+    tool("ar", &["rcs".as_ref(), archive.as_os_str(), member.as_os_str()]);
+    let library_source = write(&dir, "b.c", "int which(void) { return 2; }\n");
+    let library = dir.join("libb.so");
+    tool(
+        "gcc",
+        &["-shared".as_ref(), "-fPIC".as_ref(), library_source.as_os_str(), "-o".as_ref(), library.as_os_str()],
+    );
+    for (first, second) in [(&archive, &library), (&library, &archive)] {
+        let native = native(&dir, "gcc", &[&main, first, second], &[&format!("-Wl,-rpath,{}", dir.display())], &[]);
+        let jit = jitld(&["run".as_ref(), main.as_os_str(), first.as_os_str(), second.as_os_str()]);
+        assert_same(&jit, &native);
+    }
+}

@@ -11,8 +11,10 @@ use super::open::{member_spec, open_input, open_member};
 use super::RunArgs;
 use crate::debug::{debugger_attached, install_fault_reporter, CodeTable, GdbRegistration, PerfMap};
 use crate::error::JitError;
+use crate::generators::DefinitionGenerator;
 use crate::generators::{ArchiveGenerator, DynamicLibraryGenerator, ObjectDirGenerator};
 use crate::jit::Stack;
+use crate::layers::ahead::Ahead;
 use crate::layers::{DataUnit, LinkPlugin, ObjectLinkingLayer};
 use crate::lazy::LazyStats;
 use crate::platform::Platform;
@@ -54,6 +56,33 @@ struct Program {
     format: Option<format::Format>,
     /// The shared libraries, in command-line order (as-needed ones too, loaded or not).
     libraries: Vec<Arc<DynamicLibraryGenerator>>,
+    /// Generators in command-line order, each with its JITDylib: attached once every input
+    /// is loaded (`attach_generators`), so that an archive's index is read on the pool
+    /// meanwhile.
+    generators: Vec<(DylibId, Pending)>,
+}
+
+/// A generator to attach.
+enum Pending {
+    Ready(Arc<dyn DefinitionGenerator>),
+    /// An archive whose index a pool thread may be reading (the sqlite program's: ~0.45 ms,
+    /// while the main thread goes on to `-lm`); attaching it takes what was read, or reads it.
+    Archive {
+        read: Arc<Ahead<Result<Arc<ArchiveGenerator>, JitError>>>,
+        input: InputBuffer,
+        ordinal: u64,
+    },
+}
+
+/// An archive's generator; its members are read ahead of their pulls when the pool idles.
+fn read_archive(
+    input: InputBuffer,
+    layer: ObjectLinkingLayer,
+    ordinal: u64,
+) -> Result<Arc<ArchiveGenerator>, JitError> {
+    let generator = Arc::new(ArchiveGenerator::new(input, layer, ordinal)?);
+    generator.read_ahead_when_idle();
+    Ok(generator)
 }
 
 impl Program {
@@ -100,10 +129,24 @@ impl Program {
                     return Err(JitError::other(format!("{}: -load_hidden takes a static archive", path.display())));
                 }
                 let generator = ArchiveGenerator::new(buffer, self.layer.clone(), self.next_ordinal())?.hidden();
-                self.session.add_generator(self.current, Arc::new(generator));
+                self.generators.push((self.current, Pending::Ready(Arc::new(generator))));
                 Ok(())
             }
         }
+    }
+
+    /// Gives each JITDylib its generators, in command-line order.
+    fn attach_generators(&mut self) -> Result<(), JitError> {
+        for (dylib, pending) in std::mem::take(&mut self.generators) {
+            let generator: Arc<dyn DefinitionGenerator> = match pending {
+                Pending::Ready(generator) => generator,
+                Pending::Archive { read, input, ordinal } => {
+                    read.take(|| read_archive(input, self.layer.clone(), ordinal))?
+                }
+            };
+            self.session.add_generator(dylib, generator);
+        }
+        Ok(())
     }
 
     fn next_ordinal(&mut self) -> u64 {
@@ -123,9 +166,10 @@ impl Program {
                 self.add_object(buffer, ordinal)?
             }
             FileKind::Archive => {
-                let generator = Arc::new(ArchiveGenerator::new(buffer, self.layer.clone(), ordinal)?);
-                generator.read_ahead_when_idle();
-                self.session.add_generator(dylib, generator);
+                let read: Arc<Ahead<Result<Arc<ArchiveGenerator>, JitError>>> = Arc::default();
+                let (ahead, input, layer) = (read.clone(), buffer.clone(), self.layer.clone());
+                self.session.dispatch(Box::new(move || ahead.build(|| read_archive(input, layer, ordinal))));
+                self.generators.push((dylib, Pending::Archive { read, input: buffer, ordinal }));
             }
             FileKind::SharedLibrary => {
                 let generator = Arc::new(match as_needed {
@@ -133,7 +177,7 @@ impl Program {
                     false => DynamicLibraryGenerator::open_file(path, self.layer.clone())?,
                 });
                 self.libraries.push(generator.clone());
-                self.session.add_generator(dylib, generator);
+                self.generators.push((dylib, Pending::Ready(generator)));
             }
             FileKind::LinkerScript => {
                 let text = String::from_utf8_lossy(buffer.bytes()).into_owned();
@@ -160,7 +204,7 @@ impl Program {
             let implementation = self.lazy_impl(self.current)?;
             generator = generator.lazy(implementation, self.lazy_stats.clone());
         }
-        self.session.add_generator(self.current, Arc::new(generator));
+        self.generators.push((self.current, Pending::Ready(Arc::new(generator))));
         Ok(())
     }
 
@@ -335,6 +379,7 @@ pub(super) fn run_with(args: &RunArgs, hooks: RunHooks) -> Result<i32, Errors> {
         position: 0,
         format: None,
         libraries: Vec::new(),
+        generators: Vec::new(),
     };
     // `main` is named first unless the command line starts with `-jd`.
     if !matches!(args.ordered.first(), Some(InputArg::Dylib(_))) {
@@ -343,6 +388,7 @@ pub(super) fn run_with(args: &RunArgs, hooks: RunHooks) -> Result<i32, Errors> {
     for input in &args.ordered {
         program.load(input).map_err(one)?;
     }
+    program.attach_generators().map_err(one)?;
     layer.build_graphs_early(0);
     super::open::forget_kept();
     let main = program.dylib("main").map_err(one)?;
