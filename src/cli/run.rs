@@ -415,15 +415,15 @@ pub(super) fn run_with(args: &RunArgs, hooks: RunHooks) -> Result<i32, Errors> {
         session.lookup(&session.search_order(main), &extra).map_err(|e| report(&session, e, &args.entry))?;
     }
     // The program gets the process to itself, as natively: code it reaches lazily links on
-    // its own threads.
-    if session.stop_materialization_threads() > 0 && chosen.process.is_none() {
-        crate::platform::single_thread::declare_if_single_threaded();
-    }
-    // What the link freed (graphs, the pool's arenas) goes back to the kernel: the program's
-    // peak memory then adds to what jitld keeps, not to its link's high-water mark (json's
-    // peak RSS: -100 KB; no measurable time).
+    // its own threads. They end while the memory the link freed (graphs, the pool's arenas)
+    // goes back to the kernel: the program's peak memory then adds to what jitld keeps, not
+    // to its link's high-water mark (json's peak RSS: -100 KB).
+    let stopping = session.begin_stopping_materialization_threads();
     // SAFETY: malloc_trim only hands free memory back.
     unsafe { libc::malloc_trim(0) };
+    if stopping.wait() > 0 && chosen.process.is_none() {
+        crate::platform::single_thread::declare_if_single_threaded();
+    }
     if let Some(code) = hooks.after_link.and_then(|after_link| after_link()) {
         return Ok(code);
     }

@@ -206,21 +206,18 @@ impl ExecutionSession {
     /// which is dropped: it was for the pool. A thread that started the pool
     /// kept to its CPU (`ThreadPlacement::OwnCpu`) may run anywhere it could before again.
     pub fn stop_materialization_threads(&self) -> usize {
-        let (started, starter, _idle) = {
-            let mut state = self.lock();
-            state.pool.stopping = true;
-            self.inner.changed.notify_all();
-            let idle = std::mem::take(&mut state.work.idle);
-            (std::mem::take(&mut state.pool.started), state.pool.starter.take(), idle)
-        };
-        let ended = started.len();
-        for thread in started {
-            let _ = thread.join();
-        }
-        if let Some(starter) = starter {
-            starter.release();
-        }
-        ended
+        self.begin_stopping_materialization_threads().wait()
+    }
+
+    /// `stop_materialization_threads` in two steps: the threads are told to end now, and
+    /// `StoppingThreads::wait` waits for them, so the caller can work while they wake
+    /// (a sleeping thread is slow to wake on a virtual machine's idle CPU) and end.
+    pub fn begin_stopping_materialization_threads(&self) -> StoppingThreads {
+        let mut state = self.lock();
+        state.pool.stopping = true;
+        self.inner.changed.notify_all();
+        drop(std::mem::take(&mut state.work.idle));
+        StoppingThreads { started: std::mem::take(&mut state.pool.started), starter: state.pool.starter.take() }
     }
 
     /// Starts a helper thread that does the next queued materializations' preparations
@@ -236,6 +233,27 @@ impl ExecutionSession {
             state.work.prepared_ahead = true;
             state.pool.started.push(thread);
         }
+    }
+}
+
+/// The session's threads, told to end (`begin_stopping_materialization_threads`).
+#[must_use = "wait for the threads to end"]
+pub struct StoppingThreads {
+    started: Vec<JoinHandle<()>>,
+    starter: Option<crate::cpus::KeptHere>,
+}
+
+impl StoppingThreads {
+    /// Returns once every thread has ended, with how many there were.
+    pub fn wait(self) -> usize {
+        let ended = self.started.len();
+        for thread in self.started {
+            let _ = thread.join();
+        }
+        if let Some(starter) = self.starter {
+            starter.release();
+        }
+        ended
     }
 }
 

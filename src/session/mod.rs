@@ -27,7 +27,7 @@ mod sync;
 mod tracker;
 mod unit;
 
-pub use dispatch::ThreadPlacement;
+pub use dispatch::{StoppingThreads, ThreadPlacement};
 pub use lookup::LinkResolver;
 pub use symbols::ReexportsUnit;
 pub use tracker::ResourceTracker;
