@@ -10,7 +10,7 @@ use super::free_list::FreeList;
 use super::read_only_runs::{ReadOnlyRuns, RUN};
 /// The host's pages: in-process memory is protected in them.
 const PAGE_SIZE: u64 = crate::arch::Arch::host().page_size();
-use super::{Allocation, Layout, MemoryManager, Part, Working};
+use super::{Allocation, Layout, MemoryManager, Part, Segment, Working};
 use crate::graph::MemProt;
 use crate::{LinkError, Result};
 use std::collections::BTreeMap;
@@ -94,6 +94,23 @@ impl InProcessMemoryManager {
             MemProt::ReadWrite => 2,
         };
         ARENAS[index].lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A segment in its protection's arena: read-write data beside its neighbours, code and
+    /// read-only data on pages of their own (writable until finalized).
+    fn place(&self, segment: &Segment) -> Result<u64> {
+        let size = footprint(segment.prot, segment.size);
+        let align = match segment.prot {
+            MemProt::ReadWrite => segment.align.max(DATA_GRANULE),
+            MemProt::ReadExec | MemProt::Read => segment.align.max(PAGE_SIZE),
+        };
+        let addr = self.arena(segment.prot, segment.tables).take(size, align)?;
+        if segment.prot != MemProt::ReadWrite {
+            if let Some(fresh) = self.fresh.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+                fresh.push((addr, size));
+            }
+        }
+        Ok(addr)
     }
 
     /// A read-only segment on pages it may share (deferred protection only).
@@ -251,36 +268,10 @@ impl MemoryManager for InProcessMemoryManager {
     fn allocate(&self, layout: &Layout) -> Result<Allocation> {
         let mut parts: Vec<Part> = Vec::with_capacity(layout.segments.len());
         for segment in &layout.segments {
-            if let (Some(deferred), MemProt::Read) = (&self.deferred, segment.prot) {
-                match self.place_read_only(deferred, segment.size, segment.align) {
-                    Ok(addr) => parts.push(Part {
-                        prot: segment.prot,
-                        tables: segment.tables,
-                        layout_offset: segment.offset,
-                        size: segment.size,
-                        addr,
-                        working: Working::Mapped(addr as *mut u8),
-                    }),
-                    Err(e) => {
-                        self.deallocate(Allocation { addr: 0, parts });
-                        return Err(e);
-                    }
-                }
-                continue;
-            }
-            let size = footprint(segment.prot, segment.size);
-            let align = match segment.prot {
-                // Read-write data shares pages with its neighbours.
-                MemProt::ReadWrite => segment.align.max(DATA_GRANULE),
-                // Code and read-only data are writable until finalized, on pages of their own.
-                MemProt::ReadExec | MemProt::Read => segment.align.max(PAGE_SIZE),
+            let placed = match (&self.deferred, segment.prot) {
+                (Some(deferred), MemProt::Read) => self.place_read_only(deferred, segment.size, segment.align),
+                _ => self.place(segment),
             };
-            let placed = self.arena(segment.prot, segment.tables).take(size, align);
-            if let (Ok(addr), MemProt::ReadExec | MemProt::Read) = (&placed, segment.prot) {
-                if let Some(fresh) = self.fresh.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
-                    fresh.push((*addr, size));
-                }
-            }
             match placed {
                 Ok(addr) => parts.push(Part {
                     prot: segment.prot,
