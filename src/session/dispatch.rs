@@ -213,11 +213,19 @@ impl ExecutionSession {
     /// `StoppingThreads::wait` waits for them, so the caller can work while they wake
     /// (a sleeping thread is slow to wake on a virtual machine's idle CPU) and end.
     pub fn begin_stopping_materialization_threads(&self) -> StoppingThreads {
-        let mut state = self.lock();
-        state.pool.stopping = true;
-        self.inner.changed.notify_all();
-        drop(std::mem::take(&mut state.work.idle));
-        StoppingThreads { started: std::mem::take(&mut state.pool.started), starter: state.pool.starter.take() }
+        let (stopping, idle) = {
+            let mut state = self.lock();
+            state.pool.stopping = true;
+            self.inner.changed.notify_all();
+            let stopping = StoppingThreads {
+                started: std::mem::take(&mut state.pool.started),
+                starter: state.pool.starter.take(),
+            };
+            (stopping, std::mem::take(&mut state.work.idle))
+        };
+        // Dropped without the lock: a job's captures may take it as they go.
+        drop(idle);
+        stopping
     }
 
     /// Starts a helper thread that does the next queued materializations' preparations
