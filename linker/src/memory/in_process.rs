@@ -122,7 +122,9 @@ impl InProcessMemoryManager {
             None => {
                 let len = (size + align).max(RUN).next_multiple_of(PAGE_SIZE);
                 let start = self.arena(MemProt::Read, false).take(len, PAGE_SIZE)?;
-                waiting.read_only.open_run(start, len);
+                if let Some((emptied, emptied_len)) = waiting.read_only.open_run(start, len) {
+                    self.give_back(MemProt::Read, false, emptied, emptied_len);
+                }
                 let placed = waiting.read_only.place(size, align);
                 placed.ok_or_else(|| LinkError::Memory(format!("no room for {size:#x} bytes")))?
             }

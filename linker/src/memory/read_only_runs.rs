@@ -43,10 +43,17 @@ impl ReadOnlyRuns {
     }
 
     /// A new run `[start, start + len)` from the arena becomes the open one; the previous one
-    /// takes no more segments.
-    pub(super) fn open_run(&mut self, start: u64, len: u64) {
+    /// takes no more segments. Returns the previous one if every segment it held has gone
+    /// (`release` kept it while it was open): the caller gives it back to the arena.
+    pub(super) fn open_run(&mut self, start: u64, len: u64) -> Option<(u64, u64)> {
+        let previous = self.open.replace((start, start + len));
         self.runs.insert(start, (start + len, 0));
-        self.open = Some((start, start + len));
+        let (_, end) = previous?;
+        let (&old, &(_, segments)) = self.runs.range(..end).next_back()?;
+        (segments == 0).then(|| {
+            self.runs.remove(&old);
+            (old, end - old)
+        })
     }
 
     pub(super) fn finalized(&mut self, addr: u64) {
@@ -153,5 +160,17 @@ mod tests {
         // The open run is kept for the next segments even when empty.
         assert_eq!(runs.release(b), None);
         assert_eq!(runs.place(0x100, 16), Some(0x20100));
+    }
+
+    #[test]
+    fn an_open_run_emptied_goes_back_when_the_next_opens() {
+        let mut runs = ReadOnlyRuns::default();
+        assert_eq!(runs.open_run(0x10000, 2 * PAGE), None);
+        let a = runs.place(0x100, 16).unwrap();
+        assert_eq!(runs.release(a), None);
+        assert_eq!(runs.open_run(0x20000, 2 * PAGE), Some((0x10000, 2 * PAGE)));
+        let b = runs.place(0x100, 16).unwrap();
+        assert_eq!(runs.open_run(0x30000, 2 * PAGE), None);
+        assert_eq!(runs.release(b), Some((0x20000, 2 * PAGE)));
     }
 }
