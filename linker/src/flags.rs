@@ -5,6 +5,10 @@
 use crate::names::SymbolName;
 
 /// How a definition competes with others of the same name.
+///
+/// Sixteen bytes: every graph symbol, session entry and query slot carries one. Alignments
+/// fit 32 bits (formats allow at most 2^15, ELF's value is checked), and so do COMDAT
+/// section sizes (a COFF section's size is 32-bit).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Strength {
     Strong,
@@ -13,13 +17,13 @@ pub enum Strength {
     /// strictest alignment.
     Common {
         size: u64,
-        align: u64,
+        align: u32,
     },
     /// One of copies that must agree (a COFF COMDAT that is not "any"): one is kept, as for
     /// weak definitions, if `rule` holds between them.
     Selected {
         rule: Selection,
-        size: u64,
+        size: u32,
         /// A hash of the copy's contents.
         contents: u64,
     },
@@ -90,5 +94,20 @@ impl LookupName {
     /// A name that must be found.
     pub fn required(name: SymbolName) -> Self {
         LookupName { name, weak: false }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every graph symbol, session entry and query slot carries flags, and every graph
+    /// symbol a name: their size is the link's memory (and its page faults).
+    #[test]
+    fn flags_and_names_stay_small() {
+        assert_eq!(std::mem::size_of::<Strength>(), 16);
+        assert_eq!(std::mem::size_of::<SymbolFlags>(), 24);
+        assert_eq!(std::mem::size_of::<Option<SymbolName>>(), 4);
+        assert!(std::mem::size_of::<crate::graph::Symbol>() <= 64);
     }
 }

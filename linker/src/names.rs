@@ -9,8 +9,22 @@ use std::ptr::NonNull;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 /// An interned symbol name. Only meaningful together with the pool that produced it.
+///
+/// Stored one above its index, so that an `Option<SymbolName>` (every graph symbol has one)
+/// takes four bytes, not eight.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
-pub struct SymbolName(u32);
+pub struct SymbolName(std::num::NonZeroU32);
+
+impl SymbolName {
+    fn new(index: u32) -> Self {
+        // Saturates only past 2^32 - 2 names, which no pool reaches.
+        SymbolName(std::num::NonZeroU32::MIN.saturating_add(index))
+    }
+
+    fn index(self) -> u32 {
+        self.0.get() - 1
+    }
+}
 
 /// The string pool. Interning takes a write lock only the first time a name is seen.
 #[derive(Default)]
@@ -50,7 +64,7 @@ impl NamePool {
     /// only a new name is checked for UTF-8.
     pub fn intern_bytes(&self, name: &[u8]) -> SymbolName {
         if let Some(index) = self.read().index.get_index_of(&NameBytes(name)) {
-            return SymbolName(index as u32);
+            return SymbolName::new(index as u32);
         }
         self.write().add(name)
     }
@@ -79,12 +93,12 @@ impl NamePool {
             pool.unlisted.push(text);
         }
         let last = pool.unlisted.len();
-        (first..last).map(|i| SymbolName(i as u32 | UNLISTED))
+        (first..last).map(|i| SymbolName::new(i as u32 | UNLISTED))
     }
 
     /// The name if it was ever interned, without interning it.
     pub fn get(&self, name: &str) -> Option<SymbolName> {
-        self.read().index.get_index_of(&NameBytes(name.as_bytes())).map(|i| SymbolName(i as u32))
+        self.read().index.get_index_of(&NameBytes(name.as_bytes())).map(|i| SymbolName::new(i as u32))
     }
 
     pub fn resolve(&self, name: SymbolName) -> &str {
@@ -98,10 +112,11 @@ impl NamePool {
     }
 
     fn text<'a>(names: &Names, name: SymbolName) -> &'a str {
-        let text = if name.0 & UNLISTED != 0 {
-            names.unlisted.get((name.0 & !UNLISTED) as usize)
+        let index = name.index();
+        let text = if index & UNLISTED != 0 {
+            names.unlisted.get((index & !UNLISTED) as usize)
         } else {
-            names.index.get_index(name.0 as usize)
+            names.index.get_index(index as usize)
         };
         match text {
             // SAFETY: the text lives in a chunk of this pool, which outlives `'a` (the
@@ -133,7 +148,7 @@ impl Names {
                 chunk.truncate(chunk.len() - text.len);
             }
         }
-        SymbolName(index as u32)
+        SymbolName::new(index as u32)
     }
 
     /// Stores a name as read from a file: as it is when UTF-8, else in its lossy form.

@@ -436,7 +436,7 @@ fn claim_definitions(mut graph: LinkGraph, mr: &MaterializationResponsibility) -
             (Some(Strength::Common { size, align }), Definition::Block { block, .. }) => {
                 let block = &mut graph.blocks[block.index()];
                 block.content = Content::Zero(size.max(block.size()));
-                block.align = block.align.max(align);
+                block.align = block.align.max(u64::from(align));
                 graph.symbols[id.index()].size = size;
             }
             _ => {}

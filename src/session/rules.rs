@@ -18,7 +18,7 @@ pub enum Outcome {
     /// Both are commons: the existing one grows to this.
     MergeCommon {
         size: u64,
-        align: u64,
+        align: u32,
     },
     Duplicate,
     /// Copies that must agree do not: why.
@@ -71,7 +71,7 @@ mod tests {
         assert_eq!(resolve(common(4, 4), Weak), Outcome::KeepExisting);
         assert_eq!(resolve(common(16, 4), common(64, 8)), Outcome::MergeCommon { size: 64, align: 8 });
         let selected = |rule, size, contents| Selected { rule, size, contents };
-        let same_size = |size| selected(Selection::SameSize, size, size * 3);
+        let same_size = |size| selected(Selection::SameSize, size, u64::from(size) * 3);
         assert_eq!(resolve(same_size(8), same_size(8)), Outcome::KeepExisting);
         assert!(matches!(resolve(same_size(8), same_size(16)), Outcome::Mismatch(_)));
         let same = |size, contents| selected(Selection::SameContents, size, contents);

@@ -103,7 +103,7 @@ struct CoffObject<'a> {
     /// Section index (0-based) → its COMDAT selection, if it is a COMDAT section.
     comdats: Vec<Option<Comdat>>,
     /// Alignments `.drectve` gives common symbols (`-aligncomm:`).
-    common_alignments: HashMap<Vec<u8>, u64>,
+    common_alignments: HashMap<Vec<u8>, u32>,
 }
 
 /// The architecture of a COFF object, from its header alone.
@@ -171,7 +171,7 @@ impl<'a> CoffObject<'a> {
             let aux = self.symbols.aux_section(index).map_err(|e| LinkError::malformed(self.at(), e.to_string()))?;
             let selected = |rule| {
                 let contents = self.header(section).and_then(|h| h.coff_data(self.data).ok()).map_or(0, hash);
-                let size = u64::from(aux.length.get(object::LittleEndian));
+                let size = aux.length.get(object::LittleEndian);
                 Comdat::Selected(Strength::Selected { rule, size, contents })
             };
             let comdat = match aux.selection {
@@ -642,7 +642,7 @@ fn add_symbols(obj: &CoffObject, graph: &mut LinkGraph, blocks: &[Option<BlockId
                 let Strength::Common { size, align } = flags.strength else { continue };
                 let section = *common
                     .get_or_insert_with(|| graph.add_section(".bss$common", MemProt::ReadWrite, SectionRole::Plain));
-                Definition::Block { block: graph.add_block(section, Content::Zero(size), align), offset: 0 }
+                Definition::Block { block: graph.add_block(section, Content::Zero(size), u64::from(align)), offset: 0 }
             }
             n if n > 0 => {
                 let section = (n as usize).wrapping_sub(1);

@@ -227,7 +227,9 @@ impl<'a> ElfObject<'a> {
         let weak =
             sym.st_bind() == STB_WEAK || section.is_some_and(|s| self.in_comdat.get(s).copied().unwrap_or(false));
         let strength = if is_common(sym) {
-            Strength::Common { size: sym.st_size(LE), align: sym.st_value(LE).max(1) }
+            // An alignment beyond 32 bits becomes one that is not a power of two: refused.
+            let align = u32::try_from(sym.st_value(LE)).unwrap_or(u32::MAX).max(1);
+            Strength::Common { size: sym.st_size(LE), align }
         } else if weak {
             Strength::Weak
         } else {
@@ -483,11 +485,12 @@ fn add_symbols(obj: &ElfObject, graph: &mut LinkGraph, blocks: &[Option<BlockId>
         let def = if is_common(sym) {
             let Strength::Common { size, align } = flags.strength else { unreachable!() };
             if !align.is_power_of_two() || align > 1 << 30 {
+                let align = sym.st_value(LE);
                 return Err(LinkError::malformed(at(), format!("common symbol alignment {align}")));
             }
             let section =
                 *common.get_or_insert_with(|| graph.add_section(".bss.common", MemProt::ReadWrite, SectionRole::Plain));
-            Definition::Block { block: graph.add_block(section, Content::Zero(size), align), offset: 0 }
+            Definition::Block { block: graph.add_block(section, Content::Zero(size), u64::from(align)), offset: 0 }
         } else if sym.st_shndx(LE) == SHN_ABS {
             Definition::Absolute
         } else {

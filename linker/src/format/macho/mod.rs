@@ -276,7 +276,7 @@ impl<'a> MachObject<'a> {
         };
         let strength = if n_type & N_TYPE == N_UNDF && sym.n_value(LE) != 0 {
             // GET_COMM_ALIGN: log2 of the alignment in bits 8..12 of n_desc.
-            Strength::Common { size: sym.n_value(LE), align: 1u64 << ((n_desc >> 8) & 0xf) }
+            Strength::Common { size: sym.n_value(LE), align: 1u32 << ((n_desc >> 8) & 0xf) }
         } else if n_desc & N_WEAK_DEF != 0 {
             Strength::Weak
         } else {
@@ -556,7 +556,7 @@ impl Builder<'_, '_> {
                     let section = *common.get_or_insert_with(|| {
                         graph.add_section("__DATA,__common", MemProt::ReadWrite, SectionRole::Plain)
                     });
-                    Definition::Block { block: graph.add_block(section, Content::Zero(size), align), offset: 0 }
+                    Definition::Block { block: graph.add_block(section, Content::Zero(size), u64::from(align)), offset: 0 }
                 }
                 _ => {
                     let section = usize::from(sym.n_sect()).wrapping_sub(1);
