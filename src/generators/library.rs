@@ -129,6 +129,20 @@ impl<L: ObjectLibrary> LibraryGenerator<L> {
 }
 
 impl<L: ObjectLibrary> DefinitionGenerator for LibraryGenerator<L> {
+    /// Reads the members that would be pulled (a member already pulled, or being read, is
+    /// left alone): reading is most of a pull, and two threads can read two members at once.
+    fn prepare(&self, names: &[LookupName]) {
+        if matches!(self.linking, Linking::Lazy { .. }) {
+            return;
+        }
+        for &LookupName { name, .. } in names.iter().filter(|wanted| !wanted.weak) {
+            let Some(object) = self.library.object_defining(name) else { continue };
+            if let Some(read) = self.read.get(object) {
+                read.build(|| self.read_object(object));
+            }
+        }
+    }
+
     fn try_to_generate(
         &self,
         _: &ExecutionSession,

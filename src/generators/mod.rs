@@ -29,4 +29,10 @@ pub trait DefinitionGenerator: Send + Sync {
         flags: LookupFlags,
         names: &[LookupName],
     ) -> Result<()>;
+
+    /// Work `try_to_generate` would do for `names` that touches no session state (reading
+    /// the archive members it would pull), done before the JITDylib's generators take
+    /// their turn: they run one lookup at a time, this need not. Best effort; the default
+    /// does nothing.
+    fn prepare(&self, _names: &[LookupName]) {}
 }

@@ -115,6 +115,11 @@ impl ExecutionSession {
                 }
                 (record.generators.clone(), record.generating.clone())
             };
+            let missing: Vec<LookupName> =
+                names.iter().zip(&found).filter(|(_, f)| f.is_none()).map(|(n, _)| *n).collect();
+            for generator in &generators {
+                generator.prepare(&missing);
+            }
             let _one_at_a_time = generating.lock().unwrap_or_else(|e| e.into_inner());
             // Another thread may have generated these while we waited for our turn.
             if search_dylib(&self.lock(), dylib, flags, names, &mut found) {

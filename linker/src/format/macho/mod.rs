@@ -556,7 +556,10 @@ impl Builder<'_, '_> {
                     let section = *common.get_or_insert_with(|| {
                         graph.add_section("__DATA,__common", MemProt::ReadWrite, SectionRole::Plain)
                     });
-                    Definition::Block { block: graph.add_block(section, Content::Zero(size), u64::from(align)), offset: 0 }
+                    Definition::Block {
+                        block: graph.add_block(section, Content::Zero(size), u64::from(align)),
+                        offset: 0,
+                    }
                 }
                 _ => {
                     let section = usize::from(sym.n_sect()).wrapping_sub(1);
