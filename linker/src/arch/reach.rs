@@ -24,6 +24,14 @@ pub fn use_stubs_where_far(graph: &mut LinkGraph) -> Result<()> {
     if graph.stubs.plt.is_empty() {
         return Ok(());
     }
+    // The few targets with a stub, by symbol index: most edges are ruled out here, without
+    // reading their target's symbol (a cache miss each, spread over the graph's symbols).
+    let mut stubbed = vec![false; graph.symbols.len()];
+    for target in graph.stubs.plt.keys() {
+        if let Some(flag) = stubbed.get_mut(target.index()) {
+            *flag = true;
+        }
+    }
     for b in (0..graph.blocks.len() as u32).map(BlockId) {
         if !graph.block(b).live || graph.block(b).is_zero_fill() {
             continue;
@@ -36,8 +44,11 @@ pub fn use_stubs_where_far(graph: &mut LinkGraph) -> Result<()> {
                 TableUse::BranchStubIfFar => true,
                 _ => continue,
             };
+            if !stubbed.get(edge.target().index()).is_some_and(|&s| s) {
+                continue;
+            }
             let target = graph.symbol(edge.target());
-            // Only externals get stubs (`tables::build_tables`): no need to hash the rest.
+            // Only externals get stubs (`tables::build_tables`).
             if !matches!(target.def, Definition::External { .. }) {
                 continue;
             }
