@@ -103,6 +103,11 @@ impl<L: ObjectLibrary> LibraryGenerator<L> {
         }
     }
 
+    /// The objects defining `names`, but for weak references: `ld` pulls no member for those.
+    fn objects_wanted<'a>(&'a self, names: &'a [LookupName]) -> impl Iterator<Item = usize> + 'a {
+        names.iter().filter(|wanted| !wanted.weak).filter_map(|wanted| self.library.object_defining(wanted.name))
+    }
+
     /// Entry `object` read up to its interface; `None` for an entry that holds no object.
     fn read_object(&self, object: usize) -> Result<Option<ReadObject>> {
         self.library.object(object)?.map(|input| self.layer.read(input)).transpose()
@@ -135,8 +140,7 @@ impl<L: ObjectLibrary> DefinitionGenerator for LibraryGenerator<L> {
         if matches!(self.linking, Linking::Lazy { .. }) {
             return;
         }
-        for &LookupName { name, .. } in names.iter().filter(|wanted| !wanted.weak) {
-            let Some(object) = self.library.object_defining(name) else { continue };
+        for object in self.objects_wanted(names) {
             if let Some(read) = self.read.get(object) {
                 read.build(|| self.read_object(object));
             }
@@ -150,10 +154,8 @@ impl<L: ObjectLibrary> DefinitionGenerator for LibraryGenerator<L> {
         _: LookupFlags,
         names: &[LookupName],
     ) -> Result<()> {
-        for &LookupName { name, .. } in names.iter().filter(|wanted| !wanted.weak) {
-            if let Some(object) = self.library.object_defining(name) {
-                self.pull(dylib, object)?;
-            }
+        for object in self.objects_wanted(names) {
+            self.pull(dylib, object)?;
         }
         Ok(())
     }
