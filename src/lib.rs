@@ -13,6 +13,7 @@ pub mod generators;
 mod jit;
 pub mod layers;
 pub mod lazy;
+pub mod link_heap;
 pub mod platform;
 pub mod session;
 pub mod tools;

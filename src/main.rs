@@ -8,6 +8,11 @@
 // Tests of this file (none) get the test harness's `main`.
 #![cfg_attr(not(test), no_main)]
 
+/// jitld's own memory; the program keeps glibc's `malloc` (see `link_heap`).
+#[cfg(not(test))]
+#[global_allocator]
+static HEAP: jitld::link_heap::LinkHeap = jitld::link_heap::LinkHeap;
+
 /// Runs before anything changes it: the program must start with the signal state jitld
 /// was given.
 #[used]

@@ -203,8 +203,9 @@ const DEFAULT_THREADS_MAX: usize = 4;
 
 /// Objects and archives of at least this many bytes in all make a link worth a second
 /// thread (sqlite's archive is 2.3 MB, nlohmann/json's three objects 1.6 MB); below it a
-/// thread's start and memory cost more than it saves.
-const THREADED_INPUT_BYTES: u64 = 1 << 20;
+/// thread's start and memory cost more than it saves. Such a link's small blocks come from
+/// `link_heap`.
+pub(super) const THREADED_INPUT_BYTES: u64 = 1 << 20;
 
 impl RunArgs {
     /// Without `--threads`: one thread per CPU (at most `DEFAULT_THREADS_MAX`) for a link of
