@@ -3,8 +3,8 @@
 //!
 //! A large link makes and frees tens of thousands of small blocks on two threads, and a
 //! block made on one thread is often freed on the other. In glibc's per-thread arenas
-//! that cost the sqlite program's link ~200 futex calls (a free takes the lock of the
-//! arena the block came from, which its thread holds), ~90 `mprotect`s (the pool
+//! that cost the sqlite program's link ~350 futex calls (a free takes the lock of the
+//! arena the block came from, which its thread may hold), ~50 `mprotect`s (the pool
 //! thread's arena grows a page at a time), and 12% of its instructions.
 //!
 //! Here each thread cuts blocks from chunks of one reserved region and keeps the blocks
@@ -14,7 +14,8 @@
 //! (up to `LARGEST`) are served: lists of larger classes held memory that smaller blocks
 //! could not use (json's peak RSS +250 KB with 32 KiB), where glibc merges neighbours.
 //! Larger and over-aligned blocks are the system's, and so is everything until `serve`
-//! (a small link, one thread: nothing to gain) or once the region is used up.
+//! (`jitld run` calls it for a link large enough for threads) and once the region is
+//! used up.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::UnsafeCell;
