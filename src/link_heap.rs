@@ -129,6 +129,12 @@ pub fn serve() {
     SERVING.store(true, Ordering::Relaxed);
 }
 
+/// How much of the region threads have taken in chunks, once `serve` was called (`None`
+/// before: every block is the system's). For `--stats`.
+pub fn chunk_bytes() -> Option<usize> {
+    SERVING.load(Ordering::Relaxed).then(|| TAKEN.load(Ordering::Relaxed).min(REGION))
+}
+
 impl Cache {
     const EMPTY: Cache = Cache { free: [null_mut(); CLASSES], next: 0, end: 0 };
 

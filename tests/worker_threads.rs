@@ -173,10 +173,16 @@ fn the_program_runs_alone() {
             n => format!("synthesized graphs on {n} threads;"),
         };
         assert!(out.stderr.contains(&linked_on), "{extra:?}: expected {linked_on:?}:\n{}", out.describe());
+        // A link this large makes its small blocks in jitld's own heap (`link_heap`).
+        let heap = out.stderr.lines().find_map(|l| l.strip_prefix("jitld stats: small blocks from jitld's heap: "));
+        let kib: usize = heap.and_then(|h| h.strip_suffix(" KiB in chunks")?.parse().ok()).unwrap_or(0);
+        assert!(kib > 0, "{extra:?}: the link's small blocks are not from jitld's heap:\n{}", out.describe());
     }
-    // A small program links on one thread: a second would cost more than it saves.
+    // A small program links on one thread: a second would cost more than it saves. Its
+    // blocks are glibc's.
     let out = jitld(&["run", "--stats", object, "-lsqlite3"]);
     assert!(out.stderr.contains("synthesized graphs on 1 thread;"), "{}", out.describe());
+    assert!(out.stderr.contains("small blocks from glibc's malloc"), "{}", out.describe());
 }
 
 /// The CPUs a thread of this process may run on (`/proc`'s list), and its name.

@@ -122,7 +122,7 @@ pub struct RunArgs {
     /// Parse the next objects on a helper thread while the link goes on (same addresses).
     #[arg(long)]
     pub prepare_ahead: bool,
-    /// Print at exit what was linked, stubs created and hit, and time per link phase.
+    /// Print at exit what was linked, stubs created and hit, where small blocks came from, and time per link phase.
     #[arg(long)]
     pub stats: bool,
     /// Write /tmp/perf-PID.map so `perf report` names JIT'd functions.

@@ -606,6 +606,10 @@ pub(super) fn print_stats_at_exit(layer: ObjectLinkingLayer, lazy: Arc<LazyStats
             lazy.created.load(Relaxed),
             lazy.hit.load(Relaxed),
         );
+        let _ = match crate::link_heap::chunk_bytes() {
+            Some(bytes) => writeln!(err, "jitld stats: small blocks from jitld's heap: {} KiB in chunks", bytes >> 10),
+            None => writeln!(err, "jitld stats: small blocks from glibc's malloc (a small link)"),
+        };
         for (phase, time) in stats.phase_times() {
             let _ = writeln!(err, "jitld stats: {phase:<18} {:>9.3} ms", time.as_secs_f64() * 1e3);
         }
