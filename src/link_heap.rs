@@ -164,8 +164,14 @@ impl Cache {
     }
 }
 
-fn served_here(layout: &Layout) -> bool {
-    layout.size() <= LARGEST && layout.align() <= 16
+/// A block of this thread's for `layout`, or null: too large, over-aligned, before
+/// `serve`, or the region used up.
+fn cut(layout: &Layout) -> *mut u8 {
+    if layout.size() > LARGEST || layout.align() > 16 || !SERVING.load(Ordering::Relaxed) {
+        return null_mut();
+    }
+    // SAFETY: this thread's cache, used by nothing else while it cuts.
+    CACHE.with(|cache| unsafe { &mut *cache.get() }.alloc(class_of(layout.size())))
 }
 
 // SAFETY: blocks are 16-aligned (chunks are, and every class is a multiple of 16) and at
@@ -176,26 +182,22 @@ fn served_here(layout: &Layout) -> bool {
 unsafe impl GlobalAlloc for LinkHeap {
     #[inline(never)]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if served_here(&layout) && SERVING.load(Ordering::Relaxed) {
-            let block = CACHE.with(|cache| unsafe { &mut *cache.get() }.alloc(class_of(layout.size())));
-            if !block.is_null() {
-                return block;
-            }
+        match cut(&layout) {
+            block if block.is_null() => unsafe { System.alloc(layout) },
+            block => block,
         }
-        unsafe { System.alloc(layout) }
     }
 
     #[inline(never)]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        if !(served_here(&layout) && SERVING.load(Ordering::Relaxed)) {
+        match cut(&layout) {
             // The system's `calloc` maps large blocks already zeroed, and lazily.
-            return unsafe { System.alloc_zeroed(layout) };
+            block if block.is_null() => unsafe { System.alloc_zeroed(layout) },
+            block => {
+                unsafe { std::ptr::write_bytes(block, 0, layout.size()) };
+                block
+            }
         }
-        let block = unsafe { self.alloc(layout) };
-        if !block.is_null() {
-            unsafe { std::ptr::write_bytes(block, 0, layout.size()) };
-        }
-        block
     }
 
     #[inline(never)]

@@ -345,14 +345,14 @@ pub(super) fn run_with(args: &RunArgs, hooks: RunHooks) -> Result<i32, Errors> {
     let memory = move || memory_for(args).map(|memory| if let Some(wrap) = wrap { wrap(memory) } else { memory });
     let chosen = super::executor::executor_for(args, arch, memory).map_err(one)?;
     let search = LibraryPath::new(&args.search, arch);
-    // Threads start first: one started as the link begins was slower to take work. Each
-    // keeps to a CPU of its own: they end before the program runs.
     let input_bytes = object_bytes(&args.ordered, &search);
     // A link this large makes its many small blocks on its threads from jitld's own heap,
     // not in glibc's arenas (sqlite: -1 to -2.4 ms; `link_heap`).
     if input_bytes >= super::THREADED_INPUT_BYTES {
         crate::link_heap::serve();
     }
+    // Threads start first: one started as the link begins was slower to take work. Each
+    // keeps to a CPU of its own: they end before the program runs.
     let threads = args.threads.unwrap_or_else(|| args.default_threads(input_bytes));
     let stack = Stack::with_placement(chosen.executor, threads, args.prepare_ahead, ThreadPlacement::OwnCpu);
     let (session, layer, platform) = (stack.session.clone(), stack.layer.clone(), stack.platform.clone());
