@@ -20,10 +20,17 @@ trap 'rm -rf "$OUT"' EXIT
 command -v valgrind >/dev/null || { echo "scripts/hot-text.sh: needs valgrind" >&2; exit 1; }
 printf 'int main(void) { return 0; }\n' >"$OUT/empty.c"
 gcc -O2 -c "$OUT/empty.c" -o "$OUT/empty.o"
-# The empty program first: what every run executes comes first in the file.
+printf 'int f(void);\nint main(void) { return f(); }\n' >"$OUT/calls.c"
+printf 'int f(void) { return 0; }\n' >"$OUT/callee.c"
+gcc -O2 -c "$OUT/calls.c" -o "$OUT/calls.o"
+gcc -O2 -c "$OUT/callee.c" -o "$OUT/callee.o"
+# The empty program first: what every run executes comes first in the file. Then command
+# lines with options (clap reads them, not `plain_run`), a second thread and a lazy object.
 # A warm start (`--cache`) next: its first run fills the cache, the second is profiled.
 runs=(
     "empty $OUT/empty.o"
+    "threads --threads 2 $OUT/empty.o"
+    "lazy $OUT/calls.o --lazy $OUT/callee.o"
     "warm --cache=$OUT/cache $FIX/sqlite/gcc-O2-pie/driver.o /usr/lib/x86_64-linux-gnu/libsqlite3.a -lm"
     "sqlite $FIX/sqlite/gcc-O2-pie/driver.o /usr/lib/x86_64-linux-gnu/libsqlite3.a -lm"
     "json $FIX/json/gxx-O2-pie/catalog.o $FIX/json/gxx-O2-pie/main.o $FIX/json/gxx-O2-pie/query.o -lstdc++"
