@@ -558,6 +558,51 @@ fn cli_thread_local_storage_matches_native() {
     }
 }
 
+/// `jitld run` starts itself again for more static TLS only when a link is short of it:
+/// thread-locals that fit in glibc's default surplus (the models' few bytes) start once, a
+/// 100 KB block starts twice, also when a pool thread links it, and a lazy object's are
+/// decided before the program runs (its link comes while the program runs). The output
+/// is the native program's every time.
+#[test]
+fn cli_starts_again_only_when_thread_locals_need_room() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/session-tests/tls-room");
+    std::fs::create_dir_all(&dir).unwrap();
+    let fixture = |name: &str| Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/tls").join(name);
+    let compile = |source: &str| {
+        let out = dir.join(source.replace(".c", ".o"));
+        assert!(Command::new("gcc")
+            .args(["-O2", "-fPIE", "-c"])
+            .arg(fixture(source))
+            .arg("-o")
+            .arg(&out)
+            .status()
+            .unwrap()
+            .success());
+        out
+    };
+    let (models, other, big) = (compile("models.c"), compile("other.c"), compile("big.c"));
+    let native = |objects: &[&Path], name: &str| {
+        let exe = dir.join(name);
+        assert!(Command::new("gcc").args(objects).arg("-lpthread").arg("-o").arg(&exe).status().unwrap().success());
+        let out = Command::new(&exe).output().unwrap();
+        (out.status.code().unwrap(), String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let small = native(&[&models, &other], "small");
+    let large = native(&[&big, &other], "large");
+    let cases: [(&[&str], &(i32, String), bool); 4] = [
+        (&[path(&models), path(&other)], &small, false),
+        (&[path(&big), path(&other)], &large, true),
+        (&["--threads", "2", path(&big), path(&other)], &large, true),
+        (&[path(&other), "--lazy", path(&big)], &large, true),
+    ];
+    for (inputs, want, twice) in cases {
+        let args: Vec<&str> = ["run", "--stats"].iter().copied().chain(inputs.iter().copied()).collect();
+        let (code, out, err) = jitld(&args);
+        assert_eq!((code, &out), (want.0, &want.1), "{inputs:?}: {err}");
+        assert_eq!(err.contains("jitld stats: started twice"), twice, "{inputs:?}: {err}");
+    }
+}
+
 static CXX_DESTROYED: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
 
 /// C++ registers static destructors with `__cxa_atexit`. Removing the code runs them then,

@@ -3,11 +3,18 @@
 //! JIT'd thread-local blocks live in glibc's static TLS surplus (see `platform::tls`), which
 //! is fixed when the process starts: 512 bytes unless the `glibc.rtld.optional_static_tls`
 //! tunable says otherwise. So `jitld run` starts itself again, once, with the tunable raised,
-//! when an input may have thread-locals; the second start takes the variables it added out
-//! of the environment again, so the program sees exactly the environment jitld was given,
-//! in the same order. A program without thread-locals (most) starts once: the second start
-//! cost about 0.75 ms. The compiler's `libgcc.a` is not asked: its two thread-local
-//! members hold 208 bytes, which the default surplus has room for.
+//! when thread-locals need more; the second start takes the variables it added out of the
+//! environment again, so the program sees exactly the environment jitld was given, in the
+//! same order. The second start cost about 0.75 ms.
+//!
+//! When to start again: the objects and archives jitld links before the program runs place
+//! their blocks through `platform::tls`, which calls back here when glibc has no room: then
+//! jitld starts again, the link it was in thrown away. So a program without thread-locals
+//! (most), or with a few that fit (the compiler's `libgcc.a` holds 208 bytes), starts once,
+//! and nothing reads the inputs up front (that was 0.66 ms of the sqlite program's start,
+//! in 102 archive members). What cannot wait is decided before anything else: a shared
+//! library glibc would load with static TLS of its own, an input linked lazily (its block
+//! is placed while the program runs), and an input that can be read only once (a pipe).
 
 use super::inputs::{expand_linker_script, find_library, InputArg, LibraryPath};
 use super::RunArgs;
@@ -16,6 +23,8 @@ use jitld_linker::format::FileKind;
 use std::ffi::{CString, OsStr};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 
 /// Static TLS surplus per thread for JIT'd code.
 const SURPLUS: &str = "glibc.rtld.optional_static_tls=262144";
@@ -30,26 +39,57 @@ pub fn restore_environment() {
             Some("-") => std::env::remove_var("GLIBC_TUNABLES"),
             _ => std::env::set_var("GLIBC_TUNABLES", original),
         }
-        SECOND_START.store(true, std::sync::atomic::Ordering::Relaxed);
+        SECOND_START.store(true, Ordering::Relaxed);
     }
 }
 
-static SECOND_START: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+static SECOND_START: AtomicBool = AtomicBool::new(false);
+
+/// The command line to start again with, until the program runs (`disarm`).
+static ARMED: Mutex<Option<Vec<String>>> = Mutex::new(None);
 
 /// Call before `jitld run` does anything (`args` is its parsed command line, `raw` the words
-/// to start again with). Returns only in the process that should do the work.
+/// to start again with): starts again at once if what cannot wait may need room, else
+/// arms the start again for when a link is short of it.
 pub fn ensure_tls_surplus(raw: &[String], args: &RunArgs) {
-    if SECOND_START.load(std::sync::atomic::Ordering::Relaxed) || args.noexec {
+    if SECOND_START.load(Ordering::Relaxed) || args.noexec {
         return;
     }
     // Another process runs the code, and gets its surplus from `executor::remote::spawn`.
     if args.oop || args.executor.is_some() || args.connect.is_some() {
         return;
     }
-    let tunables = std::env::var("GLIBC_TUNABLES").ok();
-    if tunables.as_deref().is_some_and(|t| t.contains("optional_static_tls")) || !inputs_may_use_static_tls(args) {
+    if std::env::var("GLIBC_TUNABLES").is_ok_and(|t| t.contains("optional_static_tls")) {
         return;
     }
+    if inputs_that_cannot_wait_may_use_static_tls(args) {
+        start_again(raw);
+        return;
+    }
+    *ARMED.lock().unwrap_or_else(|e| e.into_inner()) = Some(raw.to_vec());
+    crate::platform::tls::when_short_of_room(start_again_if_armed);
+}
+
+/// The program is about to run: a block placed from now on (by a lazy link) must fit.
+pub fn disarm() {
+    ARMED.lock().unwrap_or_else(|e| e.into_inner()).take();
+}
+
+/// Whether this process started again for thread-local room (for `--stats`).
+pub fn started_again() -> bool {
+    SECOND_START.load(Ordering::Relaxed)
+}
+
+fn start_again_if_armed() {
+    let armed = ARMED.lock().unwrap_or_else(|e| e.into_inner()).take();
+    if let Some(raw) = armed {
+        start_again(&raw);
+    }
+}
+
+/// Starts `raw` again with the surplus raised; returns only if that failed.
+fn start_again(raw: &[String]) {
+    let tunables = std::env::var("GLIBC_TUNABLES").ok();
     let mut env: Vec<CString> = std::env::vars_os()
         .filter(|(k, _)| k != "GLIBC_TUNABLES")
         .filter_map(|(k, v)| CString::new([k.as_bytes(), b"=", v.as_bytes()].concat()).ok())
@@ -75,47 +115,58 @@ pub fn ensure_tls_surplus(raw: &[String], args: &RunArgs) {
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
 }
 
-/// Whether any input of the command line may need static TLS; `true` when unsure (an input
-/// that cannot be read here, or is read only once, as a pipe is).
-fn inputs_may_use_static_tls(args: &RunArgs) -> bool {
+/// Whether an input that cannot wait for a link to run short may need static TLS: one linked
+/// while the program runs, one read only once (a pipe), or a shared library; `true` when
+/// unsure (an input that cannot be read here).
+fn inputs_that_cannot_wait_may_use_static_tls(args: &RunArgs) -> bool {
     let search = LibraryPath::host(&args.search);
-    let path_may = |path: &str| match super::open::member_spec(Path::new(path)) {
-        Some(_) => true,
-        None => file_may_use_static_tls(Path::new(path), &search),
+    let path_may = |path: &str, lazy: bool| match super::open::member_spec(Path::new(path)) {
+        Some(_) => lazy,
+        None => file_may_use_static_tls(Path::new(path), &search, lazy),
     };
+    let library_may =
+        |name: &str| find_library(name, &search).map_or(true, |p| file_may_use_static_tls(&p, &search, false));
     args.ordered.iter().any(|input| match input {
-        InputArg::Dylib(_) => false,
-        // A directory's objects are not read before the run: assume the worst.
-        InputArg::ObjectDir(_) | InputArg::LazyObjectDir(_) => true,
-        InputArg::Path(path) | InputArg::Lazy(path) | InputArg::WholeArchive(path) => path_may(path),
-        InputArg::Library(name) => find_library(name, &search).map_or(true, |p| file_may_use_static_tls(&p, &search)),
+        InputArg::Dylib(_) | InputArg::ObjectDir(_) => false,
+        // A lazy directory's objects link while the program runs, unread here: assume the worst.
+        InputArg::LazyObjectDir(_) => true,
+        InputArg::Path(path) | InputArg::WholeArchive(path) => path_may(path, false),
+        InputArg::Lazy(path) => path_may(path, true),
+        InputArg::Library(name) => library_may(name),
         InputArg::HiddenArchive(inner) => match &**inner {
-            InputArg::Path(path) => path_may(path),
-            InputArg::Library(name) => {
-                find_library(name, &search).map_or(true, |p| file_may_use_static_tls(&p, &search))
-            }
+            InputArg::Path(path) => path_may(path, false),
+            InputArg::Library(name) => library_may(name),
             _ => true,
         },
     })
 }
 
-fn file_may_use_static_tls(path: &Path, search: &LibraryPath) -> bool {
+/// `lazy`: the file links while the program runs, so its objects count too; otherwise only
+/// what glibc itself loads (a shared library) does.
+fn file_may_use_static_tls(path: &Path, search: &LibraryPath, lazy: bool) -> bool {
     if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
         return true;
     }
     let Ok(buffer) = super::open::open_input(path) else { return true };
     super::open::keep_for_link(path, &buffer);
     let bytes = buffer.bytes();
-    if bytes.starts_with(b"\x7fELF") && bytes.get(16) == Some(&3) && already_loaded(path) {
+    let placed_by_glibc = bytes.starts_with(b"\x7fELF") && bytes.get(16) == Some(&3);
+    let is_script = jitld_linker::format::sniff(&buffer) == FileKind::LinkerScript;
+    if !lazy && !placed_by_glibc && !is_script {
+        // An object or archive linked before the program runs: its link starts again if
+        // short of room.
+        return false;
+    }
+    if placed_by_glibc && already_loaded(path) {
         // Its thread-locals were placed when this process started (the C library).
         return false;
     }
-    if jitld_linker::format::sniff(&buffer) == FileKind::LinkerScript {
+    if is_script {
         // A GNU ld script (`libm.so`) stands for the files it names.
         let text = String::from_utf8_lossy(bytes);
         // Those inside `AS_NEEDED` count too: whether they load is known only while linking.
         return expand_linker_script(path, &text, search)
-            .map_or(true, |files| files.iter().any(|f| file_may_use_static_tls(&f.path, search)));
+            .map_or(true, |files| files.iter().any(|f| file_may_use_static_tls(&f.path, search, lazy)));
     }
     may_use_static_tls(bytes)
 }

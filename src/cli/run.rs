@@ -443,6 +443,8 @@ pub(super) fn run_with(args: &RunArgs, hooks: RunHooks) -> Result<i32, Errors> {
         let loaded: Vec<String> = program.libraries.iter().filter_map(|library| library.loaded_path()).collect();
         before_run(&platform, found, &loaded);
     }
+    // Thread-locals linked from now on (lazily) must fit: the program has started.
+    super::reexec::disarm();
     let status = run_entry(&platform, found, args);
     match chosen.process {
         Some(other_process) => Ok(super::executor::finish(&other_process, status)),
@@ -610,6 +612,10 @@ pub(super) fn print_stats_at_exit(layer: ObjectLinkingLayer, lazy: Arc<LazyStats
             Some(bytes) => writeln!(err, "jitld stats: small blocks from jitld's heap: {} KiB in chunks", bytes >> 10),
             None => writeln!(err, "jitld stats: small blocks from glibc's malloc (a small link)"),
         };
+        if super::reexec::started_again() {
+            let _ =
+                writeln!(err, "jitld stats: started twice: thread-locals needed more static TLS than glibc's default");
+        }
         for (phase, time) in stats.phase_times() {
             let _ = writeln!(err, "jitld stats: {phase:<18} {:>9.3} ms", time.as_secs_f64() * 1e3);
         }

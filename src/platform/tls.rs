@@ -123,6 +123,16 @@ struct Loaded {
 
 static LOADED: Mutex<Vec<Loaded>> = Mutex::new(Vec::new());
 
+/// What to do when glibc cannot load a block (its static TLS surplus is used up), before
+/// the link fails: `jitld run` starts itself again with a larger surplus (see
+/// `cli::reexec`), and returns only if it cannot.
+static WHEN_SHORT: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
+
+/// Sets what to do when glibc has no room for a block (once per process).
+pub fn when_short_of_room(start_again: fn()) {
+    let _ = WHEN_SHORT.set(start_again);
+}
+
 /// Static TLS in an executor process: the same tiny shared object, loaded there. The
 /// initial content goes into its init image (threads started from then on copy it) and into
 /// the block of the thread that runs `main`. Blocks stay loaded until the process ends.
@@ -267,7 +277,16 @@ impl TlsAllocator for StaticTls {
             return Ok(reused.tp_offset);
         }
         let (object, size) = tls_object(layout, Arch::host());
-        let (handle, file) = load_from_memory(name, &object.bytes)?;
+        let (handle, file) = match load_from_memory(name, &object.bytes) {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                drop(loaded);
+                if let Some(start_again) = WHEN_SHORT.get() {
+                    start_again();
+                }
+                return Err(e);
+            }
+        };
         // SAFETY: a live handle, just opened.
         let Some(load_bias) = (unsafe { crate::generators::load_bias(handle) }) else {
             let error = dl_error(name);
