@@ -560,9 +560,10 @@ fn cli_thread_local_storage_matches_native() {
 
 /// `jitld run` starts itself again for more static TLS only when a link is short of it:
 /// thread-locals that fit in glibc's default surplus (the models' few bytes) start once, a
-/// 100 KB block starts twice, also when a pool thread links it, and a lazy object's are
-/// decided before the program runs (its link comes while the program runs). The output
-/// is the native program's every time.
+/// 100 KB block starts twice, also when a pool thread links it, and so does a shared
+/// library with 100 KB of initial-exec thread-locals of its own (glibc refuses to load it);
+/// a lazy object's are decided before the program runs (its link comes while the program
+/// runs). The output is the native program's every time.
 #[test]
 fn cli_starts_again_only_when_thread_locals_need_room() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/session-tests/tls-room");
@@ -589,11 +590,33 @@ fn cli_starts_again_only_when_thread_locals_need_room() {
     };
     let small = native(&[&models, &other], "small");
     let large = native(&[&big, &other], "large");
-    let cases: [(&[&str], &(i32, String), bool); 4] = [
+    let library = dir.join("libstatic_tls.so");
+    std::fs::write(dir.join("static_tls.c"), "__attribute__((tls_model(\"initial-exec\"))) __thread char block[100000];\nint touch(int i) { block[i] = (char)i; return block[i] + 1; }\n").unwrap();
+    std::fs::write(dir.join("use.c"), "int touch(int);\nint main(void) { return touch(41); }\n").unwrap();
+    assert!(Command::new("gcc")
+        .args(["-O2", "-fPIC", "-shared"])
+        .arg(dir.join("static_tls.c"))
+        .arg("-o")
+        .arg(&library)
+        .status()
+        .unwrap()
+        .success());
+    assert!(Command::new("gcc")
+        .args(["-O2", "-c"])
+        .arg(dir.join("use.c"))
+        .arg("-o")
+        .arg(dir.join("use.o"))
+        .status()
+        .unwrap()
+        .success());
+    let with_library = (42, String::new());
+    let use_object = dir.join("use.o");
+    let cases: [(&[&str], &(i32, String), bool); 5] = [
         (&[path(&models), path(&other)], &small, false),
         (&[path(&big), path(&other)], &large, true),
         (&["--threads", "2", path(&big), path(&other)], &large, true),
         (&[path(&other), "--lazy", path(&big)], &large, true),
+        (&[path(&use_object), path(&library)], &with_library, true),
     ];
     for (inputs, want, twice) in cases {
         let args: Vec<&str> = ["run", "--stats"].iter().copied().chain(inputs.iter().copied()).collect();

@@ -7,16 +7,17 @@
 //! environment again, so the program sees exactly the environment jitld was given, in the
 //! same order. The second start cost about 0.75 ms.
 //!
-//! When to start again: the objects and archives jitld links before the program runs place
-//! their blocks through `platform::tls`, which calls back here when glibc has no room: then
-//! jitld starts again, the link it was in thrown away. So a program without thread-locals
-//! (most), or with a few that fit (the compiler's `libgcc.a` holds 208 bytes), starts once,
-//! and nothing reads the inputs up front (that was 0.66 ms of the sqlite program's start,
-//! in 102 archive members). What cannot wait is decided before anything else: a shared
-//! library glibc would load with static TLS of its own, an input linked lazily (its block
-//! is placed while the program runs), and an input that can be read only once (a pipe).
+//! When to start again: when glibc has no room left for a block, before the program runs.
+//! `platform::tls` reports it (`short_of_room`) when glibc cannot load a block for the
+//! objects jitld links, and so does loading a shared library with static TLS of its own;
+//! jitld then starts again, the link it was in thrown away. So a program without
+//! thread-locals (most), or with a few that fit (the compiler's `libgcc.a` holds 208
+//! bytes), starts once, and nothing reads the inputs up front (that was 0.66 ms of the
+//! sqlite program's start, in its 102 archive members and `libm`). What cannot wait is
+//! decided before anything else: an input linked lazily (its block is placed while the
+//! program runs) and an input that can be read only once (a pipe).
 
-use super::inputs::{expand_linker_script, find_library, InputArg, LibraryPath};
+use super::inputs::{expand_linker_script, InputArg, LibraryPath};
 use super::RunArgs;
 use jitld_linker::format::thread_locals::may_use_static_tls;
 use jitld_linker::format::FileKind;
@@ -116,57 +117,44 @@ fn start_again(raw: &[String]) {
 }
 
 /// Whether an input that cannot wait for a link to run short may need static TLS: one linked
-/// while the program runs, one read only once (a pipe), or a shared library; `true` when
-/// unsure (an input that cannot be read here).
+/// while the program runs (`--lazy`), or one read only once (a pipe); `true` when unsure.
 fn inputs_that_cannot_wait_may_use_static_tls(args: &RunArgs) -> bool {
     let search = LibraryPath::host(&args.search);
-    let path_may = |path: &str, lazy: bool| match super::open::member_spec(Path::new(path)) {
-        Some(_) => lazy,
-        None => file_may_use_static_tls(Path::new(path), &search, lazy),
-    };
-    let library_may =
-        |name: &str| find_library(name, &search).map_or(true, |p| file_may_use_static_tls(&p, &search, false));
+    let read_once = |path: &str| super::open::member_spec(Path::new(path)).is_none() && !is_file(Path::new(path));
     args.ordered.iter().any(|input| match input {
-        InputArg::Dylib(_) | InputArg::ObjectDir(_) => false,
+        InputArg::Dylib(_) | InputArg::ObjectDir(_) | InputArg::Library(_) => false,
         // A lazy directory's objects link while the program runs, unread here: assume the worst.
         InputArg::LazyObjectDir(_) => true,
-        InputArg::Path(path) | InputArg::WholeArchive(path) => path_may(path, false),
-        InputArg::Lazy(path) => path_may(path, true),
-        InputArg::Library(name) => library_may(name),
-        InputArg::HiddenArchive(inner) => match &**inner {
-            InputArg::Path(path) => path_may(path, false),
-            InputArg::Library(name) => library_may(name),
-            _ => true,
+        InputArg::Path(path) | InputArg::WholeArchive(path) => read_once(path),
+        InputArg::HiddenArchive(inner) => matches!(&**inner, InputArg::Path(path) if read_once(path)),
+        InputArg::Lazy(path) => match super::open::member_spec(Path::new(path)) {
+            Some(_) => true,
+            None => file_may_use_static_tls(Path::new(path), &search),
         },
     })
 }
 
-/// `lazy`: the file links while the program runs, so its objects count too; otherwise only
-/// what glibc itself loads (a shared library) does.
-fn file_may_use_static_tls(path: &Path, search: &LibraryPath, lazy: bool) -> bool {
-    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+fn is_file(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.is_file())
+}
+
+fn file_may_use_static_tls(path: &Path, search: &LibraryPath) -> bool {
+    if !is_file(path) {
         return true;
     }
     let Ok(buffer) = super::open::open_input(path) else { return true };
     super::open::keep_for_link(path, &buffer);
     let bytes = buffer.bytes();
-    let placed_by_glibc = bytes.starts_with(b"\x7fELF") && bytes.get(16) == Some(&3);
-    let is_script = jitld_linker::format::sniff(&buffer) == FileKind::LinkerScript;
-    if !lazy && !placed_by_glibc && !is_script {
-        // An object or archive linked before the program runs: its link starts again if
-        // short of room.
-        return false;
-    }
-    if placed_by_glibc && already_loaded(path) {
+    if bytes.starts_with(b"\x7fELF") && bytes.get(16) == Some(&3) && already_loaded(path) {
         // Its thread-locals were placed when this process started (the C library).
         return false;
     }
-    if is_script {
+    if jitld_linker::format::sniff(&buffer) == FileKind::LinkerScript {
         // A GNU ld script (`libm.so`) stands for the files it names.
         let text = String::from_utf8_lossy(bytes);
         // Those inside `AS_NEEDED` count too: whether they load is known only while linking.
         return expand_linker_script(path, &text, search)
-            .map_or(true, |files| files.iter().any(|f| file_may_use_static_tls(&f.path, search, lazy)));
+            .map_or(true, |files| files.iter().any(|f| file_may_use_static_tls(&f.path, search)));
     }
     may_use_static_tls(bytes)
 }

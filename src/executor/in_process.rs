@@ -108,7 +108,13 @@ impl Executor for InProcessExecutor {
         // all of libstdc++'s functions up front costs a C++ program a million instructions.
         let handle = unsafe { libc::dlopen(c_path.as_ptr(), libc::RTLD_LAZY | libc::RTLD_GLOBAL) };
         if handle.is_null() {
-            return Err(JitError::other(format!("{path}: cannot load shared library: {}", dl_error())));
+            let error = dl_error();
+            // glibc's words when the library (or one it needs) wants more static TLS than is
+            // left: more can be had by starting again (`cli::reexec`).
+            if error.contains("static TLS") {
+                crate::platform::tls::short_of_room();
+            }
+            return Err(JitError::other(format!("{path}: cannot load shared library: {error}")));
         }
         // Threads the library starts for the program (libstdc++'s std::thread) get what
         // threads JIT'd code starts get (see `debug::jitld_pthread_create`).

@@ -123,14 +123,22 @@ struct Loaded {
 
 static LOADED: Mutex<Vec<Loaded>> = Mutex::new(Vec::new());
 
-/// What to do when glibc cannot load a block (its static TLS surplus is used up), before
-/// the link fails: `jitld run` starts itself again with a larger surplus (see
+/// What to do when glibc has no static TLS left for a block (its surplus is used up),
+/// before the link fails: `jitld run` starts itself again with a larger surplus (see
 /// `cli::reexec`), and returns only if it cannot.
 static WHEN_SHORT: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
 
 /// Sets what to do when glibc has no room for a block (once per process).
 pub fn when_short_of_room(start_again: fn()) {
     let _ = WHEN_SHORT.set(start_again);
+}
+
+/// glibc has no room for a static TLS block (ours, or a shared library's own): does what
+/// `when_short_of_room` set, if anything; returns unless that starts the process again.
+pub fn short_of_room() {
+    if let Some(start_again) = WHEN_SHORT.get() {
+        start_again();
+    }
 }
 
 /// Static TLS in an executor process: the same tiny shared object, loaded there. The
@@ -281,9 +289,7 @@ impl TlsAllocator for StaticTls {
             Ok(loaded) => loaded,
             Err(e) => {
                 drop(loaded);
-                if let Some(start_again) = WHEN_SHORT.get() {
-                    start_again();
-                }
+                short_of_room();
                 return Err(e);
             }
         };
