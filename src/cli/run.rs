@@ -361,7 +361,6 @@ pub(super) fn run_with(args: &RunArgs, hooks: RunHooks) -> Result<i32, Errors> {
     // The program's first objects are linked for sure: their graphs build on the pool while
     // this thread reads the rest of the command line.
     layer.build_graphs_early(EARLY_GRAPHS);
-    install_debugging(&session, &layer, args).map_err(one)?;
     for plugin in hooks.plugins {
         layer.add_plugin(plugin);
     }
@@ -394,6 +393,9 @@ pub(super) fn run_with(args: &RunArgs, hooks: RunHooks) -> Result<i32, Errors> {
     for input in &args.ordered {
         program.load(input).map_err(one)?;
     }
+    // Needed once links begin, not while graphs build: done while a pool thread reads the
+    // archives' indexes, which attaching waits for (0.1 ms of the sqlite program's start).
+    install_debugging(&session, &layer, args).map_err(one)?;
     program.attach_generators().map_err(one)?;
     layer.build_graphs_early(0);
     super::open::forget_kept();
