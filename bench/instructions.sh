@@ -14,11 +14,12 @@
 #              of the scaling table (bench/gen_many.py --scaling; main then calls 5 small
 #              entries, a negligible part)
 #
-# `jitld run` normally starts itself a second time to raise glibc's static TLS surplus
-# (src/cli/reexec.rs), by exec'ing /proc/self/exe, which under valgrind is valgrind's own
-# tool binary, so that exec fails. The runs here set the tunable up front
-# (GLIBC_TUNABLES=glibc.rtld.optional_static_tls=262144), which makes jitld skip the
-# second start; the counts are of the one process that does the work.
+# `jitld run` starts itself a second time, to raise glibc's static TLS surplus, when the
+# program's thread-locals need more than glibc's default (src/cli/reexec.rs), by exec'ing
+# /proc/self/exe, which under valgrind is valgrind's own tool binary, so that exec fails.
+# The runs here set the tunable up front (GLIBC_TUNABLES=glibc.rtld.optional_static_tls=
+# 262144), which makes jitld never start again; the counts are of the one process that
+# does the work.
 #
 # Output: target/bench/instructions/<case>.callgrind.out (open with callgrind_annotate or
 # kcachegrind), <case>.stdout/.stderr, and instructions.json with the totals. The totals of

@@ -17,9 +17,9 @@ use std::sync::{Arc, Mutex};
 const SMALL_INPUT: u64 = 64 << 10;
 
 /// Inputs read before the link, to decide whether jitld starts again for thread-locals
-/// (`reexec`), kept for the link: it then maps each once, and the pages that decision read
-/// (an archive's member headers) are paged in once. By path: a command line may name
-/// 10,000 objects, each opened once more.
+/// (`reexec`: lazy ones), kept for the link: it then maps each once, and the pages that
+/// decision read (a lazy archive's member headers) are paged in once. By path: a command
+/// line may name 10,000 lazy objects, each opened once more.
 static KEPT: Mutex<Option<HashMap<PathBuf, InputBuffer>>> = Mutex::new(None);
 
 /// Keeps `buffer` for the next `open_input` of `path`.
