@@ -120,7 +120,12 @@ fn start_again(raw: &[String]) {
 /// while the program runs (`--lazy`), or one read only once (a pipe); `true` when unsure.
 fn inputs_that_cannot_wait_may_use_static_tls(args: &RunArgs) -> bool {
     let search = LibraryPath::host(&args.search);
-    let read_once = |path: &str| super::open::member_spec(Path::new(path)).is_none() && !is_file(Path::new(path));
+    // A pipe or a device: there, but neither a file nor a directory (a missing input fails
+    // the link with its own message, started again or not).
+    let read_once = |path: &str| {
+        super::open::member_spec(Path::new(path)).is_none()
+            && std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
+    };
     args.ordered.iter().any(|input| match input {
         InputArg::Dylib(_) | InputArg::ObjectDir(_) | InputArg::Library(_) => false,
         // A lazy directory's objects link while the program runs, unread here: assume the worst.
