@@ -119,7 +119,6 @@ fn start_again(raw: &[String]) {
 /// Whether an input that cannot wait for a link to run short may need static TLS: one linked
 /// while the program runs (`--lazy`), or one read only once (a pipe); `true` when unsure.
 fn inputs_that_cannot_wait_may_use_static_tls(args: &RunArgs) -> bool {
-    let search = LibraryPath::host(&args.search);
     // A pipe or a device: there, but neither a file nor a directory (a missing input fails
     // the link with its own message, started again or not).
     let read_once = |path: &str| {
@@ -134,17 +133,14 @@ fn inputs_that_cannot_wait_may_use_static_tls(args: &RunArgs) -> bool {
         InputArg::HiddenArchive(inner) => matches!(&**inner, InputArg::Path(path) if read_once(path)),
         InputArg::Lazy(path) => match super::open::member_spec(Path::new(path)) {
             Some(_) => true,
-            None => file_may_use_static_tls(Path::new(path), &search),
+            // The search path only for a lazy linker script (its reading lists a directory).
+            None => file_may_use_static_tls(Path::new(path), &LibraryPath::host(&args.search)),
         },
     })
 }
 
-fn is_file(path: &Path) -> bool {
-    std::fs::metadata(path).is_ok_and(|m| m.is_file())
-}
-
 fn file_may_use_static_tls(path: &Path, search: &LibraryPath) -> bool {
-    if !is_file(path) {
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
         return true;
     }
     let Ok(buffer) = super::open::open_input(path) else { return true };
