@@ -83,6 +83,11 @@
 #   BENCH_START_RUNS  paired rounds of the native executable against the warm start alone
 #                   (default 60): their difference is a millisecond or less, which the
 #                   rounds of every command together are too few to resolve
+#   BENCH_OVERHEAD_RUNS  paired rounds of the native executable, jitld and llvm-jitlink
+#                   alone (default 60), wherever llvm-jitlink runs the program: the overhead
+#                   goal's ratio comes from them. A round's overhead spreads over 5-19 ms for
+#                   sqlite, and the median of 20 rounds among ten commands moved by 0.02 of
+#                   the ratio between two runs of the bench
 #   BENCH_SCALE     object counts of the scaling table (default "10 100 1000 10000";
 #                   empty: no scaling table)
 #   BENCH_SCALE_RUNS        timed rounds per object count below 10,000 (default 10)
@@ -149,6 +154,7 @@ BENCH_RUNS="${BENCH_RUNS:-20}"
 BENCH_WARMUP="${BENCH_WARMUP:-2}"
 BENCH_RSS_RUNS="${BENCH_RSS_RUNS:-3}"
 BENCH_START_RUNS="${BENCH_START_RUNS:-60}"
+BENCH_OVERHEAD_RUNS="${BENCH_OVERHEAD_RUNS:-60}"
 BENCH_SCALE="${BENCH_SCALE-10 100 1000 10000}"
 BENCH_SCALE_RUNS="${BENCH_SCALE_RUNS:-10}"
 BENCH_SCALE_RUNS_LARGE="${BENCH_SCALE_RUNS_LARGE:-3}"
@@ -166,7 +172,7 @@ MANIFEST="$FIXTURES_OUT/manifest.tsv"
 # A single run of any command is cut off after this many seconds during verification.
 VERIFY_TIMEOUT=300
 
-for n in BENCH_RUNS BENCH_WARMUP BENCH_RSS_RUNS BENCH_SCALE_RUNS BENCH_SCALE_RUNS_LARGE BENCH_SCALE_CALLED BENCH_SCALE_LLVM_MAX JOBS; do
+for n in BENCH_RUNS BENCH_WARMUP BENCH_RSS_RUNS BENCH_START_RUNS BENCH_OVERHEAD_RUNS BENCH_SCALE_RUNS BENCH_SCALE_RUNS_LARGE BENCH_SCALE_CALLED BENCH_SCALE_LLVM_MAX JOBS; do
     [[ "${!n}" =~ ^[0-9]+$ ]] || die "$n must be a non-negative integer, got '${!n}'"
 done
 ((BENCH_RUNS >= 2 && BENCH_SCALE_RUNS >= 1 && BENCH_SCALE_RUNS_LARGE >= 1 && BENCH_SCALE_CALLED >= 1 && JOBS >= 1)) ||
@@ -744,6 +750,13 @@ run_case() {
         python3 bench/timer.py --runs "$BENCH_START_RUNS" --warmup "$BENCH_WARMUP" --rss-runs 0 --out "$BENCH_OUT/timing/$tag.start.json" \
             "native=$BENCH_OUT/timing/$tag.native.argv" "jitld-warm=$BENCH_OUT/timing/$tag.jitld-warm.argv" \
             >"$LOGS/$tag.start.timer.log" 2>&1 || warn "$c: bench/timer.py failed; see $LOGS/$tag.start.timer.log"
+    fi
+    if [[ "${status[jitld]}" == ok && "${status[llvm-jitlink]}" == ok ]] && ((BENCH_OVERHEAD_RUNS > 0)); then
+        echo "  timing $BENCH_OVERHEAD_RUNS paired rounds: native jitld llvm-jitlink"
+        python3 bench/timer.py --runs "$BENCH_OVERHEAD_RUNS" --warmup "$BENCH_WARMUP" --rss-runs 0 --out "$BENCH_OUT/timing/$tag.overhead.json" \
+            "native=$BENCH_OUT/timing/$tag.native.argv" "jitld=$BENCH_OUT/timing/$tag.jitld.argv" \
+            "llvm-jitlink=$BENCH_OUT/timing/$tag.llvm-jitlink.argv" \
+            >"$LOGS/$tag.overhead.timer.log" 2>&1 || warn "$c: bench/timer.py failed; see $LOGS/$tag.overhead.timer.log"
     fi
 }
 
