@@ -298,13 +298,16 @@ def main():
             "llvm_jitlink_overhead_s": overhead(o, "llvm-jitlink"),
             "overhead_rounds": len(o["native"]["wall_s"]) if "native" in o else None,
             "jitld_overhead_se_s": median_se(o, "jitld"),
-            # --prepare-ahead's ratio comes from the rounds of every command.
+            # --prepare-ahead's ratio comes from the rounds of every command; so does a second
+            # reading of jitld's, printed beside the goal's.
             "llvm_jitlink_overhead_all_s": overhead(t, "llvm-jitlink"),
+            "jitld_overhead_all_s": overhead(t, "jitld"),
         }
         jo, lo = r["jitld_overhead_s"], r["llvm_jitlink_overhead_s"]
         r["overhead_ratio"] = jo / lo if jo is not None and lo and lo > 0 else None
-        ao, la = r["jitld_ahead_overhead_s"], r["llvm_jitlink_overhead_all_s"]
+        ao, ja, la = r["jitld_ahead_overhead_s"], r["jitld_overhead_all_s"], r["llvm_jitlink_overhead_all_s"]
         r["ahead_overhead_ratio"] = ao / la if ao is not None and la and la > 0 else None
+        r["overhead_ratio_all"] = ja / la if ja is not None and la and la > 0 else None
         cj = t.get("jitld", {}).get("cpu_median_s")
         cm = t.get("mold", {}).get("cpu_median_s")
         r["cpu_jitld/mold"] = cj / cm if cj and cm else None
@@ -436,14 +439,16 @@ def main():
     print("== image cache: jitld run --cache, warm (after one filling run); paired medians")
     print("  warm, native and warm-native come from the rounds of native against the warm start alone, where run;")
     print("  link/start = (cold - native) / (warm - native): what the cold link costs over the native run, over what")
-    print("  the warm start costs (the program's own run is the same in all three); cold/warm compares whole runs")
+    print("  the warm start costs (the program's own run is the same in all three; cold - native is the overhead of the")
+    print("  programs' table); cold/warm compares whole runs")
     print(f"  {'program':<{w}}{'warm ms':>9}{'native ms':>10}{'warm-native ms':>15}{'rounds':>7}{'warm/native':>12}"
           f"{'link/start':>11}{'cold/warm':>10}")
     summary_warm = {}
     for c in programs:
         t = timing[c]
         start = read_start_timing(out, c) or t
-        warm_overhead, cold_overhead = overhead(start, "jitld-warm"), overhead(t, "jitld")
+        # The cold link's overhead as issue 7's goal measures it (its own many-round pass).
+        warm_overhead, cold_overhead = overhead(start, "jitld-warm"), summary_programs[c]["ratios"]["jitld_overhead_s"]
         row = {"warm_s": med(start, "jitld-warm"), "native_s": med(start, "native"),
                "warm_overhead_s": warm_overhead, "cold_overhead_s": cold_overhead,
                "rounds": len(start["native"]["wall_s"]) if "native" in start else None,
@@ -525,7 +530,10 @@ def main():
             met = False
         else:
             det.append(f"{c} {r['overhead_ratio']:.3f} ({r['jitld_overhead_s'] * 1000:.1f} / "
-                       f"{r['llvm_jitlink_overhead_s'] * 1000:.1f} ms over {r['overhead_rounds']} rounds)"
+                       f"{r['llvm_jitlink_overhead_s'] * 1000:.1f} ms over {r['overhead_rounds']} rounds"
+                       + (f"; {r['overhead_ratio_all']:.3f} in the {len(timing[c]['native']['wall_s'])} rounds of every command"
+                          if r["overhead_ratio_all"] is not None and r["overhead_rounds"] != len(timing[c]["native"]["wall_s"])
+                          else "") + ")"
                        + (" (a negative overhead is noise: the program's own run time dominates)"
                           if r["jitld_overhead_s"] < 0 else ""))
             met = met and r["overhead_ratio"] <= OVERHEAD_GOAL
