@@ -128,7 +128,7 @@ pub struct RunArgs {
     /// Write /tmp/perf-PID.map so `perf report` names JIT'd functions.
     #[arg(long)]
     pub perf_map: bool,
-    /// Register JIT'd code with gdb (automatic when a debugger is attached).
+    /// Register JIT'd code with gdb (automatic when a debugger listens to the GDB JIT interface).
     #[arg(long)]
     pub gdb: bool,
     /// Print every fix-up of every linked graph.
