@@ -159,7 +159,7 @@ fn representable(args: &RunArgs) -> Result<(), String> {
     if args.noexec || args.slab_address.is_some() {
         return Err("the program does not run".into());
     }
-    if args.perf_map || args.gdb || args.dump_relocs || crate::debug::debugger_attached() {
+    if args.perf_map || args.gdb || args.dump_relocs || crate::debug::debugger_listens() {
         return Err("debugging output is made while linking".into());
     }
     Ok(())

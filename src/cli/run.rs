@@ -9,7 +9,7 @@ use super::inputs::{
 };
 use super::open::{member_spec, open_input, open_member};
 use super::RunArgs;
-use crate::debug::{debugger_attached, install_fault_reporter, CodeTable, GdbRegistration, PerfMap};
+use crate::debug::{debugger_listens, install_fault_reporter, CodeTable, GdbRegistration, PerfMap};
 use crate::error::JitError;
 use crate::generators::DefinitionGenerator;
 use crate::generators::{ArchiveGenerator, DynamicLibraryGenerator, ObjectDirGenerator};
@@ -470,7 +470,7 @@ fn install_debugging(session: &ExecutionSession, layer: &ObjectLinkingLayer, arg
     if args.perf_map {
         layer.add_plugin(Arc::new(PerfMap::create()?));
     }
-    if args.gdb || debugger_attached() {
+    if args.gdb || debugger_listens() {
         let gdb = Arc::new(GdbRegistration::default());
         layer.add_plugin(gdb.clone());
         session.add_removal_listener(Arc::new(move |removed: &[_]| gdb.forget(removed)));

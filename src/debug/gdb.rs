@@ -2,7 +2,7 @@
 //! hits, reads the in-memory object files linked from `__jit_debug_descriptor`. Ours are the
 //! input objects with section addresses set to where their code landed, so `bt`, `break`
 //! and `info symbol` know JIT'd functions. Registering copies each object, so it is done only
-//! when asked for or when a debugger is attached.
+//! when asked for or when a debugger listens (`debugger_listens`).
 
 use crate::error::Result;
 use crate::layers::LinkPlugin;
@@ -48,7 +48,7 @@ pub extern "C" fn __jit_debug_register_code() {
 /// that instruction is then the architecture's breakpoint. Reading memory of our own costs
 /// nothing; `TracerPid` in /proc/self/status cost 25-55 us of every start, warm ones
 /// included, and said yes to tracers that read no JIT'd symbols (strace).
-pub fn debugger_attached() -> bool {
+pub fn debugger_listens() -> bool {
     let entry = __jit_debug_register_code as *const u8;
     // SAFETY: the first bytes of one of our functions, readable as all of our code is.
     #[cfg(target_arch = "x86_64")]

@@ -8,7 +8,7 @@ mod perf_map;
 
 pub use alt_stack::jitld_pthread_create;
 pub use faults::{install_fault_reporter, report_executor_fault};
-pub use gdb::{debugger_attached, GdbRegistration};
+pub use gdb::{debugger_listens, GdbRegistration};
 pub use perf_map::PerfMap;
 
 use crate::error::Result;
