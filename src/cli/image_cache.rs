@@ -95,7 +95,7 @@ pub fn run(raw: &[String], args: &RunArgs) -> Result<i32, Errors> {
         let _ = std::fs::remove_file(&path);
     };
     let keyed_at = Instant::now();
-    let faults_at_key = minor_faults();
+    let faults_at_key = minor_faults(args.stats);
     match file::open(&path, &keyed.key) {
         Ok(entry) => match warm_start(args, &entry, &keyed, [started, keyed_at], faults_at_key, &mut |checked| {
             // Checked in full: the next start need not check the pages again, while the
@@ -285,7 +285,7 @@ fn warm_start(
     checked: &mut dyn FnMut(Identity),
 ) -> Result<i32, WarmError> {
     let opened = Instant::now();
-    let faults_at_open = minor_faults();
+    let faults_at_open = minor_faults(args.stats);
     let check_pages = keyed.checked != Some(entry.identity);
     let mapped = MappedImage::map(entry, check_pages).map_err(|e| match e {
         MapError::Unavailable(why) => WarmError::Fallback(why),
@@ -296,14 +296,14 @@ fn warm_start(
     }
     let image = &entry.image;
     let checked = Instant::now();
-    let faults_at_check = minor_faults();
+    let faults_at_check = minor_faults(args.stats);
     let executor: Arc<dyn Executor> = Arc::new(InProcessExecutor::new());
     // The libraries the cold link loaded, and only those: an as-needed one it bound nothing
     // to stays unloaded here too.
     let resolver = ExternalResolver::new(executor.clone(), &args.absolutes, &image.libraries)
         .map_err(|e| WarmError::Fallback(e.to_string()))?;
     let loaded = Instant::now();
-    let faults_at_load = minor_faults();
+    let faults_at_load = minor_faults(args.stats);
     crate::debug::install_fault_reporter();
     let argv0 = args.argv0.clone().or_else(|| super::run::first_input(args)).unwrap_or_default();
     let argv: Vec<String> = std::iter::once(argv0).chain(args.args.iter().cloned()).collect();
@@ -316,7 +316,7 @@ fn warm_start(
         let [started, keyed] = times;
         crate::platform::at_exit(Box::new(move || {
             let (ready, cpu, faults_at_ready) =
-                prelinked::READY.get().copied().unwrap_or((loaded, Default::default(), faults_at_load));
+                READY.get().copied().unwrap_or((loaded, Default::default(), faults_at_load));
             let ms = |from: Instant, to: Instant| to.saturating_duration_since(from).as_secs_f64() * 1e3;
             let mut err = std::io::stderr().lock();
             let _ = writeln!(
@@ -345,19 +345,44 @@ fn warm_start(
                 faults_at_check - faults_at_open,
                 faults_at_load - faults_at_check,
                 faults_at_ready - faults_at_load,
-                minor_faults() - faults_at_ready,
+                minor_faults(true) - faults_at_ready,
             );
         }));
     }
-    prelinked::start(image, &entry.runs, mapped, &resolver, &executor, &argv).map_err(|e| match e {
+    let ready = || {
+        if args.stats {
+            let _ = READY.set((Instant::now(), process_cpu_time(), minor_faults(true)));
+        }
+    };
+    prelinked::start(image, &entry.runs, mapped, &resolver, &executor, &argv, &ready).map_err(|e| match e {
         StartError::Fallback(why) => WarmError::Fallback(why),
         StartError::Failed(e) => WarmError::Failed(e),
     })
 }
 
-/// Minor page faults so far (for `--stats`).
-fn minor_faults() -> u64 {
-    prelinked::minor_faults()
+/// When the image was ready to run (initializers next), the process's CPU time and minor
+/// page faults then: for `--stats`.
+static READY: std::sync::OnceLock<(Instant, std::time::Duration, u64)> = std::sync::OnceLock::new();
+
+/// Minor page faults so far, when `--stats` wants them (0 otherwise: `getrusage` is a system
+/// call, five per warm start).
+fn minor_faults(wanted: bool) -> u64 {
+    if !wanted {
+        return 0;
+    }
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: a buffer of the right type.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    usage.ru_minflt as u64
+}
+
+/// The CPU time this process has used so far (its start included: the kernel's `exec`,
+/// the dynamic loader).
+fn process_cpu_time() -> std::time::Duration {
+    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: a clock every Linux has, and a place for its value.
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut now) };
+    std::time::Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
 }
 
 /// Links as without `--cache`, recording the image; stores it before the program runs.

@@ -28,7 +28,7 @@ pub enum StartError {
 }
 
 /// Fixes and runs `image`, whose pages `mapped` holds at their addresses (read-write, as
-/// stored); returns `main`'s status.
+/// stored); calls `ready` once it is ready to run (initializers next); returns `main`'s status.
 pub fn start(
     image: &PrelinkedImage<'_>,
     runs: &[PageRun],
@@ -36,6 +36,7 @@ pub fn start(
     resolver: &ExternalResolver,
     executor: &Arc<dyn Executor>,
     argv: &[String],
+    ready: &dyn Fn(),
 ) -> Result<i32, StartError> {
     let fallback = StartError::Fallback;
     tls::register_thread();
@@ -73,33 +74,12 @@ pub fn start(
     }
     let args = executor.program_args(argv).map_err(failed)?;
     run_finalizers_at_exit(image.finalizers.clone());
-    let _ = READY.set((std::time::Instant::now(), process_cpu_time(), minor_faults()));
+    ready();
     super::signals::restore_start_state();
     for &init in &image.initializers {
         executor.call(init, &[args.argc, args.argv, args.envp]).map_err(failed)?;
     }
     executor.run_main(image.entry, args).map_err(failed)
-}
-
-/// When the image was ready to run (initializers next), and the process's CPU time then:
-/// for `--stats`.
-pub static READY: std::sync::OnceLock<(std::time::Instant, std::time::Duration, u64)> = std::sync::OnceLock::new();
-
-/// Minor page faults this process has taken so far.
-pub fn minor_faults() -> u64 {
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: a buffer of the right type.
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
-    usage.ru_minflt as u64
-}
-
-/// The CPU time this process has used so far (its start included: the kernel's `exec`,
-/// the dynamic loader).
-pub fn process_cpu_time() -> std::time::Duration {
-    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: a clock every Linux has, and a place for its value.
-    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut now) };
-    std::time::Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
 }
 
 /// The image's thread-local blocks, reserved in the order the cold link reserved them
